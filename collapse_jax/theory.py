@@ -1,0 +1,123 @@
+"""Closed-form predictions (host-side numpy/scipy; imports no kernels).
+
+Every function cites the statement it encodes; tags refer to ``theory.md``. Where a formula
+is a reconstruction (tag INFERRED), the proofs_checks test it rather than assume it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special, stats
+
+
+def psi_closed_form(alpha, dim):
+    """Power-law exponent of accumulate + centred top-alpha selection (theory.md 1.3, INFERRED).
+
+    ``psi(alpha, d) = 1 - b``, ``b = F_{chi2_{d+2}}(q) / alpha``, ``q = F_{chi2_d}^{-1}(alpha)``:
+    ``b`` is the variance, per coordinate, of a standard ``d``-dimensional normal truncated to
+    the centred ball of mass ``alpha``; ``d = 1`` gives ``psi = 2 c phi(c) / alpha`` with
+    ``c = Phi^{-1}((1 + alpha) / 2)``. ``alpha = 1`` (no selection) gives 0.
+    """
+    alpha = np.asarray(alpha, dtype=float)
+    q = stats.chi2.ppf(alpha, dim)
+    b = np.where(alpha >= 1.0, 1.0, stats.chi2.cdf(q, dim + 2) / alpha)
+    return 1.0 - b
+
+
+def replace_select_factor(alpha, dim, n, estimator: str = "mle"):
+    """Per-generation factor of E Tr Sigma_t under replace + top-alpha (theory.md 1.3).
+
+    ``b (n - 1) / n`` for the MLE refit (``b`` for the unbiased one), ``b = 1 - psi``.
+    """
+    b = 1.0 - psi_closed_form(alpha, dim)
+    return b * ((n - 1.0) / n if estimator == "mle" else 1.0)
+
+
+def log_selection_product(psi, t):
+    """``log prod_{s=1}^t (1 - psi / (s + 1))``: the accumulate trace decay, exact in ``t``.
+
+    Accumulate with equal batches gives ``Sigma_t = Sigma_{t-1}^{1/2} (I - Psi / (t + 1))
+    Sigma_{t-1}^{1/2}`` (theory.md 1.3), so ``Tr Sigma_t / Tr Sigma_0`` follows this product,
+    ``~ t^{-psi} Gamma(2) / Gamma(2 - psi)`` for large ``t``.
+    """
+    t = np.asarray(t, dtype=float)
+    return (special.gammaln(t + 2.0 - psi) - special.gammaln(2.0 - psi)
+            - special.gammaln(t + 2.0) + special.gammaln(2.0))
+
+
+def loglog_window_slope(t, log_y, window):
+    """OLS slope of ``log_y`` on ``log t`` over ``window = (start, end)`` (inclusive)."""
+    t = np.asarray(t, dtype=float)
+    sel = (t >= window[0]) & (t <= window[1])
+    x = np.log(t[sel])
+    y = np.asarray(log_y, dtype=float)[..., sel]
+    xc = x - x.mean()
+    return np.sum(xc * (y - y.mean(axis=-1, keepdims=True)), axis=-1) / np.sum(xc**2)
+
+
+def predicted_window_slope(psi, window):
+    """Log-log slope that a trace following :func:`log_selection_product` shows over
+    ``window``: ``-psi`` asymptotically, shallower at finite ``t`` by about
+    ``psi (3 - psi) / (2 t)``."""
+    t = np.arange(window[0], window[1] + 1)
+    return float(loglog_window_slope(t, log_selection_product(psi, t), window))
+
+
+def psi_from_slope(slope, window):
+    """Invert :func:`predicted_window_slope`: the exponent whose exact finite-``t`` trace
+    shows ``slope`` over ``window`` (NaN outside the invertible range)."""
+    from scipy.optimize import brentq
+
+    f = lambda p: predicted_window_slope(p, window) - slope  # noqa: E731
+    lo, hi = -0.5, 1.5
+    if not np.isfinite(slope) or f(lo) * f(hi) > 0:
+        return float("nan")
+    return float(brentq(f, lo, hi, xtol=1e-12))
+
+
+def accumulate_trace_ratio(n, t, estimator: str = "mle"):
+    """E Tr Sigma_t / Tr Sigma* under accumulate without selection (theory.md 3.8).
+
+    Pool of ``n (s + 1)`` points after generation ``s``; each generation adds ``n`` fresh
+    draws from the current fit. In expectation, exactly:
+
+    * MLE: generation 0 gives ``(n - 1) / n`` and each generation multiplies by
+      ``1 - 1 / (n (s + 1)^2)``; the ``t -> inf`` limit is ``sin(pi/sqrt(n)) / (pi/sqrt(n))``.
+    * unbiased: generation 0 gives 1 and each generation multiplies by
+      ``1 - 1 / ((s + 1) (n (s + 1) - 1))``.
+    """
+    t = np.atleast_1d(np.asarray(t, dtype=int))
+    s = np.arange(1, int(t.max()) + 1, dtype=float)
+    if estimator == "mle":
+        start, factors = (n - 1.0) / n, 1.0 / (n * (s + 1.0) ** 2)
+    else:
+        start, factors = 1.0, 1.0 / ((s + 1.0) * (n * (s + 1.0) - 1.0))
+    logs = np.concatenate([[0.0], np.cumsum(np.log1p(-factors))])
+    out = start * np.exp(logs[t])
+    return out if out.size > 1 else float(out[0])
+
+
+def accumulate_variance_limit(n):
+    """``sin(pi / sqrt(n)) / (pi / sqrt(n))``: limit of :func:`accumulate_trace_ratio`."""
+    x = np.pi / np.sqrt(n)
+    return float(np.sin(x) / x)
+
+
+def w2_limit_initial(reference_dist_sq, trace0):
+    """Theorem 1 (Qiao et al., READ): ``W2^2(N_t, N_0) -> ||u* - mu_0||^2 + Tr Sigma_0``."""
+    return np.asarray(reference_dist_sq) + np.asarray(trace0)
+
+
+def log_dissipation_product(psi_t, t):
+    """``log prod_{s<=t} (1 - psi_s / (s + 1))`` for a measured per-generation dissipation
+    ``psi_t`` (row 0 ignored): Theorem 2's mechanism generation by generation."""
+    psi_t = np.asarray(psi_t, dtype=float)
+    t = np.asarray(t, dtype=float)
+    steps = np.log1p(-psi_t[1:] / (t[1:] + 1.0))
+    return np.concatenate([[0.0], np.cumsum(steps)])
+
+
+def richardson(values_n, ns):
+    """Extrapolate ``f(n) = f_inf + k / n`` to ``n -> inf`` from the last two points."""
+    (f1, f2), (n1, n2) = values_n[-2:], ns[-2:]
+    return (n2 * f2 - n1 * f1) / (n2 - n1)

@@ -1,0 +1,1 @@
+"""Command-line verdicts: each module checks one theorem family against simulation."""
