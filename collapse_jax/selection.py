@@ -48,7 +48,7 @@ def mahalanobis_sq(x: Points, ref: Vector, precision: Array) -> Array:
     return jnp.einsum("mi,ij,mj->m", diff, precision, diff)
 
 
-def _window_half_width(c, mass, iterations: int = 12):
+def _window_half_width(c, mass, iterations: int = 40):
     """Solve ``Phi(c + h) - Phi(c - h) = mass`` for ``h >= 0`` (``c <= 0``).
 
     Safeguarded Newton on a bracket; the function is increasing in ``h``.
@@ -70,7 +70,7 @@ def _window_half_width(c, mass, iterations: int = 12):
         ok = (step > lo) & (step < hi) & (fp > 0)
         return jnp.where(ok, step, 0.5 * (lo + hi)), lo, hi
 
-    h, _, _ = jax.lax.fori_loop(0, iterations, body, (h0, lo, hi), unroll=True)
+    h, _, _ = jax.lax.fori_loop(0, iterations, body, (h0, lo, hi))
     return h
 
 

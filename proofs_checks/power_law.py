@@ -34,7 +34,7 @@ from collapse_jax.loops import (
 )
 from collapse_jax.paradigms import PARADIGMS
 
-from ._common import Claim, CheckError, Progress, base_parser, curve_summary, run_check
+from ._common import CheckError, Claim, Progress, base_parser, curve_summary, run_check
 
 NAME = "power_law"
 DEFAULTS = {"seeds": 1000, "generations": 200}
