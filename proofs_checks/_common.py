@@ -13,6 +13,7 @@ import math
 import platform
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from typing import Literal
 
@@ -99,9 +100,11 @@ def curve_summary(values) -> dict:
     """Per-generation mean and standard error over seeds (axis 0) of one metric."""
     v = np.asarray(values, dtype=float)
     v = v.reshape(v.shape[0], v.shape[1], -1)
-    mean = np.nanmean(v, axis=0)
     count = np.sum(np.isfinite(v), axis=0)
-    sd = np.nanstd(v, axis=0, ddof=1) if v.shape[0] > 1 else np.zeros_like(mean)
+    with warnings.catch_warnings():  # all-NaN rows (e.g. no batch at t = 0) stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(v, axis=0)
+        sd = np.nanstd(v, axis=0, ddof=1) if v.shape[0] > 1 else np.zeros_like(mean)
     se = sd / np.sqrt(np.maximum(count, 1))
     if v.shape[2] == 1:
         mean, se = mean[:, 0], se[:, 0]

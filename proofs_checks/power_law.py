@@ -215,7 +215,7 @@ def body(a):
 
     # 2. general form: the measured dissipation drives the decay (Theorem 2).
     r2 = res["selected"]
-    psi_bar = np.nanmean(r2["psi_trace"], axis=0)
+    psi_bar = np.concatenate([[np.nan], np.mean(r2["psi_trace"][:, 1:], axis=0)])
     gap_seeds = stats.dissipation_gap(r2["psi"], t, window)
     gap, gap_ci = stats.mean_ci(gap_seeds)
     gap_note = (f"late spectral gap lambda_min(Psi) over the window = {gap:.4f} "
