@@ -265,10 +265,14 @@ class GroupMeans:
     function of seed means, with memory O(groups x generations) whatever the seed count.
     """
 
-    def __init__(self, derive: Callable[[dict], dict], seed_axis: int = 0):
-        self.derive, self.axis = derive, seed_axis
+    def __init__(self, derive: Callable[[dict], dict], seed_axis: int = 0,
+                 keep_first: tuple[str, ...] = ()):
+        self.derive, self.axis, self.keep_first = derive, seed_axis, keep_first
         self.groups: dict[str, list] = {}
         self.sizes: list[int] = []
+        #: per-seed values of the ``keep_first`` arrays from the first chunk (a sample of seeds
+        #: for quantile bands)
+        self.first: dict[str, np.ndarray] = {}
 
     def __call__(self, output, start):
         derived = self.derive(output)
@@ -276,6 +280,9 @@ class GroupMeans:
         for k, v in derived.items():
             v = np.asarray(v, dtype=float)
             n = v.shape[self.axis]
+            if k in self.keep_first:
+                self.first.setdefault(k, v)
+                continue
             self.groups.setdefault(k, []).append(np.mean(v, axis=self.axis))
         self.sizes.append(n)
 

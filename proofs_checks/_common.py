@@ -157,8 +157,10 @@ def base_parser(name: str, description: str, *, seeds: int, generations: int) ->
     p.add_argument("--plot", metavar="PATH", help="write the figure (PNG/PDF by extension)")
     p.add_argument("--key", type=int, default=0, help="PRNG seed (default 0)")
     p.add_argument("--chunk-size", type=int, default=None,
-                   help="run seeds in chunks of this size inside the compiled program "
-                        "(bounds memory; same numbers)")
+                   help="run seeds in chunks of this size, one compiled program for all "
+                        "chunks (bounds memory; the same numbers)")
+    p.add_argument("--devices", type=int, default=None,
+                   help="shard the seed axis across this many devices (default 1)")
     return p
 
 
@@ -169,6 +171,16 @@ class Progress:
         self.total, self.done = total, 0
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self.t0 = time.perf_counter()
+
+    def chunks(self, done: int, total: int):
+        """Chunk-level bar (``batch.options(progress=...)`` calls it after every chunk)."""
+        if self.enabled and total > 1:
+            el = time.perf_counter() - self.t0
+            rate = done / max(el, 1e-9)
+            print(f"\r  chunks {done}/{total}  {rate:.2f} chunks/s  {el:6.1f}s", end="",
+                  file=sys.stderr, flush=True)
+            if done == total:
+                print(file=sys.stderr)
 
     def step(self, label: str):
         self.done += 1
@@ -231,9 +243,21 @@ def run_check(name: str, parser: argparse.ArgumentParser,
     args = parser.parse_args(argv)
     import jax
 
+    from collapse_jax import batch
+
+    batch.maybe_initialize_distributed()
     jax.config.update("jax_enable_x64", True)
     try:
-        report, claims, figure_fn = body(args)
+        if getattr(args, "chunk_size", None) is not None and args.chunk_size < 1:
+            raise CheckError(f"--chunk-size={args.chunk_size} is invalid: allowed >= 1")
+        devices = getattr(args, "devices", None)
+        if devices is not None and not 1 <= devices <= jax.device_count():
+            raise CheckError(f"--devices={devices} is invalid: allowed 1 .. "
+                             f"{jax.device_count()} (devices visible to JAX)")
+        bar = Progress(1)
+        with batch.options(devices=devices, chunk_size=getattr(args, "chunk_size", None),
+                           progress=bar.chunks):
+            report, claims, figure_fn = body(args)
     except (CheckError, ValueError) as e:
         if isinstance(e, CheckError) or _is_validation(e):
             print(f"{parser.prog}: error: {e}", file=sys.stderr)

@@ -22,6 +22,7 @@ import math
 import sys
 import time
 
+import jax
 import numpy as np
 
 from collapse_jax import batch, stats, theory
@@ -40,6 +41,8 @@ NAME = "power_law"
 DEFAULTS = {"seeds": 1000, "generations": 200}
 QUICK = {"seeds": 300, "generations": 120, "sweep_seeds": 100}
 REPLACE_GENERATIONS = 30
+#: With ``--chunk-size``, statistics stream over chunk means once there are this many chunks.
+MIN_GROUPS = 20
 METRIC_NAMES = ("trace", "logdet", "dist_ref", "dist_truth", "w2_init", "psi_min", "psi_trace")
 
 
@@ -105,39 +108,77 @@ def _validate(a):
                          "allowed float32")
 
 
-def _flatten(metrics):
-    """(..., seeds, silos, T, ...) -> (..., seeds * silos, T, ...): silos are replicates."""
-    out = {}
-    for k, v in metrics.items():
-        v = np.asarray(v)
-        lead = v.shape[:-3] if k != "psi" else v.shape[:-5]
-        nd = len(lead)
-        out[k] = v.reshape(lead + (-1,) + v.shape[nd + 2:])
-    return out
+def _flat(v):
+    """(P, seeds, silos, ...) -> (P, seeds * silos, ...): silos are replicates."""
+    v = np.asarray(v)
+    return v.reshape(v.shape[:1] + (-1,) + v.shape[3:])
 
 
-def _finite_fraction(trace):
-    ok = np.isfinite(trace) & (trace > np.finfo(trace.dtype).tiny * 10)
-    return float(np.mean(np.all(ok, axis=1)))
+def _derive(window, dissipation: bool):
+    """Per-seed quantities the claims need, from one chunk of a sweep's output."""
+
+    def derive(out):
+        final, m = out
+        m = {k: _flat(v) for k, v in m.items()}
+        d = {k: m[k] for k in METRIC_NAMES}
+        tr = m["trace"]
+        tiny = np.finfo(tr.dtype).tiny
+        d["finite"] = np.all(np.isfinite(tr) & (tr > 10 * tiny), axis=-1).astype(float)
+        d["band"] = tr / tr[..., :1]
+        if not dissipation:
+            return d
+        truth_tr = np.trace(_flat(final.truth.cov), axis1=-2, axis2=-1)
+        d["ratio_T"] = tr[..., -1] / truth_tr
+        ref, mu0 = _flat(final.reference), _flat(final.mean0)
+        tr0 = np.trace(_flat(final.cov0), axis1=-2, axis2=-1)
+        limit = theory.w2_limit_initial(np.sum((ref - mu0) ** 2, axis=-1), tr0)
+        gap = limit[..., None] - m["w2_init"]
+        d["w2_gap_abs"] = np.abs(gap)
+        d["below"] = np.all(gap[..., window[0]:window[1] + 1] > 0, axis=-1).astype(float)
+        d["w2_ratio_T"] = m["w2_init"][..., -1] / limit
+        d["gap"] = np.stack([stats.dissipation_gap(p, np.arange(tr.shape[-1]), window)
+                             for p in m["psi"]])
+        return d
+
+    return derive
 
 
-def _sweep(cfg_kw, params_kw, key, a, seeds, progress, label, timing):
+def _rows(a, key, cfg_kw, params_kw, seeds, derive, progress, label, timing):
+    """Run a sweep and return per-row arrays ``(P, rows, ...)`` plus band samples.
+
+    Rows are seeds; with ``--chunk-size`` smaller than the seed count, rows are the means of
+    equal chunks of seeds (batch means, streamed: memory does not grow with seeds).
+    """
     cfg = selection_config(**cfg_kw)
     params = selection_params(cfg, **params_kw)
-    (final, metrics), tm = batch.run_sweep(selection_kernel, key, params, cfg, seeds=seeds,
-                                           silos=a.silos, chunk_size=a.chunk_size, timed=True)
+    chunk = _equal_chunk(seeds, a.chunk_size)
+    if chunk is not None and seeds // chunk >= MIN_GROUPS:
+        red = batch.GroupMeans(derive, seed_axis=1, keep_first=("band",))
+        tm = batch.stream(selection_kernel, key, params, cfg, seeds=seeds, silos=a.silos,
+                          chunk_size=chunk, reduce=red, sweep=True)
+        rows, bands = red.result(), red.first["band"]
+    else:
+        out, tm = batch.run_sweep(selection_kernel, key, params, cfg, seeds=seeds,
+                                  silos=a.silos, chunk_size=chunk, timed=True)
+        rows = derive(jax.tree.map(np.asarray, out))
+        bands = rows.pop("band")
     timing["compile_s"] += tm.compile_s
     timing["run_s"] += tm.run_s
     timing["seed_generations"] += seeds * a.silos * params.alpha.shape[0] * cfg.generations
     progress.step(label)
-    return final, _flatten(metrics)
+    return rows, bands
+
+
+def _equal_chunk(seeds, chunk_size):
+    """Largest divisor of ``seeds`` not above ``chunk_size``: equal chunks are i.i.d. groups."""
+    if chunk_size is None or chunk_size >= seeds:
+        return None
+    return max(c for c in range(1, chunk_size + 1) if seeds % c == 0)
 
 
 def body(a):
     _validate(a)
     rng = np.random.default_rng(a.key)
-    import jax
-
     key = jax.random.key(a.key)
     common = dict(dim=a.dim, n=a.n, alpha=1.0, alpha_min=a.alpha, generations=a.generations,
                   estimator=a.estimator, truth=a.truth, precision=a.precision,
@@ -151,47 +192,47 @@ def body(a):
     progress = Progress(4 + own_selected)
     ns = [a.n, 2 * a.n, 4 * a.n]
     big_offset = 3.0
+    derive_full = _derive(window, dissipation=True)
+    derive_light = _derive(window, dissipation=False)
 
     # Main accumulate sweep (alpha = 1 is "no selection"): centred, selected, none.
     pts = [("accumulate+select", a.alpha, 0.0), ("selected", a.alpha, a.offset),
            ("accumulate", 1.0, 0.0)]
     if own_selected:
         pts = [p for p in pts if p[0] != "selected"]
-    fin_acc, m_acc = _sweep({**common, "paradigm": "accumulate", "metric": "current-fit"},
-                            dict(alpha=[p[1] for p in pts], offset=[p[2] for p in pts],
-                                 fixed_scale=a.fixed_scale),
-                            key, a, a.seeds, progress, "accumulate sweep", timing)
-    res = {name: {k: v[i] for k, v in m_acc.items()} for i, (name, _, _) in enumerate(pts)}
-    truth_tr = np.trace(np.asarray(fin_acc.truth.cov), axis1=-2, axis2=-1)
-    truth_tr = truth_tr.reshape(truth_tr.shape[0], -1)
-    fin_sel = jax.tree.map(lambda v: np.asarray(v)[[p[0] for p in pts].index("selected")]
-                           if not own_selected else None, fin_acc) if not own_selected else None
+    rows, bands = _rows(a, key, {**common, "paradigm": "accumulate", "metric": "current-fit"},
+                        dict(alpha=[p[1] for p in pts], offset=[p[2] for p in pts],
+                             fixed_scale=a.fixed_scale),
+                        a.seeds, derive_full, progress, "accumulate sweep", timing)
+    res = {name: {k: v[i] for k, v in rows.items()} for i, (name, _, _) in enumerate(pts)}
+    band = {name: bands[i] for i, (name, _, _) in enumerate(pts)}
     if own_selected:
-        fin_s, m_s = _sweep({**common, "paradigm": a.paradigm, "metric": a.metric,
-                             "alpha": a.alpha},
-                            dict(alpha=[a.alpha], offset=[a.offset], fixed_scale=a.fixed_scale),
-                            key, a, a.seeds, progress, "selected setting", timing)
-        res["selected"] = {k: v[0] for k, v in m_s.items()}
-        fin_sel = jax.tree.map(lambda v: np.asarray(v)[0], fin_s)
+        rows_s, bands_s = _rows(a, key, {**common, "paradigm": a.paradigm, "metric": a.metric,
+                                         "alpha": a.alpha},
+                                dict(alpha=[a.alpha], offset=[a.offset],
+                                     fixed_scale=a.fixed_scale),
+                                a.seeds, derive_full, progress, "selected setting", timing)
+        res["selected"] = {k: v[0] for k, v in rows_s.items()}
 
     # n x offset sweep (one compile, common seeds): claims 1, 6a, 6b.
     sweep_seeds = QUICK["sweep_seeds"] if a.quick else max(2, a.seeds // 2)
     grid = [(n_, 0.0) for n_ in ns] + [(a.n, big_offset)]
-    _, m_sw = _sweep({**common, "n_max": max(ns), "paradigm": "accumulate",
-                      "metric": "current-fit", "alpha": a.alpha},
-                     dict(alpha=a.alpha, n=[g[0] for g in grid], offset=[g[1] for g in grid]),
-                     key, a, sweep_seeds, progress, "n x offset sweep", timing)
+    m_sw, _ = _rows(a, key, {**common, "n_max": max(ns), "paradigm": "accumulate",
+                             "metric": "current-fit", "alpha": a.alpha},
+                    dict(alpha=a.alpha, n=[g[0] for g in grid], offset=[g[1] for g in grid]),
+                    sweep_seeds, derive_light, progress, "n x offset sweep", timing)
     tr_sw = m_sw["trace"]
 
     # Replace sweep over n (claim 5) plus replace without selection (figure).
     t_rep = min(a.generations, REPLACE_GENERATIONS)
     rep_pts = [(n_, a.alpha) for n_ in ns] + [(a.n, 1.0)]
-    _, m_rep = _sweep({**common, "n_max": max(ns), "paradigm": "replace",
-                       "metric": "current-fit", "generations": t_rep},
-                      dict(alpha=[p[1] for p in rep_pts], n=[p[0] for p in rep_pts]),
-                      key, a, a.seeds, progress, "replace sweep", timing)
+    m_rep, bands_rep = _rows(a, key, {**common, "n_max": max(ns), "paradigm": "replace",
+                                      "metric": "current-fit", "generations": t_rep},
+                             dict(alpha=[p[1] for p in rep_pts], n=[p[0] for p in rep_pts]),
+                             a.seeds, derive_light, progress, "replace sweep", timing)
     res["replace+select"] = {k: v[0] for k, v in m_rep.items()}
     res["replace"] = {k: v[3] for k, v in m_rep.items()}
+    band["replace+select"], band["replace"] = bands_rep[0], bands_rep[3]
     progress.step("statistics")
 
     claims = []
@@ -200,7 +241,7 @@ def body(a):
         return [theory.loglog_window_slope(t, np.log(w @ tr_sw[i]), window) for i in range(3)]
 
     s_inf, ci1 = stats.bootstrap(lambda w: theory.richardson(slopes_n(w), ns), tr_sw[0], **boot)
-    raw = [float(v[0]) for v in slopes_n(np.full((1, sweep_seeds), 1.0 / sweep_seeds))]
+    raw = [float(v[0]) for v in slopes_n(np.full((1, tr_sw.shape[1]), 1.0 / tr_sw.shape[1]))]
     pred1 = theory.predicted_window_slope(psi_cf, window)
     claims.append(Claim(
         "1", f"accumulate+select, centred current-fit: log-log slope of E Tr Sigma_t over "
@@ -216,8 +257,7 @@ def body(a):
     # 2. general form: the measured dissipation drives the decay (Theorem 2).
     r2 = res["selected"]
     psi_bar = np.concatenate([[np.nan], np.mean(r2["psi_trace"][:, 1:], axis=0)])
-    gap_seeds = stats.dissipation_gap(r2["psi"], t, window)
-    gap, gap_ci = stats.mean_ci(gap_seeds)
+    gap, gap_ci = stats.mean_ci(r2["gap"])
     gap_note = (f"late spectral gap lambda_min(Psi) over the window = {gap:.4f} "
                 f"[{gap_ci[0]:.4f}, {gap_ci[1]:.4f}] vs closed form psi(alpha, d) = "
                 f"{psi_cf:.4f}" + ("" if gap_ci[0] <= psi_cf <= gap_ci[1] else
@@ -242,16 +282,14 @@ def body(a):
             note=gap_note))
 
     # 3. accumulate without selection is bounded (closed form); selection goes below.
-    tr_star = truth_tr[[p[0] for p in pts].index("accumulate")]
-    m3, ci3 = stats.mean_ci(res["accumulate"]["trace"][:, -1] / tr_star)
+    m3, ci3 = stats.mean_ci(res["accumulate"]["ratio_T"])
     pred3 = float(theory.accumulate_trace_ratio(a.n, a.generations, a.estimator))
     claims.append(Claim(
         "3a", f"accumulate, no selection: E Tr Sigma_T / Tr Sigma* at T={a.generations} = exact "
         f"closed form (limit sin(pi/sqrt n)/(pi/sqrt n) = "
         f"{theory.accumulate_variance_limit(a.n):.4f} for the MLE)",
         pred3, m3, ci3, max_half_width=0.05))
-    tr_star1 = truth_tr[0]
-    m3b, ci3b = stats.mean_ci(res["accumulate+select"]["trace"][:, -1] / tr_star1)
+    m3b, ci3b = stats.mean_ci(res["accumulate+select"]["ratio_T"])
     claims.append(Claim(
         "3b", "accumulate+select: E Tr Sigma_T / Tr Sigma* falls below the no-selection value "
         "of 3a (selection accelerates collapse)",
@@ -270,14 +308,9 @@ def body(a):
         0.0, s4a, ci4a, max_half_width=0.2, relation="below",
         note=f"ratio to the trace slope = {s4a / s_tr:.3f} (mean error ~ Tr Sigma_t^2: the "
              "standardised offset of the mean decays as well)"))
-    ref = np.asarray(fin_sel.reference).reshape(-1, a.dim)
-    mu0 = np.asarray(fin_sel.mean0).reshape(-1, a.dim)
-    tr0 = np.trace(np.asarray(fin_sel.cov0), axis1=-2, axis2=-1).ravel()
-    limit = theory.w2_limit_initial(np.sum((ref - mu0) ** 2, axis=1), tr0)
-    w2_gap = limit[:, None] - r2["w2_init"]
-    frac_below = float(np.mean(np.all(w2_gap[:, w4[0]:w4[1] + 1] > 0, axis=1)))
-    s4b, ci4b = fit4(tt4, np.abs(w2_gap), w4, **boot)
-    w2_final, w2_ci = stats.mean_ci(r2["w2_init"][:, -1] / limit)
+    frac_below = float(np.mean(r2["below"]))
+    s4b, ci4b = fit4(tt4, r2["w2_gap_abs"], w4, **boot)
+    w2_final, w2_ci = stats.mean_ci(r2["w2_ratio_T"])
     claims.append(Claim(
         "4b", "Theorem 1: W2^2(N_t, N_0) -> ||u* - mu_0||^2 + Tr Sigma_0 (slope of the log "
               "gap over the window < 0)",
@@ -295,9 +328,10 @@ def body(a):
     def b_n(w):
         return [np.exp(stats_slope(t5, np.log(w @ tr_rep[i]), w5)) / corr[i] for i in range(3)]
 
-    finite5 = min(_finite_fraction(tr_rep[i]) for i in range(3))
+    finite5 = float(np.min(np.mean(m_rep["finite"][:3], axis=1)))
     b_inf, ci5 = stats.bootstrap(lambda w: theory.richardson(b_n(w), ns), tr_rep[0], **boot)
-    raw5 = [float(v[0]) * c for v, c in zip(b_n(np.full((1, a.seeds), 1.0 / a.seeds)), corr)]
+    n_rows = tr_rep.shape[1]
+    raw5 = [float(v[0]) * c for v, c in zip(b_n(np.full((1, n_rows), 1.0 / n_rows)), corr)]
     b_cf = 1.0 - psi_cf
     claims.append(Claim(
         "5", f"replace+select: E Tr Sigma_t shrinks by b(n-1)/n per generation, b = 1 - psi = "
@@ -363,7 +397,7 @@ def body(a):
         from collapse_jax import plots
 
         grid_pts = _psi_grid(a, key)
-        bands = {name: res[name]["trace"] / res[name]["trace"][:, :1]
+        bands = {name: band[name]
                  for name in ("accumulate+select", "accumulate", "replace+select", "replace")}
         fig = plots.power_law_figure(
             bands, window=window, fitted_slope=raw[0], predicted_slope=pred1, psi=psi_cf,
