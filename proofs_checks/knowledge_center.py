@@ -155,6 +155,7 @@ def _run(points, cfg_kw, key, a, seeds, timing, progress, label):
         out[name]["failed_rounds"] = failed[i]
     return out
 
+
 def _setting(a, delta, r):
     return vt.Setting(a.p, a.n0, a.n, a.sigma, a.sigma_c, float(r), float(delta))
 
@@ -463,12 +464,13 @@ def body(a):
               "excludes it)",
         rho_iso, m9, s9, max_half_width=0.5 * abs(gap) if gap else 0.1 * rho_iso,
         note=f"gap rho_iso - rho(w_bar) = {gap:+.4f}: rows with larger |x| see a wider window "
-             "and weigh more in OLS; rho(w_bar)"))
+             "and weigh more in OLS"))
 
     claims, family = build_claims(specs)
     # Where the block theory at the mean window falls.
     for c, other in ((claims[-2], iso_theory[r_main][1]), (claims[-1], iso_theory[r_max][1])):
-        c.note += " (" + ("inside" if c.ci[0] <= other <= c.ci[1] else "outside") + " the CI)"
+        c.note += ("; rho(w_bar) lies " + ("inside" if c.ci[0] <= other <= c.ci[1] else "outside")
+                   + " the CI")
     progress.step("statistics")
 
     failed = {name: int(np.sum(r["failed_rounds"])) for name, r in res.items()}
