@@ -193,10 +193,18 @@ class Progress:
                   file=sys.stderr, flush=True)
 
 
-def format_table(title: str, claims: list[Claim], timing: dict) -> str:
+def simultaneous_level(n_claims: int, family: float = 0.95) -> float:
+    """Per-claim CI level that gives ``family`` coverage over all claims at once
+    (Bonferroni): with per-claim 95% intervals a check of 9 exact claims would fail about one
+    run in three by chance alone."""
+    return 1.0 - (1.0 - family) / max(n_claims, 1)
+
+
+def format_table(title: str, claims: list[Claim], timing: dict, ci_note: str = "") -> str:
     """The verdict table printed by every check."""
-    head = f"{'id':<4} {'predicted':>11} {'measured':>11} {'95% CI':>25} {'half-w/max':>17}  verdict"
-    lines = [title, "=" * len(head), head, "-" * len(head)]
+    head = (f"{'id':<4} {'predicted':>11} {'measured':>11} {'CI':>25} {'half-w/max':>17}  "
+            "verdict")
+    lines = [title] + ([ci_note] if ci_note else []) + ["=" * len(head), head, "-" * len(head)]
     for c in claims:
         rel = {"equal": "", "below": "<", "above": ">"}[c.relation]
         half = 0.5 * (c.ci[1] - c.ci[0])
@@ -269,7 +277,8 @@ def run_check(name: str, parser: argparse.ArgumentParser,
             "claims": [c.to_json() for c in claims]}
     title = (f"proofs_checks.{name}  collapse_jax {collapse_jax.__version__}  "
              f"device={env['device']['platform']}  precision={report.get('precision')}")
-    print(format_table(title, claims, report.get("timing", {})))
+    ci_note = report.get("ci_note", "")
+    print(format_table(title, claims, report.get("timing", {}), ci_note))
     if args.json:
         write_report(args.json, full)
         print(f"wrote {args.json}")
