@@ -93,13 +93,13 @@ def regression_figure(n, errors: dict, theory: dict, *, bound: float, title: str
     """Test error ``||w_n - w*||^2`` per paradigm: seed mean +- 2 SE over the closed forms.
 
     ``errors[name]`` is ``(seeds, N)`` over fits ``n``; ``theory[name]`` a curve (absent
-    for accumulate-subsample, which has no closed form). The Dohmatob curve is indexed by
-    the generation of the labelling model (``n - 1``).
+    for accumulate-subsample, which has no closed form). The ``dohmatob`` entry is indexed
+    by the generation of the labelling model, ``0 .. N``.
     """
     fig, ax = plt.subplots(1, 1, figsize=(7.5, 4.8))
     for name, e in errors.items():
         col = PARADIGM_COLORS.get(name)
-        x = n - 1 if name == "dohmatob" else n
+        x = np.arange(e.shape[1]) if name == "dohmatob" else n
         _mean_se_band(ax, x, e, name, col)
         if name in theory:
             ax.plot(x, theory[name], "k--", lw=1)

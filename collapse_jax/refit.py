@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import ndtr
 
-from . import paradigms
+from . import _random, paradigms
 from ._types import Key, Matrix, Vector
 from ._validate import check_choice, check_int, check_precision
 from .gaussian import Moments, cholesky, moments, sqrtm_psd, w2_squared
@@ -41,6 +41,8 @@ from .silos import Truth, draw_truth
 PARADIGMS = paradigms.PARADIGMS + ("mix",)
 TRUTHS = ("standard", "random")
 ESTIMATORS = {"mle": 0.0, "unbiased": 1.0}
+#: Largest ``generations * batch * dim`` whose normal draws are made before the scan.
+PREDRAW_LIMIT = 8192
 #: Tail levels (in standard deviations of the truth) of the ``tail{c}`` metrics.
 TAIL_LEVELS = (2, 3)
 
@@ -194,22 +196,38 @@ def refit_kernel(key: Key, params: RefitParams, cfg: RefitConfig, silo=0):
     dtype = jnp.float64 if cfg.precision == "float64" else jnp.float32
     k_truth, k_silos = jax.random.split(key)
     truth = draw_truth(k_truth, cfg.dim, cfg.truth, dtype)
-    k_real, k_pool, k_gens = jax.random.split(jax.random.fold_in(k_silos, silo), 3)
+    k_draw, k_upd = jax.random.split(jax.random.fold_in(k_silos, silo))
+    mix = cfg.paradigm == "mix"
+    batch_size, batch_count = (cfg.m_max, params.m) if mix else (cfg.n_max, params.n)
+    # All normal draws in one call when they fit the budget (every threefry call site costs
+    # about a second of compile time on CPU, one inside the scan body several), else one
+    # call per generation.
+    n_real = cfg.n_max * cfg.dim
+    predraw = cfg.generations * batch_size * cfg.dim <= PREDRAW_LIMIT
+    if predraw:
+        flat = _random.normal(k_draw, (n_real + cfg.generations * batch_size * cfg.dim,), dtype)
+        real_z = flat[:n_real].reshape(cfg.n_max, cfg.dim)
+        draws = flat[n_real:].reshape(cfg.generations, batch_size, cfg.dim)
+    else:
+        keys = jax.random.split(k_draw, cfg.generations + 1)
+        real_z = _random.normal(keys[0], (cfg.n_max, cfg.dim), dtype)
+        draws = keys[1:]
+    subsample = cfg.paradigm == "accumulate-subsample"
+    upd_keys = jax.random.split(k_upd, cfg.generations + 1) if subsample else None
     chol_true = cholesky(truth.cov)
     truth_sqrt = sqrtm_psd(truth.cov)
     sd_true = jnp.sqrt(jnp.diag(truth.cov))
-    real = truth.mean + jax.random.normal(k_real, (cfg.n_max, cfg.dim), dtype) @ chol_true.T
+    real = truth.mean + real_z @ chol_true.T
     w_real = active_weights(cfg.n_max, params.n, dtype)
     real_m = moments(real, w_real)
-    mix = cfg.paradigm == "mix"
     if mix:
         state = real_m
         mean0, cov0 = real_m.mean, _cov(real_m, params.ddof)
     else:
-        state = paradigms.init(cfg.paradigm, k_pool, real, w_real, cfg.pool_size)
+        k_init = upd_keys[0] if subsample else None
+        state = paradigms.init(cfg.paradigm, k_init, real, w_real, cfg.pool_size)
         pooled = paradigms.pool_moments(cfg.paradigm, state)
         mean0, cov0 = pooled.mean, _cov(pooled, params.ddof)
-    batch_size, batch_count = (cfg.m_max, params.m) if mix else (cfg.n_max, params.n)
     w_batch = active_weights(batch_size, batch_count, dtype)
 
     def fit_metrics(mean, cov, prev_mean):
@@ -228,22 +246,22 @@ def refit_kernel(key: Key, params: RefitParams, cfg: RefitConfig, silo=0):
             out[f"tail{c}"] = _tail_mass(mean, cov, truth, sd_true, c)
         return out
 
-    def step(carry, k):
+    def step(carry, xs):
         state, mean, cov = carry
-        k_draw, k_upd = jax.random.split(k)
-        z = jax.random.normal(k_draw, (batch_size, cfg.dim), dtype)
+        draw, k = xs
+        z = draw if predraw else _random.normal(draw, (batch_size, cfg.dim), dtype)
         x = mean + z @ cholesky(cov).T
         batch = moments(x, w_batch)
         if mix:
             new_mean, new_cov = _mix_fit(real_m, batch, params.weight, params.ddof)
         else:
-            state = paradigms.update(cfg.paradigm, state, k_upd, x, w_batch, batch)
+            state = paradigms.update(cfg.paradigm, state, k, x, w_batch, batch)
             pooled = paradigms.pool_moments(cfg.paradigm, state)
             new_mean, new_cov = pooled.mean, _cov(pooled, params.ddof)
         return (state, new_mean, new_cov), fit_metrics(new_mean, new_cov, mean)
 
-    keys = jax.random.split(k_gens, cfg.generations)
-    (_, mean, cov), metrics = jax.lax.scan(step, (state, mean0, cov0), keys)
+    xs = (draws, upd_keys[1:] if subsample else None)
+    (_, mean, cov), metrics = jax.lax.scan(step, (state, mean0, cov0), xs)
     first = fit_metrics(mean0, cov0, truth.mean)
     metrics = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, metrics)
     real_cov = real_m.scatter / real_m.count
