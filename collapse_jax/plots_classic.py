@@ -112,20 +112,24 @@ def regression_figure(n, errors: dict, theory: dict, *, bound: float, title: str
     return fig
 
 
-def mixing_figure(t, runs: dict, theory: dict, *, title: str = ""):
+def mixing_figure(t, runs: dict, theory: dict, *, stationary=None, title: str = ""):
     """Real-data mixing: ``Tr Sigma_t / Tr S`` and ``||mu_t - rbar||^2 / Tr S`` per lambda.
 
     ``runs[label]`` maps ``var`` and ``err`` to ``(seeds, T + 1)``; ``theory[label]`` maps
-    them to exact curves. Replace (``lam = inf``) is drawn with its median, since its plain
-    mean is heavy-tailed.
+    them to exact curves. Replace (a label containing ``inf``) is also drawn with its median,
+    since its plain mean is heavy-tailed. ``stationary = (lams, measured, half_widths,
+    curve_lams, curve)`` adds a third panel: the stationary error against lambda.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+    ncol = 3 if stationary is not None else 2
+    fig, axes = plt.subplots(1, ncol, figsize=(6.5 * ncol, 4.8))
     cmap = plt.get_cmap("viridis")
     labels = list(runs)
     for i, lab in enumerate(labels):
         col = cmap(i / max(1, len(labels) - 1))
         r, th = runs[lab], theory.get(lab, {})
-        for ax, key in zip(axes, ("var", "err")):
+        for ax, key in zip(axes[:2], ("var", "err")):
+            if not np.any(np.isfinite(r[key])):
+                continue
             _mean_se_band(ax, t, r[key], lab, col)
             if key in th:
                 ax.plot(t, th[key], "k--", lw=0.9)
@@ -135,12 +139,24 @@ def mixing_figure(t, runs: dict, theory: dict, *, title: str = ""):
     axes[0].set_yscale("log")
     axes[0].set_ylabel("Tr Sigma_t / Tr S (real-data covariance)")
     axes[1].set_ylabel("||mu_t - rbar||^2 / Tr S")
-    for ax in axes:
+    for ax in axes[:2]:
         ax.set_xlabel("generation t")
         ax.legend(fontsize=7)
     axes[0].set_title("variance: stationary for finite lambda, collapse at lambda = inf",
                       fontsize=10)
     axes[1].set_title("mean error: stationary q/(1+q), growing with lambda", fontsize=10)
+    if stationary is not None:
+        lams, meas, half, curve_lams, curve = stationary
+        ax = axes[2]
+        ax.plot(curve_lams, curve, "k--", lw=1, label="exact q/(1+q), q = lam^2/(m(1+2 lam))")
+        ax.errorbar(lams, meas, yerr=half, fmt="o", color="C3", ms=5, capsize=3,
+                    label="measured (second-half average, CI)")
+        ax.axhline(1.0, color="grey", ls=":", lw=1, label="replace limit (lam = inf)")
+        ax.set_xscale("log")
+        ax.set_xlabel("lambda (synthetic weight)")
+        ax.set_ylabel("stationary E ||mu - rbar||^2 / Tr S")
+        ax.set_title("stationary error grows with lambda, -> replace", fontsize=10)
+        ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig

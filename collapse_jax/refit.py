@@ -42,7 +42,7 @@ PARADIGMS = paradigms.PARADIGMS + ("mix",)
 TRUTHS = ("standard", "random")
 ESTIMATORS = {"mle": 0.0, "unbiased": 1.0}
 #: Largest ``generations * batch * dim`` whose normal draws are made before the scan.
-PREDRAW_LIMIT = 8192
+PREDRAW_LIMIT = 2048
 #: Tail levels (in standard deviations of the truth) of the ``tail{c}`` metrics.
 TAIL_LEVELS = (2, 3)
 

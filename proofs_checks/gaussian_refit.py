@@ -231,7 +231,7 @@ def body(a):
             m8, ci8 = stats.mean_ci(r["w2"][:, T], level)
             claims.append(Claim(
                 "8m", f"mle: the W2 plateau: E W2^2(N_t, N*) / sigma*^2 at t = {T} = 2 - 2 g^t "
-                f"(limit 2)", pred8, m8, ci8, max_half_width=0.05 * pred8))
+                f"(limit 2)", pred8, m8, ci8, max_half_width=0.1 * pred8))
         # 9. tail masses at T (bounded quantities: the plain mean is safe).
         tails = theory_classic.refit_tail_mass(a.n, [T], [2, 3], e)[0]
         for j, c in enumerate((2, 3)):
