@@ -25,8 +25,9 @@ decides:
 7. with ``lam`` times as many synthetic points instead (``m = lam n``, plain MLE on the union),
    ``q -> 1/(2n)``: the variance stays near ``Tr S``; replace is *not* recovered;
 8. accumulate (every synthetic batch kept, no real mixing): ``E Tr Sigma_T / Tr Sigma*``
-   follows its exact product, whose limit is ``sin(pi/sqrt n)/(pi/sqrt n)`` (theory.md 3.8;
-   run with :func:`collapse_jax.loops.selection_kernel`, ``select=False``).
+   follows its exact product, whose limit is ``sin(pi/sqrt n)/(pi/sqrt n)`` (theory.md 3.8,
+   :func:`collapse_jax.theory.accumulate_trace_ratio`; the pool of
+   :mod:`collapse_jax.paradigms`).
 
 All confidence intervals are simultaneous over the claims of the run (Bonferroni). The
 stationary variance has a power-law tail whose index falls as ``lam`` grows (about 6 at
@@ -44,7 +45,6 @@ import numpy as np
 from scipy import stats as _st
 
 from collapse_jax import batch, stats, theory, theory_classic
-from collapse_jax.loops import selection_config, selection_kernel, selection_params
 from collapse_jax.refit import TRUTHS, lam_label, refit_config, refit_kernel, refit_params
 
 from ._common import CheckError, Claim, Progress, base_parser, curve_summary, run_check
@@ -142,13 +142,12 @@ def body(a):
             "dist_truth": metrics["dist_truth"][i] / tr_star[i],
         }
 
-    # Accumulate without mixing, on the foundation kernel.
-    cfg_acc = selection_config(dim=a.dim, n=a.n, generations=T, paradigm="accumulate",
-                               select=False, truth=a.truth, alpha=1.0)
+    # Accumulate without mixing: the paradigms.py pool, every synthetic batch kept.
+    cfg_acc = refit_config(dim=a.dim, n=a.n, generations=T, paradigm="accumulate",
+                           truth=a.truth)
     acc_seeds = ACCUMULATE_SEED_FACTOR * a.seeds
-    (fin_acc, m_acc), tm = batch.run(selection_kernel, key, selection_params(cfg_acc, alpha=1.0),
-                                     cfg_acc, seeds=acc_seeds, chunk_size=a.chunk_size,
-                                     timed=True)
+    (fin_acc, m_acc), tm = batch.run(refit_kernel, key, refit_params(cfg_acc), cfg_acc,
+                                     seeds=acc_seeds, chunk_size=a.chunk_size, timed=True)
     timing["compile_s"] += tm.compile_s
     timing["run_s"] += tm.run_s
     timing["seed_generations"] += acc_seeds * T
@@ -257,15 +256,13 @@ def body(a):
     pred8 = float(theory.accumulate_trace_ratio(a.n, T))
     m8, ci8 = stats.mean_ci(acc_ratio[:, T], level)
     claims.append(Claim(
-        "8", f"accumulate (no real mixing, selection_kernel select=False): E Tr Sigma_T / Tr "
+        "8", f"accumulate (no real mixing, every synthetic batch kept): E Tr Sigma_T / Tr "
         f"Sigma* = (n-1)/n prod_s (1 - 1/(n (s+1)^2)) at T = {T} (limit sin(pi/sqrt n)/"
         f"(pi/sqrt n) = {theory.accumulate_variance_limit(a.n):.4f})",
         pred8, m8, ci8, max_half_width=0.5 * (1.0 - pred8),
         note=f"{acc_seeds} seeds; the CI must exclude 1 (no variance loss)"))
     progress.step("statistics")
     assert len(claims) == n_claims
-    for c in claims:
-        c.note = (c.note + "; " if c.note else "") + f"CI simultaneous over {n_claims} claims"
 
     curves = {f"mix:lam={lab}": {k: curve_summary(r[k]) for k in CURVES}
               for lab, r in runs.items()}
@@ -276,6 +273,9 @@ def body(a):
                   normalisation="var, err: per seed by Tr S (the real data's MLE covariance)")
     report = {
         "config": config,
+        "ci_level": level,
+        "ci_note": f"CIs: simultaneous 95% over the {n_claims} claims (each at level "
+                   f"{level:.4f}, Bonferroni)",
         "precision": {"fit": "float64", "sampling": "float64"},
         "timing": {"compile_s": timing["compile_s"], "run_s": timing["run_s"],
                    "seed_generations_per_s": timing["seed_generations"]
