@@ -19,13 +19,16 @@ PARADIGM_COLORS = {"replace": "C3", "accumulate": "C0", "accumulate-subsample": 
                    "mix": "C1", "dohmatob": "C4"}
 
 
-def _mean_se_band(ax, t, curves, label, color, ls="-"):
+def _mean_se_band(ax, t, curves, label, color, ls="-", positive=False):
     """Seed mean with a +- 2 SE band (for quantities whose mean is the claim)."""
     curves = np.asarray(curves, dtype=float)
     m = np.nanmean(curves, axis=0)
     se = np.nanstd(curves, axis=0, ddof=1) / np.sqrt(np.sum(np.isfinite(curves), axis=0))
     ax.plot(t, m, color=color, label=label, lw=1.5, ls=ls)
-    ax.fill_between(t, m - 2 * se, m + 2 * se, color=color, alpha=0.25, lw=0)
+    lo = m - 2 * se
+    if positive:  # on log axes a band reaching 0 is left open rather than drawn to 0
+        lo = np.where(lo > 0, lo, np.nan)
+    ax.fill_between(t, lo, m + 2 * se, color=color, alpha=0.25, lw=0)
 
 
 def refit_figure(t, runs: dict, theory: dict, *, horizon: int, level: float, title: str = ""):
@@ -44,7 +47,7 @@ def refit_figure(t, runs: dict, theory: dict, *, horizon: int, level: float, tit
         th = theory[est]
         band_plot(ax[0], t, r["log_gv"], f"{est}: seeds 10-90%", col)
         ax[0].plot(t, th["log_gv"], "k--", lw=1)
-        _mean_se_band(ax[1], t, r["trace_rel"], f"{est}: plain seed mean", col)
+        _mean_se_band(ax[1], t, r["trace_rel"], f"{est}: plain seed mean", col, positive=True)
         ax[1].plot(t, np.nanmedian(r["trace_rel"], axis=0), color=col, ls=":", lw=1.2,
                    label=f"{est}: median")
         ax[1].plot(t, th["trace_rel"], "k--", lw=1)
@@ -56,7 +59,8 @@ def refit_figure(t, runs: dict, theory: dict, *, horizon: int, level: float, tit
         _mean_se_band(ax[4], t, r["w2"], f"{est}", col)
         ax[4].plot(t, th["w2"], "k--", lw=1)
         for c, ls in ((2, "-"), (3, "-.")):
-            _mean_se_band(ax[5], t, r[f"tail{c}"], f"{est}: beyond {c} sigma*", col, ls)
+            _mean_se_band(ax[5], t, r[f"tail{c}"], f"{est}: beyond {c} sigma*", col, ls,
+                          positive=True)
             ax[5].plot(t, th[f"tail{c}"], "k--", lw=1)
             ax[5].plot(t, np.nanmedian(r[f"tail{c}"], axis=0), color=col, ls=":", lw=1)
     for c in (2, 3):
@@ -130,7 +134,7 @@ def mixing_figure(t, runs: dict, theory: dict, *, stationary=None, title: str = 
         for ax, key in zip(axes[:2], ("var", "err")):
             if not np.any(np.isfinite(r[key])):
                 continue
-            _mean_se_band(ax, t, r[key], lab, col)
+            _mean_se_band(ax, t, r[key], lab, col, positive=key == "var")
             if key in th:
                 ax.plot(t, th[key], "k--", lw=0.9)
             if "inf" in lab:

@@ -30,9 +30,10 @@ decides:
    :mod:`collapse_jax.paradigms`).
 
 All confidence intervals are simultaneous over the claims of the run (Bonferroni). The
-stationary variance has a power-law tail whose index falls as ``lam`` grows (about 6 at
-``lam = 4``, 3 at ``lam = 16`` for ``m = 20``); the default grid stays where plain means
-are trustworthy.
+stationary variance has a power-law tail whose index falls as ``lam`` grows (solving
+``E (w chi2_(m-1)/m)^p = 1``: about 7.4 at ``lam = 4``, 3.3 at ``lam = 16`` for ``m = 20``,
+an upper bound since the mean's share of the update is left out); the default grid stays
+where plain means are trustworthy.
 """
 
 from __future__ import annotations
