@@ -212,7 +212,9 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig, si
     ``1 - (Tr C + t/(t+1) ||m - mu||^2) / Tr Sigma``, i.e. ``Tr(Sigma^{1/2} Psi Sigma^{1/2}) /
     Tr Sigma`` with the exact accumulate weight on the mean shift, so that under accumulate
     ``Tr Sigma_t = Tr Sigma_{t-1} (1 - psi_trace / (t + 1))`` generation by generation)
-    to arrays of leading size ``generations + 1``.
+    and ``kept_fraction`` (``Tr C / Tr Sigma_{t-1}``: the kept batch's share of the variance,
+    the per-generation factor of the trace under replace) to arrays of leading size
+    ``generations + 1``.
     """
     dtype = jnp.float64 if cfg.precision == "float64" else jnp.float32
     k_truth, k_silos = jax.random.split(key)
@@ -258,6 +260,7 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig, si
         out["psi"] = psi
         out["psi_min"] = min_eigenvalue(psi)
         out["psi_trace"] = psi_trace
+        out["kept_fraction"] = jnp.trace(batch.scatter) / batch.count / jnp.trace(cov)
         return (state, new_mean, new_cov), out
 
     k_mass, k_gens = jax.random.split(k_gens)
@@ -274,5 +277,6 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig, si
     first["psi"] = jnp.full((cfg.dim, cfg.dim), jnp.nan, dtype)
     first["psi_min"] = jnp.asarray(jnp.nan, dtype)
     first["psi_trace"] = jnp.asarray(jnp.nan, dtype)
+    first["kept_fraction"] = jnp.asarray(jnp.nan, dtype)
     metrics = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, metrics)
     return SelectionFinal(truth, reference, mean0, cov0, mean, cov), metrics

@@ -1,0 +1,119 @@
+"""Speed of the power-law kernel, as ratios against baselines measured in the same run.
+
+Run by hand: ``python benchmarks/power_law_speed.py [--seeds 1000] [--numpy-seeds 100]``.
+
+Workload (issue default): accumulate + top-alpha selection, d = 1, n = 200, alpha = 0.25
+(N = 800 candidates), 200 generations, 1000 seeds, float64 fit.
+
+Rows:
+* ``jax order-stat``: the library kernel with the exact order-statistics sampler (standardised
+  draws in float32 or float64), all metrics on;
+* ``jax sort``: the same kernel drawing all N candidates and sorting them (``lax.top_k``);
+* ``numpy loop``: the same algorithm the way the papers' code runs it: a Python loop over seeds
+  and generations, N candidates per generation, ``argpartition`` for the top n, pooled
+  moments, the same metrics; timed on ``--numpy-seeds`` seeds and scaled (its cost is linear in
+  seeds by construction);
+* ``roofline``: bare ``jax.random.normal`` of the candidate shape ``(seeds, N)`` once per
+  generation, summed so that nothing is optimised away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+jax.config.update("jax_enable_x64", True)
+
+from collapse_jax import batch  # noqa: E402
+from collapse_jax.loops import selection_config, selection_kernel, selection_params  # noqa: E402
+
+
+def numpy_loop(seeds: int, n: int, alpha: float, generations: int, seed: int = 0) -> float:
+    """Per-seed numpy implementation of accumulate + top-alpha (brute force, d = 1)."""
+    rng = np.random.default_rng(seed)
+    n_cand = int(round(n / alpha))
+    t0 = time.perf_counter()
+    for _ in range(seeds):
+        real = rng.normal(size=n)
+        count, mean = float(n), real.mean()
+        scatter = float(((real - mean) ** 2).sum())
+        var = scatter / count
+        mean0, sd0 = mean, np.sqrt(var)
+        ref = 0.0
+        out = np.empty((generations, 6))
+        for g in range(generations):
+            sd = np.sqrt(var)
+            x = mean + sd * rng.normal(size=n_cand)
+            keep = x[np.argpartition((x - ref) ** 2, n)[:n]]
+            bm = keep.mean()
+            bs = ((keep - bm) ** 2).sum()
+            delta = bm - mean
+            psi = 1.0 - (bs / n + delta**2) / var
+            new_count = count + n
+            mean = mean + delta * n / new_count
+            scatter = scatter + bs + delta**2 * count * n / new_count
+            count = new_count
+            var = scatter / count
+            out[g] = (var, np.log(var), (mean - ref) ** 2, mean**2,
+                      (mean - mean0) ** 2 + (np.sqrt(var) - sd0) ** 2, psi)
+    return time.perf_counter() - t0
+
+
+def roofline(seeds: int, n_cand: int, generations: int) -> tuple[float, float]:
+    def f(key):
+        def body(c, k):
+            return c + jnp.sum(jax.random.normal(k, (seeds, n_cand)), axis=1), None
+        return jax.lax.scan(body, jnp.zeros(seeds), jax.random.split(key, generations))[0]
+
+    t0 = time.perf_counter()
+    comp = jax.jit(f).lower(jax.random.key(0)).compile()
+    t1 = time.perf_counter()
+    jax.block_until_ready(comp(jax.random.key(1)))
+    return t1 - t0, time.perf_counter() - t1
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", type=int, default=1000)
+    ap.add_argument("--numpy-seeds", type=int, default=100)
+    ap.add_argument("--generations", type=int, default=200)
+    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--alpha", type=float, default=0.25)
+    ap.add_argument("--skip-sort", action="store_true", help="skip the slow sort row")
+    a = ap.parse_args()
+    sg = a.seeds * a.generations
+    rows = []
+    variants = [("jax order-stat, f32 draws", "order-stat", "float32"),
+                ("jax order-stat, f64 draws", "order-stat", "float64")]
+    if not a.skip_sort:
+        variants.append(("jax sort (all N drawn)", "sort", "float32"))
+    for label, sampler, sp in variants:
+        cfg = selection_config(n=a.n, alpha=a.alpha, generations=a.generations, sampler=sampler,
+                               sample_precision=sp)
+        p = selection_params(cfg, alpha=a.alpha)
+        _, first = batch.run(selection_kernel, jax.random.key(0), p, cfg, seeds=a.seeds,
+                             timed=True)
+        _, tm = batch.run(selection_kernel, jax.random.key(1), p, cfg, seeds=a.seeds, timed=True)
+        rows.append((label, first.compile_s, min(first.run_s, tm.run_s)))
+    t_np = numpy_loop(a.numpy_seeds, a.n, a.alpha, a.generations) * a.seeds / a.numpy_seeds
+    rows.append((f"numpy loop (timed on {a.numpy_seeds} seeds, scaled)", 0.0, t_np))
+    c_roof, t_roof = roofline(a.seeds, int(round(a.n / a.alpha)), a.generations)
+    rows.append(("roofline: jax.random.normal (seeds, N)", c_roof, t_roof))
+
+    print(f"power-law kernel: {a.seeds} seeds x {a.generations} generations, n={a.n}, "
+          f"alpha={a.alpha}, d=1, accumulate+select, float64 fit")
+    print(f"machine: {platform.machine()}, {jax.devices()[0].platform} "
+          f"({jax.devices()[0].device_kind}), jax {jax.__version__}")
+    print(f"{'variant':<48} {'compile s':>9} {'run s':>8} {'seed-gen/s':>11} "
+          f"{'x numpy':>8} {'x roofline':>10}")
+    for label, c, r in rows:
+        print(f"{label:<48} {c:9.2f} {r:8.3f} {sg / r:11.3g} {t_np / r:8.2f} {t_roof / r:10.2f}")
+
+
+if __name__ == "__main__":
+    main()
