@@ -30,17 +30,33 @@ import numpy as np
 from collapse_jax import batch, stats, theory
 from collapse_jax.proxy_loop import GENERATORS, POOLS, STRATEGIES
 
-from ._common import CheckError, Claim, Progress, base_parser, curve_summary, run_check
+from ._common import (
+    CheckError,
+    Claim,
+    Progress,
+    base_parser,
+    curve_summary,
+    run_check,
+    simultaneous_level,
+)
 
 NAME = "proxy_references"
 DEFAULTS = {"seeds": 20, "generations": 10}
-QUICK = {"seeds": 8, "generations": 6, "n": 30, "n_real": 150, "n_eval": 150, "n_div": 75,
-         "ot_ns": (16, 64), "ot_seeds": 24}
-OT_NS = (32, 128)
+QUICK = {"seeds": 16, "generations": 6, "n": 30, "n_real": 150, "n_eval": 150, "n_div": 150,
+         "ot_ns": (16, 64), "ot_seeds": 64}
+OT_NS = (16, 128)
 OT_SEEDS = 32
 IID_BETA = 1000.0
 BASELINES = ("kmeans", "center-match", "cov-match")
 PROXIES = ("interpolation", "barycenter")
+#: Largest CI half-width that still decides a claim. Coverage differences use one mode
+#: (1 / M). ``ratio``: the exclusion limit and "nothing lost" (1) differ by more than 0.6
+#: at T >= 6. ``psi``: separates exclusion (1) from no loss (0). ``recall``: k-NN recall
+#: moves by a few hundredths per lost tail mode. ``log_div``: a factor e^0.5 in divergence
+#: (or in the per-round decrement). ``frechet``: 5% of V_0. ``slope``: tells the 1/n rate
+#: of an unbiased construction from the 1/sqrt(n) of a biased one.
+HALF_WIDTH = {"ratio": 0.15, "psi": 0.3, "recall": 0.05, "log_div": 0.5, "frechet": 0.05,
+              "slope": 0.3}
 METRICS = ("coverage", "tail_mass", "absent_mass", "trace", "precision", "recall",
            "sinkhorn_div", "converged", "div_converged")
 
@@ -87,14 +103,16 @@ def build_parser():
     p.add_argument("--n-eval", type=int, default=200,
                    help="model and truth sample size for the metrics (200)")
     p.add_argument("--knn", type=int, default=3, help="k of k-NN precision/recall (3)")
-    p.add_argument("--coverage-fraction", type=float, default=0.25,
+    p.add_argument("--coverage-fraction", type=float, default=0.5,
                    help="a mode is covered when it holds this fraction of its true mass "
-                        "(0.25)")
+                        "(0.5)")
     p.add_argument("--tail-modes", type=int, default=2,
                    help="number of smallest-weight modes counted as tail (2)")
     p.add_argument("--ot-epsilon", type=float, default=0.2,
                    help="epsilon of the Gaussian OT-layer check, claim 5 (0.2)")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (1000)")
+    p.add_argument("--bootstrap", type=int, default=4000,
+                   help="bootstrap resamples (4000: the simultaneous CIs reach into the "
+                        "0.1%% tails)")
     return p
 
 
@@ -142,8 +160,7 @@ def _validate(a):
         ("--coverage-fraction", a.coverage_fraction, 0 < a.coverage_fraction <= 1, "(0, 1]"),
         ("--tail-modes", a.tail_modes, 1 <= a.tail_modes < a.modes, f"1 .. {a.modes - 1}"),
         ("--ot-epsilon", a.ot_epsilon, a.ot_epsilon > 0 and math.isfinite(a.ot_epsilon), "> 0"),
-        ("--bootstrap", a.bootstrap, a.bootstrap >= 100, ">= 100"),
-        ("--chunk-size", a.chunk_size, a.chunk_size is None or a.chunk_size >= 1, ">= 1"),
+        ("--bootstrap", a.bootstrap, a.bootstrap >= 1000, ">= 1000"),
         ("--key", a.key, a.key >= 0, ">= 0"),
     ]
     for flag, value, ok, allowed in checks:
@@ -173,7 +190,7 @@ def _simulate(a, cfg, beta, key, timing, progress, label):
 
     params = proxy_params(cfg, beta=beta)
     (final, out), tm = batch.run_sweep(proxy_kernel, key, params, cfg, seeds=a.seeds,
-                                       chunk_size=a.chunk_size, timed=True)
+                                       timed=True)
     timing["compile_s"] += tm.compile_s
     timing["run_s"] += tm.run_s
     timing["stages"][label] = [tm.compile_s, tm.run_s]
@@ -259,13 +276,33 @@ def _loglog_slope(ns, w, errs):
     return np.sum(xc * (y - y.mean(axis=-1, keepdims=True)), axis=-1) / np.sum(xc**2)
 
 
+def planned_claims(strategies, paradigm) -> list[str]:
+    """Ids of the claims a run with these strategies decides (the Bonferroni family)."""
+    has = set(strategies)
+    ids = []
+    if "local" in has:
+        ids += ["1a"] + (["1b"] if paradigm != "replace" else []) + (
+            ["1c"] if "random" in has else [])
+    for j, proxy in enumerate(PROXIES):
+        if {proxy, "local"} <= has:
+            ids += [f"2{'ab'[j]}", f"2{'cd'[j]}", f"2{'ef'[j]}"]
+    for j, b in enumerate(BASELINES):
+        if {b, "random"} <= has:
+            ids += [f"3{'abc'[j]}", f"3{'def'[j]}"]
+    if "barycenter" in has:
+        ids += ["4a", "4b"]
+    return ids + ["5a", "5b"]
+
+
 def body(a):
     _validate(a)
     import jax
 
     key = jax.random.key(a.key)
     rng = np.random.default_rng(a.key)
-    boot = dict(rng=rng, resamples=a.bootstrap)
+    n_claims = len(planned_claims(a.strategy_list, a.paradigm))
+    level = simultaneous_level(n_claims)
+    boot = dict(rng=rng, resamples=a.bootstrap, level=level)
     st = a.strategy_list
     idx = {s: i for i, s in enumerate(st)}
     ot_ns = QUICK["ot_ns"] if a.quick else OT_NS
@@ -326,8 +363,15 @@ def body(a):
     t = np.arange(T + 1)
     claims, skipped = [], []
 
-    def last(m, name, metric):
-        return m[metric][:, -1, (idx if m is met else iid_idx)[name]]
+    # Claims 2 and 3 compare per-seed averages over the late generations t0..T: the
+    # evaluation sample of one generation is small, and averaging over the window removes
+    # most of its noise (the strategies' paths are on common random numbers throughout).
+    t0 = (T + 1) // 2
+    gens = f"generations {t0}..{T}"
+
+    def last(m, name, metric, log=False):
+        v = m[metric][:, t0:, (idx if m is met else iid_idx)[name]]
+        return np.mean(np.log(v) if log else v, axis=1)
 
     # 1. Local selection on the skewed split.
     if "local" in idx:
@@ -344,7 +388,7 @@ def body(a):
             "1a", f"local, skewed split (beta={a.beta:g}): mass of the modes the owner silo "
                   f"lacks, generation {T} / generation 0 = exclusion limit pool/(pool + T n) "
                   f"= {pred_ratio[-1]:.4f} ({a.paradigm}: nothing of them is kept again)",
-            float(pred_ratio[-1]), r_T, ci_r, max_half_width=0.1,
+            float(pred_ratio[-1]), r_T, ci_r, max_half_width=HALF_WIDTH['ratio'],
             note=f"{int(np.sum(absent))} absent (seed, mode) pairs in {int(np.sum(has))} of "
                  f"{a.seeds} seeds; measured curve "
                  + ", ".join(f"{v:.3f}" for v in ratio_curve(np.full((1, a.seeds),
@@ -370,18 +414,18 @@ def body(a):
                 "1b", "local, skewed split: rate of that loss fitted as prod_s (1 - psi/(s + "
                       f"pool/n)) (the accumulate power law of theory.md 1.3 with offset "
                       f"pool/n = {off:g}) over t = 1..{T}; psi = 1 = psi(alpha -> 0, d)",
-                1.0, psi_m, psi_ci, max_half_width=0.25,
+                1.0, psi_m, psi_ci, max_half_width=HALF_WIDTH['psi'],
                 note=f"asymptotic log-log slope -psi{note_rand}"))
         if "random" in idx:
             tr = met["trace"]
             dl = tr[:, -1, idx["local"]] / tr[:, 0, idx["local"]] \
                 - tr[:, -1, idx["random"]] / tr[:, 0, idx["random"]]
-            m1c, ci1c = stats.mean_ci(dl)
+            m1c, ci1c = stats.mean_ci(dl, level)
             slope_l, _ = stats.loglog_slope_ci(t, tr[:, :, idx["local"]], (1, T), **boot)
             claims.append(Claim(
                 "1c", f"local, skewed split: diversity decays: Tr Sigma_{T} / Tr Sigma_0 is "
                       "below that of random (paired difference < 0)",
-                0.0, m1c, ci1c, max_half_width=0.15, relation="below",
+                0.0, m1c, ci1c, max_half_width=HALF_WIDTH['ratio'], relation="below",
                 note=f"Tr ratio local {np.mean(tr[:, -1, idx['local']] / tr[:, 0, idx['local']]):.3f}"
                      f", random {np.mean(tr[:, -1, idx['random']] / tr[:, 0, idx['random']]):.3f}; "
                      f"log-log slope of E Tr Sigma_t (local, t=1..{T}) {slope_l:.3f}: the trace "
@@ -399,36 +443,36 @@ def body(a):
             f"{m} {np.mean(last(met, 'global-oracle', m)):.3f}"
             for m in ("coverage", "recall", "sinkhorn_div"))) if "global-oracle" in idx else ""
         d_cov = last(met, proxy, "coverage") - last(met, "local", "coverage")
-        m2, ci2 = stats.mean_ci(d_cov)
+        m2, ci2 = stats.mean_ci(d_cov, level)
         claims.append(Claim(
-            f"2{'ab'[j]}", f"skewed split, generation {T}: {proxy} keeps more mode coverage "
+            f"2{'ab'[j]}", f"skewed split, {gens}: {proxy} keeps more mode coverage "
                            "than local (paired difference > 0)",
-            0.0, m2, ci2, max_half_width=0.15, relation="above",
+            0.0, m2, ci2, max_half_width=1.0 / a.modes, relation="above",
             note=f"{proxy} {np.mean(last(met, proxy, 'coverage')):.3f}, local "
                  f"{np.mean(last(met, 'local', 'coverage')):.3f}{oracle}"))
         d_rec = last(met, proxy, "recall") - last(met, "local", "recall")
-        m2, ci2 = stats.mean_ci(d_rec)
+        m2, ci2 = stats.mean_ci(d_rec, level)
         claims.append(Claim(
-            f"2{'cd'[j]}", f"skewed split, generation {T}: {proxy} keeps more k-NN recall "
+            f"2{'cd'[j]}", f"skewed split, {gens}: {proxy} keeps more k-NN recall "
                            f"(k={a.knn}) than local (paired difference > 0)",
-            0.0, m2, ci2, max_half_width=0.05, relation="above",
+            0.0, m2, ci2, max_half_width=HALF_WIDTH['recall'], relation="above",
             note=f"{proxy} {np.mean(last(met, proxy, 'recall')):.3f}, local "
                  f"{np.mean(last(met, 'local', 'recall')):.3f}; precision {proxy} "
                  f"{np.mean(last(met, proxy, 'precision')):.3f}, local "
                  f"{np.mean(last(met, 'local', 'precision')):.3f}"))
-        d_div = np.log(last(met, proxy, "sinkhorn_div")) - np.log(last(met, "local",
-                                                                         "sinkhorn_div"))
-        m2, ci2 = stats.mean_ci(d_div)
+        d_div = (last(met, proxy, "sinkhorn_div", log=True)
+                 - last(met, "local", "sinkhorn_div", log=True))
+        m2, ci2 = stats.mean_ci(d_div, level)
         gap = ""
         if "global-oracle" in idx:
             lo_, pr_, or_ = (np.mean(last(met, s, "sinkhorn_div"))
                              for s in ("local", proxy, "global-oracle"))
             gap = f"; closes {(lo_ - pr_) / (lo_ - or_):.0%} of the local-to-oracle gap"
         claims.append(Claim(
-            f"2{'ef'[j]}", f"skewed split, generation {T}: {proxy} ends closer to the truth "
+            f"2{'ef'[j]}", f"skewed split, {gens}: {proxy} ends closer to the truth "
                            "than local, toward global-oracle (paired log Sinkhorn divergence "
                            "difference < 0)",
-            0.0, m2, ci2, max_half_width=0.3, relation="below",
+            0.0, m2, ci2, max_half_width=HALF_WIDTH['log_div'], relation="below",
             note=f"divergence {proxy} {np.mean(last(met, proxy, 'sinkhorn_div')):.3f}, local "
                  f"{np.mean(last(met, 'local', 'sinkhorn_div')):.3f}{gap}"))
 
@@ -439,22 +483,22 @@ def body(a):
             skipped.append(f"3 {b} (needs {b} and random)")
             continue
         d = last(met, b, "coverage") - last(met, "random", "coverage")
-        m3, ci3 = stats.mean_ci(d)
-        dd = (np.log(last(met, b, "sinkhorn_div"))
-              - np.log(last(met, "random", "sinkhorn_div"))).mean()
+        m3, ci3 = stats.mean_ci(d, level)
+        dd = (last(met, b, "sinkhorn_div", log=True)
+              - last(met, "random", "sinkhorn_div", log=True)).mean()
         claims.append(Claim(
-            f"3{'abc'[j]}", f"skewed split, generation {T}: {b} falls below random: coverage "
+            f"3{'abc'[j]}", f"skewed split, {gens}: {b} falls below random: coverage "
                             f"difference below -half a mode (-1/(2M) = {-margin:.4f})",
-            -margin, m3, ci3, max_half_width=0.15, relation="below",
+            -margin, m3, ci3, max_half_width=1.0 / a.modes, relation="below",
             note=f"mean log divergence ratio {b}/random {dd:+.3f}"))
         d = last(met_iid, b, "coverage") - last(met_iid, "random", "coverage")
-        m3, ci3 = stats.mean_ci(d)
-        dd = (np.log(last(met_iid, b, "sinkhorn_div"))
-              - np.log(last(met_iid, "random", "sinkhorn_div"))).mean()
+        m3, ci3 = stats.mean_ci(d, level)
+        dd = (last(met_iid, b, "sinkhorn_div", log=True)
+              - last(met_iid, "random", "sinkhorn_div", log=True)).mean()
         claims.append(Claim(
-            f"3{'def'[j]}", f"IID split (beta={a.iid_beta:g}), generation {T}: {b} does not "
+            f"3{'def'[j]}", f"IID split (beta={a.iid_beta:g}), {gens}: {b} does not "
                             "fall below random: coverage difference above -half a mode",
-            -margin, m3, ci3, max_half_width=0.15, relation="above",
+            -margin, m3, ci3, max_half_width=1.0 / a.modes, relation="above",
             note=f"mean log divergence ratio {b}/random {dd:+.3f}"
                  + ("" if ci3[0] > -margin else
                     "; finding: this heuristic loses coverage against random even with an "
@@ -464,12 +508,12 @@ def body(a):
     if "barycenter" in idx:
         fr = out["frechet"][:, 1:]  # (seeds, T, R+1)
         inc = np.max(np.diff(fr, axis=-1) / fr[..., :1], axis=(1, 2))  # (seeds,)
-        m4, ci4 = stats.mean_ci(inc)
+        m4, ci4 = stats.mean_ci(inc, level)
         claims.append(Claim(
             "4a", f"Scheme II: the Frechet variance sum_k lambda_k OT_eps(X_r, Q_k) is "
                   f"non-increasing over the {a.rounds} rounds (largest relative increase per "
                   "seed, over all generations, < 0)",
-            0.0, m4, ci4, max_half_width=0.05, relation="below",
+            0.0, m4, ci4, max_half_width=HALF_WIDTH['frechet'], relation="below",
             note=f"worst seed {np.max(inc):+.2e}; V_R / V_0 = {np.mean(fr[..., -1] / fr[..., 0]):.4f}"))
         dec = -np.diff(fr, axis=-1)  # (seeds, T, R)
         rr = np.arange(dec.shape[-1])
@@ -486,7 +530,7 @@ def body(a):
         claims.append(Claim(
             "4b", "Scheme II converges: the per-round decrements of the Frechet variance "
                   "shrink geometrically (slope of log E decrement over rounds < 0)",
-            0.0, s4, ci4b, max_half_width=0.5, relation="below",
+            0.0, s4, ci4b, max_half_width=HALF_WIDTH['log_div'], relation="below",
             note=f"contraction factor per round {rho:.3f}; extrapolated remaining decrease "
                  f"after round {a.rounds}: {remaining / np.mean(fr[..., 0] - fr[..., -1]):.2%} "
                  "of the decrease achieved"))
@@ -505,7 +549,7 @@ def body(a):
             f"5{'ab'[j]}", f"Gaussian silos: W2^2 between the point-cloud {part} and the closed "
                            f"form ({label}, entropic at eps = {a.ot_epsilon:g}) shrinks like "
                            f"1/n: log-log slope over n = {list(ot_ns)} is -1",
-            -1.0, s5, ci5, max_half_width=0.3,
+            -1.0, s5, ci5, max_half_width=HALF_WIDTH['slope'],
             note="mean W2^2 by n: " + ", ".join(f"{n}: {np.mean(e):.2e}" for n, e in
                                                 zip(ot_ns, errs))
                  + f"; vs the eps = 0 closed form at n = {ot_ns[-1]}: "
@@ -541,6 +585,10 @@ def body(a):
     report = {
         "config": config,
         "precision": {"simulation": cfg.precision, "statistics": "float64"},
+        "ci_level": level,
+        "ci_note": f"CIs: simultaneous 95% over the {n_claims} claims (each at level "
+                   f"{level:.4f}, Bonferroni); normal over seeds for means, percentile "
+                   f"bootstrap over seeds ({a.bootstrap} resamples) for fitted rates",
         "timing": {"compile_s": timing["compile_s"], "run_s": timing["run_s"],
                    "seed_generations_per_s": timing["seed_generations"]
                    / max(timing["run_s"], 1e-9),
