@@ -24,8 +24,14 @@ def test_vmap_equals_loop_and_same_key_same_output(batched):
         _, o = single(keys[i])
         for name in ("eval", "trace", "converged"):
             np.testing.assert_allclose(out[name][i, 0], o[name], rtol=2e-5, atol=2e-5)
+    size = len(batch._COMPILED)
     _, again = batch.run(proxy_kernel, jax.random.key(7), PARAMS, CFG, seeds=2)
     np.testing.assert_array_equal(out["eval"], again["eval"])
+    # A new beta (the params leaf) reuses the compiled program: no retrace.
+    _, other = batch.run(proxy_kernel, jax.random.key(7), proxy_params(CFG, beta=5.0), CFG,
+                         seeds=2)
+    assert len(batch._COMPILED) == size
+    assert not np.array_equal(np.asarray(other["eval"])[:, :, 1:], np.asarray(out["eval"])[:, :, 1:])
 
 
 def test_shapes_common_random_numbers_and_frechet(batched):
