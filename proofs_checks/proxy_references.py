@@ -315,23 +315,14 @@ def body(a):
     timing = {"compile_s": 0.0, "run_s": 0.0, "seed_generations": 0, "stages": {}}
 
     # Both splits run on common random numbers (same seeds, same generation keys); the IID
-    # split runs only the strategies claim 3 compares.
-    # (--quick compiles once and sweeps beta over both splits, running every strategy on
-    # the IID split too: at quick sizes compiling is dearer than the extra runs.)
+    # split runs only the strategies claim 3 compares (the cheap ones: a second, smaller
+    # program costs less than running the proxy schemes on the IID split too).
     cfg = _config(a, st)
-    one_compile = a.quick and bool(iid_st)
-    betas = [a.beta, a.iid_beta] if one_compile else [a.beta]
-    fin, out_all = _simulate(a, cfg, betas, key, timing, progress,
-                             "both splits" if one_compile else "skewed split")
+    fin, out = _simulate(a, cfg, [a.beta], key, timing, progress, "skewed split")
     fin = jax.tree.map(lambda v: v[0], fin)
-    out = {k: v[0] for k, v in out_all.items()}
+    out = {k: v[0] for k, v in out.items()}
     sets = [out["eval"]]
-    if one_compile:
-        sel = np.array([idx[s] for s in iid_st])
-        out_iid = {k: (v[1][:, :, sel] if k != "frechet" else v[1]) for k, v in out_all.items()}
-        sets.append(out_iid["eval"])
-        progress.step("IID split (same program)")
-    elif iid_st:
+    if iid_st:
         cfg_iid = _config(a, iid_st)
         _, out_iid = _simulate(a, cfg_iid, [a.iid_beta], key, timing, progress, "IID split")
         out_iid = {k: v[0] for k, v in out_iid.items()}
