@@ -16,6 +16,7 @@ def batched():
     return batch.run(proxy_kernel, jax.random.key(7), PARAMS, CFG, seeds=2)
 
 
+@pytest.mark.slow  # a second compile of the kernel (one seed, no vmap)
 def test_vmap_equals_loop_and_same_key_same_output(batched):
     _, out = batched
     single = jax.jit(lambda k: proxy_kernel(k, PARAMS, CFG))
