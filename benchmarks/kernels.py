@@ -27,8 +27,9 @@ top-alpha, d = 1, n = 200, alpha = 0.25, 200 generations), ``refit`` (classic Ga
 (fixed-design OLS under replace / accumulate / accumulate-subsample in one scan,
 :func:`collapse_jax.fixed_design.ols_kernel`, d = 10, T = 40, 20 fits) and ``verifier``
 (knowledge-centre retraining, :func:`collapse_jax.verifier_loop.verifier_kernel`, block
-design, p = 5, n = 2000 rows per direction, 30 rounds). The proxy-reference kernel has its own
-benchmark, ``benchmarks/proxy_speed.py``.
+design, p = 5, n = 2000 rows per direction, 30 rounds); ``power_law_f32`` and
+``verifier_f32`` are the same workloads with float32 draws (the fit stays float64). The
+proxy-reference kernel has its own benchmark, ``benchmarks/proxy_speed.py``.
 """
 
 from __future__ import annotations
@@ -69,9 +70,9 @@ class Workload:
 # ---------------------------------------------------------------------------------------------
 # power law: accumulate + top-alpha (the benchmark of issue 2, benchmarks/power_law_speed.py)
 
-def _power_law_build():
+def _power_law_build(sample_precision="float64"):
     from collapse_jax.loops import selection_config, selection_kernel, selection_params
-    cfg = selection_config(n=200, alpha=0.25, generations=200)
+    cfg = selection_config(n=200, alpha=0.25, generations=200, sample_precision=sample_precision)
     return selection_kernel, selection_params(cfg, alpha=0.25), cfg
 
 
@@ -162,9 +163,9 @@ def _ols_numpy(seeds, rng, d=10, T=40, fits=20):
 # ---------------------------------------------------------------------------------------------
 # verifier-filtered retraining, block design (knowledge_center default)
 
-def _verifier_build():
+def _verifier_build(sample_precision="float64"):
     from collapse_jax.verifier_loop import verifier_config, verifier_kernel, verifier_params
-    cfg = verifier_config(p=5, n0=20, n=2000, rounds=30)
+    cfg = verifier_config(p=5, n0=20, n=2000, rounds=30, sample_precision=sample_precision)
     return verifier_kernel, verifier_params(cfg), cfg
 
 
@@ -192,12 +193,16 @@ def _verifier_numpy(seeds, rng, p=5, n0=20, n=2000, rounds=30, delta=0.5, r=0.2,
 WORKLOADS = {
     "power_law": Workload(_power_law_build, 1000, 200, _power_law_numpy, 50, 800, "trace",
                           "accumulate + top-alpha, d=1, n=200, alpha=0.25, N=800, T=200"),
+    "power_law_f32": Workload(lambda: _power_law_build("float32"), 1000, 200, _power_law_numpy,
+                              50, 800, "trace", "the same with float32 draws (float64 fit)"),
     "refit": Workload(_refit_build, 20000, 100, _refit_numpy, 1000, 10, "trace",
                       "Gaussian refit (replace), d=1, n=10, T=100"),
     "ols": Workload(_ols_build, 8000, 20, _ols_numpy, 400, 40 + 10, "replace",
                     "fixed-design OLS x 3 paradigms, d=10, T=40, 20 fits"),
     "verifier": Workload(_verifier_build, 200, 30, _verifier_numpy, 20, 10000, "err_center",
                          "verifier retraining, block design, p=5, n=2000, 30 rounds"),
+    "verifier_f32": Workload(lambda: _verifier_build("float32"), 200, 30, _verifier_numpy, 20,
+                             10000, "err_center", "the same with float32 noise draws"),
 }
 
 
@@ -291,7 +296,8 @@ def _print_scale(r, generations):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--kernels", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
+    ap.add_argument("--kernels", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS),
+                    metavar="KERNEL", help="any of " + ", ".join(WORKLOADS) + " (all)")
     ap.add_argument("--scale", action="store_true", help="also the cost-per-seed table")
     ap.add_argument("--max-seeds", type=int, default=100_000)
     ap.add_argument("--chunk", type=int, default=10_000)
