@@ -99,3 +99,33 @@ def run_sweep(kernel, key: Key, params, cfg, *, seeds: int, silos: int = 1,
     if timed:
         return _timed(_run_sweep, keys, params, **static)
     return _run_sweep(keys=keys, params=params, **static)
+
+
+@partial(jax.jit, static_argnames=("kernel", "cfg", "silos", "chunk_size"))
+def _run_sweep_shared(kernel, keys, params, shared, cfg, silos, chunk_size):
+    return jax.vmap(lambda p: _over_seeds(kernel, keys, (p, shared), cfg, silos, chunk_size))(
+        params)
+
+
+def run_sweep_shared(kernel, key: Key, params, shared, cfg, *, seeds: int, silos: int = 1,
+                     chunk_size: int | None = None, timed: bool = False):
+    """Like :func:`run_sweep`, plus ``shared`` arrays that every point and seed reads unbatched
+    (a data set, a fixed network): the kernel is called as ``kernel(key, (p, shared), cfg,
+    silo)``. Sharing avoids copying the arrays along the sweep axis.
+    """
+    _check("run_sweep_shared", seeds, silos, chunk_size)
+    sizes = {leaf.shape[0] if leaf.ndim else None for leaf in jax.tree.leaves(params)}
+    if None in sizes or len(sizes) != 1:
+        raise ValueError("run_sweep_shared: every parameter leaf needs the same leading sweep "
+                         "axis")
+    keys = seed_keys(key, seeds)
+    static = {"kernel": kernel, "cfg": cfg, "silos": silos, "chunk_size": chunk_size}
+    if timed:
+        t0 = time.perf_counter()
+        compiled = _run_sweep_shared.lower(keys=keys, params=params, shared=shared,
+                                           **static).compile()
+        t1 = time.perf_counter()
+        out = jax.block_until_ready(compiled(keys=keys, params=params, shared=shared))
+        t2 = time.perf_counter()
+        return out, Timing(t1 - t0, t2 - t1)
+    return _run_sweep_shared(keys=keys, params=params, shared=shared, **static)

@@ -14,12 +14,12 @@ COLORS = {"none": "C3", "strong": "C0", "weak": "C1"}
 
 
 def mosaic(images, classes: int, side: int) -> np.ndarray:
-    """``(classes * g, side * side)`` images -> one ``(classes * side, g * side)`` picture
-    (one row per class)."""
+    """``(classes * g, side * side)`` images (class-major) -> one ``(g * side, classes * side)``
+    picture with one column per class."""
     images = np.asarray(images, dtype=float)
     g = images.shape[0] // classes
     x = images.reshape(classes, g, side, side)
-    return x.transpose(0, 2, 1, 3).reshape(classes * side, g * side)
+    return x.transpose(1, 2, 0, 3).reshape(g * side, classes * side)
 
 
 def round_columns(rounds: int, max_cols: int = 6) -> list[int]:
@@ -52,8 +52,8 @@ def verification_figure(curves: dict, grids: dict, *, side: int, classes: int = 
     rounds = next(iter(curves.values()))["fd_real"].shape[1] - 1
     shown = round_columns(rounds)
     n_rows = 1 + len(grids)
-    fig = plt.figure(figsize=(max(12, 2.0 * len(shown)), 3.6 + 2.6 * len(grids)))
-    gs = fig.add_gridspec(n_rows, 1, height_ratios=[3.6] + [2.6] * len(grids))
+    fig = plt.figure(figsize=(max(12, 2.4 * len(shown)), 4.2 + 1.9 * len(grids)))
+    gs = fig.add_gridspec(n_rows, 1, height_ratios=[3.6] + [1.6] * len(grids), hspace=0.35)
     top = gs[0].subgridspec(1, 3, wspace=0.28)
     t = np.arange(rounds + 1)
     for j, (metric, ylabel) in enumerate((("fd_real", "Frechet distance to held-out real"),
@@ -71,7 +71,7 @@ def verification_figure(curves: dict, grids: dict, *, side: int, classes: int = 
             ax.legend(fontsize=7)
             ax.set_title(title, fontsize=9, loc="left")
     for r, (name, g) in enumerate(grids.items()):
-        row = gs[1 + r].subgridspec(1, len(shown), wspace=0.05)
+        row = gs[1 + r].subgridspec(1, len(shown), wspace=0.06)
         axes = [fig.add_subplot(row[0, c]) for c in range(len(shown))]
         sample_grids(axes, np.asarray(g), shown, classes, side, name)
     return fig

@@ -38,7 +38,7 @@ import numpy as np
 
 from .._types import Key
 from .._validate import check_float, check_int, check_precision
-from ..gaussian import sqrtm_psd, w2_squared
+from ..gaussian import sqrtm_psd
 from . import metrics as nm
 from .classifier import Classifier, accuracy, cross_entropy, log_confidence
 from .data import CLASSES, Split
@@ -121,7 +121,7 @@ class RetrainFinal(NamedTuple):
 
 def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: float = 0.1,
                    rounds: int = 10,
-                   steps: int = 1000, batch: int = 32, lr: float = 5e-3,
+                   steps: int = 1000, batch: int = 64, lr: float = 5e-3,
                    verifier_steps: int = 1000, verifier_hidden: int = 128,
                    verifier_features: int = 32, n_real: int = 200, n_keep: int = 500,
                    keep_min: float = 0.1, n_eval: int = 1000, verifier_max: int = 1000,
@@ -196,8 +196,14 @@ def real_set(split: Split, feature_net: Classifier, cfg: RetrainConfig) -> RealS
 
 
 def retrain_params(cfg: RetrainConfig, real: RealSet, *, keep=0.1, verify=1.0,
-                   verifier_size=1000, accumulate=0.0) -> RetrainParams:
-    """Validated :class:`RetrainParams`; 1-D arrays give a sweep (the data are broadcast)."""
+                   verifier_size=1000, accumulate=0.0, shared: bool = False) -> RetrainParams:
+    """Validated :class:`RetrainParams`; 1-D arrays give a sweep.
+
+    With ``shared=True`` the ``real`` field is left empty (``None``): pass ``real`` as the
+    shared argument of :func:`collapse_jax.batch.run_sweep_shared` with
+    :func:`retrain_kernel_shared`, so every sweep point reads one copy of the data. Otherwise
+    the data ride in ``params`` (scalars only: a sweep would copy them per point).
+    """
     fn = "retrain_params"
     raw = {"keep": keep, "verify": verify, "verifier_size": verifier_size,
            "accumulate": accumulate}
@@ -209,6 +215,9 @@ def retrain_params(cfg: RetrainConfig, real: RealSet, *, keep=0.1, verify=1.0,
                          "do not broadcast") from None
     if len(shape) > 1:
         raise ValueError(f"{fn}: parameters must be scalars or 1-D sweeps, got shape {shape}")
+    if shape and not shared:
+        raise ValueError(f"{fn}: a sweep (shape {shape}) needs shared=True and "
+                         "batch.run_sweep_shared, so the data are not copied per point")
     keep_min = cfg.n_keep_c / cfg.candidates_c
     for v in arrays["keep"].ravel():
         check_float(fn, "keep", v, keep_min - 1e-12, 1.0)
@@ -228,9 +237,15 @@ def retrain_params(cfg: RetrainConfig, real: RealSet, *, keep=0.1, verify=1.0,
         raise ValueError(f"{fn}: the real pool has {counts.min()} images of some class; "
                          f"n_real needs {cfg.n_real_c} per class")
     leaves = {k: jnp.asarray(np.broadcast_to(a, shape), jnp.float32) for k, a in arrays.items()}
-    real = jax.tree.map(lambda a: jnp.broadcast_to(a, shape + a.shape), real)
     return RetrainParams(leaves["keep"], leaves["verify"], leaves["verifier_size"],
-                         leaves["accumulate"], real)
+                         leaves["accumulate"], None if shared else real)
+
+
+def retrain_kernel_shared(key: Key, params_shared, cfg: RetrainConfig, silo=0):
+    """:func:`retrain_kernel` for :func:`collapse_jax.batch.run_sweep_shared`:
+    ``params_shared = (params without data, RealSet)``."""
+    params, real = params_shared
+    return retrain_kernel(key, params._replace(real=real), cfg, silo)
 
 
 def balanced_order(key: Key, y, classes: int):
@@ -289,9 +304,9 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig, silo=0):
                              params.keep, C)
     train_feat = jax.vmap(r.feature_net.features)(r.train_x).astype(dt)
     pref_mean, pref_cov = nm.feature_gaussian(train_feat, pref.astype(dt))
-    pref_cov_sqrt = sqrtm_psd(pref_cov)
-    fd_pref_real = w2_squared(pref_mean, pref_cov, r.test_feat_mean, r.test_feat_cov,
-                                 r.test_feat_cov_sqrt)
+    pref_cov_sqrt = nm.sqrtm_newton_schulz(pref_cov)
+    fd_pref_real = nm.frechet_from_moments(pref_mean, pref_cov, r.test_feat_mean,
+                                           r.test_feat_cov, r.test_feat_cov_sqrt)
 
     eval_y = jnp.repeat(jnp.arange(C), cfg.n_eval_c)
     cand_y = jnp.repeat(jnp.arange(C), cfg.candidates_c)

@@ -1,0 +1,31 @@
+"""batch.run_sweep_shared: shared arrays are read unbatched by every point and seed."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from collapse_jax import batch
+
+
+def _kernel(key, ps, cfg, silo):
+    p, shared = ps
+    return None, {"v": p * jnp.sum(shared) + jax.random.normal(key, (cfg,))}
+
+
+def test_shared_sweep_equals_sweep_with_broadcast_data():
+    data = jnp.arange(6.0)
+    params = jnp.array([1.0, 2.0, 3.0])
+    (_, out), tm = batch.run_sweep_shared(_kernel, jax.random.key(0), params, data, 2,
+                                          seeds=4, timed=True)
+    (_, ref) = batch.run_sweep(lambda k, p, cfg, s: _kernel(k, (p[0], p[1][0]), cfg, s),
+                               jax.random.key(0),
+                               (params, jnp.broadcast_to(data, (3, 1, 6))), 2, seeds=4)
+    assert out["v"].shape == (3, 4, 1, 2) and tm.compile_s > 0
+    np.testing.assert_allclose(out["v"], ref["v"])
+
+
+def test_shared_sweep_needs_a_sweep_axis():
+    with pytest.raises(ValueError, match="run_sweep_shared"):
+        batch.run_sweep_shared(_kernel, jax.random.key(0), jnp.float64(1.0), jnp.ones(2), 2,
+                               seeds=2)
