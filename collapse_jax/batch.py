@@ -1,21 +1,43 @@
-"""Call-site batching: seeds x silos (x sweep points) via ``vmap``, one ``jit``.
+"""Call-site batching: seeds x silos (x sweep points) via ``vmap``, one ``jit``, chunks, devices.
 
 Seed ``i`` always gets the key ``fold_in(key, i)``, so a seed's numbers do not depend on how
-many seeds run, on the chunk size or on the devices; every sweep point sees the same seeds
-(common random numbers, which sharpens comparisons between points).
+many seeds run, on the chunk size or on the number of devices; every sweep point sees the same
+seeds (common random numbers, which sharpens comparisons between points).
+
+* ``devices``: the seed axis is split across that many devices with ``jax.sharding`` (a 1-D
+  mesh named ``"seeds"``); seeds are padded to a multiple of the device count and the padding
+  is dropped from the outputs.
+* ``chunk_size``: seeds run ``chunk_size`` at a time in a host loop over one compiled program
+  (the last chunk is padded), so device memory does not grow with the number of seeds.
+  :func:`stream` hands each chunk to a reducer instead of keeping it, which bounds host memory
+  too.
+
+``options(devices=..., chunk_size=...)`` sets process defaults for every call that does not
+pass them (the command-line checks use it for ``--devices`` / ``--chunk-size``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ._types import Key
 from ._validate import check_int
+
+_UNSET = object()
+_DEFAULTS = {"devices": None, "chunk_size": None, "progress": None}
+#: Compiled programs by (function, kernel, cfg, silos, chunk, devices, parameter shapes):
+#: a new parameter value of the same shape reuses the program (no retrace, no recompile).
+_COMPILED: dict = {}
 
 
 class Timing(NamedTuple):
@@ -25,107 +47,270 @@ class Timing(NamedTuple):
     run_s: float
 
 
-def seed_keys(key: Key, seeds: int) -> jax.Array:
-    """Keys ``fold_in(key, i)`` for ``i = 0 .. seeds - 1``."""
-    return jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(seeds))
+@contextlib.contextmanager
+def options(*, devices: int | None = None, chunk_size: int | None = None,
+            progress: Callable[[int, int], None] | None = None):
+    """Process-wide defaults for :func:`run`, :func:`run_sweep` and :func:`stream`.
+
+    ``progress(done_chunks, total_chunks)`` is called after every chunk.
+    """
+    if devices is not None:
+        check_devices("options", devices)
+    if chunk_size is not None:
+        check_int("options", "chunk_size", chunk_size, 1)
+    old = dict(_DEFAULTS)
+    _DEFAULTS.update(devices=devices, chunk_size=chunk_size, progress=progress)
+    try:
+        yield
+    finally:
+        _DEFAULTS.update(old)
 
 
-def _over_seeds(kernel, keys, params, cfg, silos: int, chunk_size: int | None):
+def check_devices(fn: str, devices: int) -> int:
+    """Validate a device count against ``jax.device_count()``."""
+    return check_int(fn, "devices", devices, 1, jax.device_count())
+
+
+def maybe_initialize_distributed() -> bool:
+    """Call ``jax.distributed.initialize()`` when the environment describes a multi-host job.
+
+    Triggered by ``COLLAPSE_JAX_DISTRIBUTED=1`` (then JAX reads the coordinator from its usual
+    variables or the cluster environment: Cloud TPU, SLURM, Open MPI) or by
+    ``JAX_COORDINATOR_ADDRESS`` with ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``. Returns
+    whether it initialised. After it, ``jax.devices()`` lists every host's devices and
+    ``devices=jax.device_count()`` shards seeds across all of them.
+    """
+    env = os.environ
+    explicit = all(k in env for k in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES",
+                                      "JAX_PROCESS_ID"))
+    if env.get("COLLAPSE_JAX_DISTRIBUTED") != "1" and not explicit:
+        return False
+    if explicit:
+        jax.distributed.initialize(env["JAX_COORDINATOR_ADDRESS"],
+                                   int(env["JAX_NUM_PROCESSES"]), int(env["JAX_PROCESS_ID"]))
+    else:
+        jax.distributed.initialize()
+    return True
+
+
+def seed_keys(key: Key, seeds: int, start: int = 0) -> jax.Array:
+    """Keys ``fold_in(key, i)`` for ``i = start .. start + seeds - 1``."""
+    return jax.vmap(lambda i: jax.random.fold_in(key, i))(start + jnp.arange(seeds))
+
+
+def _over_seeds(kernel, keys, params, cfg, silos: int):
     silo_ids = jnp.arange(silos)
 
     def one_seed(k):
         return jax.vmap(lambda s: kernel(k, params, cfg, s))(silo_ids)
 
-    if chunk_size is None or chunk_size >= keys.shape[0]:
-        return jax.vmap(one_seed)(keys)
-    return jax.lax.map(one_seed, keys, batch_size=chunk_size)
+    return jax.vmap(one_seed)(keys)
 
 
-@partial(jax.jit, static_argnames=("kernel", "cfg", "silos", "chunk_size"))
-def _run(kernel, keys, params, cfg, silos, chunk_size):
-    return _over_seeds(kernel, keys, params, cfg, silos, chunk_size)
+@partial(jax.jit, static_argnames=("kernel", "cfg", "silos"))
+def _run(kernel, keys, params, cfg, silos):
+    return _over_seeds(kernel, keys, params, cfg, silos)
 
 
-@partial(jax.jit, static_argnames=("kernel", "cfg", "silos", "chunk_size"))
-def _run_sweep(kernel, keys, params, cfg, silos, chunk_size):
-    return jax.vmap(lambda p: _over_seeds(kernel, keys, p, cfg, silos, chunk_size))(params)
+@partial(jax.jit, static_argnames=("kernel", "cfg", "silos"))
+def _run_sweep(kernel, keys, params, cfg, silos):
+    return jax.vmap(lambda p: _over_seeds(kernel, keys, p, cfg, silos))(params)
 
 
-def _check(fn, seeds, silos, chunk_size):
+@partial(jax.jit, static_argnames=("kernel", "cfg", "silos"))
+def _run_sweep_shared(kernel, keys, params, cfg, silos):
+    points, shared = params
+    return jax.vmap(lambda p: _over_seeds(kernel, keys, (p, shared), cfg, silos))(points)
+
+
+def _resolve(fn, seeds, silos, chunk_size, devices):
     check_int(fn, "seeds", seeds, 1)
     check_int(fn, "silos", silos, 1)
+    chunk_size = _DEFAULTS["chunk_size"] if chunk_size is _UNSET else chunk_size
+    devices = _DEFAULTS["devices"] if devices is _UNSET else devices
     if chunk_size is not None:
         check_int(fn, "chunk_size", chunk_size, 1)
+    devices = 1 if devices is None else check_devices(fn, devices)
+    chunk = seeds if chunk_size is None else min(chunk_size, seeds)
+    chunk = -(-chunk // devices) * devices  # a multiple of the device count
+    return chunk, devices
 
 
-def _timed(f, keys, params, **static):
-    t0 = time.perf_counter()
-    compiled = f.lower(keys=keys, params=params, **static).compile()
-    t1 = time.perf_counter()
-    out = jax.block_until_ready(compiled(keys=keys, params=params))
-    t2 = time.perf_counter()
-    return out, Timing(t1 - t0, t2 - t1)
+class _Program:
+    """One compiled program for a fixed chunk of seeds, sharded over ``devices``."""
+
+    def __init__(self, fn, kernel, key, params, cfg, silos, chunk, devices):
+        self.fn, self.key, self.chunk = fn, key, chunk
+        self.static = {"kernel": kernel, "cfg": cfg, "silos": silos}
+        self.mesh = None
+        if devices > 1:
+            self.mesh = Mesh(np.asarray(jax.devices()[:devices]), ("seeds",))
+            params = jax.device_put(params, NamedSharding(self.mesh, PartitionSpec()))
+        self.params = params
+        self.compiled = None
+        self.compile_s = 0.0
+
+    def keys(self, start):
+        keys = seed_keys(self.key, self.chunk, start)
+        if self.mesh is not None:
+            keys = jax.device_put(keys, NamedSharding(self.mesh, PartitionSpec("seeds")))
+        return keys
+
+    def __call__(self, start):
+        keys = self.keys(start)
+        if self.compiled is None:
+            sig = (self.fn, tuple(sorted(self.static.items(), key=lambda kv: kv[0])),
+                   self.chunk, None if self.mesh is None else self.mesh.devices.size,
+                   jax.tree.structure(self.params),
+                   tuple((np.shape(x), jnp.result_type(x)) for x in jax.tree.leaves(self.params)))
+            self.compiled = _COMPILED.get(sig)
+            if self.compiled is None:
+                t0 = time.perf_counter()
+                self.compiled = self.fn.lower(keys=keys, params=self.params,
+                                              **self.static).compile()
+                self.compile_s = time.perf_counter() - t0
+                if len(_COMPILED) >= 64:
+                    _COMPILED.pop(next(iter(_COMPILED)))
+                _COMPILED[sig] = self.compiled
+        return self.compiled(keys=keys, params=self.params)
 
 
-def run(kernel, key: Key, params, cfg, *, seeds: int, silos: int = 1,
-        chunk_size: int | None = None, timed: bool = False):
-    """Run ``kernel`` for ``seeds`` seeds x ``silos`` silos under one ``jit``.
+def _chunks(seeds, chunk):
+    return [(start, min(chunk, seeds - start)) for start in range(0, seeds, chunk)]
 
-    Every output leaf gains leading axes ``(seeds, silos)``. ``chunk_size`` bounds memory by
-    running that many seeds at a time inside the compiled program (``lax.map``). With
-    ``timed=True`` returns ``(output, Timing)``.
+
+def _drive(name, fn, kernel, key, params, cfg, seeds, silos, chunk_size, devices, seed_axis,
+           consume):
+    chunk, devices = _resolve(name, seeds, silos, chunk_size, devices)
+    prog = _Program(fn, kernel, key, params, cfg, silos, chunk, devices)
+    run_s = 0.0
+    parts = _chunks(seeds, chunk)
+    for i, (start, valid) in enumerate(parts):
+        t0 = time.perf_counter()
+        out = jax.block_until_ready(prog(start))
+        run_s += time.perf_counter() - t0 - (prog.compile_s if i == 0 else 0.0)
+        consume(out, start, valid, seed_axis)
+        if _DEFAULTS["progress"] is not None:
+            _DEFAULTS["progress"](i + 1, len(parts))
+    return Timing(prog.compile_s, run_s)
+
+
+def _take(out, valid, axis):
+    return jax.tree.map(lambda a: np.asarray(a)[(slice(None),) * axis + (slice(0, valid),)], out)
+
+
+def _collect(name, fn, kernel, key, params, cfg, seeds, silos, chunk_size, devices, timed,
+             axis):
+    pieces = []
+
+    def consume(out, start, valid, seed_axis):
+        if valid == out_len(out, seed_axis) and len(pieces) == 0 and start + valid == seeds:
+            pieces.append(out)  # a single full chunk stays on device
+        else:
+            pieces.append(_take(out, valid, seed_axis))
+
+    def out_len(out, ax):
+        return jax.tree.leaves(out)[0].shape[ax]
+
+    timing = _drive(name, fn, kernel, key, params, cfg, seeds, silos, chunk_size, devices, axis,
+                    consume)
+    if len(pieces) == 1:
+        out = pieces[0]
+    else:
+        out = jax.tree.map(lambda *a: np.concatenate(a, axis=axis), *pieces)
+    return (out, timing) if timed else out
+
+
+def run(kernel, key: Key, params, cfg, *, seeds: int, silos: int = 1, chunk_size=_UNSET,
+        devices=_UNSET, timed: bool = False):
+    """Run ``kernel`` for ``seeds`` seeds x ``silos`` silos under one compiled program.
+
+    Every output leaf gains leading axes ``(seeds, silos)``. ``chunk_size`` runs that many
+    seeds at a time (same numbers, bounded device memory; outputs are gathered on the host);
+    ``devices`` shards each chunk's seeds across devices. With ``timed=True`` returns
+    ``(output, Timing)``.
     """
-    _check("run", seeds, silos, chunk_size)
-    keys = seed_keys(key, seeds)
-    static = {"kernel": kernel, "cfg": cfg, "silos": silos, "chunk_size": chunk_size}
-    if timed:
-        return _timed(_run, keys, params, **static)
-    return _run(keys=keys, params=params, **static)
+    return _collect("run", _run, kernel, key, params, cfg, seeds, silos, chunk_size, devices,
+                    timed, 0)
 
 
 def run_sweep(kernel, key: Key, params, cfg, *, seeds: int, silos: int = 1,
-              chunk_size: int | None = None, timed: bool = False):
+              chunk_size=_UNSET, devices=_UNSET, timed: bool = False):
     """Like :func:`run` for params whose leaves carry a leading sweep axis ``(P,)``.
 
     One compile covers every point; outputs gain leading axes ``(P, seeds, silos)``.
     """
-    _check("run_sweep", seeds, silos, chunk_size)
-    sizes = {leaf.shape[0] if leaf.ndim else None for leaf in jax.tree.leaves(params)}
-    if None in sizes or len(sizes) != 1:
-        raise ValueError("run_sweep: every parameter leaf needs the same leading sweep axis; "
-                         "build them with selection_params(cfg, alpha=[...], ...)")
-    keys = seed_keys(key, seeds)
-    static = {"kernel": kernel, "cfg": cfg, "silos": silos, "chunk_size": chunk_size}
-    if timed:
-        return _timed(_run_sweep, keys, params, **static)
-    return _run_sweep(keys=keys, params=params, **static)
-
-
-@partial(jax.jit, static_argnames=("kernel", "cfg", "silos", "chunk_size"))
-def _run_sweep_shared(kernel, keys, params, shared, cfg, silos, chunk_size):
-    return jax.vmap(lambda p: _over_seeds(kernel, keys, (p, shared), cfg, silos, chunk_size))(
-        params)
+    _check_sweep(params)
+    return _collect("run_sweep", _run_sweep, kernel, key, params, cfg, seeds, silos, chunk_size,
+                    devices, timed, 1)
 
 
 def run_sweep_shared(kernel, key: Key, params, shared, cfg, *, seeds: int, silos: int = 1,
-                     chunk_size: int | None = None, timed: bool = False):
+                     chunk_size=_UNSET, devices=_UNSET, timed: bool = False):
     """Like :func:`run_sweep`, plus ``shared`` arrays that every point and seed reads unbatched
-    (a data set, a fixed network): the kernel is called as ``kernel(key, (p, shared), cfg,
-    silo)``. Sharing avoids copying the arrays along the sweep axis.
+    (a data set, a fixed network): the kernel is called as ``kernel(key, (point, shared), cfg,
+    silo)``. Sharing avoids copying the arrays along the sweep axis; on several devices they
+    are replicated like the parameters.
     """
-    _check("run_sweep_shared", seeds, silos, chunk_size)
+    _check_sweep(params, "run_sweep_shared")
+    return _collect("run_sweep_shared", _run_sweep_shared, kernel, key, (params, shared), cfg,
+                    seeds, silos, chunk_size, devices, timed, 1)
+
+
+def stream(kernel, key: Key, params, cfg, *, seeds: int, reduce: Callable, silos: int = 1,
+           chunk_size=_UNSET, devices=_UNSET, sweep: bool = False) -> Timing:
+    """Run chunk by chunk and hand each chunk to ``reduce(output, start)`` instead of keeping
+    it: host memory holds one chunk at a time. ``output`` leaves are numpy arrays with the
+    seed axis (axis 0, or 1 for a sweep) trimmed to the chunk's real seeds ``start ..``.
+
+    Returns the :class:`Timing`; the reducer keeps whatever statistics it needs (see
+    :class:`GroupMeans`).
+    """
+    fn = _run_sweep if sweep else _run
+    if sweep:
+        _check_sweep(params)
+    return _drive("stream", fn, kernel, key, params, cfg, seeds, silos, chunk_size, devices,
+                  1 if sweep else 0,
+                  lambda out, start, valid, ax: reduce(_take(out, valid, ax), start))
+
+
+class GroupMeans:
+    """Streaming reducer: per chunk (a *group* of seeds), the mean over its seeds of every
+    array that ``derive(output)`` returns (seed axis ``seed_axis``).
+
+    Groups of equal size are i.i.d. replicates, so bootstrapping or averaging group means
+    (the batch-means method) gives valid intervals for any statistic that is a smooth
+    function of seed means, with memory O(groups x generations) whatever the seed count.
+    """
+
+    def __init__(self, derive: Callable[[dict], dict], seed_axis: int = 0,
+                 keep_first: tuple[str, ...] = ()):
+        self.derive, self.axis, self.keep_first = derive, seed_axis, keep_first
+        self.groups: dict[str, list] = {}
+        self.sizes: list[int] = []
+        #: per-seed values of the ``keep_first`` arrays from the first chunk (a sample of seeds
+        #: for quantile bands)
+        self.first: dict[str, np.ndarray] = {}
+
+    def __call__(self, output, start):
+        derived = self.derive(output)
+        n = None
+        for k, v in derived.items():
+            v = np.asarray(v, dtype=float)
+            n = v.shape[self.axis]
+            if k in self.keep_first:
+                self.first.setdefault(k, v)
+                continue
+            self.groups.setdefault(k, []).append(np.mean(v, axis=self.axis))
+        self.sizes.append(n)
+
+    def result(self) -> dict:
+        """``{name: array}`` with a leading group axis (in the position of the seed axis)."""
+        return {k: np.stack(v, axis=self.axis) for k, v in self.groups.items()}
+
+
+def _check_sweep(params, fn: str = "run_sweep"):
     sizes = {leaf.shape[0] if leaf.ndim else None for leaf in jax.tree.leaves(params)}
     if None in sizes or len(sizes) != 1:
-        raise ValueError("run_sweep_shared: every parameter leaf needs the same leading sweep "
-                         "axis")
-    keys = seed_keys(key, seeds)
-    static = {"kernel": kernel, "cfg": cfg, "silos": silos, "chunk_size": chunk_size}
-    if timed:
-        t0 = time.perf_counter()
-        compiled = _run_sweep_shared.lower(keys=keys, params=params, shared=shared,
-                                           **static).compile()
-        t1 = time.perf_counter()
-        out = jax.block_until_ready(compiled(keys=keys, params=params, shared=shared))
-        t2 = time.perf_counter()
-        return out, Timing(t1 - t0, t2 - t1)
-    return _run_sweep_shared(keys=keys, params=params, shared=shared, **static)
+        raise ValueError(f"{fn}: every parameter leaf needs the same leading sweep axis; "
+                         "build them with selection_params(cfg, alpha=[...], ...)")

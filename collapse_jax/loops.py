@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import solve_triangular
 
-from . import paradigms
+from . import _random, paradigms
 from ._types import Key, Matrix, Vector
 from ._validate import check_choice, check_float, check_int, check_precision
 from .gaussian import Moments, cholesky, covariance, moments, sqrtm_psd
@@ -171,14 +171,14 @@ def _draw_standardised(key: Key, mass, mean, chol, reference, metric_precision, 
     dtype = mean.dtype
     sdtype = jnp.float64 if cfg.sample_precision == "float64" else jnp.float32
     if not cfg.select:
-        return (jax.random.normal(key, (cfg.n_max, cfg.dim), sdtype),
+        return (_random.normal(key, (cfg.n_max, cfg.dim), sdtype),
                 active_weights(cfg.n_max, params.n, sdtype))
     if cfg.sampler == "order-stat":
         c = (reference[0] - mean[0]) / chol[0, 0]
         z, w = order_stat_window(key, c, mass, cfg.n_max, params.n, sdtype)
         return z[:, None], w
     n_cand = jnp.round(params.n / params.alpha)
-    z_all = jax.random.normal(key, (cfg.candidates_max, cfg.dim), sdtype)
+    z_all = _random.normal(key, (cfg.candidates_max, cfg.dim), sdtype)
     if cfg.metric == "current-fit":
         c = solve_triangular(chol, reference - mean, lower=True).astype(sdtype)
         scores = jnp.sum((z_all - c) ** 2, axis=1)
@@ -212,7 +212,9 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig, si
     ``1 - (Tr C + t/(t+1) ||m - mu||^2) / Tr Sigma``, i.e. ``Tr(Sigma^{1/2} Psi Sigma^{1/2}) /
     Tr Sigma`` with the exact accumulate weight on the mean shift, so that under accumulate
     ``Tr Sigma_t = Tr Sigma_{t-1} (1 - psi_trace / (t + 1))`` generation by generation)
-    to arrays of leading size ``generations + 1``.
+    and ``kept_fraction`` (``Tr C / Tr Sigma_{t-1}``: the kept batch's share of the variance,
+    the per-generation factor of the trace under replace) to arrays of leading size
+    ``generations + 1``.
     """
     dtype = jnp.float64 if cfg.precision == "float64" else jnp.float32
     k_truth, k_silos = jax.random.split(key)
@@ -220,7 +222,7 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig, si
     k_ref, k_real, k_pool, k_gens = jax.random.split(jax.random.fold_in(k_silos, silo), 4)
     reference = biased_reference(k_ref, truth, params.offset)
     chol_true = cholesky(truth.cov)
-    real = truth.mean + jax.random.normal(k_real, (cfg.n_max, cfg.dim), dtype) @ chol_true.T
+    real = truth.mean + _random.normal(k_real, (cfg.n_max, cfg.dim), dtype) @ chol_true.T
     w_real = active_weights(cfg.n_max, params.n, dtype)
     state = paradigms.init(cfg.paradigm, k_pool, real, w_real, cfg.pool_size)
     pooled = paradigms.pool_moments(cfg.paradigm, state)
@@ -258,6 +260,7 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig, si
         out["psi"] = psi
         out["psi_min"] = min_eigenvalue(psi)
         out["psi_trace"] = psi_trace
+        out["kept_fraction"] = jnp.trace(batch.scatter) / batch.count / jnp.trace(cov)
         return (state, new_mean, new_cov), out
 
     k_mass, k_gens = jax.random.split(k_gens)
@@ -274,5 +277,6 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig, si
     first["psi"] = jnp.full((cfg.dim, cfg.dim), jnp.nan, dtype)
     first["psi_min"] = jnp.asarray(jnp.nan, dtype)
     first["psi_trace"] = jnp.asarray(jnp.nan, dtype)
+    first["kept_fraction"] = jnp.asarray(jnp.nan, dtype)
     metrics = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, metrics)
     return SelectionFinal(truth, reference, mean0, cov0, mean, cov), metrics

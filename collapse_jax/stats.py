@@ -64,18 +64,22 @@ def log_linear_slope_ci(t, curves, window, *, rng, resamples: int = 1000, level:
                         log_of_mean: bool = True):
     """Slope of ``log E y_t`` (or ``E log y_t``) against ``t`` over ``window``, bootstrap CI:
     the log of a per-generation geometric factor."""
-    t = np.asarray(t, dtype=float)
     curves = np.asarray(curves, dtype=float)
-    sel = (t >= window[0]) & (t <= window[1])
-    x = t[sel] - t[sel].mean()
-    sub = curves[:, sel]
-    logs = None if log_of_mean else np.log(sub)
+    logs = None if log_of_mean else np.log(curves)
 
     def stat(w):
-        y = np.log(w @ sub) if log_of_mean else w @ logs
-        return np.sum(x * (y - y.mean(axis=-1, keepdims=True)), axis=-1) / np.sum(x**2)
+        return linear_slope(t, np.log(w @ curves) if log_of_mean else w @ logs, window)
 
     return bootstrap(stat, curves, rng=rng, resamples=resamples, level=level)
+
+
+def linear_slope(t, y, window):
+    """OLS slope of ``y`` (last axis) on ``t`` over ``window = (start, end)`` (inclusive)."""
+    t = np.asarray(t, dtype=float)
+    sel = (t >= window[0]) & (t <= window[1])
+    x = t[sel] - t[sel].mean()
+    y = np.asarray(y, dtype=float)[..., sel]
+    return np.sum(x * (y - y.mean(axis=-1, keepdims=True)), axis=-1) / np.sum(x**2)
 
 
 def seed_quantiles(curves, qs=(0.1, 0.5, 0.9)):

@@ -23,6 +23,10 @@ def test_shared_sweep_equals_sweep_with_broadcast_data():
                                (params, jnp.broadcast_to(data, (3, 1, 6))), 2, seeds=4)
     assert out["v"].shape == (3, 4, 1, 2) and tm.compile_s > 0
     np.testing.assert_allclose(out["v"], ref["v"])
+    # Chunks of seeds give the same numbers (seed i always gets fold_in(key, i)).
+    chunked = batch.run_sweep_shared(_kernel, jax.random.key(0), params, data, 2, seeds=4,
+                                     chunk_size=3)[1]
+    np.testing.assert_allclose(chunked["v"], out["v"])
 
 
 def test_shared_sweep_needs_a_sweep_axis():

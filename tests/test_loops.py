@@ -59,6 +59,8 @@ def test_chunking_and_seed_count_do_not_change_numbers():
     key = jax.random.key(3)
     _, a = batch.run(selection_kernel, key, p, cfg, seeds=6)
     _, b = batch.run(selection_kernel, key, p, cfg, seeds=6, chunk_size=4)
+    _, s = batch.run(selection_kernel, key, p, cfg, seeds=6, chunk_size=2)
+    np.testing.assert_array_equal(np.asarray(b["trace"]), np.asarray(s["trace"]))
     _, c = batch.run(selection_kernel, key, p, cfg, seeds=4)
     np.testing.assert_allclose(a["trace"], b["trace"], rtol=1e-12)
     np.testing.assert_allclose(a["trace"][:4], c["trace"], rtol=1e-12)
@@ -68,11 +70,12 @@ def test_new_params_do_not_retrace():
     cfg, p = _small()
     key = jax.random.key(4)
     batch.run(selection_kernel, key, p, cfg, seeds=2)
-    size = batch._run._cache_size()
+    size = len(batch._COMPILED)
     for off in (0.1, 2.0):
-        batch.run(selection_kernel, key, selection_params(cfg, alpha=0.5, offset=off), cfg,
-                  seeds=2)
-    assert batch._run._cache_size() == size
+        _, tm = batch.run(selection_kernel, key, selection_params(cfg, alpha=0.5, offset=off),
+                          cfg, seeds=2, timed=True)
+        assert tm.compile_s == 0.0
+    assert len(batch._COMPILED) == size
 
 
 def test_sweep_equals_separate_runs():

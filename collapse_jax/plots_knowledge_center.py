@@ -1,0 +1,101 @@
+"""Figures of verifier-filtered retraining (Yi et al. 2025). Functions return the Figure."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.colors import TwoSlopeNorm  # noqa: E402
+
+from .plots import band_plot  # noqa: E402
+
+
+def error_panel(ax, runs: dict, theory: dict, *, label: str, ylabel: str, extra=None):
+    """Seed mean and 10-90% band of ``runs[key]`` (``(seeds, K + 1)``) per round on a log
+    axis, with the matching ``theory[key]`` curve dashed."""
+    for i, (k, curves) in enumerate(runs.items()):
+        color = f"C{i}"
+        t = np.arange(np.asarray(curves).shape[1])
+        band_plot(ax, t, curves, f"{label}={k:g}", color)
+        if k in theory:
+            ax.plot(t, np.asarray(theory[k])[: t.size], "--", color="k", lw=0.9)
+    if extra:
+        extra(ax)
+    ax.plot([], [], "--", color="k", lw=0.9, label="exact theory")
+    ax.set_yscale("log")
+    ax.set_xlabel("round k")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+
+
+def phase_panel(ax, phase: dict):
+    """Measured one-step change ``E||theta_1 - theta*||^2 - E||theta_0 - theta*||^2`` over
+    the ``(Delta, r)`` grid with the predicted zero contour (quadrature) drawn on it."""
+    m = np.asarray(phase["measured"])
+    lo, hi = float(np.nanmin(m)), float(np.nanmax(m))
+    norm = TwoSlopeNorm(vmin=min(lo, -1e-12), vcenter=0.0, vmax=max(hi, 1e-12))
+    im = ax.pcolormesh(phase["r"], phase["delta"], m, cmap="RdBu_r", norm=norm,
+                       shading="nearest")
+    plt.colorbar(im, ax=ax, label="measured E_1 - E_0 (blue: improvement)")
+    cs = ax.contour(phase["fine_r"], phase["fine_delta"], phase["predicted"], levels=[0.0],
+                    colors="k", linewidths=1.6)
+    ax.clabel(cs, fmt={0.0: "predicted boundary"}, fontsize=7)
+    ax.set_xlabel("selectivity r")
+    ax.set_ylabel("verifier bias Delta")
+    ax.set_title("one verified round vs the OLS fit", fontsize=10)
+
+
+def knowledge_center_figure(*, delta_runs, delta_theory, r_runs, r_theory, stationary, bound,
+                            no_verifier, no_verifier_walk, no_verifier_slope, phase=None,
+                            title=""):
+    """Four panels: error to ``theta*`` for several Delta, error to ``theta_c`` for several r
+    (with the exact stationary levels and the Theorem 4.1 bound), the no-verifier random walk
+    ``||theta_k - theta_0||^2`` (``(seeds, K + 1)``, with its error to ``theta*``), and the
+    phase map of :func:`phase_panel` (blank when ``phase`` is None). Runs are
+    ``{value: (seeds, K + 1)}``, theory curves ``{value: (K + 1,)}``."""
+    fig, axes = plt.subplots(2, 2, figsize=(12.5, 9.0))
+    ax = axes[0, 0]
+    error_panel(ax, delta_runs, delta_theory, label="Delta",
+                ylabel="E||theta_k - theta*||^2")
+    for d in delta_runs:
+        ax.axhline(d**2, color="0.6", lw=0.6, ls=":")
+    ax.set_title("error to the truth: improvement, then Delta^2", fontsize=10)
+
+    ax = axes[0, 1]
+    keys = list(r_runs)
+
+    def levels(a):
+        for i, r in enumerate(keys):
+            a.axhline(stationary[r], color=f"C{i}", lw=0.6, ls=":")
+        kb = np.arange(len(bound))
+        a.plot(kb, bound, color="m", lw=1.4, ls="-.", zorder=5,
+               label="Theorem 4.1 bound (main r)")
+
+    error_panel(ax, r_runs, r_theory, label="r", ylabel="E||theta_k - theta_c||^2",
+                extra=levels)
+    ax.set_title("error to the centre: r sets the speed, not the limit", fontsize=10)
+
+    ax = axes[1, 0]
+    walk = np.asarray(no_verifier_walk)
+    t = np.arange(walk.shape[1])
+    band_plot(ax, t, walk, "no verifier: ||theta_k - theta_0||^2", "C3")
+    ax.plot(t, no_verifier_slope * t, "k--", lw=0.9,
+            label=f"k p sigma^2 / (s^2 n), slope {no_verifier_slope:.2e}")
+    nv = np.asarray(no_verifier)
+    ax.plot(t, nv.mean(axis=0) - nv[:, 0].mean(), color="C4", lw=1.2,
+            label="E||theta_k - theta*||^2 - E||theta_0 - theta*||^2")
+    ax.set_xlabel("round k")
+    ax.set_ylabel("squared distance")
+    ax.set_title("no verifier: a random walk (T = identity), linear growth", fontsize=10)
+    ax.legend(fontsize=7)
+
+    ax = axes[1, 1]
+    if phase is not None:
+        phase_panel(ax, phase)
+    else:
+        ax.set_axis_off()
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
