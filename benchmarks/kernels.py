@@ -17,9 +17,12 @@ For each kernel, at the workload of its proofs_check's default run:
   ``N`` candidates) or draws them cheaper.
 
 ``--scale`` adds, per kernel, the cost per seed-generation from 1e2 seeds up to
-``--max-seeds`` (each size in a fresh child process, which also reports its peak resident
-memory), and the same largest size streamed in chunks with one compile
-(:func:`collapse_jax.batch.stream`), to show that memory stays bounded.
+``--max-seeds`` (each size in a fresh child process that compiles and runs once, then runs
+again from the cached program: ``run s`` is the second run), and the same largest size
+streamed in chunks with one compile (:func:`collapse_jax.batch.stream`). Memory: ``base MB``
+is the resident set after the first run (interpreter, JAX, the compiled program), ``+ run MB``
+the peak resident memory of the second run above it (Linux ``VmHWM`` after resetting it
+through ``/proc/self/clear_refs``): what the seeds themselves cost.
 
 The four kernels: ``power_law`` (:func:`collapse_jax.loops.selection_kernel`, accumulate +
 top-alpha, d = 1, n = 200, alpha = 0.25, 200 generations), ``refit`` (classic Gaussian refit,
@@ -42,15 +45,18 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from scipy.special import ndtr
 
 jax.config.update("jax_enable_x64", True)
 
 from collapse_jax import batch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from power_law_speed import numpy_loop, roofline  # noqa: E402
 
 
 @dataclass
@@ -76,29 +82,8 @@ def _power_law_build(sample_precision="float64"):
     return selection_kernel, selection_params(cfg, alpha=0.25), cfg
 
 
-def _power_law_numpy(seeds, rng, n=200, alpha=0.25, generations=200):
-    n_cand = int(round(n / alpha))
-    for _ in range(seeds):
-        real = rng.normal(size=n)
-        count, mean = float(n), real.mean()
-        scatter = float(((real - mean) ** 2).sum())
-        var = scatter / count
-        mean0, sd0 = mean, np.sqrt(var)
-        out = np.empty((generations, 6))
-        for g in range(generations):
-            x = mean + np.sqrt(var) * rng.normal(size=n_cand)
-            keep = x[np.argpartition(x**2, n)[:n]]
-            bm = keep.mean()
-            bs = ((keep - bm) ** 2).sum()
-            delta = bm - mean
-            psi = 1.0 - (bs / n + delta**2) / var
-            new_count = count + n
-            mean = mean + delta * n / new_count
-            scatter = scatter + bs + delta**2 * count * n / new_count
-            count = new_count
-            var = scatter / count
-            out[g] = (var, np.log(var), mean**2, mean**2,
-                      (mean - mean0) ** 2 + (np.sqrt(var) - sd0) ** 2, psi)
+def _power_law_numpy(seeds, rng):
+    numpy_loop(seeds, 200, 0.25, 200, seed=int(rng.integers(2**31)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,23 +191,6 @@ WORKLOADS = {
 }
 
 
-def roofline(seeds: int, draws: int, generations: int) -> tuple[float, float]:
-    """Compile and run time of bare ``jax.random.normal((seeds, draws))`` once per generation
-    (float64), summed so that nothing is optimised away."""
-    def f(key):
-        def body(c, k):
-            return c + jnp.sum(jax.random.normal(k, (seeds, draws)), axis=1), None
-        return jax.lax.scan(body, jnp.zeros(seeds), jax.random.split(key, generations))[0]
-
-    t0 = time.perf_counter()
-    comp = jax.jit(f).lower(jax.random.key(0)).compile()
-    t1 = time.perf_counter()
-    jax.block_until_ready(comp(jax.random.key(1)))
-    t2 = time.perf_counter()
-    jax.block_until_ready(comp(jax.random.key(2)))
-    return t1 - t0, min(t2 - t1, time.perf_counter() - t2)
-
-
 def speed_row(name: str) -> dict:
     w = WORKLOADS[name]
     kernel, params, cfg = w.build()
@@ -240,7 +208,7 @@ def speed_row(name: str) -> dict:
 
 
 CHILD = r"""
-import json, resource, sys
+import gc, json, sys
 import jax, numpy as np
 jax.config.update("jax_enable_x64", True)
 sys.path.insert(0, sys.argv[5])
@@ -249,21 +217,38 @@ from collapse_jax import batch
 name, seeds, chunk, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 w = WORKLOADS[name]
 kernel, params, cfg = w.build()
-key = jax.random.key(0)
-if mode == "stream":
-    def pick(out):
-        return {"x": out[1][w.metric][:, 0]}
-    red = batch.GroupMeans(pick)
-    tm = batch.stream(kernel, key, params, cfg, seeds=seeds, chunk_size=chunk, reduce=red)
-else:
-    _, tm = batch.run(kernel, key, params, cfg, seeds=seeds, timed=True)
-print(json.dumps({"compile_s": tm.compile_s, "run_s": tm.run_s,
-                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def status(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) / 1024
+
+
+def once(key):
+    if mode == "stream":
+        red = batch.GroupMeans(lambda out: {"x": out[1][w.metric][:, 0]})
+        tm = batch.stream(kernel, key, params, cfg, seeds=seeds, chunk_size=chunk, reduce=red)
+        red.result()
+    else:
+        out, tm = batch.run(kernel, key, params, cfg, seeds=seeds, timed=True)
+        jax.block_until_ready(out)
+        del out
+    gc.collect()
+    return tm
+
+
+first = once(jax.random.key(0))          # compile + run
+base = status("VmRSS:")
+open("/proc/self/clear_refs", "w").write("5")   # reset the peak (VmHWM) to the current RSS
+again = once(jax.random.key(1))          # cached program: the run alone
+print(json.dumps({"compile_s": first.compile_s, "run_s": again.run_s, "base_mb": base,
+                  "peak_mb": status("VmHWM:")}))
 """
 
 
 def _child(name, seeds, chunk, mode):
-    here = str(__import__("pathlib").Path(__file__).resolve().parent)
+    here = str(Path(__file__).resolve().parent)
     r = subprocess.run([sys.executable, "-c", CHILD, name, str(seeds), str(chunk), mode, here],
                        capture_output=True, text=True)
     if r.returncode != 0:
@@ -291,7 +276,7 @@ def _print_scale(r, generations):
         return
     print(f"{r['kernel']:<10} {r['seeds']:>8} {r['mode']:>14} {r['compile_s']:9.2f} "
           f"{r['run_s']:8.2f} {1e6 * r['run_s'] / (r['seeds'] * generations):12.3f} "
-          f"{r['maxrss_mb']:11.0f}", flush=True)
+          f"{r['base_mb']:8.0f} {r['peak_mb'] - r['base_mb']:9.0f}", flush=True)
 
 
 def main():
@@ -320,7 +305,7 @@ def main():
     scale = []
     if a.scale:
         print(f"\n{'kernel':<10} {'seeds':>8} {'mode':>14} {'compile s':>9} {'run s':>8} "
-              f"{'us/seed-gen':>12} {'peak RSS MB':>11}")
+              f"{'us/seed-gen':>12} {'base MB':>8} {'+ run MB':>9}")
         for name in a.kernels:
             scale += scale_rows(name, a.max_seeds, a.chunk)
     if a.json:
