@@ -41,7 +41,9 @@ from ._common import (
     CheckError,
     Claim,
     Progress,
+    apply_quick,
     base_parser,
+    check_flags,
     curve_summary,
     run_check,
     simultaneous_level,
@@ -102,10 +104,7 @@ def build_parser():
 
 
 def _validate(a):
-    if a.quick:
-        for k in ("seeds", "generations"):
-            if getattr(a, k) == DEFAULTS[k]:
-                setattr(a, k, QUICK[k])
+    apply_quick(a, DEFAULTS, QUICK, ("seeds", "generations"))
     a.rounds = a.generations
     a.steps = a.steps if a.steps is not None else QUICK["steps"] if a.quick else DEFAULTS["steps"]
     a.n_keep = a.n_keep if a.n_keep is not None else QUICK["n_keep"] if a.quick else 500
@@ -137,9 +136,7 @@ def _validate(a):
         ("--chunk-size", a.chunk_size, a.chunk_size is None or a.chunk_size >= 1, ">= 1"),
         ("--key", a.key, a.key >= 0, ">= 0"),
     ]
-    for flag, value, ok, allowed in checks:
-        if not ok:
-            raise CheckError(f"{flag}={value!r} is invalid: allowed {allowed}")
+    check_flags(checks)
 
 
 def _load(a):
@@ -291,15 +288,15 @@ def body(a):
     s2, ci2b = stats.bootstrap(lambda w: np.abs(slope((w @ x) / (w @ x[:, 0])[:, None], late)),
                                x, **boot)
     s2_signed = float(slope(m_sel / m_sel[0], late))
-    level = m_sel[late_sel].mean() / m_sel[0]
+    plateau = m_sel[late_sel].mean() / m_sel[0]
     claims.append(Claim(
         "2b", f"... then plateaus: |slope| of E FD_k / E FD_0 over the last rounds "
               f"{late[0]}..{late[1]} is below {PLATEAU_SLOPE:g} per round",
         PLATEAU_SLOPE, s2, ci2b, max_half_width=PLATEAU_SLOPE, relation="below",
         note=f"signed late slope {s2_signed:+.4f}; settled by round "
-             f"{int(settling_round(m_sel))}; plateau level {level:.3f} x the round-0 distance"
+             f"{int(settling_round(m_sel))}; plateau level {plateau:.3f} x the round-0 distance"
              + (" -> above round 0: the near-term gain reverses before the plateau "
-                "(theory.md 2.3 'improves, then plateaus or reverses')" if level > 1 else "")))
+                "(theory.md 2.3 'improves, then plateaus or reverses')" if plateau > 1 else "")))
     p_sel = res[sel]["fd_pref"]
     both = np.concatenate([x, p_sel], axis=1)
 
@@ -418,11 +415,7 @@ def body(a):
 
 
 def main(argv=None) -> int:
-    t0 = time.perf_counter()
-    code = run_check(NAME, build_parser(), body, argv)
-    if code != 2:
-        print(f"total wall time {time.perf_counter() - t0:.1f}s")
-    return code
+    return run_check(NAME, build_parser(), body, argv, wall_time=True)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 The tiny run only exercises the whole pipeline and the report contract (its few optimiser
 steps cannot train a generator, so its verdicts are not asserted); the verdicts of ``--quick``
-and of the default run are recorded in docs/README_vae_verification.md.
+and of the default run are recorded in the README (section "A neural generator with a verifier").
 """
 
 import json
