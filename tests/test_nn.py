@@ -244,3 +244,17 @@ def test_retrain_config_and_params_validate(digits):
     assert cfg.candidates_c == 40 and cfg.pool == 100
     assert nr.retrain_config(rounds=2, n_real=100, n_keep=100, n_eval=100,
                              accumulate=True).pool == 100 + 3 * 100
+    # retrain_params reads only the real pool's labels before tracing.
+    _, y, _, _ = digits
+    real = nr.RealSet(*([None] * len(nr.RealSet._fields)))._replace(train_y=y)
+    p = nr.retrain_params(cfg, real, keep=[0.25, 0.5], verify=[1, 0], shared=True)
+    assert p.keep.shape == (2,) and p.real is None
+    bad = [({"keep": [[0.5]]}, "1-D sweeps"),
+           ({"keep": [0.5, 0.6], "verify": [1, 0, 1]}, "do not broadcast"),
+           ({"keep": [0.5, 0.6]}, "needs shared=True"),
+           ({"keep": 0.1}, "keep=0.1"),
+           ({"keep": 0.5, "verify": 0.5}, "verify=0.5"),
+           ({"keep": 0.5, "verifier_size": 5}, "verifier_size=5")]
+    for kw, match in bad:
+        with pytest.raises(ValueError, match=f"retrain_params: .*{match}"):
+            nr.retrain_params(cfg, real, **kw)

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._types import Key
-from .._validate import check_float, check_int, check_precision
+from .._validate import check_float, check_int, check_precision, sweep_shape
 from ..gaussian import sqrtm_psd
 from . import metrics as nm
 from .classifier import Classifier, accuracy, cross_entropy, log_confidence
@@ -208,13 +208,7 @@ def retrain_params(cfg: RetrainConfig, real: RealSet, *, keep=0.1, verify=1.0,
     raw = {"keep": keep, "verify": verify, "verifier_size": verifier_size,
            "accumulate": accumulate}
     arrays = {k: np.asarray(v, dtype=float) for k, v in raw.items()}
-    try:
-        shape = np.broadcast_shapes(*(a.shape for a in arrays.values()))
-    except ValueError:
-        raise ValueError(f"{fn}: parameter shapes {({k: a.shape for k, a in arrays.items()})} "
-                         "do not broadcast") from None
-    if len(shape) > 1:
-        raise ValueError(f"{fn}: parameters must be scalars or 1-D sweeps, got shape {shape}")
+    shape = sweep_shape(fn, arrays)
     if shape and not shared:
         raise ValueError(f"{fn}: a sweep (shape {shape}) needs shared=True and "
                          "batch.run_sweep_shared, so the data are not copied per point")
