@@ -24,21 +24,32 @@
 # Here the same loop runs on scikit-learn's 8x8 digits with `collapse_jax.nn`: an equinox
 # CVAE trained with optax, every training run one `lax.scan`, every setting and seed under one
 # `jit(vmap)` (`batch.run_sweep_shared`: the data are shared, not copied per setting). Quick
-# settings (a few seeds, few optimiser steps) keep this notebook near a
-# minute on a CPU; `python -m proofs_checks.vae_verification` runs the full check.
+# settings (a few seeds, few optimiser steps) keep this notebook at a
+# few minutes on a CPU; `python -m proofs_checks.vae_verification` runs the full check.
 
 # %%
+import io
 import time
 
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import Image, display
 
 jax.config.update("jax_enable_x64", True)
 
 from collapse_jax import batch, plots_vae
 from collapse_jax.nn import data as nd
 from collapse_jax.nn import retrain as nr
+
+
+def show(fig):
+    """Embed a figure as PNG (the plotting module selects the Agg backend)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    display(Image(buf.getvalue()))
+
 
 SEEDS, ROUNDS, STEPS = 4, 6, 600
 split = nd.stratified_split(nd.load_digits(), seed=0)
@@ -85,7 +96,7 @@ for n in names:
 # %%
 grids = {n: np.asarray(final.samples)[i, 0, 0] for i, n in enumerate(names[:3])}
 fig = plots_vae.verification_figure(res, grids, side=8, title=f"{SEEDS} seeds, quick settings")
-plt.show()
+show(fig)
 
 # %% [markdown]
 # ## What the verifier prefers vs the real digits
