@@ -156,7 +156,9 @@ def test_training_vmap_equals_loop_and_same_key_same_output(vae_fit):
     _, lv = batched(keys)
     for i in range(3):
         _, li = single(keys[i])
-        np.testing.assert_allclose(lv[i], li, rtol=2e-4, atol=2e-4)
+        # float32 networks: vmap batches the products differently, so the losses agree to
+        # float32 rounding (observed <= 1.5 eps relative over the 150 steps; bound 32 eps).
+        np.testing.assert_allclose(lv[i], li, rtol=32 * np.finfo(np.float32).eps, atol=0)
     np.testing.assert_array_equal(single(keys[0])[1], single(keys[0])[1])
     assert not np.allclose(lv[0], lv[1])
 
@@ -184,8 +186,11 @@ def test_verifier_quality_grows_with_its_real_data(digits):
 
     acc_strong, conf = run(jax.random.key(1), 1000)
     acc_weak, _ = run(jax.random.key(1), 20)
+    # Accuracy on n = 539 held-out digits has SE <= sqrt(0.25 / n) = 0.022 each, so a gap
+    # of 0.05 between the two is > 1.6 SE of the difference even at the worst-case p = 1/2.
+    se = np.sqrt(0.25 / ty.shape[0])
     assert float(acc_strong) > 0.9
-    assert float(acc_weak) < float(acc_strong) - 0.05
+    assert float(acc_weak) < float(acc_strong) - 1.6 * np.sqrt(2) * se
     assert float(jnp.max(conf)) <= 0.0
     # The verifier keeps the top fraction of each class by its log-confidence.
     keep = nr.top_fraction_mask(conf, ty, 0.1, 10)
