@@ -1,14 +1,16 @@
 """Conditional variational autoencoder (Kingma et al. 2014; Sohn et al. 2015) as an equinox module.
 
 Encoder ``q(z | x, y) = N(mu(x, y), diag exp(logvar(x, y)))`` and decoder
-``p(x | z, y) = Bernoulli(sigmoid(f(z, y)))`` per pixel, both one-hidden-layer MLPs on the
-image concatenated with the one-hot label. The module acts on ONE example; batches go through
+``p(x | z, y) = Bernoulli(sigmoid(f(z, y)))`` per pixel (``noise = 0``) or
+``N(sigmoid(f(z, y)), noise^2 I)`` (``noise > 0``), both one-hidden-layer MLPs on the image
+concatenated with the one-hot label. The module acts on ONE example; batches go through
 ``jax.vmap``. Every leaf is a float32 array (set explicitly: the checks enable 64-bit JAX), so
 a model is a plain pytree that ``vmap`` can batch over seeds.
 
 The loss is the negative evidence lower bound per example,
 
     -ELBO(x, y) = sum_pixels BCE(x, sigmoid f(z, y)) + KL(q(z | x, y) || N(0, I)),
+    (``noise > 0``: the BCE term becomes ``|x - sigmoid f(z, y)|^2 / (2 noise^2)``)
     z = mu + exp(logvar / 2) eps,   eps ~ N(0, I)   (reparameterisation),
 
 with ``KL = 1/2 sum_j (exp(logvar_j) + mu_j^2 - 1 - logvar_j)``. Yi et al. (2025) train a
