@@ -374,6 +374,13 @@ def body(a):
             note=f"E {metric}_k strict: " + " ".join(f"{v:.3g}" for v in strict_v.mean(0))
                  + "; loose: " + " ".join(f"{v:.3g}" for v in loose_v.mean(0))))
 
+    # Diverged training shows up as non-finite metrics: count them, say so in the verdict.
+    non_finite = {n: {k: int(np.sum(~np.isfinite(v))) for k, v in res[n].items()
+                      if not np.all(np.isfinite(v))} for n in names}
+    non_finite = {n: v for n, v in non_finite.items() if v}
+    if non_finite:
+        for c in claims:
+            c.note += f" | non-finite metric values (seed x round) {non_finite}"
     curves = {n: {k: curve_summary(v) for k, v in res[n].items()} for n in names}
     trainings = len(names) * a.seeds * (T + 1)
     config = {k: v for k, v in vars(a).items()}
@@ -393,7 +400,7 @@ def body(a):
                    "feature_net_s": feat_s,
                    "seed_generations_per_s": trainings / max(tm.run_s, 1e-9)},
         "curves": curves,
-        "findings": {"fd_round0": fd0, "real_floor_fd": floor,
+        "findings": {"fd_round0": fd0, "real_floor_fd": floor, "non_finite": non_finite,
                      "fd_pref_real": {n: float(np.mean(fin[n]["fd_pref_real"])) for n in names},
                      "verifier_accuracy": {n: float(np.mean(fin[n]["verifier_acc"]))
                                            for n in names},

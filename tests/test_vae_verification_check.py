@@ -38,6 +38,9 @@ def test_tiny_run_writes_the_contract(tmp_path, capsys):
     # Common random numbers: every setting shares round 0.
     assert rep["curves"]["none"]["fd_real"]["mean"][0] == pytest.approx(fd["mean"][0], rel=1e-6)
     assert rep["timing"]["compile_s"] > 0
+    # Every metric of every seed and round is finite (non-finite values would be counted here
+    # and named in every claim's note).
+    assert rep["findings"]["non_finite"] == {}
     assert fig.stat().st_size > 10_000
     assert "proofs_checks.vae_verification" in capsys.readouterr().out
 
