@@ -74,6 +74,21 @@ def check_precision(fn: str, precision: str) -> str:
     return precision
 
 
+def sweep_shape(fn: str, arrays: dict) -> tuple[int, ...]:
+    """The common shape of parameter arrays: ``()`` (scalars) or ``(P,)`` (a sweep of ``P``
+    points); anything else raises ``ValueError`` naming ``fn``."""
+    import numpy as np
+
+    try:
+        shape = np.broadcast_shapes(*(np.shape(a) for a in arrays.values()))
+    except ValueError:
+        raise ValueError(f"{fn}: parameter shapes {({k: np.shape(a) for k, a in arrays.items()})}"
+                         " do not broadcast") from None
+    if len(shape) > 1:
+        raise ValueError(f"{fn}: parameters must be scalars or 1-D sweeps, got shape {shape}")
+    return shape
+
+
 def _range(lo, hi) -> str:
     if lo is not None and hi is not None:
         return f"[{lo}, {hi}]"

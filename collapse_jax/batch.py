@@ -117,6 +117,12 @@ def _run_sweep(kernel, keys, params, cfg, silos):
     return jax.vmap(lambda p: _over_seeds(kernel, keys, p, cfg, silos))(params)
 
 
+@partial(jax.jit, static_argnames=("kernel", "cfg", "silos"))
+def _run_sweep_shared(kernel, keys, params, cfg, silos):
+    points, shared = params
+    return jax.vmap(lambda p: _over_seeds(kernel, keys, (p, shared), cfg, silos))(points)
+
+
 def _resolve(fn, seeds, silos, chunk_size, devices):
     check_int(fn, "seeds", seeds, 1)
     check_int(fn, "silos", silos, 1)
@@ -239,6 +245,18 @@ def run_sweep(kernel, key: Key, params, cfg, *, seeds: int, silos: int = 1,
                     devices, timed, 1)
 
 
+def run_sweep_shared(kernel, key: Key, params, shared, cfg, *, seeds: int, silos: int = 1,
+                     chunk_size=_UNSET, devices=_UNSET, timed: bool = False):
+    """Like :func:`run_sweep`, plus ``shared`` arrays that every point and seed reads unbatched
+    (a data set, a fixed network): the kernel is called as ``kernel(key, (point, shared), cfg,
+    silo)``. Sharing avoids copying the arrays along the sweep axis; on several devices they
+    are replicated like the parameters.
+    """
+    _check_sweep(params, "run_sweep_shared")
+    return _collect("run_sweep_shared", _run_sweep_shared, kernel, key, (params, shared), cfg,
+                    seeds, silos, chunk_size, devices, timed, 1)
+
+
 def stream(kernel, key: Key, params, cfg, *, seeds: int, reduce: Callable, silos: int = 1,
            chunk_size=_UNSET, devices=_UNSET, sweep: bool = False) -> Timing:
     """Run chunk by chunk and hand each chunk to ``reduce(output, start)`` instead of keeping
@@ -291,8 +309,8 @@ class GroupMeans:
         return {k: np.stack(v, axis=self.axis) for k, v in self.groups.items()}
 
 
-def _check_sweep(params):
+def _check_sweep(params, fn: str = "run_sweep"):
     sizes = {leaf.shape[0] if leaf.ndim else None for leaf in jax.tree.leaves(params)}
     if None in sizes or len(sizes) != 1:
-        raise ValueError("run_sweep: every parameter leaf needs the same leading sweep axis; "
+        raise ValueError(f"{fn}: every parameter leaf needs the same leading sweep axis; "
                          "build them with selection_params(cfg, alpha=[...], ...)")

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import solve_triangular
 
-from . import paradigms
+from . import _random, paradigms
 from ._types import Key, Matrix, Vector
 from ._validate import check_choice, check_float, check_int, check_precision
 from .gaussian import Moments, cholesky, covariance, moments, sqrtm_psd
@@ -171,14 +171,14 @@ def _draw_standardised(key: Key, mass, mean, chol, reference, metric_precision, 
     dtype = mean.dtype
     sdtype = jnp.float64 if cfg.sample_precision == "float64" else jnp.float32
     if not cfg.select:
-        return (jax.random.normal(key, (cfg.n_max, cfg.dim), sdtype),
+        return (_random.normal(key, (cfg.n_max, cfg.dim), sdtype),
                 active_weights(cfg.n_max, params.n, sdtype))
     if cfg.sampler == "order-stat":
         c = (reference[0] - mean[0]) / chol[0, 0]
         z, w = order_stat_window(key, c, mass, cfg.n_max, params.n, sdtype)
         return z[:, None], w
     n_cand = jnp.round(params.n / params.alpha)
-    z_all = jax.random.normal(key, (cfg.candidates_max, cfg.dim), sdtype)
+    z_all = _random.normal(key, (cfg.candidates_max, cfg.dim), sdtype)
     if cfg.metric == "current-fit":
         c = solve_triangular(chol, reference - mean, lower=True).astype(sdtype)
         scores = jnp.sum((z_all - c) ** 2, axis=1)
@@ -222,7 +222,7 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig, si
     k_ref, k_real, k_pool, k_gens = jax.random.split(jax.random.fold_in(k_silos, silo), 4)
     reference = biased_reference(k_ref, truth, params.offset)
     chol_true = cholesky(truth.cov)
-    real = truth.mean + jax.random.normal(k_real, (cfg.n_max, cfg.dim), dtype) @ chol_true.T
+    real = truth.mean + _random.normal(k_real, (cfg.n_max, cfg.dim), dtype) @ chol_true.T
     w_real = active_weights(cfg.n_max, params.n, dtype)
     state = paradigms.init(cfg.paradigm, k_pool, real, w_real, cfg.pool_size)
     pooled = paradigms.pool_moments(cfg.paradigm, state)

@@ -22,6 +22,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from . import _random
 from ._types import Array, Key, Matrix, Vector
 
 
@@ -43,7 +44,7 @@ def real_data(key: Key, n0: int, theta_star: Vector, sigma, dtype) -> RoundStats
     """``n0`` real rows ``x ~ N(0, I_p)``, ``y = x^T theta* + sigma xi``, as sufficient
     statistics (every row counts)."""
     p = theta_star.shape[0]
-    draws = jax.random.normal(key, (n0, p + 1), dtype)   # one draw: rows and label noise
+    draws = _random.normal(key, (n0, p + 1), dtype)   # one draw: rows and label noise
     x = draws[:, :p]
     y = x @ theta_star + sigma * draws[:, p]
     count = jnp.zeros((p,), dtype).at[0].set(n0)
@@ -59,7 +60,7 @@ def block_round(key: Key, theta: Vector, theta_c: Vector, n: int, r, sigma, sigm
     """
     dtype = theta.dtype
     p = theta.shape[0]
-    xi = jax.random.normal(key, (p, n), sample_dtype).astype(dtype)
+    xi = _random.normal(key, (p, n), sample_dtype).astype(dtype)
     noise = sigma * xi
     resid_c = (s * (theta - theta_c))[:, None] + noise
     keep = jnp.abs(resid_c) <= r * s + sigma_c
@@ -86,7 +87,7 @@ def isotropic_design(key: Key, p: int, n: int, theta_c: Vector, dtype) -> Isotro
     fixed design, like the block design; labels are fresh every round). The rows used are
     ``x = (s / sqrt p) z``, so ``E||x||^2 = s^2``; the scale is applied in
     :func:`isotropic_round` so that one design serves every sweep point."""
-    z = jax.random.normal(key, (p * n, p), dtype)
+    z = _random.normal(key, (p * n, p), dtype)
     return IsotropicDesign(z, jnp.sqrt(jnp.sum(z**2, axis=1)), z @ theta_c)
 
 

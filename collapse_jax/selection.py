@@ -19,6 +19,8 @@ and ``alpha`` run under one compile; rows past ``n_active`` carry weight 0.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 from jax.scipy.special import ndtr, ndtri
@@ -82,19 +84,52 @@ def _window_half_width(c, mass, max_iterations: int = 60, rtol: float = 1e-14):
     return h
 
 
+def gamma_ge1(key: Key, shape_param, shape=(), dtype=jnp.float64):
+    """``Gamma(a, 1)`` draws for ``a >= 1`` by Marsaglia and Tsang's exact rejection method
+    (no squeeze): ``d = a - 1/3``, ``c = 1 / sqrt(9 d)``, propose ``v = (1 + c x)^3`` with
+    ``x ~ N(0, 1)`` and accept when ``log u < x^2 / 2 + d - d v + d log v``.
+
+    All lanes propose together in a ``while_loop`` until each has accepted (acceptance is
+    above 0.95 for every ``a >= 1``, about 0.99 for the ``a`` of top-alpha windows). Written
+    out because ``jax.random.gamma`` compiles about twice as slowly on the CPU backend; the
+    uniform is ``Phi`` of a second normal so that one threefry call feeds a round.
+    """
+    a = jnp.broadcast_to(jnp.asarray(shape_param, dtype), shape)
+    d = a - 1.0 / 3.0
+    c = 1.0 / jnp.sqrt(9.0 * d)
+    size = max(1, math.prod(shape))
+
+    def body(state):
+        i, out, done = state
+        draws = jax.random.normal(jax.random.fold_in(key, i), (2 * size,), dtype)
+        x = draws[:size].reshape(shape)
+        u = ndtr(draws[size:]).reshape(shape)
+        v = (1.0 + c * x) ** 3
+        safe_v = jnp.where(v > 0, v, 1.0)
+        ok = (v > 0) & (jnp.log(u) < 0.5 * x * x + d - d * v + d * jnp.log(safe_v))
+        return i + 1, jnp.where(ok & ~done, d * v, out), done | ok
+
+    def cond(state):
+        return ~jnp.all(state[2])
+
+    init = (jnp.asarray(0, jnp.uint32), jnp.zeros(shape, dtype), jnp.zeros(shape, bool))
+    return jax.lax.while_loop(cond, body, init)[1]
+
+
 def window_mass(key: Key, n_active, n_candidates, shape=(), dtype=jnp.float64):
     """Probability mass of the top-alpha window: ``U ~ Beta(n + 1, N - n)``.
 
     ``U`` is the CDF value of the ``(n+1)``-th smallest of ``N`` i.i.d. distances; it does not
-    depend on the state, so a kernel draws all generations' masses at once. ``N == n``
-    (``alpha = 1``) gives mass 1: every candidate is kept.
+    depend on the state, so a kernel draws all generations' masses at once, as
+    ``G_a / (G_a + G_b)`` from two :func:`gamma_ge1` draws. ``N == n`` (``alpha = 1``) gives
+    mass 1: every candidate is kept.
     """
     a = jnp.asarray(n_active, dtype) + 1.0
     b = jnp.asarray(n_candidates, dtype) - jnp.asarray(n_active, dtype)
-    u = jax.random.beta(key, a, jnp.maximum(b, 1.0), shape=shape, dtype=dtype)
-    return jnp.where(b > 0, u, 1.0)
-
-
+    k_a, k_b = jax.random.split(key)
+    g_a = gamma_ge1(k_a, a, shape, dtype)
+    g_b = gamma_ge1(k_b, jnp.maximum(b, 1.0), shape, dtype)
+    return jnp.where(b > 0, g_a / (g_a + g_b), 1.0)
 def order_stat_window(key: Key, c, mass, n_max: int, n_active, sample_dtype):
     """Exact 1-D top-alpha draw: the ``n_active`` i.i.d. N(0, 1) candidates nearest to ``c``
     when the selection window holds probability ``mass`` (from :func:`window_mass`).

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from . import _random
 from ._types import Key, Matrix, Vector
 
 
@@ -32,7 +33,7 @@ def draw_truth(key: Key, dim: int, kind: str, dtype) -> Truth:
         return Truth(jnp.zeros(dim, dtype), jnp.eye(dim, dtype=dtype))
     if kind == "random":
         k_m, k_a = jax.random.split(key)
-        a = jax.random.normal(k_a, (dim, dim), dtype)
+        a = _random.normal(k_a, (dim, dim), dtype)
         return Truth(jax.random.normal(k_m, (dim,), dtype), a @ a.T + 0.1 * jnp.eye(dim, dtype=dtype))
     raise ValueError(f"draw_truth: kind={kind!r} is unknown; allowed one of standard, random")
 

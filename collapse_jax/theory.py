@@ -33,6 +33,47 @@ def replace_select_factor(alpha, dim, n, estimator: str = "mle"):
     return b * ((n - 1.0) / n if estimator == "mle" else 1.0)
 
 
+def _truncated_variance(lo, hi):
+    """Variance of N(0, 1) truncated to ``[lo, hi]``."""
+    mass = special.ndtr(hi) - special.ndtr(lo)
+    pl, ph = stats.norm.pdf(lo), stats.norm.pdf(hi)
+    mean = (pl - ph) / mass
+    return 1.0 + (lo * pl - hi * ph) / mass - mean**2
+
+
+def _window_half_width_np(c, mass, iterations: int = 60):
+    """Numpy twin of ``selection._window_half_width``: ``Phi(c + h) - Phi(c - h) = mass``."""
+    c = -np.abs(c)
+    h = np.maximum(special.ndtri(0.5 * (1.0 + mass)), 1e-12)
+    for _ in range(iterations):
+        f = special.ndtr(c + h) - special.ndtr(c - h) - mass
+        fp = stats.norm.pdf(c + h) + stats.norm.pdf(c - h)
+        h = np.maximum(h - f / fp, 0.5 * h)
+    return h
+
+
+def replace_select_factor_exact(alpha: float, n: int, nodes: int = 64) -> float:
+    """Exact ``E[Tr Sigma_1 / Tr Sigma_0]`` of one replace + top-alpha generation, ``d = 1``,
+    centred reference ``u* = mu*``, MLE refit: the finite-``n`` value of
+    :func:`replace_select_factor` (which is its ``n -> inf`` form ``b (n - 1) / n``).
+
+    In standardised units the reference sits at ``c = -t / sqrt(n - 1)`` with ``t ~
+    Student-t(n - 1)`` (the real fit's mean and MLE scale), the window mass is ``U ~ Beta(n +
+    1, N - n)``, ``N = round(n / alpha)``, and given both the ``n`` kept points are i.i.d.
+    N(0, 1) truncated to ``[c - h, c + h]``, ``Phi(c + h) - Phi(c - h) = U``; so the factor is
+    ``(n - 1) / n E_{U, t} Var_trunc(c, h)``, computed by Gauss-Legendre quadrature over the
+    quantiles of ``U`` and ``t`` (``nodes`` each).
+    """
+    n_cand = int(round(n / alpha))
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    q, wq = 0.5 * (x + 1.0), 0.5 * w
+    u = stats.beta(n + 1, n_cand - n).ppf(q)[:, None]
+    c = -stats.t(n - 1).ppf(q)[None, :] / np.sqrt(n - 1.0)
+    h = _window_half_width_np(c, u)
+    v = _truncated_variance(-np.abs(c) - h, -np.abs(c) + h)
+    return float((n - 1.0) / n * (wq[:, None] * wq[None, :] * v).sum())
+
+
 def log_selection_product(psi, t):
     """``log prod_{s=1}^t (1 - psi / (s + 1))``: the accumulate trace decay, exact in ``t``.
 

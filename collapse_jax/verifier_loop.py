@@ -28,7 +28,9 @@ class VerifierConfig(NamedTuple):
     """Static structure of the loop (hashable); build it with :func:`verifier_config`.
 
     ``p`` coefficients, ``n0`` real rows, ``n`` synthetic rows per direction and round
-    (``p n`` per round in both designs), ``rounds`` synthetic rounds.
+    (``p n`` per round in both designs), ``rounds`` synthetic rounds. ``precision``: the fit;
+    ``sample_precision``: the label-noise draws of the synthetic rounds (float32 halves the
+    sampling cost, which dominates the kernel on CPU).
     """
 
     p: int
@@ -38,6 +40,7 @@ class VerifierConfig(NamedTuple):
     design: str
     paradigm: str
     precision: str
+    sample_precision: str
 
 
 class VerifierParams(NamedTuple):
@@ -69,7 +72,8 @@ class VerifierFinal(NamedTuple):
 
 def verifier_config(*, p: int = 5, n0: int = 20, n: int = 2000, rounds: int = 30,
                     design: str = "block", paradigm: str = "replace",
-                    precision: str = "float64") -> VerifierConfig:
+                    precision: str = "float64",
+                    sample_precision: str | None = None) -> VerifierConfig:
     """Validated :class:`VerifierConfig` (``n0 >= p + 2`` so that the OLS error of the real
     fit, ``p sigma^2 / (n0 - p - 1)``, is finite)."""
     fn = "verifier_config"
@@ -80,7 +84,9 @@ def verifier_config(*, p: int = 5, n0: int = 20, n: int = 2000, rounds: int = 30
     check_choice(fn, "design", design, DESIGNS)
     check_choice(fn, "paradigm", paradigm, PARADIGMS)
     check_precision(fn, precision)
-    return VerifierConfig(p, n0, n, rounds, design, paradigm, precision)
+    sample_precision = precision if sample_precision is None else sample_precision
+    check_precision(fn, sample_precision)
+    return VerifierConfig(p, n0, n, rounds, design, paradigm, precision, sample_precision)
 
 
 def verifier_params(cfg: VerifierConfig, *, delta=0.5, r=0.2, sigma=1.0, sigma_c=0.5, s=1.0,
@@ -146,6 +152,7 @@ def verifier_kernel(key: Key, params: VerifierParams, cfg: VerifierConfig, silo=
     ``rounds + 1``.
     """
     dtype = jnp.float64 if cfg.precision == "float64" else jnp.float32
+    sdtype = jnp.float64 if cfg.sample_precision == "float64" else jnp.float32
     p = cfg.p
     k_real, k_design, k_rounds = jax.random.split(jax.random.fold_in(key, silo), 3)
     theta_star = jnp.zeros((p,), dtype)
@@ -157,13 +164,13 @@ def verifier_kernel(key: Key, params: VerifierParams, cfg: VerifierConfig, silo=
     if block:
         def round_fn(k, theta):
             return regression.block_round(k, theta, theta_c, cfg.n, params.r, params.sigma,
-                                          params.sigma_c, params.s, params.verify, dtype)
+                                          params.sigma_c, params.s, params.verify, sdtype)
     else:
         design = regression.isotropic_design(k_design, p, cfg.n, theta_c, dtype)
 
         def round_fn(k, theta):
             return regression.isotropic_round(k, design, theta, params.r, params.sigma,
-                                              params.sigma_c, params.s, params.verify, dtype)
+                                              params.sigma_c, params.s, params.verify, sdtype)
     offered = jnp.asarray(p * cfg.n, dtype)
 
     def metrics(theta, st: regression.RoundStats, failed, rate):

@@ -240,14 +240,40 @@ def write_report(path: str, report: dict) -> None:
         json.dump(to_jsonable(report), f, indent=1, allow_nan=False)
 
 
+def apply_quick(a: argparse.Namespace, defaults: dict, quick: dict, keys) -> None:
+    """``--quick``: every flag in ``keys`` still at its default takes its quick value (a flag
+    the user gave explicitly wins)."""
+    if a.quick:
+        for k in keys:
+            if getattr(a, k) == defaults[k]:
+                setattr(a, k, quick[k])
+
+
+def check_flags(checks) -> None:
+    """Raise :class:`CheckError` for the first ``(flag, value, ok, allowed)`` with ``ok``
+    false, as one line: ``--flag=value is invalid: allowed ...``."""
+    for flag, value, ok, allowed in checks:
+        if not ok:
+            raise CheckError(f"{flag}={value!r} is invalid: allowed {allowed}")
+
+
 def run_check(name: str, parser: argparse.ArgumentParser,
               body: Callable[[argparse.Namespace], tuple[dict, list[Claim], object]],
-              argv=None) -> int:
+              argv=None, *, wall_time: bool = False) -> int:
     """Parse, validate, run ``body``, print the table, write JSON / figure, return exit code.
 
     ``body`` returns ``(report, claims, figure_fn)``; ``report`` holds ``config``,
     ``precision``, ``timing`` and ``curves``; ``figure_fn(path)`` draws the figure.
+    ``wall_time`` prints the total wall time after a run that was not refused.
     """
+    t0 = time.perf_counter()
+    code = _run_check(name, parser, body, argv)
+    if wall_time and code != 2:
+        print(f"total wall time {time.perf_counter() - t0:.1f}s")
+    return code
+
+
+def _run_check(name, parser, body, argv) -> int:
     args = parser.parse_args(argv)
     import jax
 

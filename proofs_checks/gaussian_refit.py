@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 import warnings
 
 import numpy as np
@@ -39,7 +38,16 @@ from scipy import stats as _st
 from collapse_jax import batch, stats, theory_classic
 from collapse_jax.refit import TRUTHS, refit_config, refit_kernel, refit_params
 
-from ._common import CheckError, Claim, Progress, base_parser, curve_summary, run_check
+from ._common import (
+    CheckError,
+    Claim,
+    Progress,
+    apply_quick,
+    base_parser,
+    check_flags,
+    curve_summary,
+    run_check,
+)
 
 NAME = "gaussian_refit"
 DEFAULTS = {"seeds": 20000, "generations": 100}
@@ -67,10 +75,7 @@ def build_parser():
 
 
 def _validate(a):
-    if a.quick:
-        for k in ("seeds", "generations"):
-            if getattr(a, k) == DEFAULTS[k]:
-                setattr(a, k, QUICK[k])
+    apply_quick(a, DEFAULTS, QUICK, ("seeds", "generations"))
     checks = [
         ("--seeds", a.seeds, a.seeds >= 20, ">= 20"),
         ("--generations", a.generations, 4 <= a.generations <= 100000, "4 .. 100000"),
@@ -80,9 +85,7 @@ def _validate(a):
         ("--chunk-size", a.chunk_size, a.chunk_size is None or a.chunk_size >= 1, ">= 1"),
         ("--key", a.key, a.key >= 0, ">= 0"),
     ]
-    for flag, value, ok, allowed in checks:
-        if not ok:
-            raise CheckError(f"{flag}={value!r} is invalid: allowed {allowed}")
+    check_flags(checks)
     if a.tail_time is not None and not 1 <= a.tail_time <= a.generations:
         raise CheckError(f"--tail-time={a.tail_time!r} is invalid: allowed 1 .. generations "
                          f"({a.generations})")
@@ -334,11 +337,7 @@ def _median_ci(x, z):
 
 
 def main(argv=None) -> int:
-    t0 = time.perf_counter()
-    code = run_check(NAME, build_parser(), body, argv)
-    if code != 2:
-        print(f"total wall time {time.perf_counter() - t0:.1f}s")
-    return code
+    return run_check(NAME, build_parser(), body, argv, wall_time=True)
 
 
 if __name__ == "__main__":

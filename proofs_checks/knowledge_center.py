@@ -29,7 +29,6 @@ import argparse
 import dataclasses
 import math
 import sys
-import time
 
 import numpy as np
 from scipy import stats as _st
@@ -44,7 +43,16 @@ from collapse_jax.verifier_loop import (
     verifier_params,
 )
 
-from ._common import CheckError, Claim, Progress, base_parser, curve_summary, run_check
+from ._common import (
+    CheckError,
+    Claim,
+    Progress,
+    apply_quick,
+    base_parser,
+    check_flags,
+    curve_summary,
+    run_check,
+)
 
 NAME = "knowledge_center"
 DEFAULTS = {"seeds": 200, "generations": 30, "n": 2000}
@@ -108,10 +116,7 @@ def build_parser():
 
 
 def _validate(a):
-    if a.quick:
-        for k in ("seeds", "generations", "n"):
-            if getattr(a, k) == DEFAULTS[k]:
-                setattr(a, k, QUICK[k])
+    apply_quick(a, DEFAULTS, QUICK, ("seeds", "generations", "n"))
     checks = [
         ("--seeds", a.seeds, a.seeds >= 10, ">= 10"),
         ("--rounds", a.generations, 4 <= a.generations <= 100000, "4 .. 100000"),
@@ -125,9 +130,7 @@ def _validate(a):
         ("--chunk-size", a.chunk_size, a.chunk_size is None or a.chunk_size >= 1, ">= 1"),
         ("--key", a.key, a.key >= 0, ">= 0"),
     ]
-    for flag, value, ok, allowed in checks:
-        if not ok:
-            raise CheckError(f"{flag}={value!r} is invalid: allowed {allowed}")
+    check_flags(checks)
     if a.r + a.sigma_c <= 0:
         raise CheckError(f"--r={a.r!r} is invalid with --sigma-c={a.sigma_c!r}: allowed "
                          "r + sigma_c > 0 (the verifier window would be empty)")
@@ -550,11 +553,7 @@ def phase_map(a, key, seeds: int | None = None):
 
 
 def main(argv=None) -> int:
-    t0 = time.perf_counter()
-    code = run_check(NAME, build_parser(), body, argv)
-    if code != 2:
-        print(f"total wall time {time.perf_counter() - t0:.1f}s")
-    return code
+    return run_check(NAME, build_parser(), body, argv, wall_time=True)
 
 
 if __name__ == "__main__":

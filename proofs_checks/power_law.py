@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 
 import jax
 import numpy as np
@@ -39,7 +38,9 @@ from ._common import (
     CheckError,
     Claim,
     Progress,
+    apply_quick,
     base_parser,
+    check_flags,
     curve_summary,
     run_check,
     simultaneous_level,
@@ -86,10 +87,7 @@ def build_parser():
 
 
 def _validate(a):
-    if a.quick:
-        for k in ("seeds", "generations"):
-            if getattr(a, k) == DEFAULTS[k]:
-                setattr(a, k, QUICK[k])
+    apply_quick(a, DEFAULTS, QUICK, ("seeds", "generations"))
     checks = [
         ("--seeds", a.seeds, a.seeds >= 2, ">= 2"),
         ("--generations", a.generations, a.generations >= 12, ">= 12"),
@@ -104,9 +102,7 @@ def _validate(a):
         ("--chunk-size", a.chunk_size, a.chunk_size is None or a.chunk_size >= 1, ">= 1"),
         ("--key", a.key, a.key >= 0, ">= 0"),
     ]
-    for flag, value, ok, allowed in checks:
-        if not ok:
-            raise CheckError(f"{flag}={value!r} is invalid: allowed {allowed}")
+    check_flags(checks)
     if a.fit_window is None:
         a.fit_window = (max(2, a.generations // 6), a.generations)
     start, end = a.fit_window
@@ -464,11 +460,7 @@ def _psi_grid(a, key):
 
 
 def main(argv=None) -> int:
-    t0 = time.perf_counter()
-    code = run_check(NAME, build_parser(), body, argv)
-    if code != 2:
-        print(f"total wall time {time.perf_counter() - t0:.1f}s")
-    return code
+    return run_check(NAME, build_parser(), body, argv, wall_time=True)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,9 @@ from ._common import (
     CheckError,
     Claim,
     Progress,
+    apply_quick,
     base_parser,
+    check_flags,
     curve_summary,
     run_check,
     simultaneous_level,
@@ -120,13 +122,9 @@ def build_parser():
 
 
 def _validate(a):
-    if a.quick:
-        for k in ("seeds", "generations"):
-            if getattr(a, k) == DEFAULTS[k]:
-                setattr(a, k, QUICK[k])
-        for k in ("n", "n_real", "n_eval", "n_div"):
-            if getattr(a, k) == build_parser().get_default(k):
-                setattr(a, k, QUICK[k])
+    parser = build_parser()
+    keys = ("seeds", "generations", "n", "n_real", "n_eval", "n_div")
+    apply_quick(a, {k: parser.get_default(k) for k in keys}, QUICK, keys)
     strategies = tuple(s for s in a.strategies.split(",") if s)
     bad = [s for s in strategies if s not in STRATEGIES]
     if bad or not strategies or len(set(strategies)) != len(strategies):
@@ -166,9 +164,7 @@ def _validate(a):
         ("--bootstrap", a.bootstrap, a.bootstrap >= 1000, ">= 1000"),
         ("--key", a.key, a.key >= 0, ">= 0"),
     ]
-    for flag, value, ok, allowed in checks:
-        if not ok:
-            raise CheckError(f"{flag}={value!r} is invalid: allowed {allowed}")
+    check_flags(checks)
     if a.pool is None:
         a.pool = 4 * a.n
 
@@ -632,11 +628,7 @@ def body(a):
 
 
 def main(argv=None) -> int:
-    t0 = time.perf_counter()
-    code = run_check(NAME, build_parser(), body, argv)
-    if code != 2:
-        print(f"total wall time {time.perf_counter() - t0:.1f}s")
-    return code
+    return run_check(NAME, build_parser(), body, argv, wall_time=True)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 
 import numpy as np
 from scipy import stats as _st
@@ -48,7 +47,16 @@ from scipy import stats as _st
 from collapse_jax import batch, stats, theory, theory_classic
 from collapse_jax.refit import TRUTHS, lam_label, refit_config, refit_kernel, refit_params
 
-from ._common import CheckError, Claim, Progress, base_parser, curve_summary, run_check
+from ._common import (
+    CheckError,
+    Claim,
+    Progress,
+    apply_quick,
+    base_parser,
+    check_flags,
+    curve_summary,
+    run_check,
+)
 
 NAME = "real_mixing"
 DEFAULTS = {"seeds": 4000, "generations": 100}
@@ -71,10 +79,7 @@ def build_parser():
 
 
 def _validate(a):
-    if a.quick:
-        for k in ("seeds", "generations"):
-            if getattr(a, k) == DEFAULTS[k]:
-                setattr(a, k, QUICK[k])
+    apply_quick(a, DEFAULTS, QUICK, ("seeds", "generations"))
     if a.m is None:
         a.m = a.n
     checks = [
@@ -86,9 +91,7 @@ def _validate(a):
         ("--chunk-size", a.chunk_size, a.chunk_size is None or a.chunk_size >= 1, ">= 1"),
         ("--key", a.key, a.key >= 0, ">= 0"),
     ]
-    for flag, value, ok, allowed in checks:
-        if not ok:
-            raise CheckError(f"{flag}={value!r} is invalid: allowed {allowed}")
+    check_flags(checks)
     for lam in a.lam:
         if not lam >= 0:
             raise CheckError(f"--lam={lam!r} is invalid: allowed values in [0, inf]")
@@ -322,11 +325,7 @@ def _wilson(p, n, z):
 
 
 def main(argv=None) -> int:
-    t0 = time.perf_counter()
-    code = run_check(NAME, build_parser(), body, argv)
-    if code != 2:
-        print(f"total wall time {time.perf_counter() - t0:.1f}s")
-    return code
+    return run_check(NAME, build_parser(), body, argv, wall_time=True)
 
 
 if __name__ == "__main__":

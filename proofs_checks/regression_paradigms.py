@@ -24,14 +24,21 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 
 import numpy as np
 
 from collapse_jax import batch, stats, theory_classic
 from collapse_jax.fixed_design import dohmatob_kernel, ols_config, ols_kernel, ols_params
 
-from ._common import CheckError, Claim, Progress, base_parser, curve_summary, run_check
+from ._common import (
+    Claim,
+    Progress,
+    apply_quick,
+    base_parser,
+    check_flags,
+    curve_summary,
+    run_check,
+)
 
 NAME = "regression_paradigms"
 DEFAULTS = {"seeds": 8000, "generations": 20}
@@ -57,10 +64,7 @@ def build_parser():
 
 
 def _validate(a):
-    if a.quick:
-        for k in ("seeds", "generations"):
-            if getattr(a, k) == DEFAULTS[k]:
-                setattr(a, k, QUICK[k])
+    apply_quick(a, DEFAULTS, QUICK, ("seeds", "generations"))
     if a.T0 is None:
         a.T0 = 2 * a.T
     if a.noise0 is None:
@@ -79,9 +83,7 @@ def _validate(a):
         ("--chunk-size", a.chunk_size, a.chunk_size is None or a.chunk_size >= 1, ">= 1"),
         ("--key", a.key, a.key >= 0, ">= 0"),
     ]
-    for flag, value, ok, allowed in checks:
-        if not ok:
-            raise CheckError(f"{flag}={value!r} is invalid: allowed {allowed}")
+    check_flags(checks)
 
 
 def _slope(n, err):
@@ -220,11 +222,7 @@ def body(a):
 
 
 def main(argv=None) -> int:
-    t0 = time.perf_counter()
-    code = run_check(NAME, build_parser(), body, argv)
-    if code != 2:
-        print(f"total wall time {time.perf_counter() - t0:.1f}s")
-    return code
+    return run_check(NAME, build_parser(), body, argv, wall_time=True)
 
 
 if __name__ == "__main__":

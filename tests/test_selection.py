@@ -44,6 +44,30 @@ def test_order_stat_sampler_matches_brute_force_in_distribution(c):
         assert abs(diff) <= Z * se, (diff, se)
 
 
+@pytest.mark.parametrize("a", [1.0, 2.5, 201.0])
+def test_gamma_sampler_moments(a):
+    """Marsaglia-Tsang draws: mean a and variance a within Z standard errors (the variance's
+    SE from the gamma's kurtosis, mu4 = a^2 (3 + 6 / a))."""
+    reps = 20000
+    g = np.asarray(selection.gamma_ge1(jax.random.key(5), a, (reps,), jnp.float64))
+    assert np.all(g > 0)
+    assert abs(g.mean() - a) <= Z * np.sqrt(a / reps)
+    assert abs(g.var() - a) <= Z * a * np.sqrt((2 + 6 / a) / reps)
+
+
+def test_window_mass_is_beta():
+    """U ~ Beta(n + 1, N - n): first two moments within Z SEs and a KS test at level 1e-3."""
+    from scipy import stats as st
+
+    n, n_cand, reps = 200, 800, 20000
+    u = np.asarray(selection.window_mass(jax.random.key(6), n, n_cand, (reps,), jnp.float64))
+    law = st.beta(n + 1, n_cand - n)
+    assert abs(u.mean() - law.mean()) <= Z * law.std() / np.sqrt(reps)
+    var_se = law.var() * np.sqrt(2 / reps)  # near-normal law: kurtosis ~ 3
+    assert abs(u.var() - law.var()) <= Z * var_se
+    assert st.kstest(u, law.cdf).pvalue > 1e-3
+
+
 def test_alpha_one_keeps_everything():
     mass = selection.window_mass(jax.random.key(0), 10, 10)
     assert float(mass) == 1.0

@@ -51,3 +51,26 @@ def test_cli_out_resume_and_bad_input(tmp_path):
     r = subprocess.run(cmd + ["--out", str(tmp_path / "x"), "--alpha", "2"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "--alpha=2.0" in r.stderr
+
+
+def test_cli_knowledge_center_kernel(tmp_path):
+    """The verifier kernel sweeps (delta, r, verify) under one compile and resumes."""
+    d = tmp_path / "kc"
+    cmd = [sys.executable, "-m", "proofs_checks.sweep"]
+    r = subprocess.run(cmd + ["--kernel", "knowledge_center", "--out", str(d), "--delta", "0",
+                              "1", "--verify", "1", "0", "--n", "50", "--rounds", "3",
+                              "--seeds", "8", "--p", "2", "--batch-points", "4"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "4/4 points" in r.stdout
+    res = sweep.load_results(d)
+    assert set(res["verify"]) == {0.0, 1.0} and set(res["delta"]) == {0.0, 1.0}
+    acc = (res["metric"] == "acc_rate") & (res["generation"] == 1)
+    # without the verifier every offered row is accepted
+    assert np.all(res["mean"][acc & (res["verify"] == 0.0)] == 1.0)
+    assert np.all(res["mean"][acc & (res["verify"] == 1.0)] < 1.0)
+    r = subprocess.run(cmd + ["--resume", str(d)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "0 computed now" in r.stdout
+    r = subprocess.run(cmd + ["--kernel", "knowledge_center", "--out", str(tmp_path / "y"),
+                              "--n", "10", "20"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "--n=[10, 20]" in r.stderr

@@ -53,3 +53,16 @@ def test_richardson_removes_one_over_n():
     ns = [100, 200, 400]
     vals = [1.5 + 7.0 / n for n in ns]
     assert theory.richardson(vals, ns) == pytest.approx(1.5, abs=1e-12)
+
+
+def test_exact_replace_factor_tends_to_the_closed_form():
+    """The finite-n factor exceeds b (n - 1) / n by O(1/n) and tends to it."""
+    gaps = [theory.replace_select_factor_exact(0.25, n) - theory.replace_select_factor(0.25, 1, n)
+            for n in (200, 400, 800)]
+    assert all(g > 0 for g in gaps)
+    assert gaps[0] / gaps[1] == pytest.approx(2.0, rel=0.1)
+    assert gaps[1] / gaps[2] == pytest.approx(2.0, rel=0.1)
+    big = theory.replace_select_factor_exact(0.25, 10**5)
+    assert big == pytest.approx(theory.replace_select_factor(0.25, 1, 10**5), rel=1e-4)
+    assert theory.replace_select_factor_exact(0.25, 400, nodes=128) == pytest.approx(
+        theory.replace_select_factor_exact(0.25, 400), rel=1e-5)

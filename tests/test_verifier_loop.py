@@ -115,6 +115,7 @@ def test_isotropic_round_without_verifier_is_plain_ols_statistics():
 @pytest.mark.parametrize(("kw", "match"), [
     ({"p": 0}, "p=0"), ({"n0": 4}, "n0=4"), ({"rounds": 0}, "rounds=0"),
     ({"design": "grid"}, "design='grid'"), ({"paradigm": "mix"}, "paradigm='mix'"),
+    ({"sample_precision": "float16"}, ".*float16"),
 ])
 def test_bad_config_raises_clear_error(kw, match):
     with pytest.raises(ValueError, match=f"verifier_config: {match}"):
@@ -129,3 +130,19 @@ def test_bad_config_raises_clear_error(kw, match):
 def test_bad_params_raise_clear_error(kw, match):
     with pytest.raises(ValueError, match=match):
         verifier_params(SMALL["block"], **kw)
+
+
+def test_float32_noise_draws_keep_a_float64_fit():
+    """``sample_precision='float32'`` only changes the noise draws: the fit and every metric
+    stay float64, and the first round's acceptance equals the float64 run's in law (same
+    acceptance probability; compared within Z standard errors over rows and seeds)."""
+    cfg32 = SMALL["block"]._replace(sample_precision="float32")
+    params = verifier_params(SMALL["block"])
+    seeds = 400
+    _, m32 = batch.run(verifier_kernel, jax.random.key(1), params, cfg32, seeds=seeds)
+    _, m64 = batch.run(verifier_kernel, jax.random.key(2), params, SMALL["block"], seeds=seeds)
+    assert m32["theta"].dtype == jnp.float64
+    a32 = np.asarray(m32["acc_rate"])[:, 0, 1]
+    a64 = np.asarray(m64["acc_rate"])[:, 0, 1]
+    se = np.sqrt(a32.var(ddof=1) / seeds + a64.var(ddof=1) / seeds)
+    assert abs(a32.mean() - a64.mean()) < Z * se

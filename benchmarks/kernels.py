@@ -1,0 +1,319 @@
+"""Throughput of every simulation kernel, as ratios against baselines measured in the same run.
+
+Run by hand: ``python benchmarks/kernels.py [--kernels power_law refit ols verifier]
+[--scale] [--max-seeds 100000] [--json PATH]``.
+
+For each kernel, at the workload of its proofs_check's default run:
+
+* ``compile s``: lowering + XLA compile of the batched program (first call);
+* ``run s``: the best of two timed runs after compilation;
+* ``x numpy``: speed-up over a plain numpy per-seed loop of the same algorithm (the way the
+  papers' code runs: a Python loop over seeds and generations, numpy inside a generation),
+  timed on a few seeds and scaled linearly (its cost is linear in seeds by construction);
+* ``x roofline``: the kernel's speed relative to bare ``jax.random.normal`` producing the
+  kernel's normal draws (same total shape, one call per generation inside a scan, float64),
+  the cost of sampling alone. Above 1 means the kernel draws fewer numbers than a naive
+  implementation would (the power-law kernel's order-statistics sampler draws ``n`` of the
+  ``N`` candidates) or draws them cheaper.
+
+``--scale`` adds, per kernel, the cost per seed-generation from 1e2 seeds up to
+``--max-seeds`` (each size in a fresh child process that compiles and runs once, then runs
+again from the cached program: ``run s`` is the second run), and the same largest size
+streamed in chunks with one compile (:func:`collapse_jax.batch.stream`). Memory: ``base MB``
+is the resident set after the first run (interpreter, JAX, the compiled program), ``+ run MB``
+the peak resident memory of the second run above it (Linux ``VmHWM`` after resetting it
+through ``/proc/self/clear_refs``): what the seeds themselves cost.
+
+The four kernels: ``power_law`` (:func:`collapse_jax.loops.selection_kernel`, accumulate +
+top-alpha, d = 1, n = 200, alpha = 0.25, 200 generations), ``refit`` (classic Gaussian refit,
+:func:`collapse_jax.refit.refit_kernel`, replace, d = 1, n = 10, 100 generations), ``ols``
+(fixed-design OLS under replace / accumulate / accumulate-subsample in one scan,
+:func:`collapse_jax.fixed_design.ols_kernel`, d = 10, T = 40, 20 fits) and ``verifier``
+(knowledge-centre retraining, :func:`collapse_jax.verifier_loop.verifier_kernel`, block
+design, p = 5, n = 2000 rows per direction, 30 rounds); ``power_law_f32`` and
+``verifier_f32`` are the same workloads with float32 draws (the fit stays float64). The
+proxy-reference kernel has its own benchmark, ``benchmarks/proxy_speed.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import numpy as np
+from scipy.special import ndtr
+
+jax.config.update("jax_enable_x64", True)
+
+from collapse_jax import batch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from power_law_speed import numpy_loop, roofline  # noqa: E402
+
+
+@dataclass
+class Workload:
+    """One kernel at its check's default size."""
+
+    build: Callable  # () -> (kernel, params, cfg)
+    seeds: int  # default seeds of the check
+    generations: int  # scan length (for per seed-generation costs)
+    numpy_loop: Callable  # (seeds, rng) -> None, the per-seed baseline
+    numpy_seeds: int  # seeds the baseline is timed on
+    draws: int  # normal draws per seed and generation (roofline shape)
+    metric: str  # one metric streamed by --scale
+    note: str
+
+
+# ---------------------------------------------------------------------------------------------
+# power law: accumulate + top-alpha (the benchmark of issue 2, benchmarks/power_law_speed.py)
+
+def _power_law_build(sample_precision="float64"):
+    from collapse_jax.loops import selection_config, selection_kernel, selection_params
+    cfg = selection_config(n=200, alpha=0.25, generations=200, sample_precision=sample_precision)
+    return selection_kernel, selection_params(cfg, alpha=0.25), cfg
+
+
+def _power_law_numpy(seeds, rng):
+    numpy_loop(seeds, 200, 0.25, 200, seed=int(rng.integers(2**31)))
+
+
+# ---------------------------------------------------------------------------------------------
+# classic Gaussian refit (replace), gaussian_refit's default workload
+
+def _refit_build():
+    from collapse_jax.refit import refit_config, refit_kernel, refit_params
+    cfg = refit_config(dim=1, n=10, generations=100, paradigm="replace")
+    return refit_kernel, refit_params(cfg), cfg
+
+
+def _refit_numpy(seeds, rng, n=10, generations=100):
+    for _ in range(seeds):
+        real = rng.normal(size=n)
+        rbar = real.mean()
+        mean, var = rbar, real.var()
+        out = np.empty((generations, 9))
+        for g in range(generations):
+            x = mean + np.sqrt(var) * rng.normal(size=n)
+            new_mean, new_var = x.mean(), x.var()
+            sd = np.sqrt(new_var)
+            tails = [ndtr((-c - new_mean) / sd) + ndtr((new_mean - c) / sd) for c in (2, 3)]
+            out[g] = (new_var, np.log(new_var), new_mean**2, (new_mean - rbar) ** 2,
+                      (new_mean - mean) ** 2, new_mean**2 + (sd - 1.0) ** 2,
+                      new_mean**2 + (sd - 1.0) ** 2, *tails)
+            mean, var = new_mean, new_var
+
+
+# ---------------------------------------------------------------------------------------------
+# fixed-design OLS, three paradigms with common random numbers (regression_paradigms default)
+
+def _ols_build():
+    from collapse_jax.fixed_design import ols_config, ols_kernel, ols_params
+    cfg = ols_config(dim=10, T=40, generations=19)
+    return ols_kernel, ols_params(cfg), cfg
+
+
+def _ols_numpy(seeds, rng, d=10, T=40, fits=20):
+    for _ in range(seeds):
+        x = rng.normal(size=(T, d))
+        w_star = rng.normal(size=d)
+        proj = np.linalg.solve(x.T @ x, x.T)
+        w_rep = w_acc = w_sub = w_star
+        total = np.zeros(T)
+        pool_rows, pool_prio = np.zeros((0, d + 1)), np.zeros(0)
+        errs = np.empty((fits, 3))
+        for i in range(fits):
+            eps = rng.normal(size=T)
+            prio = rng.uniform(size=T)
+            w_rep = proj @ (x @ w_rep + eps)
+            total += x @ w_acc + eps
+            w_acc = proj @ (total / (i + 1))
+            rows = np.vstack([pool_rows, np.column_stack([x, x @ w_sub + eps])])
+            allp = np.concatenate([pool_prio, prio])
+            keep = np.argsort(allp)[:T]
+            pool_rows, pool_prio = rows[keep], allp[keep]
+            xp, yp = pool_rows[:, :-1], pool_rows[:, -1]
+            w_sub = np.linalg.solve(xp.T @ xp, xp.T @ yp)
+            errs[i] = [np.sum((w - w_star) ** 2) for w in (w_rep, w_acc, w_sub)]
+
+
+# ---------------------------------------------------------------------------------------------
+# verifier-filtered retraining, block design (knowledge_center default)
+
+def _verifier_build(sample_precision="float64"):
+    from collapse_jax.verifier_loop import verifier_config, verifier_kernel, verifier_params
+    cfg = verifier_config(p=5, n0=20, n=2000, rounds=30, sample_precision=sample_precision)
+    return verifier_kernel, verifier_params(cfg), cfg
+
+
+def _verifier_numpy(seeds, rng, p=5, n0=20, n=2000, rounds=30, delta=0.5, r=0.2, sigma=1.0,
+                    sigma_c=0.5, s=1.0):
+    theta_c = np.zeros(p)
+    theta_c[0] = delta
+    for _ in range(seeds):
+        x = rng.normal(size=(n0, p))
+        y = sigma * rng.normal(size=n0)
+        theta = np.linalg.solve(x.T @ x, x.T @ y)
+        out = np.empty((rounds, 4 + p))
+        for k in range(rounds):
+            noise = sigma * rng.normal(size=(p, n))
+            keep = np.abs((s * (theta - theta_c))[:, None] + noise) <= r * s + sigma_c
+            count = keep.sum(axis=1)
+            y_sum = count * s * theta + (keep * noise).sum(axis=1)
+            ok = count > 0
+            theta = np.where(ok, y_sum / (s * np.where(ok, count, 1)), theta)
+            out[k, :4] = (np.sum(theta**2), np.sum((theta - theta_c) ** 2),
+                          count.sum() / (p * n), count.sum())
+            out[k, 4:] = theta
+
+
+WORKLOADS = {
+    "power_law": Workload(_power_law_build, 1000, 200, _power_law_numpy, 50, 800, "trace",
+                          "accumulate + top-alpha, d=1, n=200, alpha=0.25, N=800, T=200"),
+    "power_law_f32": Workload(lambda: _power_law_build("float32"), 1000, 200, _power_law_numpy,
+                              50, 800, "trace", "the same with float32 draws (float64 fit)"),
+    "refit": Workload(_refit_build, 20000, 100, _refit_numpy, 1000, 10, "trace",
+                      "Gaussian refit (replace), d=1, n=10, T=100"),
+    "ols": Workload(_ols_build, 8000, 20, _ols_numpy, 400, 40 + 10, "replace",
+                    "fixed-design OLS x 3 paradigms, d=10, T=40, 20 fits"),
+    "verifier": Workload(_verifier_build, 200, 30, _verifier_numpy, 20, 10000, "err_center",
+                         "verifier retraining, block design, p=5, n=2000, 30 rounds"),
+    "verifier_f32": Workload(lambda: _verifier_build("float32"), 200, 30, _verifier_numpy, 20,
+                             10000, "err_center", "the same with float32 noise draws"),
+}
+
+
+def speed_row(name: str) -> dict:
+    w = WORKLOADS[name]
+    kernel, params, cfg = w.build()
+    _, first = batch.run(kernel, jax.random.key(0), params, cfg, seeds=w.seeds, timed=True)
+    _, again = batch.run(kernel, jax.random.key(1), params, cfg, seeds=w.seeds, timed=True)
+    run_s = min(first.run_s, again.run_s)
+    t0 = time.perf_counter()
+    w.numpy_loop(w.numpy_seeds, np.random.default_rng(0))
+    numpy_s = (time.perf_counter() - t0) * w.seeds / w.numpy_seeds
+    roof_c, roof_s = roofline(w.seeds, w.draws, w.generations)
+    return {"kernel": name, "workload": w.note, "seeds": w.seeds, "compile_s": first.compile_s,
+            "run_s": run_s, "seed_gen_per_s": w.seeds * w.generations / run_s,
+            "numpy_s": numpy_s, "numpy_seeds_timed": w.numpy_seeds, "x_numpy": numpy_s / run_s,
+            "roofline_s": roof_s, "roofline_compile_s": roof_c, "x_roofline": roof_s / run_s}
+
+
+CHILD = r"""
+import gc, json, sys
+import jax, numpy as np
+jax.config.update("jax_enable_x64", True)
+sys.path.insert(0, sys.argv[5])
+from kernels import WORKLOADS
+from collapse_jax import batch
+name, seeds, chunk, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+w = WORKLOADS[name]
+kernel, params, cfg = w.build()
+
+
+def status(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) / 1024
+
+
+def once(key):
+    if mode == "stream":
+        red = batch.GroupMeans(lambda out: {"x": out[1][w.metric][:, 0]})
+        tm = batch.stream(kernel, key, params, cfg, seeds=seeds, chunk_size=chunk, reduce=red)
+        red.result()
+    else:
+        out, tm = batch.run(kernel, key, params, cfg, seeds=seeds, timed=True)
+        jax.block_until_ready(out)
+        del out
+    gc.collect()
+    return tm
+
+
+first = once(jax.random.key(0))          # compile + run
+base = status("VmRSS:")
+open("/proc/self/clear_refs", "w").write("5")   # reset the peak (VmHWM) to the current RSS
+again = once(jax.random.key(1))          # cached program: the run alone
+print(json.dumps({"compile_s": first.compile_s, "run_s": again.run_s, "base_mb": base,
+                  "peak_mb": status("VmHWM:")}))
+"""
+
+
+def _child(name, seeds, chunk, mode):
+    here = str(Path(__file__).resolve().parent)
+    r = subprocess.run([sys.executable, "-c", CHILD, name, str(seeds), str(chunk), mode, here],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return {"error": (r.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def scale_rows(name: str, max_seeds: int, chunk: int) -> list[dict]:
+    w = WORKLOADS[name]
+    rows, seeds = [], 100
+    while seeds <= max_seeds:
+        r = _child(name, seeds, 0, "run")
+        rows.append({"kernel": name, "seeds": seeds, "mode": "unchunked", **r})
+        _print_scale(rows[-1], w.generations)
+        seeds *= 10
+    r = _child(name, max_seeds, min(chunk, max_seeds), "stream")
+    rows.append({"kernel": name, "seeds": max_seeds, "mode": f"stream {chunk}", **r})
+    _print_scale(rows[-1], w.generations)
+    return rows
+
+
+def _print_scale(r, generations):
+    if "error" in r:
+        print(f"{r['kernel']:<10} {r['seeds']:>8} {r['mode']:>14}  FAILED: {r['error']}")
+        return
+    print(f"{r['kernel']:<10} {r['seeds']:>8} {r['mode']:>14} {r['compile_s']:9.2f} "
+          f"{r['run_s']:8.2f} {1e6 * r['run_s'] / (r['seeds'] * generations):12.3f} "
+          f"{r['base_mb']:8.0f} {r['peak_mb'] - r['base_mb']:9.0f}", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--kernels", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS),
+                    metavar="KERNEL", help="any of " + ", ".join(WORKLOADS) + " (all)")
+    ap.add_argument("--scale", action="store_true", help="also the cost-per-seed table")
+    ap.add_argument("--max-seeds", type=int, default=100_000)
+    ap.add_argument("--chunk", type=int, default=10_000)
+    ap.add_argument("--json", default=None, help="write the rows to this file")
+    a = ap.parse_args()
+    dev = jax.devices()[0]
+    print(f"machine: {platform.machine()}, {dev.platform} ({dev.device_kind}), "
+          f"{len(jax.devices())} device(s), jax {jax.__version__}")
+    print(f"{'kernel':<10} {'seeds':>6} {'compile s':>9} {'run s':>8} {'seed-gen/s':>11} "
+          f"{'numpy s':>8} {'x numpy':>8} {'roof s':>7} {'x roofline':>10}")
+    rows = []
+    for name in a.kernels:
+        r = speed_row(name)
+        rows.append(r)
+        print(f"{name:<10} {r['seeds']:>6} {r['compile_s']:9.2f} {r['run_s']:8.3f} "
+              f"{r['seed_gen_per_s']:11.3g} {r['numpy_s']:8.2f} {r['x_numpy']:8.2f} "
+              f"{r['roofline_s']:7.3f} {r['x_roofline']:10.2f}", flush=True)
+    for name in a.kernels:
+        print(f"  {name}: {WORKLOADS[name].note}")
+    scale = []
+    if a.scale:
+        print(f"\n{'kernel':<10} {'seeds':>8} {'mode':>14} {'compile s':>9} {'run s':>8} "
+              f"{'us/seed-gen':>12} {'base MB':>8} {'+ run MB':>9}")
+        for name in a.kernels:
+            scale += scale_rows(name, a.max_seeds, a.chunk)
+    if a.json:
+        meta = {"machine": platform.machine(), "device": dev.device_kind,
+                "platform": dev.platform, "jax": jax.__version__}
+        with open(a.json, "w") as f:
+            json.dump({"meta": meta, "speed": rows, "scale": scale}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
