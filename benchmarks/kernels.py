@@ -71,6 +71,7 @@ class Workload:
     draws: int  # normal draws per seed and generation (roofline shape)
     metric: str  # one metric streamed by --scale
     note: str
+    scale_max: int = 100_000  # largest seed count of the --scale table (run time bound)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,9 +184,9 @@ WORKLOADS = {
     "refit": Workload(_refit_build, 20000, 100, _refit_numpy, 1000, 10, "trace",
                       "Gaussian refit (replace), d=1, n=10, T=100"),
     "ols": Workload(_ols_build, 8000, 20, _ols_numpy, 400, 40 + 10, "replace",
-                    "fixed-design OLS x 3 paradigms, d=10, T=40, 20 fits"),
+                    "fixed-design OLS x 3 paradigms, d=10, T=40, 20 fits", 10_000),
     "verifier": Workload(_verifier_build, 200, 30, _verifier_numpy, 20, 10000, "err_center",
-                         "verifier retraining, block design, p=5, n=2000, 30 rounds"),
+                         "verifier retraining, block design, p=5, n=2000, 30 rounds", 1000),
     "verifier_f32": Workload(lambda: _verifier_build("float32"), 200, 30, _verifier_numpy, 20,
                              10000, "err_center", "the same with float32 noise draws"),
 }
@@ -284,7 +285,13 @@ def main():
     ap.add_argument("--kernels", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS),
                     metavar="KERNEL", help="any of " + ", ".join(WORKLOADS) + " (all)")
     ap.add_argument("--scale", action="store_true", help="also the cost-per-seed table")
-    ap.add_argument("--max-seeds", type=int, default=100_000)
+    ap.add_argument("--scale-kernels", nargs="+", choices=list(WORKLOADS), metavar="KERNEL",
+                    default=["power_law_f32", "refit", "ols", "verifier"],
+                    help="kernels of the --scale table (power_law_f32 is the check's default "
+                         "sampling precision)")
+    ap.add_argument("--max-seeds", type=int, default=100_000,
+                    help="cap on the --scale seed counts (each kernel also has its own: 1e5, "
+                         "ols 1e4, verifier 1e3, to bound the run time)")
     ap.add_argument("--chunk", type=int, default=10_000)
     ap.add_argument("--json", default=None, help="write the rows to this file")
     a = ap.parse_args()
@@ -306,8 +313,9 @@ def main():
     if a.scale:
         print(f"\n{'kernel':<10} {'seeds':>8} {'mode':>14} {'compile s':>9} {'run s':>8} "
               f"{'us/seed-gen':>12} {'base MB':>8} {'+ run MB':>9}")
-        for name in a.kernels:
-            scale += scale_rows(name, a.max_seeds, a.chunk)
+        for name in a.scale_kernels:
+            top = min(a.max_seeds, WORKLOADS[name].scale_max)
+            scale += scale_rows(name, top, min(a.chunk, max(top // 10, 1)))
     if a.json:
         meta = {"machine": platform.machine(), "device": dev.device_kind,
                 "platform": dev.platform, "jax": jax.__version__}
