@@ -18,7 +18,7 @@ from jax.scipy.linalg import solve_triangular
 
 from . import _random, paradigms
 from ._types import Key, Matrix, Vector
-from ._validate import check_choice, check_float, check_int, check_precision
+from ._validate import check_choice, check_float, check_int, check_precision, sweep_shape
 from .gaussian import Moments, cholesky, covariance, moments, sqrtm_psd
 from .metrics import dissipation, gaussian_fit_metrics, min_eigenvalue
 from .selection import active_weights, mahalanobis_sq, order_stat_window, top_n, window_mass
@@ -138,13 +138,7 @@ def selection_params(cfg: SelectionConfig, *, alpha=0.25, n=None, offset=0.0, fi
     raw = {"alpha": alpha, "n": cfg.n_max if n is None else n, "offset": offset,
            "fixed_scale": fixed_scale}
     arrays = {k: np.asarray(v, dtype=float) for k, v in raw.items()}
-    try:
-        shape = np.broadcast_shapes(*(a.shape for a in arrays.values()))
-    except ValueError:
-        shapes = {k: a.shape for k, a in arrays.items()}
-        raise ValueError(f"{fn}: parameter shapes {shapes} do not broadcast") from None
-    if len(shape) > 1:
-        raise ValueError(f"{fn}: parameters must be scalars or 1-D sweeps, got shape {shape}")
+    shape = sweep_shape(fn, arrays)
     for v in arrays["alpha"].ravel():
         check_float(fn, "alpha", v, 0.0, 1.0, lo_open=True)
     for v in arrays["n"].ravel():

@@ -32,7 +32,7 @@ from jax.scipy.special import ndtr
 
 from . import _random, paradigms
 from ._types import Key, Matrix, Vector
-from ._validate import check_choice, check_int, check_precision
+from ._validate import check_choice, check_int, check_precision, sweep_shape
 from .gaussian import Moments, cholesky, moments, sqrtm_psd, w2_squared
 from .metrics import logdet_psd
 from .selection import active_weights
@@ -131,13 +131,7 @@ def refit_params(cfg: RefitConfig, *, n=None, estimator="mle", lam=0.0, m=None) 
     raw = {"n": cfg.n_max if n is None else n, "ddof": ddof, "weight": weight,
            "m": (cfg.m_max if cfg.paradigm == "mix" else 1) if m is None else m}
     arrays = {k: np.asarray(v, dtype=float) for k, v in raw.items()}
-    try:
-        shape = np.broadcast_shapes(*(a.shape for a in arrays.values()))
-    except ValueError:
-        shapes = {k: a.shape for k, a in arrays.items()}
-        raise ValueError(f"{fn}: parameter shapes {shapes} do not broadcast") from None
-    if len(shape) > 1:
-        raise ValueError(f"{fn}: parameters must be scalars or 1-D sweeps, got shape {shape}")
+    shape = sweep_shape(fn, arrays)
     for v in arrays["n"].ravel():
         if v != int(v):
             raise ValueError(f"{fn}: n={v} must be an integer")

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import regression
 from ._types import Key, Vector
-from ._validate import check_choice, check_float, check_int, check_precision
+from ._validate import check_choice, check_float, check_int, check_precision, sweep_shape
 
 DESIGNS = ("block", "isotropic")
 PARADIGMS = ("replace", "accumulate")
@@ -101,13 +101,7 @@ def verifier_params(cfg: VerifierConfig, *, delta=0.5, r=0.2, sigma=1.0, sigma_c
     raw = {"delta": delta, "r": r, "sigma": sigma, "sigma_c": sigma_c, "s": s,
            "verify": np.asarray(verify, dtype=float)}
     arrays = {k: np.asarray(v, dtype=float) for k, v in raw.items()}
-    try:
-        shape = np.broadcast_shapes(*(a.shape for a in arrays.values()))
-    except ValueError:
-        shapes = {k: a.shape for k, a in arrays.items()}
-        raise ValueError(f"{fn}: parameter shapes {shapes} do not broadcast") from None
-    if len(shape) > 1:
-        raise ValueError(f"{fn}: parameters must be scalars or 1-D sweeps, got shape {shape}")
+    shape = sweep_shape(fn, arrays)
     b = {k: np.broadcast_to(a, shape).ravel() for k, a in arrays.items()}
     for v in b["delta"]:
         check_float(fn, "delta", v, 0.0)
