@@ -460,6 +460,22 @@ def no_verifier_slope(p: int, n: int, sigma, s=1.0, design: str = "block"):
                      "block, isotropic")
 
 
+def _isotropic_row_law(p: int, r, sigma_c, sigma, s):
+    """``(moment, wx)`` for rows ``x ~ N(0, s^2 / p I)``: ``moment(f) = E f(||x||)`` by
+    quadrature over the chi law of the norm, ``wx(norm)`` the verifier window of that row."""
+    scale = s / np.sqrt(p)
+
+    def moment(f):
+        val, _ = integrate.quad(lambda c: stats.chi.pdf(c, p) * f(scale * c), 0.0, np.inf,
+                                epsabs=0, epsrel=1e-11, limit=200)
+        return val
+
+    def wx(norm):
+        return (r * norm + sigma_c) / sigma
+
+    return moment, wx
+
+
 def isotropic_contraction(p: int, r, sigma_c, sigma, s=1.0):
     """Linearised contraction of the isotropic design (INFERRED here, not from the paper).
 
@@ -470,15 +486,7 @@ def isotropic_contraction(p: int, r, sigma_c, sigma, s=1.0):
     Returns ``(rho_iso, rho_at_mean_w, mean_w)``; ``rho(mean w)`` is the block theory at the
     average window.
     """
-    scale = s / np.sqrt(p)
-
-    def moment(f):
-        val, _ = integrate.quad(lambda c: stats.chi.pdf(c, p) * f(scale * c), 0.0, np.inf,
-                                epsabs=0, epsrel=1e-11, limit=200)
-        return val
-
-    def wx(norm):
-        return (r * norm + sigma_c) / sigma
+    moment, wx = _isotropic_row_law(p, r, sigma_c, sigma, s)
 
     num = moment(lambda x: x**2 * acceptance_at_center(wx(x)) * rho(wx(x)))
     den = moment(lambda x: x**2 * acceptance_at_center(wx(x)))
@@ -490,15 +498,7 @@ def isotropic_linear_stationary_error(p: int, n: int, r, sigma_c, sigma, s=1.0):
     """Linearised stationary ``E||theta - theta_c||^2`` of the isotropic design (INFERRED):
     ``p c / (N b^2 (1 - rho_iso^2))`` with ``N = p n`` rows, ``b = E[||x||^2 P_0] / p`` and
     ``c = sigma^2 E[||x||^2 P_0 rho] / p``."""
-    scale = s / np.sqrt(p)
-
-    def moment(f):
-        val, _ = integrate.quad(lambda c: stats.chi.pdf(c, p) * f(scale * c), 0.0, np.inf,
-                                epsabs=0, epsrel=1e-11, limit=200)
-        return val
-
-    def wx(norm):
-        return (r * norm + sigma_c) / sigma
+    moment, wx = _isotropic_row_law(p, r, sigma_c, sigma, s)
 
     b = moment(lambda x: x**2 * acceptance_at_center(wx(x))) / p
     c = sigma**2 * moment(lambda x: x**2 * acceptance_at_center(wx(x)) * rho(wx(x))) / p
