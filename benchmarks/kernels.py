@@ -56,7 +56,8 @@ jax.config.update("jax_enable_x64", True)
 from collapse_jax import batch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from power_law_speed import numpy_loop, roofline  # noqa: E402
+from _roofline import roofline  # noqa: E402
+from power_law_speed import numpy_loop  # noqa: E402
 
 
 @dataclass

@@ -24,10 +24,11 @@ import platform
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 jax.config.update("jax_enable_x64", True)
+
+from _roofline import roofline  # noqa: E402
 
 from collapse_jax import batch  # noqa: E402
 from collapse_jax.loops import selection_config, selection_kernel, selection_params  # noqa: E402
@@ -62,23 +63,6 @@ def numpy_loop(seeds: int, n: int, alpha: float, generations: int, seed: int = 0
             out[g] = (var, np.log(var), (mean - ref) ** 2, mean**2,
                       (mean - mean0) ** 2 + (np.sqrt(var) - sd0) ** 2, psi)
     return time.perf_counter() - t0
-
-
-def roofline(seeds: int, draws: int, generations: int) -> tuple[float, float]:
-    """Compile time and best-of-two run time of bare ``jax.random.normal((seeds, draws))``
-    once per generation (float64), summed so that nothing is optimised away."""
-    def f(key):
-        def body(c, k):
-            return c + jnp.sum(jax.random.normal(k, (seeds, draws)), axis=1), None
-        return jax.lax.scan(body, jnp.zeros(seeds), jax.random.split(key, generations))[0]
-
-    t0 = time.perf_counter()
-    comp = jax.jit(f).lower(jax.random.key(0)).compile()
-    t1 = time.perf_counter()
-    jax.block_until_ready(comp(jax.random.key(1)))
-    t2 = time.perf_counter()
-    jax.block_until_ready(comp(jax.random.key(2)))
-    return t1 - t0, min(t2 - t1, time.perf_counter() - t2)
 
 
 def main():

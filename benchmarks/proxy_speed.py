@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import argparse
 import platform
+import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -38,6 +40,10 @@ import numpy as np
 from scipy.special import logsumexp
 
 from collapse_jax import batch, transport
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _roofline import roofline  # noqa: E402
+
 from collapse_jax.proxy_loop import proxy_config, proxy_kernel, proxy_params
 
 
@@ -149,21 +155,6 @@ def numpy_seed_generation(cfg, repeats: int) -> float:
     return best
 
 
-def roofline(cfg, seeds: int) -> tuple[float, float]:
-    shape = (seeds, len(cfg.strategies), cfg.candidates, cfg.dim)
-
-    def f(key):
-        def body(c, k):
-            return c + jnp.sum(jax.random.normal(k, shape), axis=(1, 2, 3)), None
-        return jax.lax.scan(body, jnp.zeros(seeds), jax.random.split(key, cfg.generations))[0]
-
-    t0 = time.perf_counter()
-    comp = jax.jit(f).lower(jax.random.key(0)).compile()
-    t1 = time.perf_counter()
-    jax.block_until_ready(comp(jax.random.key(1)))
-    return t1 - t0, _best(lambda: comp(jax.random.key(2)), 3)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--problems-per-axis", type=int, default=8)
@@ -209,7 +200,8 @@ def main():
                              timed=True)
         run_s = _best(lambda s=seeds: batch.run(proxy_kernel, jax.random.key(1), params, cfg,
                                                 seeds=s), a.repeats)
-        c_roof, t_roof = roofline(cfg, seeds)
+        c_roof, t_roof = roofline(seeds, (len(cfg.strategies), cfg.candidates, cfg.dim),
+                                  cfg.generations, repeats=3)
         print(f"{f'jax kernel, {seeds} seeds':<44} {first.compile_s:9.2f} {run_s:8.3f} "
               f"{sg / run_s:10.3g} {t_np * sg / run_s:7.1f}x {run_s / t_roof:9.0f}x")
         print(f"{f'  roofline: random.normal, {seeds} seeds':<44} {c_roof:9.2f} {t_roof:8.4f} "

@@ -1,0 +1,33 @@
+"""The sampling roofline shared by the benchmarks (no JAX configuration of its own: the
+draws take the default float type of the caller's JAX setup)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import jax
+import jax.numpy as jnp
+
+
+def roofline(seeds: int, draws, generations: int, repeats: int = 1) -> tuple[float, float]:
+    """Compile time and the best run time (the first run and ``repeats`` more) of bare
+    ``jax.random.normal((seeds, *draws))`` once per generation (``draws`` an int or a shape),
+    summed so that nothing is optimised away."""
+    shape = (seeds, *((draws,) if isinstance(draws, int) else tuple(draws)))
+    axes = tuple(range(1, len(shape)))
+
+    def f(key):
+        def body(c, k):
+            return c + jnp.sum(jax.random.normal(k, shape), axis=axes), None
+        return jax.lax.scan(body, jnp.zeros(seeds), jax.random.split(key, generations))[0]
+
+    t0 = time.perf_counter()
+    comp = jax.jit(f).lower(jax.random.key(0)).compile()
+    compile_s = time.perf_counter() - t0
+    best = math.inf
+    for r in range(1 + repeats):
+        t1 = time.perf_counter()
+        jax.block_until_ready(comp(jax.random.key(1 + r)))
+        best = min(best, time.perf_counter() - t1)
+    return compile_s, best
