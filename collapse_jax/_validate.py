@@ -1,8 +1,9 @@
 """Argument validation that runs in Python, before anything is traced.
 
-Every helper raises ``ValueError`` with one line that names the calling function, the
-argument, the offending value and the allowed range, so a command-line front end can print
-it unchanged.
+Every helper raises :class:`InvalidInput` (a ``ValueError``) with one line that names the
+calling function, the argument, the offending value and the allowed range, so a command-line
+front end can print it unchanged and exit 2. Every other exception is an internal error
+(exit 3): the type, not the wording of a message, tells bad input from a bug.
 """
 
 from __future__ import annotations
@@ -13,15 +14,19 @@ from collections.abc import Iterable
 import jax
 
 
+class InvalidInput(ValueError):
+    """Bad input to a public function or a command-line flag (exit code 2 in the checks)."""
+
+
 def check_int(fn: str, name: str, value, lo: int | None = None, hi: int | None = None) -> int:
     """Return ``value`` as an int or raise a ValueError naming ``fn`` and ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int,)) and not (
         hasattr(value, "__index__")
     ):
-        raise ValueError(f"{fn}: {name}={value!r} must be an integer")
+        raise InvalidInput(f"{fn}: {name}={value!r} must be an integer")
     value = int(value)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ValueError(f"{fn}: {name}={value} is out of range; allowed {_range(lo, hi)}")
+        raise InvalidInput(f"{fn}: {name}={value} is out of range; allowed {_range(lo, hi)}")
     return value
 
 
@@ -39,7 +44,7 @@ def check_float(
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{fn}: {name}={value!r} must be a number") from None
+        raise InvalidInput(f"{fn}: {name}={value!r} must be a number") from None
     bad = not math.isfinite(value)
     if lo is not None:
         bad |= value <= lo if lo_open else value < lo
@@ -50,7 +55,7 @@ def check_float(
         rb = ")" if hi_open else "]"
         lo_s = "-inf" if lo is None else f"{lo:g}"
         hi_s = "inf" if hi is None else f"{hi:g}"
-        raise ValueError(f"{fn}: {name}={value!r} is out of range; allowed {lb}{lo_s}, {hi_s}{rb}")
+        raise InvalidInput(f"{fn}: {name}={value!r} is out of range; allowed {lb}{lo_s}, {hi_s}{rb}")
     return value
 
 
@@ -58,7 +63,7 @@ def check_choice(fn: str, name: str, value, choices: Iterable[str]) -> str:
     """Return ``value`` if it is one of ``choices``."""
     choices = tuple(choices)
     if value not in choices:
-        raise ValueError(f"{fn}: {name}={value!r} is unknown; allowed one of {', '.join(choices)}")
+        raise InvalidInput(f"{fn}: {name}={value!r} is unknown; allowed one of {', '.join(choices)}")
     return value
 
 
@@ -66,7 +71,7 @@ def check_precision(fn: str, precision: str) -> str:
     """Check the precision name and that float64 is actually available."""
     check_choice(fn, "precision", precision, ("float64", "float32"))
     if precision == "float64" and not jax.config.jax_enable_x64:
-        raise ValueError(
+        raise InvalidInput(
             f"{fn}: precision='float64' needs 64-bit JAX; call "
             "jax.config.update('jax_enable_x64', True) before using collapse_jax "
             "(or pass precision='float32')"
@@ -82,10 +87,10 @@ def sweep_shape(fn: str, arrays: dict) -> tuple[int, ...]:
     try:
         shape = np.broadcast_shapes(*(np.shape(a) for a in arrays.values()))
     except ValueError:
-        raise ValueError(f"{fn}: parameter shapes {({k: np.shape(a) for k, a in arrays.items()})}"
+        raise InvalidInput(f"{fn}: parameter shapes {({k: np.shape(a) for k, a in arrays.items()})}"
                          " do not broadcast") from None
     if len(shape) > 1:
-        raise ValueError(f"{fn}: parameters must be scalars or 1-D sweeps, got shape {shape}")
+        raise InvalidInput(f"{fn}: parameters must be scalars or 1-D sweeps, got shape {shape}")
     return shape
 
 

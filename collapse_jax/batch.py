@@ -31,7 +31,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ._types import Key
-from ._validate import check_int
+from ._validate import InvalidInput, check_int
 
 _UNSET = object()
 _DEFAULTS = {"devices": None, "chunk_size": None, "progress": None}
@@ -312,5 +312,5 @@ class GroupMeans:
 def _check_sweep(params, fn: str = "run_sweep"):
     sizes = {leaf.shape[0] if leaf.ndim else None for leaf in jax.tree.leaves(params)}
     if None in sizes or len(sizes) != 1:
-        raise ValueError(f"{fn}: every parameter leaf needs the same leading sweep axis; "
+        raise InvalidInput(f"{fn}: every parameter leaf needs the same leading sweep axis; "
                          "build them with selection_params(cfg, alpha=[...], ...)")

@@ -26,9 +26,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _random, paradigms
+from . import _random, linalg, paradigms
 from ._types import Key
-from ._validate import check_choice, check_float, check_int, check_precision
+from ._validate import InvalidInput, check_choice, check_float, check_int, check_precision
 
 PARADIGMS = paradigms.PARADIGMS
 
@@ -72,7 +72,7 @@ def ols_config(*, dim: int = 10, T: int = 40, generations: int = 19,
     generations = check_int(fn, "generations", generations, 0, 10**6)
     paradigms = (paradigms,) if isinstance(paradigms, str) else tuple(paradigms)
     if not paradigms:
-        raise ValueError(f"{fn}: paradigms=() is empty; allowed a non-empty subset of "
+        raise InvalidInput(f"{fn}: paradigms=() is empty; allowed a non-empty subset of "
                          + ", ".join(PARADIGMS))
     for par in paradigms:
         check_choice(fn, "paradigm", par, PARADIGMS)
@@ -91,34 +91,20 @@ def ols_params(cfg: OLSConfig, *, noise=1.0, noise0=1.0) -> OLSParams:
     try:
         shape = np.broadcast_shapes(*(a.shape for a in arrays.values()))
     except ValueError:
-        raise ValueError(f"{fn}: parameter shapes {[a.shape for a in arrays.values()]} do "
+        raise InvalidInput(f"{fn}: parameter shapes {[a.shape for a in arrays.values()]} do "
                          "not broadcast") from None
     if len(shape) > 1:
-        raise ValueError(f"{fn}: parameters must be scalars or 1-D sweeps, got shape {shape}")
+        raise InvalidInput(f"{fn}: parameters must be scalars or 1-D sweeps, got shape {shape}")
     dtype = jnp.float64 if cfg.precision == "float64" else jnp.float32
     return OLSParams(*(jnp.asarray(np.broadcast_to(arrays[k], shape), dtype)
                        for k in ("noise", "noise0")))
 
 
 def spd_solve(a, b):
-    """Solve ``a z = b`` for a symmetric positive definite ``a`` (``d x d``) by Gauss-Jordan
-    elimination without pivoting (stable for SPD matrices: every pivot is positive).
-
-    Written with plain array operations in a ``fori_loop`` instead of a LAPACK call: batched
-    LAPACK solves under ``vmap`` were the only programs seen to stall in the CPU runtime on a
-    loaded 2-core machine, and for the small ``d`` of these experiments this costs nothing.
-    """
-    d = a.shape[0]
-    vec = b.ndim == 1
-    aug = jnp.concatenate([a, b[:, None] if vec else b], axis=1)
-
-    def body(i, aug):
-        row = aug[i] / aug[i, i]
-        aug = aug - jnp.outer(aug[:, i], row)
-        return aug.at[i].set(row)
-
-    z = jax.lax.fori_loop(0, d, body, aug)[:, d:]
-    return z[:, 0] if vec else z
+    """Solve ``a z = b`` for a symmetric positive definite ``a`` (``d x d``): the toolkit's
+    pure-JAX Cholesky solve (:func:`collapse_jax.linalg.spd_solve`, no LAPACK custom call
+    under ``vmap``)."""
+    return linalg.spd_solve(a, b)
 
 
 def _ols_operator(x):

@@ -11,7 +11,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from . import linalg
 from ._types import Array, Matrix, Points, Scalar, Vector, Weights
+from ._validate import InvalidInput
 
 
 class Moments(NamedTuple):
@@ -60,26 +62,22 @@ def covariance(m: Moments, estimator: str = "mle") -> Matrix:
         return m.scatter / m.count
     if estimator == "unbiased":
         return m.scatter / (m.count - 1.0)
-    raise ValueError(f"covariance: estimator={estimator!r} is unknown; allowed one of mle, unbiased")
+    raise InvalidInput(f"covariance: estimator={estimator!r} is unknown; allowed one of mle, unbiased")
 
 
 def _eigh_map(s: Matrix, f) -> Matrix:
-    if s.shape[-1] == 1:
-        return f(jnp.maximum(s, 0.0))
-    lam, v = jnp.linalg.eigh(0.5 * (s + s.T))
-    return (v * f(jnp.maximum(lam, 0.0))) @ v.T
+    return linalg.psd_function(s, f)
 
 
 def cholesky(s: Matrix) -> Matrix:
-    """Lower Cholesky factor (a plain square root in one dimension, which is much cheaper
-    than a batched LAPACK call under ``vmap``)."""
-    if s.shape[-1] == 1:
-        return jnp.sqrt(s)
-    return jnp.linalg.cholesky(s)
+    """Lower Cholesky factor (:func:`collapse_jax.linalg.cholesky`: plain array operations,
+    no LAPACK custom call under ``vmap``; a square root in one dimension)."""
+    return linalg.cholesky(s)
 
 
 def sqrtm_psd(s: Matrix) -> Matrix:
-    """Symmetric square root of a positive semi-definite matrix (eigenvalues clipped at 0)."""
+    """Symmetric square root of a positive semi-definite matrix (eigenvalues clipped at 0;
+    Jacobi eigen-decomposition, :func:`collapse_jax.linalg.eigh`)."""
     return _eigh_map(s, jnp.sqrt)
 
 
@@ -174,7 +172,7 @@ def entropic_map_matrix(s0: Matrix, s1: Matrix, epsilon) -> Matrix:
     ``G = C^T s0^{-1}`` (:func:`entropic_cross_covariance`); ``G -> A`` of
     :func:`transport_matrix` as ``epsilon -> 0``."""
     c = entropic_cross_covariance(s0, s1, epsilon)
-    return jnp.linalg.solve(s0, c).T
+    return linalg.spd_solve(s0, c).T
 
 
 def entropic_geodesic(m0: Vector, s0: Matrix, m1: Vector, s1: Matrix, tau, epsilon

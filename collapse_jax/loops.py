@@ -14,11 +14,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.linalg import solve_triangular
 
-from . import _random, paradigms
+from . import _random, linalg, paradigms
 from ._types import Key, Matrix, Vector
-from ._validate import check_choice, check_float, check_int, check_precision, sweep_shape
+from ._validate import InvalidInput, check_choice, check_float, check_int, check_precision, sweep_shape
 from .gaussian import Moments, cholesky, covariance, moments, sqrtm_psd
 from .metrics import dissipation, gaussian_fit_metrics, min_eigenvalue
 from .selection import active_weights, mahalanobis_sq, order_stat_window, top_n, window_mass
@@ -121,7 +120,7 @@ def selection_config(
     if sampler == "auto":
         sampler = "order-stat" if dim == 1 else "sort"
     if sampler == "order-stat" and dim != 1:
-        raise ValueError(f"{fn}: sampler='order-stat' needs dim=1 (got dim={dim}); use 'sort'")
+        raise InvalidInput(f"{fn}: sampler='order-stat' needs dim=1 (got dim={dim}); use 'sort'")
     candidates_max = int(round(n_max / alpha_min)) if sampler == "sort" and select else n_max
     return SelectionConfig(dim, n_max, candidates_max, generations, paradigm, metric,
                            bool(select), estimator, pool_size, truth, sampler, precision,
@@ -143,7 +142,7 @@ def selection_params(cfg: SelectionConfig, *, alpha=0.25, n=None, offset=0.0, fi
         check_float(fn, "alpha", v, 0.0, 1.0, lo_open=True)
     for v in arrays["n"].ravel():
         if v != int(v):
-            raise ValueError(f"{fn}: n={v} must be an integer")
+            raise InvalidInput(f"{fn}: n={v} must be an integer")
         check_int(fn, "n", int(v), cfg.dim + 1, cfg.n_max)
     for v in arrays["offset"].ravel():
         check_float(fn, "offset", v, 0.0)
@@ -151,7 +150,7 @@ def selection_params(cfg: SelectionConfig, *, alpha=0.25, n=None, offset=0.0, fi
         check_float(fn, "fixed_scale", v, 0.0, lo_open=True)
     n_cand = np.round(arrays["n"] / arrays["alpha"])
     if cfg.select and cfg.sampler == "sort" and np.any(n_cand > cfg.candidates_max):
-        raise ValueError(f"{fn}: round(n / alpha)={int(n_cand.max())} exceeds the candidate "
+        raise InvalidInput(f"{fn}: round(n / alpha)={int(n_cand.max())} exceeds the candidate "
                          f"buffer {cfg.candidates_max} of the config; raise n_max or lower "
                          "alpha_min in selection_config")
     dtype = jnp.float64 if cfg.precision == "float64" else jnp.float32
@@ -174,7 +173,7 @@ def _draw_standardised(key: Key, mass, mean, chol, reference, metric_precision, 
     n_cand = jnp.round(params.n / params.alpha)
     z_all = _random.normal(key, (cfg.candidates_max, cfg.dim), sdtype)
     if cfg.metric == "current-fit":
-        c = solve_triangular(chol, reference - mean, lower=True).astype(sdtype)
+        c = linalg.solve_lower(chol, reference - mean).astype(sdtype)
         scores = jnp.sum((z_all - c) ** 2, axis=1)
     else:
         scores = mahalanobis_sq(mean + z_all.astype(dtype) @ chol.T, reference, metric_precision)
@@ -223,7 +222,7 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig, si
     mean0, cov0 = pooled.mean, covariance(pooled, cfg.estimator)
     cov0_sqrt = sqrtm_psd(cov0)
     if cfg.metric == "fixed":
-        metric_precision = jnp.linalg.inv(params.fixed_scale * truth.cov)
+        metric_precision = linalg.spd_inv(params.fixed_scale * truth.cov)
     else:
         metric_precision = jnp.eye(cfg.dim, dtype=dtype)
 

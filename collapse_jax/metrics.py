@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from . import linalg
 from ._types import Matrix, Vector
 from .gaussian import Moments, inv_sqrtm_psd, w2_squared
 
@@ -12,8 +13,8 @@ def logdet_psd(s: Matrix):
     """``log det S`` of a positive definite matrix (``-inf`` when singular)."""
     if s.shape[-1] == 1:
         return jnp.log(s[0, 0])
-    sign, logdet = jnp.linalg.slogdet(s)
-    return jnp.where(sign > 0, logdet, -jnp.inf)
+    logdet = linalg.logdet_spd(s)
+    return jnp.where(jnp.isnan(logdet), -jnp.inf, logdet)
 
 
 def dissipation(batch: Moments, mean_prev: Vector, cov_prev: Matrix) -> Matrix:
@@ -37,7 +38,7 @@ def min_eigenvalue(s: Matrix):
     """Smallest eigenvalue of a symmetric matrix."""
     if s.shape[-1] == 1:
         return s[0, 0]
-    return jnp.linalg.eigvalsh(0.5 * (s + s.T))[0]
+    return linalg.eigvalsh(s)[0]
 
 
 def gaussian_fit_metrics(

@@ -13,11 +13,11 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import logsumexp
 
+from . import linalg
 from ._types import Array, Key, Points, Weights
-from ._validate import check_float, check_int
+from ._validate import InvalidInput, check_float, check_int
 
 
 class Mixture(NamedTuple):
@@ -76,7 +76,7 @@ class Uniforms:
     def take(self, shape: tuple) -> Array:
         size = int(np.prod(shape))
         if self.used + size > self._u.shape[0]:
-            raise ValueError(f"Uniforms.take: block of {self._u.shape[0]} exhausted "
+            raise InvalidInput(f"Uniforms.take: block of {self._u.shape[0]} exhausted "
                              f"(used {self.used}, asked {size})")
         out = jax.lax.dynamic_slice_in_dim(self._u, self.used, size).reshape(shape)
         self.used += size
@@ -130,7 +130,7 @@ def sample_from(stream, mix: Mixture, n: int) -> tuple[Points, Array]:
     cdf = jnp.cumsum(mix.weights) / jnp.sum(mix.weights)
     labels = jnp.sum(u[:, None] > cdf[None, :-1], axis=1)
     z = stream.normals((n, mix.means.shape[1])).astype(mix.means.dtype)
-    chol = jnp.linalg.cholesky(mix.covs)
+    chol = jax.vmap(linalg.cholesky)(mix.covs)
     x = mix.means[labels] + jnp.einsum("nij,nj->ni", chol[labels], z)
     return x, labels
 
@@ -144,10 +144,10 @@ def sample(key: Key, mix: Mixture, n: int) -> tuple[Points, Array]:
 def component_log_density(x: Points, mix: Mixture) -> Array:
     """``log N(x_i; mu_c, Sigma_c)`` for every point and component, ``(n, C)``."""
     d = x.shape[1]
-    chol = jnp.linalg.cholesky(mix.covs)
+    chol = jax.vmap(linalg.cholesky)(mix.covs)
 
     def one(mu, l):
-        z = solve_triangular(l, (x - mu).T, lower=True)
+        z = linalg.solve_lower(l, (x - mu).T)
         return (-0.5 * jnp.sum(z**2, axis=0) - jnp.sum(jnp.log(jnp.diag(l)))
                 - 0.5 * d * math.log(2.0 * math.pi))
 

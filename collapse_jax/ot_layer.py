@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import gaussian, mixture, proxies, silo_data, transport
+from . import gaussian, linalg, mixture, proxies, silo_data, transport
 from ._types import Key
 from ._validate import check_float, check_int, check_precision
 
@@ -82,7 +82,7 @@ def _fit(x):
 
 def _one_size(key: Key, n: int, targets: ClosedForms, cfg: GaussianOTConfig, dtype):
     means = jnp.asarray(SILO_MEANS, dtype)
-    chols = jnp.linalg.cholesky(jnp.asarray(SILO_COVS, dtype))
+    chols = jax.vmap(linalg.cholesky)(jnp.asarray(SILO_COVS, dtype))
 
     def draws(stream):
         return stream.normals((3, n, 2)), stream.normals((n, 2))

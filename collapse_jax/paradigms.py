@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from ._types import Array, Key, Points, Weights
+from ._validate import InvalidInput
 from .gaussian import Moments, merge_moments, moments
 
 PARADIGMS = ("replace", "accumulate", "accumulate-subsample")
@@ -43,7 +44,7 @@ def init(paradigm: str, key: Key, x: Points, w: Weights, pool_size: int):
             jnp.zeros((pool_size, x.shape[1]), x.dtype), jnp.full((pool_size,), jnp.inf, x.dtype)
         )
         return update(paradigm, empty, key, x, w)
-    raise ValueError(f"paradigms.init: paradigm={paradigm!r} is unknown; allowed one of "
+    raise InvalidInput(f"paradigms.init: paradigm={paradigm!r} is unknown; allowed one of "
                      + ", ".join(PARADIGMS))
 
 
@@ -64,7 +65,7 @@ def update(paradigm: str, state, key: Key, x: Points, w: Weights, batch: Moments
         all_p = jnp.concatenate([state.priority, prio])
         _, idx = jax.lax.top_k(-all_p, state.priority.shape[0])
         return SubsamplePool(all_x[idx], all_p[idx])
-    raise ValueError(f"paradigms.update: paradigm={paradigm!r} is unknown")
+    raise InvalidInput(f"paradigms.update: paradigm={paradigm!r} is unknown")
 
 
 def pool_moments(paradigm: str, state) -> Moments:

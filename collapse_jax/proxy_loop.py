@@ -22,9 +22,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import mixture, proxies, silo_data, transport
+from . import linalg, mixture, proxies, silo_data, transport
 from ._types import Key
-from ._validate import check_choice, check_float, check_int, check_precision
+from ._validate import InvalidInput, check_choice, check_float, check_int, check_precision
 
 STRATEGIES = ("random", "local", "global-oracle", "interpolation", "barycenter", "kmeans",
               "center-match", "cov-match")
@@ -106,11 +106,11 @@ def proxy_config(*, dim: int = 2, modes: int = 6, skew: float = 0.6, radius: flo
         strategies = (strategies,)
     strategies = tuple(strategies)
     if not strategies:
-        raise ValueError(f"{fn}: strategies=() is empty; allowed any of {', '.join(STRATEGIES)}")
+        raise InvalidInput(f"{fn}: strategies=() is empty; allowed any of {', '.join(STRATEGIES)}")
     for st in strategies:
         check_choice(fn, "strategies", st, STRATEGIES)
     if len(set(strategies)) != len(strategies):
-        raise ValueError(f"{fn}: strategies={strategies!r} has duplicates")
+        raise InvalidInput(f"{fn}: strategies={strategies!r} has duplicates")
     check_choice(fn, "paradigm", paradigm, POOLS)
     check_choice(fn, "generator", generator, GENERATORS)
     components = check_int(fn, "components", modes if components is None else components, 1)
@@ -139,7 +139,7 @@ def proxy_params(cfg: ProxyConfig, *, beta=0.1) -> ProxyParams:
     """Validated :class:`ProxyParams`; a 1-D ``beta`` gives a sweep (one compile)."""
     arr = np.asarray(beta, dtype=float)
     if arr.ndim > 1:
-        raise ValueError(f"proxy_params: beta must be a scalar or a 1-D sweep, got shape "
+        raise InvalidInput(f"proxy_params: beta must be a scalar or a 1-D sweep, got shape "
                          f"{arr.shape}")
     for v in arr.ravel():
         silo_data.check_beta("proxy_params", v)
@@ -232,7 +232,7 @@ def _draw(cfg: ProxyConfig, stream, model, pool, size: int):
     if cfg.junk == 0.0:
         return x
     mean, cov = _moments(cfg, model, pool)
-    chol = jnp.linalg.cholesky(cov + 1e-9 * jnp.eye(cfg.dim, dtype=cov.dtype))
+    chol = linalg.cholesky(cov + 1e-9 * jnp.eye(cfg.dim, dtype=cov.dtype))
     blur = mean + stream.normals((size, cfg.dim)).astype(x.dtype) @ chol.T
     return jnp.where(stream.take((size, 1)) < cfg.junk, blur, x)
 

@@ -32,7 +32,7 @@ from jax.scipy.special import ndtr
 
 from . import _random, paradigms
 from ._types import Key, Matrix, Vector
-from ._validate import check_choice, check_int, check_precision, sweep_shape
+from ._validate import InvalidInput, check_choice, check_int, check_precision, sweep_shape
 from .gaussian import Moments, cholesky, moments, sqrtm_psd, w2_squared
 from .metrics import logdet_psd
 from .selection import active_weights
@@ -126,7 +126,7 @@ def refit_params(cfg: RefitConfig, *, n=None, estimator="mle", lam=0.0, m=None) 
     lams = np.asarray(lam, dtype=float)
     for v in lams.ravel():
         if not v >= 0:
-            raise ValueError(f"{fn}: lam={v} is out of range; allowed [0, inf]")
+            raise InvalidInput(f"{fn}: lam={v} is out of range; allowed [0, inf]")
     weight = np.where(np.isinf(lams), 1.0, lams / (1.0 + np.where(np.isinf(lams), 0.0, lams)))
     raw = {"n": cfg.n_max if n is None else n, "ddof": ddof, "weight": weight,
            "m": (cfg.m_max if cfg.paradigm == "mix" else 1) if m is None else m}
@@ -134,15 +134,15 @@ def refit_params(cfg: RefitConfig, *, n=None, estimator="mle", lam=0.0, m=None) 
     shape = sweep_shape(fn, arrays)
     for v in arrays["n"].ravel():
         if v != int(v):
-            raise ValueError(f"{fn}: n={v} must be an integer")
+            raise InvalidInput(f"{fn}: n={v} must be an integer")
         check_int(fn, "n", int(v), cfg.dim + 1, cfg.n_max)
     if cfg.paradigm == "mix":
         for v in arrays["m"].ravel():
             if v != int(v):
-                raise ValueError(f"{fn}: m={v} must be an integer")
+                raise InvalidInput(f"{fn}: m={v} must be an integer")
             check_int(fn, "m", int(v), cfg.dim + 1, cfg.m_max)
         if np.any(arrays["ddof"] != 0):
-            raise ValueError(f"{fn}: estimator='unbiased' is not defined for paradigm='mix'; "
+            raise InvalidInput(f"{fn}: estimator='unbiased' is not defined for paradigm='mix'; "
                              "allowed 'mle'")
     dtype = jnp.float64 if cfg.precision == "float64" else jnp.float32
     return RefitParams(*(jnp.asarray(np.broadcast_to(arrays[k], shape), dtype)

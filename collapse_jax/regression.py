@@ -22,7 +22,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from . import _random
+from . import _random, linalg
 from ._types import Array, Key, Matrix, Vector
 
 
@@ -125,7 +125,7 @@ def ols(stats: RoundStats, fallback: Vector, block: bool):
         ok = diag > 0
         theta = jnp.where(ok, stats.moment / jnp.where(ok, diag, 1.0), fallback)
         return theta, jnp.any(~ok).astype(fallback.dtype)
-    theta = jnp.linalg.solve(stats.gram, stats.moment)
+    theta = linalg.spd_solve(stats.gram, stats.moment)
     ok = (stats.total >= p) & jnp.all(jnp.isfinite(theta))
     return jnp.where(ok, theta, fallback), (~ok).astype(fallback.dtype)
 

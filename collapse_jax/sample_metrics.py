@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 from scipy import stats as _st
 
-from . import mixture, transport
+from . import linalg, mixture, transport
 from ._types import Array, Points
 
 
@@ -39,7 +39,7 @@ def mode_mass_ratio(x: Points, truth: mixture.Mixture) -> Array:
     """Fraction of ``x`` in each mode's 99% ellipsoid over the truth's mass there, ``(M,)``."""
     d = x.shape[1]
     q = float(_st.chi2.ppf(0.99, d))
-    prec = jnp.linalg.inv(truth.covs)
+    prec = jax.vmap(linalg.spd_inv)(truth.covs)
     diff = x[None, :, :] - truth.means[:, None, :]
     m2 = jnp.einsum("mni,mij,mnj->mn", diff, prec, diff)
     frac = jnp.mean(m2 <= q, axis=1)

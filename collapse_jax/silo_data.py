@@ -32,7 +32,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from . import mixture, transport
+from . import linalg, mixture, transport
 from ._types import Array, Bool, Key, Points
 from ._validate import check_choice, check_float
 
@@ -184,7 +184,7 @@ class SiloBank:
         d = x.shape[1]
         cov = (wn[:, None] * (x - mean)).T @ (x - mean) + 1e-6 * jnp.eye(d, dtype=x.dtype)
         diff = candidates - mean
-        m2 = jnp.sum(diff * jnp.linalg.solve(cov, diff.T).T, axis=1)
+        m2 = jnp.sum(diff * linalg.spd_solve(cov, diff.T).T, axis=1)
         return PublishedScores((m2 - d) ** 2, ok)
 
     def geodesic(self, cloud: Points, tau) -> PublishedClouds:

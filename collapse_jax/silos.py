@@ -17,6 +17,7 @@ import jax.numpy as jnp
 
 from . import _random
 from ._types import Key, Matrix, Vector
+from ._validate import InvalidInput
 
 
 class Truth(NamedTuple):
@@ -35,7 +36,7 @@ def draw_truth(key: Key, dim: int, kind: str, dtype) -> Truth:
         k_m, k_a = jax.random.split(key)
         a = _random.normal(k_a, (dim, dim), dtype)
         return Truth(jax.random.normal(k_m, (dim,), dtype), a @ a.T + 0.1 * jnp.eye(dim, dtype=dtype))
-    raise ValueError(f"draw_truth: kind={kind!r} is unknown; allowed one of standard, random")
+    raise InvalidInput(f"draw_truth: kind={kind!r} is unknown; allowed one of standard, random")
 
 
 def biased_reference(key: Key, truth: Truth, offset) -> Vector:

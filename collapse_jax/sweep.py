@@ -30,6 +30,7 @@ import jax
 import numpy as np
 
 from . import __version__, batch
+from ._validate import InvalidInput
 
 #: Metrics summarised per generation when the kernel returns them (others are skipped:
 #: matrices such as ``psi`` have no scalar curve).
@@ -39,11 +40,11 @@ SCALAR_NDIM = 1
 def grid_points(grid: dict[str, list]) -> list[dict]:
     """Cartesian product of a ``{name: values}`` grid, in a fixed order."""
     if not grid:
-        raise ValueError("grid_points: grid is empty; give at least one parameter list")
+        raise InvalidInput("grid_points: grid is empty; give at least one parameter list")
     names = list(grid)
     for k, v in grid.items():
         if len(v) == 0:
-            raise ValueError(f"grid_points: grid[{k!r}] is empty")
+            raise InvalidInput(f"grid_points: grid[{k!r}] is empty")
     return [dict(zip(names, combo)) for combo in itertools.product(*(grid[k] for k in names))]
 
 
@@ -95,7 +96,7 @@ def run_grid(kernel, key_seed: int, cfg, make_params: Callable[..., object],
     if cfg_path.exists():
         old = json.loads(cfg_path.read_text())
         if {k: old.get(k) for k in record} != json.loads(json.dumps(record)):
-            raise ValueError(f"run_grid: out_dir={str(out)!r} holds a sweep with another "
+            raise InvalidInput(f"run_grid: out_dir={str(out)!r} holds a sweep with another "
                              "configuration; use a new directory")
     else:
         (out / "points").mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,8 @@ import numpy as np
 from scipy import special, stats
 from scipy.signal import fftconvolve
 
+from ._validate import InvalidInput
+
 ESTIMATORS = ("mle", "unbiased")
 
 
@@ -33,13 +35,13 @@ def _divisor(n, estimator):
         return float(n)
     if estimator == "unbiased":
         return n - 1.0
-    raise ValueError(f"theory_classic: estimator={estimator!r} is unknown; allowed one of "
+    raise InvalidInput(f"theory_classic: estimator={estimator!r} is unknown; allowed one of "
                      + ", ".join(ESTIMATORS))
 
 
 def _check_n_dim(fn, n, dim):
     if int(n) != n or n < dim + 1:
-        raise ValueError(f"{fn}: n={n} is out of range; allowed an integer >= dim + 1 = {dim + 1}")
+        raise InvalidInput(f"{fn}: n={n} is out of range; allowed an integer >= dim + 1 = {dim + 1}")
 
 
 # --------------------------------------------------------------------------------------
@@ -126,9 +128,9 @@ def refit_collapse_probability(n, t, level, estimator: str = "mle", dim: int = 1
     """
     _check_n_dim("refit_collapse_probability", n, dim)
     if t < 1:
-        raise ValueError(f"refit_collapse_probability: t={t} is out of range; allowed >= 1")
+        raise InvalidInput(f"refit_collapse_probability: t={t} is out of range; allowed >= 1")
     if not level > 0:
-        raise ValueError(f"refit_collapse_probability: level={level} is out of range; allowed > 0")
+        raise InvalidInput(f"refit_collapse_probability: level={level} is out of range; allowed > 0")
     k = n - 1.0
     a = (k - np.arange(dim)) / 2.0
     x = dim * math.log(level)
@@ -171,7 +173,7 @@ def refit_tail_mass(n, t, c, estimator: str = "mle", step: float = 5e-3):
     ts = np.atleast_1d(np.asarray(t, dtype=int))
     cs = np.atleast_1d(np.asarray(c, dtype=float))
     if ts.min() < 0:
-        raise ValueError(f"refit_tail_mass: t={ts.min()} is out of range; allowed >= 0")
+        raise InvalidInput(f"refit_tail_mass: t={ts.min()} is out of range; allowed >= 0")
     cdiv = _divisor(n, estimator)
     k = n - 1.0
     # log X on a lattice of spacing `step`, masses from CDF differences.
@@ -230,7 +232,7 @@ def plain_mean_horizon(n, seeds: int, tol: float = 0.1) -> int:
 
 def _check_design(fn, T, d):
     if T < d + 2:
-        raise ValueError(f"{fn}: T={T} is out of range; allowed >= d + 2 = {d + 2}")
+        raise InvalidInput(f"{fn}: T={T} is out of range; allowed >= d + 2 = {d + 2}")
 
 
 def ols_variance_factor(T, d) -> float:
@@ -279,7 +281,7 @@ def mixing_weight(lam) -> float:
     """Weight ``w = lam / (1 + lam)`` of the synthetic part (``lam = inf`` gives 1)."""
     lam = float(lam)
     if not lam >= 0:
-        raise ValueError(f"mixing_weight: lam={lam} is out of range; allowed [0, inf]")
+        raise InvalidInput(f"mixing_weight: lam={lam} is out of range; allowed [0, inf]")
     return 1.0 if math.isinf(lam) else lam / (1.0 + lam)
 
 

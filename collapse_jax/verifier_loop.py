@@ -18,7 +18,7 @@ import numpy as np
 
 from . import regression
 from ._types import Key, Vector
-from ._validate import check_choice, check_float, check_int, check_precision, sweep_shape
+from ._validate import InvalidInput, check_choice, check_float, check_int, check_precision, sweep_shape
 
 DESIGNS = ("block", "isotropic")
 PARADIGMS = ("replace", "accumulate")
@@ -115,10 +115,10 @@ def verifier_params(cfg: VerifierConfig, *, delta=0.5, r=0.2, sigma=1.0, sigma_c
         check_float(fn, "s", v, 0.0, lo_open=True)
     for v in b["verify"]:
         if v not in (0.0, 1.0):
-            raise ValueError(f"{fn}: verify={v!r} is out of range; allowed True or False")
+            raise InvalidInput(f"{fn}: verify={v!r} is out of range; allowed True or False")
     for r_, sc, s_, ver in zip(b["r"], b["sigma_c"], b["s"], b["verify"]):
         if ver and r_ * s_ + sc <= 0:
-            raise ValueError(f"{fn}: r={r_} with sigma_c={sc} is out of range; the verifier "
+            raise InvalidInput(f"{fn}: r={r_} with sigma_c={sc} is out of range; the verifier "
                              "window r s + sigma_c must be > 0")
     dtype = jnp.float64 if cfg.precision == "float64" else jnp.float32
     return VerifierParams(*(jnp.asarray(np.broadcast_to(arrays[k], shape), dtype)

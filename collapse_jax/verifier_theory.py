@@ -37,7 +37,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import integrate, special, stats
 
-from ._validate import check_float, check_int
+from ._validate import InvalidInput, check_float, check_int
 
 _SQRT2 = np.sqrt(2.0)
 _SQRT_2_PI = np.sqrt(2.0 / np.pi)
@@ -456,7 +456,7 @@ def no_verifier_slope(p: int, n: int, sigma, s=1.0, design: str = "block"):
         return p * sigma**2 / (s**2 * n)
     if design == "isotropic":
         return sigma**2 * p**2 / (s**2 * (p * n - p - 1.0))
-    raise ValueError(f"no_verifier_slope: design={design!r} is unknown; allowed one of "
+    raise InvalidInput(f"no_verifier_slope: design={design!r} is unknown; allowed one of "
                      "block, isotropic")
 
 
@@ -533,7 +533,7 @@ def _check_setting(fn: str, st: Setting) -> Setting:
     delta = check_float(fn, "delta", st.delta, 0.0)
     s = check_float(fn, "s", st.s, 0.0, lo_open=True)
     if r * s + sigma_c <= 0:
-        raise ValueError(f"{fn}: r={r} with sigma_c={sigma_c} leaves an empty verifier "
+        raise InvalidInput(f"{fn}: r={r} with sigma_c={sigma_c} leaves an empty verifier "
                          "window; allowed r > 0 or sigma_c > 0")
     return Setting(p, n0, n, sigma, sigma_c, r, delta, s)
 

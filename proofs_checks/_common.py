@@ -1,18 +1,34 @@
 """The report layer every proofs_check shares: claims, verdicts, the table, JSON, exit codes.
 
-Contract (design.md): exit 0 when every claim passes, 1 when any fails, 2 on invalid input
-(one line naming the flag, the value and what is allowed; no traceback).
+Contract (design.md), stated in every ``--help``:
+
+* 0: every claim passes;
+* 1: a claim fails (a refuted or undecided prediction);
+* 2: bad input: one line naming the flag, the value and what is allowed, no traceback; every
+  output path is checked before anything is computed;
+* 3: internal error or watchdog: one line, the full traceback (or every thread's stack) in a
+  log file whose path the line names;
+* 130: interrupted (Ctrl-C), one line.
+
+Bad input is recognised by type (:class:`collapse_jax._validate.InvalidInput`, which
+:class:`CheckError` extends), never by the wording of a message. JSON and figures are written
+atomically (a temporary file in the same folder, then ``os.replace``).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import faulthandler
 import json
 import math
+import os
 import platform
 import sys
+import tempfile
+import threading
 import time
+import traceback
 import warnings
 from collections.abc import Callable
 from typing import Literal
@@ -20,8 +36,18 @@ from typing import Literal
 import numpy as np
 
 import collapse_jax
+from collapse_jax._validate import InvalidInput
 
-RELATIONS = ("equal", "below", "above")
+#: Exit codes of every check (and of ``proofs_checks.sweep``).
+EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_CODES_HELP = ("exit codes: 0 every claim passes; 1 a claim fails; 2 bad input (one line "
+                   "naming the flag); 3 internal error or watchdog (one line, traceback in the "
+                   "log file it names); 130 interrupted")
+#: Extensions ``--plot`` accepts (formats matplotlib writes without extra packages).
+PLOT_EXTENSIONS = ("png", "pdf", "svg", "eps", "ps", "jpg", "jpeg")
+#: Default seconds without CPU progress before the watchdog stops a run (``--watchdog``,
+#: or the environment variable ``COLLAPSE_JAX_WATCHDOG``; 0 disables it).
+WATCHDOG_DEFAULT_S = 300.0
 
 
 @dataclasses.dataclass
@@ -131,18 +157,180 @@ def environment() -> dict:
     }
 
 
-class CheckError(ValueError):
+class CheckError(InvalidInput):
     """Invalid command-line input (exit code 2)."""
 
 
-def fail_arg(flag: str, value, allowed: str):
-    raise CheckError(f"{flag}={value!r} is invalid: allowed {allowed}")
-
-
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("epilog", EXIT_CODES_HELP)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):  # one line, exit 2, no usage dump
         print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(EXIT_INPUT)
+
+
+# ---------------------------------------------------------------------------------------------
+# Output paths: checked before computing, written atomically.
+
+
+def check_output_path(flag: str, path, extensions: tuple[str, ...] | None = None) -> str:
+    """Raise :class:`CheckError` unless ``path`` can be written: a non-empty name whose folder
+    exists and is writable, that is not itself a folder, with one of ``extensions`` (without
+    the dot; ``None`` accepts any)."""
+    if path is None:
+        return path
+    path = str(path)
+    if not path.strip():
+        raise CheckError(f"{flag}={path!r} is invalid: allowed a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CheckError(f"{flag}={path!r} is invalid: it is a folder; allowed a file name")
+    if not os.path.isdir(folder):
+        raise CheckError(f"{flag}={path!r} is invalid: folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CheckError(f"{flag}={path!r} is invalid: folder {folder!r} is not writable")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise CheckError(f"{flag}={path!r} is invalid: the file exists and is not writable")
+    if extensions is not None:
+        ext = os.path.splitext(path)[1].lower().lstrip(".")
+        if ext not in extensions:
+            raise CheckError(f"{flag}={path!r} is invalid: allowed extensions "
+                             f"{', '.join('.' + e for e in extensions)}")
+    return path
+
+
+def _temporary_sibling(path: str) -> str:
+    folder, name = os.path.split(os.path.abspath(path))
+    stem, ext = os.path.splitext(name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{ext}", dir=folder)
+    os.close(fd)
+    return tmp
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and
+    ``os.replace``: a reader never sees a partial file, an error leaves the old one."""
+    tmp = _temporary_sibling(path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with _suppress_os_error():
+            os.unlink(tmp)
+        raise
+
+
+def save_figure(fig, path: str, **kwargs) -> None:
+    """``fig.savefig`` to ``path`` atomically (format from the extension)."""
+    tmp = _temporary_sibling(path)
+    fmt = os.path.splitext(path)[1].lstrip(".").lower() or None
+    try:
+        fig.savefig(tmp, format=fmt, **kwargs)
+        os.replace(tmp, path)
+    except BaseException:
+        with _suppress_os_error():
+            os.unlink(tmp)
+        raise
+
+
+class _suppress_os_error:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, typ, value, tb):
+        return typ is not None and issubclass(typ, OSError)
+
+
+# ---------------------------------------------------------------------------------------------
+# Watchdog and internal-error log.
+
+
+def log_path(name: str) -> str:
+    """Where a check writes the traceback of an internal error or a watchdog stop."""
+    folder = os.environ.get("COLLAPSE_JAX_LOG_DIR") or tempfile.gettempdir()
+    return os.path.join(folder, f"collapse_jax-{name}-{os.getpid()}.log")
+
+
+class Watchdog:
+    """Stops a run whose process makes no progress: exit 3 with one line naming the stage.
+
+    "No progress" is measured, not guessed: a background thread samples the process CPU time;
+    when over the last ``timeout`` seconds of wall time the process used less than 2% of one
+    core while a stage was running, the XLA runtime is wedged (the stall this toolkit has met
+    on the CPU backend leaves every worker thread idle in ``block_until_ready``), and waiting
+    longer cannot help. Compilation and computation keep at least one core busy, so a slow run
+    is never stopped. The stack of every thread goes to the log file the line names, then the
+    process exits with code 3 (``os._exit``: a wedged runtime cannot be shut down cleanly).
+    """
+
+    def __init__(self, prog: str, name: str, timeout: float, poll: float | None = None):
+        self.prog, self.name, self.timeout = prog, name, float(timeout)
+        self.poll = poll if poll is not None else min(5.0, max(0.05, self.timeout / 20))
+        self.stage = "starting"
+        self._stop = threading.Event()
+        self._samples: list[tuple[float, float]] = []
+        self._thread = None
+
+    def set_stage(self, stage: str) -> None:
+        self.stage = stage
+
+    def __enter__(self):
+        if self.timeout > 0:
+            self._thread = threading.Thread(target=self._watch, name="collapse_jax-watchdog",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        return False
+
+    def _watch(self):
+        while not self._stop.wait(self.poll):
+            now, cpu = time.monotonic(), time.process_time()
+            self._samples.append((now, cpu))
+            while len(self._samples) > 1 and now - self._samples[1][0] >= self.timeout:
+                self._samples.pop(0)
+            t_old, cpu_old = self._samples[0]
+            if now - t_old >= self.timeout and cpu - cpu_old < 0.02 * (now - t_old):
+                self._fire(now - t_old, cpu - cpu_old)
+
+    def _fire(self, waited: float, cpu: float):
+        path = log_path(self.name)
+        try:
+            with open(path, "w") as f:
+                f.write(f"watchdog: no progress for {waited:.0f}s in stage {self.stage!r} "
+                        f"({cpu:.2f}s of CPU); stacks of every thread:\n")
+                f.flush()
+                faulthandler.dump_traceback(file=f, all_threads=True)
+        except OSError:
+            path = "(log not writable)"
+        print(f"{self.prog}: error: watchdog: no progress for {waited:.0f}s in stage "
+              f"{self.stage!r} (process idle; the compiled program is wedged); exit "
+              f"{EXIT_INTERNAL}; stacks in {path}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(EXIT_INTERNAL)
+
+
+def watchdog_timeout(args) -> float:
+    """``--watchdog`` if given, else ``COLLAPSE_JAX_WATCHDOG``, else the default."""
+    value = getattr(args, "watchdog", None)
+    if value is None:
+        env = os.environ.get("COLLAPSE_JAX_WATCHDOG")
+        try:
+            value = WATCHDOG_DEFAULT_S if env is None else float(env)
+        except ValueError:
+            raise CheckError(f"COLLAPSE_JAX_WATCHDOG={env!r} is invalid: allowed seconds "
+                             ">= 0 (0 disables the watchdog)") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise CheckError(f"--watchdog={value!r} is invalid: allowed seconds >= 0 "
+                         "(0 disables the watchdog)")
+    return float(value)
 
 
 def base_parser(name: str, description: str, *, seeds: int, generations: int) -> _Parser:
@@ -161,11 +349,18 @@ def base_parser(name: str, description: str, *, seeds: int, generations: int) ->
                         "chunks (bounds memory; the same numbers)")
     p.add_argument("--devices", type=int, default=None,
                    help="shard the seed axis across this many devices (default 1)")
+    p.add_argument("--watchdog", type=float, default=None, metavar="SECONDS",
+                   help="stop with exit 3 when the process makes no CPU progress for this "
+                        f"long (default {WATCHDOG_DEFAULT_S:g}, or $COLLAPSE_JAX_WATCHDOG; "
+                        "0 disables)")
     return p
 
 
 class Progress:
     """Stage messages on a terminal; silent when stderr is not a terminal."""
+
+    #: the running check's watchdog: every stage and chunk message names its stage
+    watchdog: Watchdog | None = None
 
     def __init__(self, total: int, enabled: bool | None = None):
         self.total, self.done = total, 0
@@ -174,6 +369,8 @@ class Progress:
 
     def chunks(self, done: int, total: int):
         """Chunk-level bar (``batch.options(progress=...)`` calls it after every chunk)."""
+        if Progress.watchdog is not None:
+            Progress.watchdog.set_stage(f"chunk {min(done + 1, total)} of {total}")
         if self.enabled and total > 1:
             el = time.perf_counter() - self.t0
             rate = done / max(el, 1e-9)
@@ -184,6 +381,9 @@ class Progress:
 
     def step(self, label: str):
         self.done += 1
+        if Progress.watchdog is not None:
+            Progress.watchdog.set_stage(f"stage {min(self.done + 1, self.total)} of "
+                                        f"{self.total} (after {label!r})")
         if self.enabled:
             width = 24
             fill = int(width * self.done / self.total)
@@ -236,8 +436,8 @@ def _fmt(v, digits: int = 4) -> str:
 
 
 def write_report(path: str, report: dict) -> None:
-    with open(path, "w") as f:
-        json.dump(to_jsonable(report), f, indent=1, allow_nan=False)
+    """The JSON report, written atomically (NaN and inf as null)."""
+    atomic_write_text(path, json.dumps(to_jsonable(report), indent=1, allow_nan=False))
 
 
 def apply_quick(a: argparse.Namespace, defaults: dict, quick: dict, keys) -> None:
@@ -264,39 +464,76 @@ def run_check(name: str, parser: argparse.ArgumentParser,
 
     ``body`` returns ``(report, claims, figure_fn)``; ``report`` holds ``config``,
     ``precision``, ``timing`` and ``curves``; ``figure_fn(path)`` draws the figure.
-    ``wall_time`` prints the total wall time after a run that was not refused.
+    ``wall_time`` prints the total wall time after a run that was not refused. Output paths
+    are checked before ``body`` runs; bad input returns 2, an internal error 3 (traceback in a
+    log file), Ctrl-C 130.
     """
     t0 = time.perf_counter()
-    code = _run_check(name, parser, body, argv)
-    if wall_time and code != 2:
+    args = parser.parse_args(argv)
+    try:
+        code = _run_check(name, parser, body, args)
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted after {time.perf_counter() - t0:.1f}s; nothing "
+              "was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except InvalidInput as e:
+        print(f"{parser.prog}: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_INPUT
+    except Exception as e:  # noqa: BLE001 - every other failure is an internal error
+        return internal_error(parser.prog, name, e)
+    if wall_time and code != EXIT_INPUT:
         print(f"total wall time {time.perf_counter() - t0:.1f}s")
     return code
 
 
-def _run_check(name, parser, body, argv) -> int:
-    args = parser.parse_args(argv)
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
+
+
+def internal_error(prog: str, name: str, e: BaseException) -> int:
+    """Write the traceback of ``e`` to the log file, print one line naming it, return 3."""
+    path = log_path(name)
+    try:
+        with open(path, "w") as f:
+            traceback.print_exception(type(e), e, e.__traceback__, file=f)
+    except OSError:
+        path = "(log not writable)"
+    msg = _one_line(e)
+    if len(msg) > 200:
+        msg = msg[:197] + "..."
+    print(f"{prog}: internal error: {type(e).__name__}: {msg} (exit {EXIT_INTERNAL}; "
+          f"traceback in {path})", file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def _run_check(name, parser, body, args) -> int:
+    check_output_path("--json", getattr(args, "json", None))
+    check_output_path("--plot", getattr(args, "plot", None), PLOT_EXTENSIONS)
+    key = getattr(args, "key", None)
+    if key is not None and not 0 <= key < 2**63:
+        raise CheckError(f"--key={key!r} is invalid: allowed 0 .. 2**63 - 1")
+    timeout = watchdog_timeout(args)
     import jax
 
     from collapse_jax import batch
 
     batch.maybe_initialize_distributed()
     jax.config.update("jax_enable_x64", True)
-    try:
-        if getattr(args, "chunk_size", None) is not None and args.chunk_size < 1:
-            raise CheckError(f"--chunk-size={args.chunk_size} is invalid: allowed >= 1")
-        devices = getattr(args, "devices", None)
-        if devices is not None and not 1 <= devices <= jax.device_count():
-            raise CheckError(f"--devices={devices} is invalid: allowed 1 .. "
-                             f"{jax.device_count()} (devices visible to JAX)")
-        bar = Progress(1)
-        with batch.options(devices=devices, chunk_size=getattr(args, "chunk_size", None),
-                           progress=bar.chunks):
-            report, claims, figure_fn = body(args)
-    except (CheckError, ValueError) as e:
-        if isinstance(e, CheckError) or _is_validation(e):
-            print(f"{parser.prog}: error: {e}", file=sys.stderr)
-            return 2
-        raise
+    if getattr(args, "chunk_size", None) is not None and args.chunk_size < 1:
+        raise CheckError(f"--chunk-size={args.chunk_size} is invalid: allowed >= 1")
+    devices = getattr(args, "devices", None)
+    if devices is not None and not 1 <= devices <= jax.device_count():
+        raise CheckError(f"--devices={devices} is invalid: allowed 1 .. "
+                         f"{jax.device_count()} (devices visible to JAX)")
+    bar = Progress(1)
+    with Watchdog(parser.prog, name, timeout) as dog:
+        Progress.watchdog = dog
+        try:
+            with batch.options(devices=devices, chunk_size=getattr(args, "chunk_size", None),
+                               progress=bar.chunks):
+                report, claims, figure_fn = body(args)
+        finally:
+            Progress.watchdog = None
     env = environment()
     full = {"check": name, "version": collapse_jax.__version__, **report,
             "device": env["device"], "versions": env["versions"],
@@ -311,10 +548,4 @@ def _run_check(name, parser, body, argv) -> int:
     if args.plot:
         figure_fn(args.plot)
         print(f"wrote {args.plot}")
-    return 0 if all(c.passed for c in claims) else 1
-
-
-def _is_validation(e: ValueError) -> bool:
-    # Library validation errors name the function first: "fn: arg=value ...".
-    msg = str(e)
-    return ": " in msg and "=" in msg.split(": ", 1)[1]
+    return EXIT_PASS if all(c.passed for c in claims) else EXIT_FAIL

@@ -47,6 +47,7 @@ from ._common import (
     check_flags,
     curve_summary,
     run_check,
+    save_figure,
 )
 
 NAME = "gaussian_refit"
@@ -307,7 +308,7 @@ def body(a):
             t, runs, th, horizon=horizon, level=a.level,
             title=f"Gaussian refit, replace: n={a.n}, d={a.dim}, {a.seeds} seeds "
                   "(dashed/dots: exact)")
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        save_figure(fig, path, dpi=110, bbox_inches="tight")
 
     return report, claims, figure
 

@@ -52,6 +52,7 @@ from ._common import (
     check_flags,
     curve_summary,
     run_check,
+    save_figure,
 )
 
 NAME = "knowledge_center"
@@ -527,7 +528,7 @@ def body(a):
             title=f"p={a.p}, n0={a.n0}, n={a.n}, sigma={a.sigma:g}, sigma_c={a.sigma_c:g}, "
                   f"r={r_main:g}, Delta={d_main:g}, {a.seeds} seeds, {a.design}/{a.paradigm}"
                   + (", no verifier" if a.no_verifier else ""))
-        fig.savefig(path, dpi=120, bbox_inches="tight")
+        save_figure(fig, path, dpi=120, bbox_inches="tight")
 
     return report, claims, figure
 

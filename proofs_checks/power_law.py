@@ -43,6 +43,7 @@ from ._common import (
     check_flags,
     curve_summary,
     run_check,
+    save_figure,
     simultaneous_level,
 )
 
@@ -431,7 +432,7 @@ def body(a):
             bands, window=window, fitted_slope=raw[0], predicted_slope=pred1, psi=psi_cf,
             psi_grid=grid_pts, title=f"alpha={a.alpha:g}, d={a.dim}, n={a.n}, "
                                      f"{a.seeds} seeds")
-        fig.savefig(path, dpi=120, bbox_inches="tight")
+        save_figure(fig, path, dpi=120, bbox_inches="tight")
 
     return report, claims, figure
 

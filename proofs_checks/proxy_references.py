@@ -42,6 +42,7 @@ from ._common import (
     check_flags,
     curve_summary,
     run_check,
+    save_figure,
     simultaneous_level,
 )
 
@@ -613,7 +614,7 @@ def body(a):
         fig = plots_proxy.proxy_figure(
             panels, frechet, title=f"d={a.dim}, M={a.modes}, K={a.silos}, n={a.n}, "
                                    f"alpha={a.alpha:g}, {a.paradigm}, {a.seeds} seeds")
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        save_figure(fig, path, dpi=110, bbox_inches="tight")
         p = Path(path)
         gpath = p.with_name(p.stem + "_gallery" + p.suffix)
         gens = sorted({0, T // 2, T})
@@ -621,7 +622,7 @@ def body(a):
             {s: out["eval"][0, :, i] for i, s in enumerate(st)}, gens,
             truth_means=np.asarray(truth_of(cfg).means),
             title="seed 0, skewed split: model samples (first two coordinates)")
-        g.savefig(gpath, dpi=90, bbox_inches="tight")
+        save_figure(g, gpath, dpi=90, bbox_inches="tight")
         print(f"wrote {gpath}")
 
     return report, claims, figure

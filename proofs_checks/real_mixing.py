@@ -56,6 +56,7 @@ from ._common import (
     check_flags,
     curve_summary,
     run_check,
+    save_figure,
 )
 
 NAME = "real_mixing"
@@ -312,7 +313,7 @@ def body(a):
             t, shown, theo, stationary=(lams, meas, hw, grid, curve),
             title=f"real-data mixing: n={a.n} real, m={a.m} synthetic per generation, "
                   f"d={a.dim}, {a.seeds} seeds (dashed: exact)")
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        save_figure(fig, path, dpi=110, bbox_inches="tight")
 
     return report, claims, figure
 

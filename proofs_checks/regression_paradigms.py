@@ -38,6 +38,7 @@ from ._common import (
     check_flags,
     curve_summary,
     run_check,
+    save_figure,
 )
 
 NAME = "regression_paradigms"
@@ -216,7 +217,7 @@ def body(a):
             title=f"fixed-design OLS on its own labels: d={a.d}, T={a.T}, sigma={a.noise:g}; "
                   f"Dohmatob T0={a.T0}, sigma0={a.noise0:g}; {a.seeds} seeds "
                   "(dashed: closed forms)")
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        save_figure(fig, path, dpi=110, bbox_inches="tight")
 
     return report, claims, figure
 

@@ -46,6 +46,7 @@ from ._common import (
     check_flags,
     curve_summary,
     run_check,
+    save_figure,
     simultaneous_level,
 )
 
@@ -416,7 +417,7 @@ def body(a):
         fig = plots_vae.verification_figure(
             {n: res[n] for n in names}, grids, side=full.side, floor=floor,
             title=f"{full.source}, keep={a.keep:g}, {a.paradigm}, {a.seeds} seeds")
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        save_figure(fig, path, dpi=110, bbox_inches="tight")
 
     return report, claims, figure
 

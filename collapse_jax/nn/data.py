@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import check_float, check_int
+from .._validate import InvalidInput, check_float, check_int
 
 CLASSES = 10
 
@@ -56,18 +56,18 @@ def _parse_idx(path: str, want_dims: int) -> np.ndarray:
     try:
         raw = _read(path)
     except (OSError, EOFError) as e:
-        raise ValueError(f"{fn}: path={path!r} could not be read ({e.__class__.__name__})") from None
+        raise InvalidInput(f"{fn}: path={path!r} could not be read ({e.__class__.__name__})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise ValueError(f"{fn}: path={path!r} is not an unsigned-byte IDX file "
+        raise InvalidInput(f"{fn}: path={path!r} is not an unsigned-byte IDX file "
                          "(bad magic number)")
     ndim = raw[3]
     if ndim != want_dims or len(raw) < 4 + 4 * ndim:
-        raise ValueError(f"{fn}: path={path!r} has {ndim} IDX dimensions; allowed "
+        raise InvalidInput(f"{fn}: path={path!r} has {ndim} IDX dimensions; allowed "
                          f"{want_dims} ({'images' if want_dims == 3 else 'labels'})")
     shape = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
     body = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(shape)):
-        raise ValueError(f"{fn}: path={path!r} is truncated: header says {shape}, "
+        raise InvalidInput(f"{fn}: path={path!r} is truncated: header says {shape}, "
                          f"{body.size} bytes follow")
     return body.reshape(shape)
 
@@ -80,9 +80,9 @@ def _labels_path(images_path: str) -> str:
                          name.replace(a, b) + ".gz"):
                 if os.path.exists(os.path.join(d, cand)):
                     return os.path.join(d, cand)
-            raise ValueError(f"load_mnist: path={images_path!r} has no labels file "
+            raise InvalidInput(f"load_mnist: path={images_path!r} has no labels file "
                              f"{name.replace(a, b)!r} beside it")
-    raise ValueError(f"load_mnist: path={images_path!r} is not an MNIST images file; allowed "
+    raise InvalidInput(f"load_mnist: path={images_path!r} is not an MNIST images file; allowed "
                      "an .npz, an IDX images file named *images-idx3* (labels beside it) or "
                      "a folder holding train-images-idx3-ubyte[.gz]")
 
@@ -93,7 +93,7 @@ def _find_in_folder(folder: str) -> str:
         p = os.path.join(folder, name)
         if os.path.exists(p):
             return p
-    raise ValueError(f"load_mnist: path={folder!r} is a folder without train-images-idx3-ubyte"
+    raise InvalidInput(f"load_mnist: path={folder!r} is a folder without train-images-idx3-ubyte"
                      "[.gz] or mnist.npz")
 
 
@@ -110,9 +110,9 @@ def _from_npz(path: str):
                         ys.append(z["y_test"])
                     return np.concatenate(xs), np.concatenate(ys)
     except (OSError, ValueError, EOFError) as e:
-        raise ValueError(f"{fn}: path={path!r} is not a readable .npz ({e.__class__.__name__})"
+        raise InvalidInput(f"{fn}: path={path!r} is not a readable .npz ({e.__class__.__name__})"
                          ) from None
-    raise ValueError(f"{fn}: path={path!r} has arrays {sorted(keys)}; allowed x_train/y_train, "
+    raise InvalidInput(f"{fn}: path={path!r} has arrays {sorted(keys)}; allowed x_train/y_train, "
                      "x/y or images/labels")
 
 
@@ -127,7 +127,7 @@ def load_mnist(path: str, pool: int = 2) -> ImageData:
     fn = "load_mnist"
     pool = check_int(fn, "pool", pool, 1, 28)
     if not isinstance(path, (str, os.PathLike)) or not os.path.exists(path):
-        raise ValueError(f"{fn}: path={str(path)!r} does not exist (nothing is downloaded; "
+        raise InvalidInput(f"{fn}: path={str(path)!r} does not exist (nothing is downloaded; "
                          "pass a local MNIST .npz or IDX file)")
     path = os.fspath(path)
     if os.path.isdir(path):
@@ -141,16 +141,16 @@ def load_mnist(path: str, pool: int = 2) -> ImageData:
     if x.ndim == 2 and x.shape[1] == 784:
         x = x.reshape(-1, 28, 28)
     if x.ndim != 3 or x.shape[1] != x.shape[2] or x.shape[0] != y.shape[0] or x.shape[0] == 0:
-        raise ValueError(f"{fn}: path={path!r} holds images {x.shape} and labels {y.shape}; "
+        raise InvalidInput(f"{fn}: path={path!r} holds images {x.shape} and labels {y.shape}; "
                          "allowed (N, side, side) or (N, side*side) with N labels")
     if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= CLASSES:
-        raise ValueError(f"{fn}: path={path!r} labels must be integers in 0..9")
+        raise InvalidInput(f"{fn}: path={path!r} labels must be integers in 0..9")
     x = x.astype(np.float32)
     if x.max() > 1.0:
         x = x / 255.0
     side = x.shape[1]
     if side % pool:
-        raise ValueError(f"{fn}: pool={pool} does not divide the image side {side}")
+        raise InvalidInput(f"{fn}: pool={pool} does not divide the image side {side}")
     side //= pool
     x = x.reshape(-1, side, pool, side, pool).mean(axis=(2, 4))
     return ImageData(x.reshape(x.shape[0], -1).astype(np.float32), y.astype(np.int32), side,
@@ -173,7 +173,7 @@ def stratified_split(data: ImageData, seed: int, test_fraction: float = 0.3,
     for c in range(CLASSES):
         idx = np.flatnonzero(data.y == c)
         if idx.size < 4:
-            raise ValueError(f"{fn}: class {c} has {idx.size} images; allowed >= 4 per class")
+            raise InvalidInput(f"{fn}: class {c} has {idx.size} images; allowed >= 4 per class")
         idx = rng.permutation(idx)
         test_idx.append(idx[: max(2, int(round(frac * idx.size)))])
     test_idx = np.sort(np.concatenate(test_idx))

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._types import Key
+from .._validate import InvalidInput
 
 
 def _is_linear(x) -> bool:
@@ -35,7 +36,7 @@ def reinit(like, key: Key):
     lim_leaves = jax.tree.leaves(lims)
     if len(lim_leaves) != len(leaves) or any(not _is_linear(x) for x in
                                              jax.tree.leaves(like, is_leaf=_is_linear)):
-        raise ValueError("reinit: like holds arrays outside eqx.nn.Linear layers; allowed "
+        raise InvalidInput("reinit: like holds arrays outside eqx.nn.Linear layers; allowed "
                          "models built from eqx.nn.Linear only")
     sizes = [int(np.prod(leaf.shape)) for leaf in leaves]
     dtype = leaves[0].dtype

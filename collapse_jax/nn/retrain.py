@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._types import Key
-from .._validate import check_float, check_int, check_precision, sweep_shape
+from .._validate import InvalidInput, check_float, check_int, check_precision, sweep_shape
 from ..gaussian import sqrtm_psd
 from . import metrics as nm
 from .classifier import Classifier, accuracy, cross_entropy, log_confidence
@@ -143,7 +143,7 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
     for name, v in (("n_real", n_real), ("n_keep", n_keep), ("n_eval", n_eval)):
         check_int(fn, name, v, 2 * classes)
         if v % classes:
-            raise ValueError(f"{fn}: {name}={v} is out of range; allowed a multiple of "
+            raise InvalidInput(f"{fn}: {name}={v} is out of range; allowed a multiple of "
                              f"classes={classes}")
     keep_min = check_float(fn, "keep_min", keep_min, 0.0, 1.0, lo_open=True)
     verifier_max = check_int(fn, "verifier_max", verifier_max, classes)
@@ -188,7 +188,7 @@ def real_set(split: Split, feature_net: Classifier, cfg: RetrainConfig) -> RealS
     dt = _dtype(cfg)
     tx, ty = jnp.asarray(split.test.x), jnp.asarray(split.test.y)
     if tx.shape[1] != cfg.dim:
-        raise ValueError(f"real_set: image size {tx.shape[1]} differs from cfg.dim={cfg.dim}")
+        raise InvalidInput(f"real_set: image size {tx.shape[1]} differs from cfg.dim={cfg.dim}")
     feat = jax.vmap(feature_net.features)(tx).astype(dt)
     mean, cov = nm.feature_gaussian(feat)
     return RealSet(jnp.asarray(split.train.x), jnp.asarray(split.train.y), tx, ty, feature_net,
@@ -210,25 +210,25 @@ def retrain_params(cfg: RetrainConfig, real: RealSet, *, keep=0.1, verify=1.0,
     arrays = {k: np.asarray(v, dtype=float) for k, v in raw.items()}
     shape = sweep_shape(fn, arrays)
     if shape and not shared:
-        raise ValueError(f"{fn}: a sweep (shape {shape}) needs shared=True and "
+        raise InvalidInput(f"{fn}: a sweep (shape {shape}) needs shared=True and "
                          "batch.run_sweep_shared, so the data are not copied per point")
     keep_min = cfg.n_keep_c / cfg.candidates_c
     for v in arrays["keep"].ravel():
         check_float(fn, "keep", v, keep_min - 1e-12, 1.0)
     for v in arrays["verify"].ravel():
         if v not in (0.0, 1.0):
-            raise ValueError(f"{fn}: verify={v} is out of range; allowed 0 or 1")
+            raise InvalidInput(f"{fn}: verify={v} is out of range; allowed 0 or 1")
     n_train = int(real.train_y.shape[0])
     for v in arrays["verifier_size"].ravel():
         check_int(fn, "verifier_size", int(v), cfg.classes, min(cfg.verifier_max, n_train))
     for v in arrays["accumulate"].ravel():
         if v not in (0.0, 1.0):
-            raise ValueError(f"{fn}: accumulate={v} is out of range; allowed 0 or 1")
+            raise InvalidInput(f"{fn}: accumulate={v} is out of range; allowed 0 or 1")
         if v == 1.0 and cfg.pool < cfg.classes * (cfg.n_real_c + (cfg.rounds + 1) * cfg.n_keep_c):
-            raise ValueError(f"{fn}: accumulate=1 needs retrain_config(accumulate=True)")
+            raise InvalidInput(f"{fn}: accumulate=1 needs retrain_config(accumulate=True)")
     counts = np.bincount(np.asarray(real.train_y), minlength=cfg.classes)
     if counts.min() < cfg.n_real_c:
-        raise ValueError(f"{fn}: the real pool has {counts.min()} images of some class; "
+        raise InvalidInput(f"{fn}: the real pool has {counts.min()} images of some class; "
                          f"n_real needs {cfg.n_real_c} per class")
     leaves = {k: jnp.asarray(np.broadcast_to(a, shape), jnp.float32) for k, a in arrays.items()}
     return RetrainParams(leaves["keep"], leaves["verify"], leaves["verifier_size"],
