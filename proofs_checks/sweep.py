@@ -4,75 +4,170 @@
 runs the cartesian grid of the power-law (Gaussian selection) kernel;
 ``python -m proofs_checks.sweep --kernel knowledge_center --out DIR --delta 0 0.5 1 --r 0.1 0.5``
 runs the verifier-filtered retraining kernel over ``(delta, r, sigma, sigma_c, verify)``.
-One compile serves every point. Each finished point is written at once as a CSV in
-``DIR/points/`` plus ``DIR/config.json``; ``python -m proofs_checks.sweep --resume DIR``
-continues an interrupted sweep (of either kernel) without recomputing finished points. Each
-CSV holds the per-generation mean and standard error over seeds of every metric (long
-format; pandas and xarray read it).
+One compile serves every point. Each finished point is written at once, atomically, as a CSV
+in ``DIR/points/`` and recorded with its row count and sha256 in ``DIR/manifest.json``;
+``DIR/config.json`` holds the run (flags, configuration, grid, versions, device).
+``python -m proofs_checks.sweep --resume DIR`` continues an interrupted sweep (of either
+kernel): it verifies every point file against the manifest, keeps the intact ones and
+recomputes the missing, empty, truncated or altered ones. Each CSV holds the per-generation
+mean and standard error over seeds of every metric (long format; pandas and xarray read it).
+
+With ``--resume`` only the execution flags ``--batch-points``, ``--chunk-size`` and
+``--devices`` may take new values (they change how the points run, not their numbers); any
+other flag may be repeated only with the value stored in ``DIR/config.json``, so the original
+command line works with ``--out DIR`` replaced by ``--resume DIR``. A differing flag is refused
+(exit 2) with both values.
+
+Exit codes: 0 the sweep is complete; 2 bad input (one line naming the flag or the damaged
+file; checked before any computation); 3 internal error (one line, the traceback in the log
+file it names); 130 interrupted by Ctrl-C (one line saying how many points are finished; every
+finished point is kept, and ``--resume DIR`` continues).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
+import shlex
 import sys
+import tempfile
+import textwrap
 import time
 from pathlib import Path
 
-from ._common import CheckError, _Parser
+from collapse_jax._validate import InvalidInput
+
+from ._common import (
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_PASS,
+    CheckError,
+    _Parser,
+    internal_error,
+)
 
 PROG = "python -m proofs_checks.sweep"
-
-
 KERNELS = ("power_law", "knowledge_center")
+#: ``kernel`` names recorded in ``config.json`` by each ``--kernel``.
+KERNEL_NAMES = {"power_law": "selection_kernel", "knowledge_center": "verifier_kernel"}
+#: Flags that may change on ``--resume``: how the points run, not what they compute.
+EXECUTION_FLAGS = ("batch_points", "chunk_size", "devices")
+#: Keys of ``config.json`` that define the run (see :mod:`collapse_jax.sweep`).
+RECORD_KEYS = ("kernel", "cfg", "grid", "seeds", "silos", "key")
+KEY_MAX = 2**63 - 1
+
+EPILOG = "\n\n".join(textwrap.fill(t, 79) for t in (
+    "with --resume DIR: only --batch-points, --chunk-size and --devices may take new values "
+    "(execution, not results); every other flag may be repeated only with the value stored "
+    "in DIR/config.json, so the original command works with --out DIR replaced by --resume "
+    "DIR. Point files are verified against DIR/manifest.json (row count, sha256) and the "
+    "missing, empty, truncated or altered ones are recomputed.",
+    f"exit codes: {EXIT_PASS} the sweep is complete; {EXIT_INPUT} bad input (one line naming "
+    "the flag or the damaged file; nothing computed); "
+    f"{EXIT_INTERNAL} internal error (one line, traceback in the log file it names); "
+    f"{EXIT_INTERRUPTED} interrupted (finished points are kept; --resume DIR continues)"))
 
 
-def build_parser():
-    p = _Parser(prog=PROG, description=__doc__.split("\n")[0])
+class _StoredFlagsParser(_Parser):
+    """Parses the flags stored in ``config.json``: an error raises instead of exiting."""
+
+    def error(self, message):
+        raise CheckError(message)
+
+
+def build_parser(cls=_Parser):
+    p = cls(prog=PROG, description=__doc__.split("\n")[0], epilog=EPILOG,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--out", metavar="DIR", help="new results directory")
-    where.add_argument("--resume", metavar="DIR", help="continue the sweep stored in DIR")
+    where.add_argument("--out", metavar="DIR",
+                       help="new results directory (created; an existing one must be empty)")
+    where.add_argument("--resume", metavar="DIR",
+                       help="continue the sweep stored in DIR (see below for the flags "
+                            "allowed with it)")
     p.add_argument("--kernel", default="power_law", choices=KERNELS,
-                   help="power_law (Gaussian selection, default) or knowledge_center "
-                        "(verifier-filtered regression)")
+                   help="power_law (Gaussian selection) or knowledge_center "
+                        "(verifier-filtered regression) (default power_law)")
     g = p.add_argument_group("power_law grid (lists) and structure")
-    g.add_argument("--alpha", type=float, nargs="+", default=[0.25])
+    g.add_argument("--alpha", type=float, nargs="+", default=[0.25],
+                   help="kept fractions, in (0, 1] (default 0.25)")
     g.add_argument("--n", type=int, nargs="+", default=None,
-                   help="power_law: kept points per generation, a list (200); "
-                        "knowledge_center: synthetic rows per direction, one value (2000)")
-    g.add_argument("--offset", type=float, nargs="+", default=[0.0])
-    g.add_argument("--fixed-scale", type=float, nargs="+", default=[1.0])
-    g.add_argument("--dim", type=int, default=1)
+                   help="power_law: kept points per generation, a list (default 200); "
+                        "knowledge_center: synthetic rows per direction, one value "
+                        "(default 2000)")
+    g.add_argument("--offset", type=float, nargs="+", default=[0.0],
+                   help="silo bias of the reference in standard deviations, >= 0 "
+                        "(default 0)")
+    g.add_argument("--fixed-scale", type=float, nargs="+", default=[1.0],
+                   help="scale c of the fixed metric, > 0 (default 1)")
+    g.add_argument("--dim", type=int, default=1, help="dimension, >= 1 (default 1)")
     g.add_argument("--metric", default="current-fit", choices=("current-fit", "fixed",
-                                                                "euclidean"))
-    g.add_argument("--truth", default="standard", choices=("standard", "random"))
-    g.add_argument("--estimator", default="mle", choices=("mle", "unbiased"))
+                                                                "euclidean"),
+                   help="selection metric (default current-fit)")
+    g.add_argument("--truth", default="standard", choices=("standard", "random"),
+                   help="true covariance (default standard)")
+    g.add_argument("--estimator", default="mle", choices=("mle", "unbiased"),
+                   help="covariance estimator (default mle)")
     v = p.add_argument_group("knowledge_center grid (lists) and structure")
-    v.add_argument("--delta", type=float, nargs="+", default=[0.5])
-    v.add_argument("--r", type=float, nargs="+", default=[0.2])
-    v.add_argument("--sigma", type=float, nargs="+", default=[1.0])
-    v.add_argument("--sigma-c", type=float, nargs="+", default=[0.5])
+    v.add_argument("--delta", type=float, nargs="+", default=[0.5],
+                   help="verifier bias, >= 0 (default 0.5)")
+    v.add_argument("--r", type=float, nargs="+", default=[0.2],
+                   help="verifier radius, >= 0 (default 0.2)")
+    v.add_argument("--sigma", type=float, nargs="+", default=[1.0],
+                   help="label noise, > 0 (default 1)")
+    v.add_argument("--sigma-c", type=float, nargs="+", default=[0.5],
+                   help="verifier noise, >= 0 (default 0.5)")
     v.add_argument("--verify", type=int, nargs="+", default=[1], choices=(0, 1),
-                   help="1 with the verifier, 0 without; '1 0' sweeps both")
-    v.add_argument("--p", type=int, default=5)
-    v.add_argument("--n0", type=int, default=20)
-    v.add_argument("--design", default="block", choices=("block", "isotropic"))
+                   help="1 with the verifier, 0 without; '1 0' sweeps both (default 1)")
+    v.add_argument("--p", type=int, default=5, help="coefficients (default 5)")
+    v.add_argument("--n0", type=int, default=20, help="real rows (default 20)")
+    v.add_argument("--design", default="block", choices=("block", "isotropic"),
+                   help="synthetic design (default block)")
     c = p.add_argument_group("common")
     c.add_argument("--generations", "--rounds", dest="generations", type=int, default=None,
-                   help="generations (power_law, 200) or rounds (knowledge_center, 30)")
+                   help="generations (power_law, default 200) or rounds (knowledge_center, "
+                        "default 30)")
     c.add_argument("--paradigm", default=None,
                    choices=("accumulate", "replace", "accumulate-subsample"),
                    help="power_law: accumulate (default), replace, accumulate-subsample; "
                         "knowledge_center: replace (default) or accumulate")
-    c.add_argument("--precision", default="float64", choices=("float64", "float32"))
-    c.add_argument("--seeds", type=int, default=1000)
-    c.add_argument("--silos", type=int, default=1)
-    c.add_argument("--key", type=int, default=0)
-    c.add_argument("--batch-points", type=int, default=8,
-                   help="grid points vmapped together (one compile for all batches)")
-    c.add_argument("--chunk-size", type=int, default=None)
-    c.add_argument("--devices", type=int, default=None)
+    c.add_argument("--precision", default="float64", choices=("float64", "float32"),
+                   help="floating-point precision of the fit (default float64)")
+    c.add_argument("--seeds", type=int, default=1000,
+                   help="Monte Carlo seeds per point, >= 2 (default 1000)")
+    c.add_argument("--silos", type=int, default=1, help="silos per seed, >= 1 (default 1)")
+    c.add_argument("--key", type=int, default=0, help="PRNG seed, 0 .. 2**63 - 1 (default 0)")
+    e = p.add_argument_group("execution (may change on --resume; the numbers do not)")
+    e.add_argument("--batch-points", type=int, default=8,
+                   help="grid points vmapped together, one compile for all batches "
+                        "(default 8)")
+    e.add_argument("--chunk-size", type=int, default=None,
+                   help="run seeds in chunks of this size, one compiled program for all "
+                        "chunks (bounds memory; default: all seeds at once)")
+    e.add_argument("--devices", type=int, default=None,
+                   help="shard the seed axis across this many devices (default 1)")
     return p
+
+
+def _given(argv) -> dict:
+    """The flags written on the command line (not their defaults), by destination."""
+    q = build_parser()
+    for action in q._actions:
+        action.default = argparse.SUPPRESS
+    return vars(q.parse_args(argv))
+
+
+def _defaults() -> dict:
+    return {a.dest: a.default for a in build_parser()._actions if a.dest != "help"}
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def _show(v) -> str:
+    return " ".join(map(str, v)) if isinstance(v, list) else str(v)
 
 
 def _check_lists(checks) -> None:
@@ -83,34 +178,36 @@ def _check_lists(checks) -> None:
 
 
 def _power_law_settings(a) -> tuple[dict, dict]:
-    n = [200] if a.n is None else a.n
+    a.n = [200] if a.n is None else a.n
     a.generations = 200 if a.generations is None else a.generations
-    _check_lists((
-        ("--alpha", a.alpha, lambda v: 0 < v <= 1, "(0, 1]"),
-        ("--n", n, lambda v: v >= a.dim + 1, f">= dim + 1 = {a.dim + 1}"),
-        ("--offset", a.offset, lambda v: v >= 0 and math.isfinite(v), ">= 0"),
-        ("--fixed-scale", a.fixed_scale, lambda v: v > 0 and math.isfinite(v), "> 0")))
+    a.paradigm = a.paradigm or "accumulate"
     if a.dim < 1:
         raise CheckError(f"--dim={a.dim!r} is invalid: allowed >= 1")
+    _check_lists((
+        ("--alpha", a.alpha, lambda v: 0 < v <= 1, "(0, 1]"),
+        ("--n", a.n, lambda v: v >= a.dim + 1, f">= dim + 1 = {a.dim + 1}"),
+        ("--offset", a.offset, lambda v: v >= 0 and math.isfinite(v), ">= 0"),
+        ("--fixed-scale", a.fixed_scale, lambda v: v > 0 and math.isfinite(v), "> 0")))
     from collapse_jax.loops import selection_config
 
-    cfg = selection_config(dim=a.dim, n=max(n), n_max=max(n), alpha=max(a.alpha),
+    cfg = selection_config(dim=a.dim, n=max(a.n), n_max=max(a.n), alpha=max(a.alpha),
                            alpha_min=min(a.alpha), generations=a.generations,
-                           paradigm=a.paradigm or "accumulate", metric=a.metric,
-                           truth=a.truth, estimator=a.estimator, precision=a.precision)
-    grid = {"alpha": a.alpha, "n": [float(v) for v in n], "offset": a.offset,
+                           paradigm=a.paradigm, metric=a.metric, truth=a.truth,
+                           estimator=a.estimator, precision=a.precision)
+    grid = {"alpha": a.alpha, "n": [float(v) for v in a.n], "offset": a.offset,
             "fixed_scale": a.fixed_scale}
     return cfg._asdict(), grid
 
 
 def _knowledge_center_settings(a) -> tuple[dict, dict]:
-    n = [2000] if a.n is None else a.n
-    if len(n) != 1:
-        raise CheckError(f"--n={n!r} is invalid: allowed one value for --kernel "
+    a.n = [2000] if a.n is None else a.n
+    if len(a.n) != 1:
+        raise CheckError(f"--n={a.n!r} is invalid: allowed one value for --kernel "
                          "knowledge_center (rows per direction are static structure)")
     if a.paradigm not in (None, "replace", "accumulate"):
         raise CheckError(f"--paradigm={a.paradigm!r} is invalid: allowed replace or "
                          "accumulate for --kernel knowledge_center")
+    a.paradigm = a.paradigm or "replace"
     a.generations = 30 if a.generations is None else a.generations
     _check_lists((
         ("--delta", a.delta, lambda v: v >= 0 and math.isfinite(v), ">= 0"),
@@ -119,49 +216,194 @@ def _knowledge_center_settings(a) -> tuple[dict, dict]:
         ("--sigma-c", a.sigma_c, lambda v: v >= 0 and math.isfinite(v), ">= 0")))
     from collapse_jax.verifier_loop import verifier_config
 
-    cfg = verifier_config(p=a.p, n0=a.n0, n=n[0], rounds=a.generations, design=a.design,
-                          paradigm=a.paradigm or "replace", precision=a.precision)
+    cfg = verifier_config(p=a.p, n0=a.n0, n=a.n[0], rounds=a.generations, design=a.design,
+                          paradigm=a.paradigm, precision=a.precision)
     grid = {"delta": a.delta, "r": a.r, "sigma": a.sigma, "sigma_c": a.sigma_c,
             "verify": [float(v) for v in a.verify]}
     return cfg._asdict(), grid
 
 
-def _settings(a) -> dict:
-    if a.resume:
-        cfg_path = Path(a.resume) / "config.json"
-        if not cfg_path.exists():
-            raise CheckError(f"--resume={a.resume!r} is invalid: allowed a directory made by "
-                             "--out (no config.json there)")
-        meta = json.loads(cfg_path.read_text())
-        kernel = {"selection_kernel": "power_law",
-                  "verifier_kernel": "knowledge_center"}.get(meta["kernel"])
-        if kernel is None:
-            raise CheckError(f"--resume={a.resume!r} is invalid: its kernel "
-                             f"{meta['kernel']!r} is not one of {', '.join(KERNELS)}")
-        return dict(kernel=kernel, out=a.resume, grid=meta["grid"], seeds=meta["seeds"],
-                    silos=meta["silos"], key=meta["key"], cfg=meta["cfg"])
+def _build(a) -> dict:
+    """Validate the run-defining flags of ``a`` (resolving defaults in place); the record
+    :func:`collapse_jax.sweep.run_grid` stores, plus the resolved flags."""
+    if a.kernel not in KERNELS:
+        raise CheckError(f"--kernel={a.kernel!r} is invalid: allowed {', '.join(KERNELS)}")
     for flag, v, lo in (("--seeds", a.seeds, 2), ("--silos", a.silos, 1),
-                        ("--generations", a.generations, 2),
-                        ("--batch-points", a.batch_points, 1)):
+                        ("--generations", a.generations, 2)):
         if v is not None and v < lo:
             raise CheckError(f"{flag}={v!r} is invalid: allowed >= {lo}")
-    if Path(a.out).exists() and any(Path(a.out).iterdir()):
-        raise CheckError(f"--out={a.out!r} is invalid: allowed a new or empty directory "
-                         "(use --resume to continue a sweep)")
+    if not 0 <= a.key <= KEY_MAX:
+        raise CheckError(f"--key={a.key!r} is invalid: allowed 0 .. 2**63 - 1")
     build = _power_law_settings if a.kernel == "power_law" else _knowledge_center_settings
     cfg, grid = build(a)
-    return dict(kernel=a.kernel, out=a.out, grid=grid, seeds=a.seeds, silos=a.silos,
-                key=a.key, cfg=cfg)
+    flags = {k: v for k, v in vars(a).items()
+             if k not in ("out", "resume", *EXECUTION_FLAGS)}
+    return {"kernel": KERNEL_NAMES[a.kernel], "cfg": cfg, "grid": grid, "seeds": a.seeds,
+            "silos": a.silos, "key": a.key, "flags": flags}
+
+
+def _check_execution(a) -> None:
+    import jax
+
+    if a.batch_points < 1:
+        raise CheckError(f"--batch-points={a.batch_points!r} is invalid: allowed >= 1")
+    if a.chunk_size is not None and a.chunk_size < 1:
+        raise CheckError(f"--chunk-size={a.chunk_size!r} is invalid: allowed >= 1")
+    if a.devices is not None and not 1 <= a.devices <= jax.device_count():
+        raise CheckError(f"--devices={a.devices!r} is invalid: allowed 1 .. "
+                         f"{jax.device_count()} (devices visible to JAX)")
+
+
+def _writable(flag: str, d: Path) -> None:
+    """Create ``d`` (and its parents) and write a probe file there, or raise one line."""
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=d):
+            pass
+    except OSError as e:
+        raise CheckError(f"{flag}={str(d)!r} is invalid: cannot write there "
+                         f"({e.strerror or e})") from None
+
+
+def _new_run(a) -> dict:
+    s = _build(a)
+    out = Path(a.out)
+    if out.exists() and not out.is_dir():
+        raise CheckError(f"--out={a.out!r} is invalid: it is a file; allowed a new or empty "
+                         "directory")
+    if out.is_dir() and any(out.iterdir()):
+        raise CheckError(f"--out={a.out!r} is invalid: allowed a new or empty directory "
+                         "(use --resume to continue a sweep)")
+    _writable("--out", out)
+    return {**s, "out": a.out}
+
+
+def _load_config(d: str) -> tuple[dict, Path]:
+    where = f"--resume={d!r} is invalid"
+    path = Path(d)
+    if not path.exists():
+        raise CheckError(f"{where}: no such directory; allowed a sweep directory made by --out")
+    if not path.is_dir():
+        raise CheckError(f"{where}: it is a file; allowed a sweep directory made by --out")
+    cfg_path = path / "config.json"
+    if not cfg_path.is_file():
+        raise CheckError(f"{where}: not a sweep (no config.json there); allowed a directory "
+                         "made by --out")
+    try:
+        meta = json.loads(cfg_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckError(f"{where}: {cfg_path} is corrupt ({e}); start again with --out") \
+            from None
+    if not isinstance(meta, dict):
+        raise CheckError(f"{where}: {cfg_path} is corrupt (not a JSON object); start again "
+                         "with --out")
+    missing = [k for k in RECORD_KEYS if k not in meta]
+    if missing:
+        raise CheckError(f"{where}: {cfg_path} is incomplete (missing "
+                         f"{', '.join(map(repr, missing))}); start again with --out")
+    return meta, cfg_path
+
+
+def _resumed_run(a, given: dict) -> dict:
+    meta, cfg_path = _load_config(a.resume)
+    where = f"--resume={a.resume!r} is invalid: {cfg_path}"
+    stored = meta.get("flags")
+    if stored is not None:  # written by this command: rebuild the run from its flags
+        if not isinstance(stored, dict) or set(stored) - set(_defaults()):
+            raise CheckError(f"{where} is corrupt (unknown stored flags); start again with "
+                             "--out")
+        try:  # the stored values pass the same parser as a command line
+            ns = build_parser(_StoredFlagsParser).parse_args(_as_argv(stored, a.resume))
+        except CheckError as e:
+            raise CheckError(f"{where} is corrupt (stored flags: {e}); start again with --out") \
+                from None
+        try:
+            s = _build(ns)
+        except InvalidInput as e:
+            raise CheckError(f"{where} holds a run that is refused now ({e})") from None
+        bad = [k for k in (*RECORD_KEYS, "flags")
+               if json.loads(json.dumps(s[k])) != meta[k]]
+        if bad:
+            raise CheckError(f"{where} is inconsistent: its {', '.join(bad)} differ from what "
+                             "its stored flags give (edited by hand?); start again with --out")
+        comparable = s["flags"]
+    else:  # written from Python by collapse_jax.sweep.run_grid
+        s = _record_run(meta, where)
+        comparable = {k: s[k] for k in ("seeds", "silos", "key")} | {"kernel": s["cli"]}
+    diffs, unknown = [], []
+    for k, v in given.items():
+        if k in ("out", "resume", *EXECUTION_FLAGS):
+            continue
+        if k not in comparable:
+            unknown.append(_flag(k))
+        elif json.loads(json.dumps(v)) != comparable[k]:
+            diffs.append(f"{_flag(k)} {_show(v)} (stored {_show(comparable[k])})")
+    if diffs:
+        raise CheckError(f"--resume={a.resume!r} is invalid with flags that differ from the "
+                         f"stored run: {'; '.join(diffs)}; with --resume only --batch-points, "
+                         "--chunk-size and --devices may change")
+    if unknown:
+        raise CheckError(f"--resume={a.resume!r} is invalid with {', '.join(unknown)}: "
+                         f"{cfg_path} stores no flags to check them against (made from "
+                         "Python); give only --resume DIR and execution flags")
+    _writable("--resume", Path(a.resume) / "points")
+    return {**s, "out": a.resume}
+
+
+def _as_argv(flags: dict, resume: str) -> list[str]:
+    argv = ["--resume", resume]
+    for k, v in flags.items():
+        if v is not None:
+            argv += [_flag(k), *(repr(x) if isinstance(x, float) else str(x)
+                                 for x in (v if isinstance(v, list) else [v]))]
+    return argv
+
+
+def _record_run(meta: dict, where: str) -> dict:
+    """Check a ``config.json`` made by :func:`collapse_jax.sweep.run_grid` from Python."""
+    cli = {v: k for k, v in KERNEL_NAMES.items()}.get(meta["kernel"])
+    if cli is None:
+        raise CheckError(f"{where}: its kernel {meta['kernel']!r} is not one of "
+                         f"{', '.join(KERNEL_NAMES.values())}")
+    if cli == "power_law":
+        from collapse_jax.loops import selection_config as make_cfg
+        from collapse_jax.loops import selection_params as make_params
+    else:
+        from collapse_jax.verifier_loop import verifier_config as make_cfg
+        from collapse_jax.verifier_loop import verifier_params as make_params
+    import inspect
+
+    ref = make_cfg()._asdict()
+    cfg, grid = meta["cfg"], meta["grid"]
+    names = set(inspect.signature(make_params).parameters) - {"cfg"}
+    if not (isinstance(cfg, dict) and set(cfg) == set(ref)
+            and all(type(cfg[k]) is type(ref[k]) for k in ref)):
+        raise CheckError(f"{where} is corrupt ('cfg' does not match the fields of "
+                         f"{meta['kernel']}'s configuration)")
+
+    def number(x):
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+    if not (isinstance(grid, dict) and grid and set(grid) <= names
+            and all(isinstance(v, list) and v and all(map(number, v)) for v in grid.values())):
+        raise CheckError(f"{where} is corrupt ('grid' must map parameters of "
+                         f"{make_params.__name__} to non-empty lists of numbers)")
+    for k, lo, hi in (("seeds", 2, None), ("silos", 1, None), ("key", 0, KEY_MAX)):
+        v = meta[k]
+        if not (isinstance(v, int) and not isinstance(v, bool) and v >= lo
+                and (hi is None or v <= hi)):
+            raise CheckError(f"{where} is corrupt ({k}={v!r})")
+    return {"kernel": meta["kernel"], "cli": cli, "cfg": cfg, "grid": grid,
+            "seeds": meta["seeds"], "silos": meta["silos"], "key": meta["key"], "flags": None}
 
 
 def _kernel(name: str, cfg_dict: dict):
-    """``(kernel, cfg, make_params, kernel_name)`` of a sweep."""
-    if name == "power_law":
+    """``(kernel, cfg, make_params)`` of a sweep, by recorded kernel name."""
+    if name == "selection_kernel":
         from collapse_jax.loops import SelectionConfig, selection_kernel, selection_params
 
         cfg = SelectionConfig(**cfg_dict)
-        return (selection_kernel, cfg, lambda **kw: selection_params(cfg, **kw),
-                "selection_kernel")
+        return selection_kernel, cfg, lambda **kw: selection_params(cfg, **kw)
     from collapse_jax.verifier_loop import VerifierConfig, verifier_kernel, verifier_params
 
     cfg = VerifierConfig(**cfg_dict)
@@ -169,40 +411,75 @@ def _kernel(name: str, cfg_dict: dict):
     def make(verify, **kw):
         return verifier_params(cfg, verify=[bool(v) for v in verify], **kw)
 
-    return verifier_kernel, cfg, make, "verifier_kernel"
+    return verifier_kernel, cfg, make
+
+
+def _show_progress(done: int, total: int, rate: float, elapsed: float, tty: bool) -> None:
+    """The points bar (after every batch); silent when stderr is not a terminal."""
+    if tty:
+        print(f"\r  points {done}/{total}  {rate:.2f} points/s  {elapsed:6.1f}s", end="",
+              file=sys.stderr, flush=True)
+
+
+def _run(a, argv, t0: float, tty: bool, started: dict) -> int:
+    import jax
+
+    from collapse_jax import batch, sweep
+
+    jax.config.update("jax_enable_x64", True)
+    _check_execution(a)
+    s = _resumed_run(a, _given(argv)) if a.resume else _new_run(a)
+    kernel, cfg, make_params = _kernel(s["kernel"], s["cfg"])
+
+    def progress(done, total, rate):
+        _show_progress(done, total, rate, time.perf_counter() - t0, tty)
+
+    started["out"] = s["out"]
+    with batch.options(devices=a.devices, chunk_size=a.chunk_size):
+        res = sweep.run_grid(kernel, s["key"], cfg, make_params, s["grid"], seeds=s["seeds"],
+                             silos=s["silos"], out_dir=s["out"], batch_points=a.batch_points,
+                             kernel_name=s["kernel"], progress=progress,
+                             extra={"flags": s["flags"]} if s["flags"] else None)
+    if tty:
+        print(file=sys.stderr)
+    fixed = res["recomputed"]
+    if fixed:
+        named = [f"{sweep.point_name(i)} {why}" for i, why in sorted(fixed.items())[:3]]
+        note = (f", {len(fixed)} of them recomputed after damage: {', '.join(named)}"
+                f"{', ...' if len(fixed) > 3 else ''}")
+    else:
+        note = ", 0 recomputed after damage"
+    print(f"{len(res['done'])}/{res['total']} points in {s['out']} ({len(res['computed'])} "
+          f"computed now{note}; {time.perf_counter() - t0:.1f}s)")
+    return EXIT_PASS
 
 
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     a = build_parser().parse_args(argv)
-    import jax
-
-    jax.config.update("jax_enable_x64", True)
-    from collapse_jax import batch, sweep
-
+    t0 = time.perf_counter()
+    tty = sys.stderr.isatty()
+    started: dict = {}
     try:
-        s = _settings(a)
-        kernel, cfg, make_params, kernel_name = _kernel(s["kernel"], s["cfg"])
-        t0 = time.perf_counter()
-        tty = sys.stderr.isatty()
-
-        def progress(done, total, rate):
-            if tty:
-                print(f"\r  points {done}/{total}  {rate:.2f} points/s  "
-                      f"{time.perf_counter() - t0:6.1f}s", end="", file=sys.stderr, flush=True)
-
-        with batch.options(devices=a.devices, chunk_size=a.chunk_size):
-            res = sweep.run_grid(kernel, s["key"], cfg, make_params, s["grid"],
-                                 seeds=s["seeds"], silos=s["silos"], out_dir=s["out"],
-                                 batch_points=a.batch_points, kernel_name=kernel_name,
-                                 progress=progress)
-    except (CheckError, ValueError) as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
-    if tty:
-        print(file=sys.stderr)
-    print(f"{len(res['done'])}/{res['total']} points in {s['out']} "
-          f"({len(res['computed'])} computed now, {time.perf_counter() - t0:.1f}s)")
-    return 0
+        return _run(a, argv, t0, tty, started)
+    except KeyboardInterrupt as e:
+        if tty:
+            print(file=sys.stderr)
+        if hasattr(e, "done"):
+            print(f"{PROG}: interrupted after {e.done} of {e.total} points; resume with "
+                  f"--resume {shlex.quote(e.out_dir)}", file=sys.stderr)
+        elif started:  # a second Ctrl-C while the manifest was being saved
+            print(f"{PROG}: interrupted; finished points are kept; resume with --resume "
+                  f"{shlex.quote(started['out'])}", file=sys.stderr)
+        else:
+            print(f"{PROG}: interrupted before the sweep started; nothing was computed",
+                  file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except InvalidInput as e:
+        print(f"{PROG}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return EXIT_INPUT
+    except Exception as e:  # noqa: BLE001 - every other failure is an internal error
+        return internal_error(PROG, "sweep", e)
 
 
 if __name__ == "__main__":
