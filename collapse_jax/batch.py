@@ -14,11 +14,20 @@ seeds (common random numbers, which sharpens comparisons between points).
 
 ``options(devices=..., chunk_size=...)`` sets process defaults for every call that does not
 pass them (the command-line checks use it for ``--devices`` / ``--chunk-size``).
+
+Memory is checked before anything runs: the program is traced and compiled from the shapes
+alone, then (1) the outputs that will be kept (every chunk's, or one chunk's when streamed)
+and (2) the compiled program's arguments, outputs and temporaries for one chunk (XLA's own
+memory analysis) are compared with the memory available (``MemAvailable`` on the CPU, the
+device's free memory on an accelerator; ``COLLAPSE_JAX_MEMORY_LIMIT`` overrides it, e.g.
+``2G``). A run that does not fit raises :class:`MemoryEstimateError` (an ``InvalidInput``:
+exit 2 in the checks) naming the estimate and the ``chunk_size`` that fits.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from collections.abc import Callable
@@ -38,6 +47,93 @@ _DEFAULTS = {"devices": None, "chunk_size": None, "progress": None}
 #: Compiled programs by (function, kernel, cfg, silos, chunk, devices, parameter shapes):
 #: a new parameter value of the same shape reuses the program (no retrace, no recompile).
 _COMPILED: dict = {}
+
+
+#: Fraction of the available memory a run may plan to use.
+MEMORY_HEADROOM = 0.8
+
+
+class MemoryEstimateError(InvalidInput):
+    """A run whose estimated memory exceeds what is available (raised before running)."""
+
+
+def _parse_bytes(text: str) -> int:
+    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = t[-1] if t and t[-1] in units else ""
+    try:
+        value = float(t[: len(t) - len(unit)])
+    except ValueError:
+        raise InvalidInput(f"COLLAPSE_JAX_MEMORY_LIMIT={text!r} is invalid: allowed a byte "
+                           "count such as 2000000000, 512M or 2G") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise InvalidInput(f"COLLAPSE_JAX_MEMORY_LIMIT={text!r} is invalid: allowed > 0")
+    return int(value * units[unit])
+
+
+def available_bytes() -> int | None:
+    """Memory a run may use: ``COLLAPSE_JAX_MEMORY_LIMIT`` if set, else ``MemAvailable``
+    (CPU backend, Linux) or the first device's free memory; ``None`` when unknown."""
+    env = os.environ.get("COLLAPSE_JAX_MEMORY_LIMIT")
+    if env:
+        return _parse_bytes(env)
+    dev = jax.devices()[0]
+    if dev.platform != "cpu":
+        try:
+            st = dev.memory_stats() or {}
+            return int(st["bytes_limit"] - st.get("bytes_in_use", 0))
+        except (KeyError, TypeError, AttributeError, RuntimeError):
+            return None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _tree_bytes(tree) -> int:
+    return sum(math.prod(x.shape) * np.dtype(x.dtype).itemsize
+               for x in jax.tree.leaves(tree) if hasattr(x, "shape"))
+
+
+def _fmt_bytes(b: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if b < 1024 or unit == "PB":
+            return f"{b:.3g} {unit}"
+        b /= 1024
+    return f"{b:.3g} PB"  # pragma: no cover
+
+
+def check_memory(name: str, *, kept: int, per_chunk: int, chunk: int, seeds: int,
+                 available: int | None = None, lower_bound: bool = False) -> None:
+    """Raise :class:`MemoryEstimateError` when ``kept`` bytes of outputs plus ``per_chunk``
+    bytes of one chunk's program exceed the available memory (x ``MEMORY_HEADROOM``).
+
+    The chunk size it suggests scales ``per_chunk`` linearly (conservative when the program
+    has a fixed part); with ``lower_bound`` (``per_chunk`` counts outputs only, before
+    compiling) it is an upper bound, and the next try refines it."""
+    avail = available_bytes() if available is None else available
+    if avail is None:
+        return
+    budget = MEMORY_HEADROOM * avail
+    need = kept + per_chunk
+    if need <= budget:
+        return
+    fit = int(0.95 * chunk * (budget - kept) / per_chunk) if per_chunk and kept < budget else 0
+    most = "at most " if lower_bound else ""
+    hint = (f"use --chunk-size {most}{max(fit, 1)} (chunk_size={max(fit, 1)}) or fewer seeds"
+            if fit >= 1 else "the kept outputs alone do not fit: use fewer seeds or "
+            "generations, or a check that streams (--chunk-size with batch means)")
+    raise MemoryEstimateError(
+        f"{name}: seeds={seeds} needs an estimated {_fmt_bytes(need)} "
+        f"(kept outputs {_fmt_bytes(kept)}, one chunk of {chunk} seeds {_fmt_bytes(per_chunk)})"
+        f" but {_fmt_bytes(avail)} is available; {hint}")
 
 
 class Timing(NamedTuple):
@@ -141,6 +237,7 @@ class _Program:
 
     def __init__(self, fn, kernel, key, params, cfg, silos, chunk, devices):
         self.fn, self.key, self.chunk = fn, key, chunk
+        self.out_bytes = None
         self.static = {"kernel": kernel, "cfg": cfg, "silos": silos}
         self.mesh = None
         if devices > 1:
@@ -156,23 +253,48 @@ class _Program:
             keys = jax.device_put(keys, NamedSharding(self.mesh, PartitionSpec("seeds")))
         return keys
 
+    def key_spec(self):
+        """Shape, dtype (and sharding) of one chunk's keys, without computing them."""
+        spec = jax.eval_shape(lambda: seed_keys(self.key, self.chunk, 0))
+        if self.mesh is not None:
+            spec = jax.ShapeDtypeStruct(spec.shape, spec.dtype,
+                                        sharding=NamedSharding(self.mesh, PartitionSpec("seeds")))
+        return spec
+
+    def prepare(self, name: str, n_chunks: int, seeds: int, keep_all: bool):
+        """Trace and compile from shapes alone, then check the memory the run needs (every
+        chunk's outputs when they are kept, one chunk's program) before anything runs."""
+        sig = (self.fn, tuple(sorted(self.static.items(), key=lambda kv: kv[0])),
+               self.chunk, None if self.mesh is None else self.mesh.devices.size,
+               jax.tree.structure(self.params),
+               tuple((np.shape(x), jnp.result_type(x)) for x in jax.tree.leaves(self.params)))
+        cached = _COMPILED.get(sig)
+        if cached is None:
+            t0 = time.perf_counter()
+            traced = self.fn.trace(keys=self.key_spec(), params=self.params, **self.static)
+            out_bytes = _tree_bytes(traced.out_info)
+            # The kept outputs alone must fit before compiling (cheap: shapes only).
+            check_memory(name, kept=out_bytes * ((n_chunks - 1) if keep_all else 0),
+                         per_chunk=out_bytes, chunk=self.chunk, seeds=seeds,
+                         lower_bound=True)
+            compiled = traced.lower().compile()
+            try:
+                ma = compiled.memory_analysis()
+                per_chunk = int(ma.argument_size_in_bytes + ma.output_size_in_bytes
+                                + ma.temp_size_in_bytes - ma.alias_size_in_bytes)
+            except (AttributeError, TypeError, RuntimeError):  # backend without the analysis
+                per_chunk = out_bytes
+            self.compile_s = time.perf_counter() - t0
+            cached = (compiled, out_bytes, per_chunk)
+            if len(_COMPILED) >= 64:
+                _COMPILED.pop(next(iter(_COMPILED)))
+            _COMPILED[sig] = cached
+        self.compiled, self.out_bytes, per_chunk = cached
+        check_memory(name, kept=self.out_bytes * ((n_chunks - 1) if keep_all else 0),
+                     per_chunk=per_chunk, chunk=self.chunk, seeds=seeds)
+
     def __call__(self, start):
-        keys = self.keys(start)
-        if self.compiled is None:
-            sig = (self.fn, tuple(sorted(self.static.items(), key=lambda kv: kv[0])),
-                   self.chunk, None if self.mesh is None else self.mesh.devices.size,
-                   jax.tree.structure(self.params),
-                   tuple((np.shape(x), jnp.result_type(x)) for x in jax.tree.leaves(self.params)))
-            self.compiled = _COMPILED.get(sig)
-            if self.compiled is None:
-                t0 = time.perf_counter()
-                self.compiled = self.fn.lower(keys=keys, params=self.params,
-                                              **self.static).compile()
-                self.compile_s = time.perf_counter() - t0
-                if len(_COMPILED) >= 64:
-                    _COMPILED.pop(next(iter(_COMPILED)))
-                _COMPILED[sig] = self.compiled
-        return self.compiled(keys=keys, params=self.params)
+        return self.compiled(keys=self.keys(start), params=self.params)
 
 
 def _chunks(seeds, chunk):
@@ -180,15 +302,16 @@ def _chunks(seeds, chunk):
 
 
 def _drive(name, fn, kernel, key, params, cfg, seeds, silos, chunk_size, devices, seed_axis,
-           consume):
+           consume, keep_all=True):
     chunk, devices = _resolve(name, seeds, silos, chunk_size, devices)
     prog = _Program(fn, kernel, key, params, cfg, silos, chunk, devices)
     run_s = 0.0
     parts = _chunks(seeds, chunk)
+    prog.prepare(name, len(parts), seeds, keep_all)
     for i, (start, valid) in enumerate(parts):
         t0 = time.perf_counter()
         out = jax.block_until_ready(prog(start))
-        run_s += time.perf_counter() - t0 - (prog.compile_s if i == 0 else 0.0)
+        run_s += time.perf_counter() - t0
         consume(out, start, valid, seed_axis)
         if _DEFAULTS["progress"] is not None:
             _DEFAULTS["progress"](i + 1, len(parts))
@@ -271,7 +394,8 @@ def stream(kernel, key: Key, params, cfg, *, seeds: int, reduce: Callable, silos
         _check_sweep(params)
     return _drive("stream", fn, kernel, key, params, cfg, seeds, silos, chunk_size, devices,
                   1 if sweep else 0,
-                  lambda out, start, valid, ax: reduce(_take(out, valid, ax), start))
+                  lambda out, start, valid, ax: reduce(_take(out, valid, ax), start),
+                  keep_all=False)
 
 
 class GroupMeans:

@@ -64,3 +64,40 @@ def test_options_set_defaults_and_validate():
         cfg = selection_config(n=10, generations=3)
         batch.run(selection_kernel, jax.random.key(0), selection_params(cfg), cfg, seeds=2,
                   chunk_size=0)
+
+
+def test_memory_estimate_refuses_before_running(monkeypatch):
+    """A run whose kept outputs exceed the available memory is refused from shapes alone (no
+    compile, no keys), and one whose chunk program does not fit names a chunk size that
+    does; that chunk size then runs."""
+    import re
+    import time
+
+    cfg = selection_config(dim=1, n=20, alpha=0.25, generations=4)
+    p = selection_params(cfg, alpha=0.25)
+    key = jax.random.key(0)
+    t0 = time.perf_counter()
+    with pytest.raises(batch.MemoryEstimateError, match=r"seeds=1000000000000 needs an "
+                       r"estimated .* TB .* available"):
+        batch.run(selection_kernel, key, p, cfg, seeds=10**12)
+    assert time.perf_counter() - t0 < 30
+    # kept outputs fit, one chunk's program does not: the message names a chunk that fits
+    monkeypatch.setenv("COLLAPSE_JAX_MEMORY_LIMIT", "1M")
+    with pytest.raises(batch.MemoryEstimateError) as err:
+        batch.stream(selection_kernel, key, p, cfg, seeds=4096, chunk_size=4096,
+                     reduce=lambda out, start: None)
+    for _ in range(3):  # a suggestion made before compiling is an upper bound: refine
+        fit = int(re.search(r"--chunk-size (?:at most )?(\d+)", str(err.value)).group(1))
+        assert 1 <= fit < 4096
+        try:
+            batch.stream(selection_kernel, key, p, cfg, seeds=4096, chunk_size=fit,
+                         reduce=lambda out, start: None)
+            break
+        except batch.MemoryEstimateError as e:
+            assert "at most" in str(err.value), "an exact suggestion must fit"
+            err = pytest.ExceptionInfo.from_exc_info((type(e), e, e.__traceback__))
+    else:
+        raise AssertionError("no suggested chunk size ran")
+    monkeypatch.setenv("COLLAPSE_JAX_MEMORY_LIMIT", "lots")
+    with pytest.raises(ValueError, match="COLLAPSE_JAX_MEMORY_LIMIT='lots' is invalid"):
+        batch.run(selection_kernel, key, p, cfg, seeds=4)
