@@ -399,18 +399,31 @@ def stream(kernel, key: Key, params, cfg, *, seeds: int, reduce: Callable, silos
 
 
 class GroupMeans:
-    """Streaming reducer: per chunk (a *group* of seeds), the mean over its seeds of every
-    array that ``derive(output)`` returns (seed axis ``seed_axis``).
+    """Streaming reducer: the mean over each *group* of seeds of every array that
+    ``derive(output)`` returns (seed axis ``seed_axis``).
 
-    Groups of equal size are i.i.d. replicates, so bootstrapping or averaging group means
-    (the batch-means method) gives valid intervals for any statistic that is a smooth
-    function of seed means, with memory O(groups x generations) whatever the seed count.
+    With ``groups=G`` and ``seeds=S`` seed ``i`` belongs to group ``floor(i G / S)`` (``G``
+    contiguous groups whose sizes differ by at most one), whatever the chunk size: chunks may
+    split groups, and the group means, hence every statistic built on them, do not depend on
+    ``chunk_size``. Without ``groups`` each chunk is a group. Groups are i.i.d. replicates
+    (up to a size difference of one), so bootstrapping or averaging group means (the
+    batch-means method) gives valid intervals for any statistic that is a smooth function of
+    seed means, with memory O(groups x generations) whatever the seed count.
     """
 
     def __init__(self, derive: Callable[[dict], dict], seed_axis: int = 0,
-                 keep_first: tuple[str, ...] = ()):
+                 keep_first: tuple[str, ...] = (), groups: int | None = None,
+                 seeds: int | None = None):
+        if (groups is None) != (seeds is None):
+            raise InvalidInput("GroupMeans: give both groups and seeds, or neither")
+        if groups is not None:
+            check_int("GroupMeans", "seeds", seeds, 1)
+            check_int("GroupMeans", "groups", groups, 1, seeds)
         self.derive, self.axis, self.keep_first = derive, seed_axis, keep_first
+        self.n_groups, self.seeds = groups, seeds
         self.groups: dict[str, list] = {}
+        self._sums: dict[str, np.ndarray] = {}
+        self._counts = None if groups is None else np.zeros(groups)
         self.sizes: list[int] = []
         #: per-seed values of the ``keep_first`` arrays from the first chunk (a sample of seeds
         #: for quantile bands)
@@ -425,12 +438,34 @@ class GroupMeans:
             if k in self.keep_first:
                 self.first.setdefault(k, v)
                 continue
-            self.groups.setdefault(k, []).append(np.mean(v, axis=self.axis))
+            if self.n_groups is None:
+                self.groups.setdefault(k, []).append(np.mean(v, axis=self.axis))
+                continue
+            gid = (np.arange(start, start + n) * self.n_groups) // self.seeds
+            cuts = np.flatnonzero(np.diff(gid)) + 1
+            seg = np.add.reduceat(v, np.concatenate([[0], cuts]), axis=self.axis)
+            if k not in self._sums:
+                shape = list(seg.shape)
+                shape[self.axis] = self.n_groups
+                self._sums[k] = np.zeros(shape)
+            idx = [slice(None)] * seg.ndim
+            idx[self.axis] = np.unique(gid)
+            self._sums[k][tuple(idx)] += seg
+        if self.n_groups is not None and n is not None:
+            gid = (np.arange(start, start + n) * self.n_groups) // self.seeds
+            np.add.at(self._counts, gid, 1)
         self.sizes.append(n)
 
     def result(self) -> dict:
         """``{name: array}`` with a leading group axis (in the position of the seed axis)."""
-        return {k: np.stack(v, axis=self.axis) for k, v in self.groups.items()}
+        if self.n_groups is None:
+            return {k: np.stack(v, axis=self.axis) for k, v in self.groups.items()}
+        out = {}
+        for k, v in self._sums.items():
+            shape = [1] * v.ndim
+            shape[self.axis] = self.n_groups
+            out[k] = v / self._counts.reshape(shape)
+        return out
 
 
 def _check_sweep(params, fn: str = "run_sweep"):

@@ -43,9 +43,12 @@ from ._common import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_PASS,
+    WATCHDOG_DEFAULT_S,
     CheckError,
+    Watchdog,
     _Parser,
     internal_error,
+    watchdog_timeout,
 )
 
 PROG = "python -m proofs_checks.sweep"
@@ -53,7 +56,7 @@ KERNELS = ("power_law", "knowledge_center")
 #: ``kernel`` names recorded in ``config.json`` by each ``--kernel``.
 KERNEL_NAMES = {"power_law": "selection_kernel", "knowledge_center": "verifier_kernel"}
 #: Flags that may change on ``--resume``: how the points run, not what they compute.
-EXECUTION_FLAGS = ("batch_points", "chunk_size", "devices")
+EXECUTION_FLAGS = ("batch_points", "chunk_size", "devices", "watchdog")
 #: Keys of ``config.json`` that define the run (see :mod:`collapse_jax.sweep`).
 RECORD_KEYS = ("kernel", "cfg", "grid", "seeds", "silos", "key")
 KEY_MAX = 2**63 - 1
@@ -147,6 +150,10 @@ def build_parser(cls=_Parser):
                         "chunks (bounds memory; default: all seeds at once)")
     e.add_argument("--devices", type=int, default=None,
                    help="shard the seed axis across this many devices (default 1)")
+    e.add_argument("--watchdog", type=float, default=None, metavar="SECONDS",
+                   help="stop with exit 3 when the process makes no CPU progress for this "
+                        f"long (default {WATCHDOG_DEFAULT_S:g}, or $COLLAPSE_JAX_WATCHDOG; "
+                        "0 disables)")
     return p
 
 
@@ -431,11 +438,16 @@ def _run(a, argv, t0: float, tty: bool, started: dict) -> int:
     s = _resumed_run(a, _given(argv)) if a.resume else _new_run(a)
     kernel, cfg, make_params = _kernel(s["kernel"], s["cfg"])
 
+    timeout = watchdog_timeout(a)
+
     def progress(done, total, rate):
+        dog.set_stage(f"points {done} of {total} done")
         _show_progress(done, total, rate, time.perf_counter() - t0, tty)
 
     started["out"] = s["out"]
-    with batch.options(devices=a.devices, chunk_size=a.chunk_size):
+    with Watchdog(PROG, "sweep", timeout) as dog, \
+            batch.options(devices=a.devices, chunk_size=a.chunk_size):
+        dog.set_stage("first batch of points")
         res = sweep.run_grid(kernel, s["key"], cfg, make_params, s["grid"], seeds=s["seeds"],
                              silos=s["silos"], out_dir=s["out"], batch_points=a.batch_points,
                              kernel_name=s["kernel"], progress=progress,
