@@ -122,6 +122,11 @@ def selection_config(
     if sampler == "order-stat" and dim != 1:
         raise InvalidInput(f"{fn}: sampler='order-stat' needs dim=1 (got dim={dim}); use 'sort'")
     candidates_max = int(round(n_max / alpha_min)) if sampler == "sort" and select else n_max
+    # lax.top_k ranks the candidates with int32 indices: N = round(n_max / alpha_min) must fit.
+    if candidates_max > 2**31 - 1:
+        raise InvalidInput(f"{fn}: round(n_max / alpha_min) = {candidates_max} candidates "
+                           f"(n_max={n_max}, alpha_min={alpha_min:g}) is out of range; allowed "
+                           "<= 2**31 - 1 (lax.top_k indexes in int32)")
     return SelectionConfig(dim, n_max, candidates_max, generations, paradigm, metric,
                            bool(select), estimator, pool_size, truth, sampler, precision,
                            sample_precision)

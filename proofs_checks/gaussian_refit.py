@@ -38,6 +38,7 @@ from scipy import stats as _st
 from collapse_jax import batch, stats, theory_classic
 from collapse_jax.refit import TRUTHS, refit_config, refit_kernel, refit_params
 
+from . import _bounds as bounds
 from ._common import (
     CheckError,
     Claim,
@@ -79,6 +80,7 @@ def _validate(a):
     apply_quick(a, DEFAULTS, QUICK, ("seeds", "generations"))
     checks = [
         ("--seeds", a.seeds, a.seeds >= 20, ">= 20"),
+        bounds.seeds(a.seeds),
         ("--generations", a.generations, 4 <= a.generations <= 100000, "4 .. 100000"),
         ("--dim", a.dim, 1 <= a.dim <= 16, "1 .. 16"),
         ("--n", a.n, a.n >= a.dim + 1 and a.n <= 10**6, f"dim + 1 = {a.dim + 1} .. 1000000"),

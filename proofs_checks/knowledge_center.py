@@ -43,6 +43,7 @@ from collapse_jax.verifier_loop import (
     verifier_params,
 )
 
+from . import _bounds as bounds
 from ._common import (
     CheckError,
     Claim,
@@ -63,6 +64,8 @@ PHASE_GRID = {"delta": np.linspace(0.0, 1.5, 9), "r": np.linspace(0.05, 1.5, 9),
 METRICS = ("err_star", "err_center", "acc_rate", "accepted", "fit_failed", "theta")
 #: A round counts as stationary once the exact prediction is within this fraction of its limit.
 STATIONARY_TOL = 1e-3
+#: Largest --rounds.
+ROUNDS_MAX = 100000
 
 
 @dataclasses.dataclass
@@ -118,16 +121,21 @@ def build_parser():
 
 def _validate(a):
     apply_quick(a, DEFAULTS, QUICK, ("seeds", "generations", "n"))
+    rows_max = bounds.INDEX_MAX // max(a.p, 1)
     checks = [
         ("--seeds", a.seeds, a.seeds >= 10, ">= 10"),
-        ("--rounds", a.generations, 4 <= a.generations <= 100000, "4 .. 100000"),
+        bounds.seeds(a.seeds),
+        ("--rounds", a.generations, 4 <= a.generations <= ROUNDS_MAX, f"4 .. {ROUNDS_MAX}"),
         ("--p", a.p, 1 <= a.p <= 64, "1 .. 64"),
-        ("--n0", a.n0, a.n0 >= a.p + 2, f">= p + 2 = {a.p + 2}"),
-        ("--n", a.n, a.n >= 10, ">= 10"),
-        ("--sigma", a.sigma, a.sigma > 0 and math.isfinite(a.sigma), "> 0"),
-        ("--sigma-c", a.sigma_c, a.sigma_c >= 0 and math.isfinite(a.sigma_c), ">= 0"),
-        ("--r", a.r, a.r >= 0 and math.isfinite(a.r), ">= 0"),
-        ("--delta", a.delta, a.delta >= 0 and math.isfinite(a.delta), ">= 0"),
+        # p n0 real rows and p n synthetic rows per round are indexed in int32
+        ("--n0", a.n0, a.p + 2 <= a.n0 <= rows_max,
+         f"p + 2 = {a.p + 2} .. (2**31 - 1) / p = {rows_max} (int32 row index)"),
+        ("--n", a.n, 10 <= a.n <= rows_max,
+         f"10 .. (2**31 - 1) / p = {rows_max} (p n rows per round, int32 row index)"),
+        bounds.scale("--sigma", a.sigma),
+        bounds.scale("--sigma-c", a.sigma_c, zero=True),
+        bounds.scale("--r", a.r, zero=True),
+        bounds.scale("--delta", a.delta, zero=True),
         ("--chunk-size", a.chunk_size, a.chunk_size is None or a.chunk_size >= 1, ">= 1"),
         ("--key", a.key, a.key >= 0, ">= 0"),
     ]
@@ -135,6 +143,64 @@ def _validate(a):
     if a.r + a.sigma_c <= 0:
         raise CheckError(f"--r={a.r!r} is invalid with --sigma-c={a.sigma_c!r}: allowed "
                          "r + sigma_c > 0 (the verifier window would be empty)")
+    _validate_window(a)
+
+
+def _validate_window(a):
+    """Refuse verifier windows under which no claim can be decided, before any theory runs.
+
+    The run uses selectivities ``r`` in ``R_SWEEP`` and ``--r``; the block design's window is
+    ``w = (r + sigma_c) / sigma`` in noise units.
+
+    * Widest window: the linear regime contracts by ``rho(w)^2`` per round, so reaching the
+      stationary regime (to ``STATIONARY_TOL``) takes at least ``log(1 / tol) / (2 (1 -
+      rho))`` rounds; above ``w_max`` that exceeds ``ROUNDS_MAX`` (and ``rho(w) = 1`` in
+      float64 from ``w`` about 8.6: the verifier keeps every row).
+    * Narrowest window: fewer than one accepted row per direction per round at the centre,
+      ``n (2 Phi(w) - 1) < 1``: most rounds accept nothing.
+    * Bias: a model that starts ``u = Delta / sigma`` noise units from the centre (``2 Delta``
+      for the doubled-bias point) sees ``n P_acc(u) K`` accepted rows over the whole run;
+      below one (or when ``P_acc`` underflows float64) it never moves.
+    """
+    from scipy.optimize import brentq
+
+    r_list = sorted({*R_SWEEP, a.r})
+    w_lo = float(vt.window(r_list[0], a.sigma_c, a.sigma))
+    w_hi = float(vt.window(r_list[-1], a.sigma_c, a.sigma))
+    flags = f"--r={a.r!r} --sigma-c={a.sigma_c!r} --sigma={a.sigma!r}"
+    need = math.log(1.0 / STATIONARY_TOL) / (2.0 * ROUNDS_MAX)
+
+    def gap(w):
+        return 1.0 - float(vt.rho(w)) - need
+
+    if not (math.isfinite(w_hi) and gap(w_hi) >= 0):
+        w_max = brentq(gap, 1.0, 8.0)
+        raise CheckError(f"{flags} is invalid: the widest verifier window of the run, w = (r + "
+                         f"sigma_c) / sigma = {w_hi:.4g} at r = {r_list[-1]:g}, contracts too "
+                         f"slowly to become stationary within {ROUNDS_MAX} rounds; allowed "
+                         f"w <= {w_max:.4g}")
+    rows = a.n * float(vt.acceptance_at_center(w_lo))
+    if not rows >= 1.0:
+        raise CheckError(f"{flags} is invalid: the narrowest verifier window of the run, w = "
+                         f"{w_lo:.3g} at r = {r_list[0]:g}, accepts n (2 Phi(w) - 1) = "
+                         f"{rows:.3g} rows per direction per round; allowed >= 1")
+    d_big = 2 * a.delta if a.delta > 0 else 1.0
+    for d_, r_, factor in ((a.delta, r_list[0], 1.0), (d_big, a.r, 2.0)):
+        w = float(vt.window(r_, a.sigma_c, a.sigma))
+
+        def excess(u, w=w):  # expected accepted rows over the run, minus one
+            return a.n * a.generations * float(vt.acceptance(u, w)) - 1.0
+
+        u = d_ / a.sigma
+        if not excess(u) >= 0:
+            u_max = brentq(excess, 0.0, w + 40.0)  # P_acc(w + 40) underflows float64
+            raise CheckError(
+                f"--delta={a.delta!r} is invalid with --sigma={a.sigma!r}: a model {u:.3g} "
+                f"noise units from the verifier's centre (bias {d_:g}, window w = {w:.3g}) "
+                f"expects {excess(u) + 1:.3g} accepted rows in {a.generations} rounds and "
+                f"never moves; allowed bias <= {u_max:.3g} sigma"
+                + (f", i.e. delta <= {u_max * a.sigma / factor:.3g}" if a.delta > 0 else
+                   " (the doubled-bias point uses bias 1 when delta = 0: raise --sigma)"))
 
 
 # ------------------------------------------------------------------------------------------
@@ -269,6 +335,10 @@ def body(a):
     iso_theory = {}
     for r_ in (r_main, r_max):
         rho_iso, rho_bar, w_bar = vt.isotropic_contraction(a.p, r_, a.sigma_c, a.sigma)
+        if not rho_iso < 1.0:  # every row's window keeps everything: no contraction at all
+            raise CheckError(f"--r={r_:g} is invalid with --sigma-c={a.sigma_c!r}, "
+                             f"--sigma={a.sigma!r}, --p={a.p}: the isotropic design's windows "
+                             f"keep every row (rho_iso = {rho_iso!r}); allowed a narrower window")
         e_iso = vt.isotropic_linear_stationary_error(a.p, a.n, r_, a.sigma_c, a.sigma)
         e0_iso = vt.ols_error(a.p, a.n0, a.sigma) + d_main**2
         ks_iso = max(2, int(np.ceil(np.log(STATIONARY_TOL * e_iso / e0_iso)

@@ -34,6 +34,7 @@ from collapse_jax.loops import (
 )
 from collapse_jax.paradigms import PARADIGMS
 
+from . import _bounds as bounds
 from ._common import (
     CheckError,
     Claim,
@@ -54,6 +55,8 @@ REPLACE_GENERATIONS = 30
 #: With ``--chunk-size``, statistics stream over chunk means once there are this many chunks.
 MIN_GROUPS = 20
 N_CLAIMS = 9
+#: Largest --n: the n sweep keeps 4 n points (int32 indices).
+N_MAX = (2**31 - 1) // 4
 METRIC_NAMES = ("trace", "logdet", "dist_ref", "dist_truth", "w2_init", "psi_min", "psi_trace",
                 "kept_fraction")
 
@@ -89,17 +92,30 @@ def build_parser():
 
 def _validate(a):
     apply_quick(a, DEFAULTS, QUICK, ("seeds", "generations"))
+    offset_max = 0.01 / float(np.finfo(a.precision).eps)
     checks = [
         ("--seeds", a.seeds, a.seeds >= 2, ">= 2"),
-        ("--generations", a.generations, a.generations >= 12, ">= 12"),
+        bounds.seeds(a.seeds),
+        # selection_config's limit on the scan length
+        ("--generations", a.generations, 12 <= a.generations <= 10**6, "12 .. 1000000"),
         ("--dim", a.dim, 1 <= a.dim <= 64, "1 .. 64"),
         ("--alpha", a.alpha, 0 < a.alpha <= 1 and math.isfinite(a.alpha), "(0, 1]"),
-        ("--n", a.n, a.n >= a.dim + 1, f">= dim + 1 = {a.dim + 1}"),
+        # the n sweep keeps up to 4 n points, at least as many candidates (int32 top_k)
+        ("--n", a.n, a.dim + 1 <= a.n <= N_MAX, f"dim + 1 = {a.dim + 1} .. {N_MAX} (4 n "
+         "points of the n sweep are indexed in int32)"),
+        ("--alpha", a.alpha, not 0 < a.alpha <= 1 or round(4 * a.n / a.alpha) <= bounds.INDEX_MAX,
+         f">= 4 n / (2**31 - 1) = {4 * a.n / bounds.INDEX_MAX:.3g} (the n sweep draws "
+         "N = round(4 n / alpha) candidates, ranked by lax.top_k in int32)"),
         ("--silos", a.silos, a.silos >= 1, ">= 1"),
-        ("--fixed-scale", a.fixed_scale, a.fixed_scale > 0 and math.isfinite(a.fixed_scale),
-         "> 0"),
-        ("--offset", a.offset, a.offset >= 0 and math.isfinite(a.offset), ">= 0"),
+        bounds.count("--silos", a.silos, why="silo s is folded into the PRNG key as a 32-bit "
+                     "word: 2**31 - 1"),
+        bounds.scale("--fixed-scale", a.fixed_scale, precision=a.precision),
+        # x - u* must resolve the O(1) standardised spread of the draws to two digits
+        ("--offset", a.offset, math.isfinite(a.offset) and 0 <= a.offset <= offset_max,
+         f"[0, {offset_max:.3g}] (0.01 / eps of --precision {a.precision}: beyond, x - u* "
+         "cannot resolve the standardised spread of the draws)"),
         ("--bootstrap", a.bootstrap, a.bootstrap >= 100, ">= 100"),
+        bounds.count("--bootstrap", a.bootstrap),
         ("--chunk-size", a.chunk_size, a.chunk_size is None or a.chunk_size >= 1, ">= 1"),
         ("--key", a.key, a.key >= 0, ">= 0"),
     ]

@@ -33,6 +33,7 @@ import numpy as np
 from collapse_jax import batch, stats, theory
 from collapse_jax.proxy_loop import GENERATORS, POOLS, STRATEGIES
 
+from . import _bounds as bounds
 from ._common import (
     CheckError,
     Claim,
@@ -53,6 +54,8 @@ QUICK = {"seeds": 20, "generations": 5, "n": 30, "n_real": 150, "n_eval": 150, "
 OT_NS = (16, 128)
 OT_SEEDS = 32
 IID_BETA = 1000.0
+#: Largest point count whose pairwise cost matrix (count^2 entries) has int32 indices.
+PAIR_MAX = 46340
 BASELINES = ("kmeans", "center-match", "cov-match")
 PROXIES = ("interpolation", "barycenter")
 #: Largest CI half-width that still decides a claim. Coverage differences use one mode
@@ -133,41 +136,67 @@ def _validate(a):
                          f"subset of {','.join(STRATEGIES)} without repeats")
     a.strategy_list = strategies
     max_modes = 64 if a.dim == 2 else 2 * a.dim
+    modes = a.modes if 2 <= a.modes <= max_modes else 2
+    skew_min = float(np.finfo(np.float64).tiny) ** (1.0 / (modes - 1))
     checks = [
         ("--seeds", a.seeds, a.seeds >= 3, ">= 3"),
+        bounds.seeds(a.seeds),
         ("--generations", a.generations, 2 <= a.generations <= 1000, "2 .. 1000"),
         ("--silos", a.silos, 2 <= a.silos <= 100, "2 .. 100"),
-        ("--beta", a.beta, a.beta > 0 and math.isfinite(a.beta), "> 0"),
-        ("--iid-beta", a.iid_beta, a.iid_beta > 0 and math.isfinite(a.iid_beta), "> 0"),
+        bounds.scale("--beta", a.beta),
+        bounds.scale("--iid-beta", a.iid_beta),
         ("--dim", a.dim, 2 <= a.dim <= 32, "2 .. 32"),
         ("--modes", a.modes, 2 <= a.modes <= max_modes,
          f"2 .. {max_modes} (2 * dim for dim >= 3)"),
-        ("--skew", a.skew, 0 < a.skew <= 1, "(0, 1]"),
-        ("--n", a.n, a.n >= a.dim + 2, f">= dim + 2 = {a.dim + 2}"),
+        # the smallest mode weight skew^(M-1) must stay a normal float64 number
+        ("--skew", a.skew, skew_min <= a.skew <= 1,
+         f"[{skew_min:.3g}, 1] (the smallest mode weight skew^(modes - 1) stays a normal "
+         "float64 number)"),
+        # pairwise cost matrices of n, pool, n-real and n-eval points are indexed in int32
+        ("--n", a.n, a.dim + 2 <= a.n <= PAIR_MAX, f"dim + 2 = {a.dim + 2} .. {PAIR_MAX} "
+         "(n x n cost matrices, int32 index)"),
         ("--alpha", a.alpha, 0 < a.alpha <= 1 and math.isfinite(a.alpha), "(0, 1]"),
-        ("--n-real", a.n_real, a.n_real >= a.silos, f">= silos = {a.silos}"),
-        ("--pool", a.pool, a.pool is None or a.pool >= a.n, f">= n = {a.n}"),
+        ("--alpha", a.alpha, not 0 < a.alpha <= 1 or round(a.n / a.alpha) <= bounds.INDEX_MAX,
+         f">= n / (2**31 - 1) = {a.n / bounds.INDEX_MAX:.3g} (N = round(n / alpha) "
+         "candidates, ranked in int32)"),
+        ("--n-real", a.n_real, a.silos <= a.n_real <= PAIR_MAX,
+         f"silos = {a.silos} .. {PAIR_MAX} (pairwise costs, int32 index)"),
+        ("--pool", a.pool, a.pool is None or a.n <= a.pool <= PAIR_MAX,
+         f"n = {a.n} .. {PAIR_MAX} (pairwise costs, int32 index)"),
         ("--junk", a.junk, 0 <= a.junk < 1, "[0, 1)"),
-        ("--epsilon", a.epsilon, a.epsilon > 0 and math.isfinite(a.epsilon), "> 0"),
+        bounds.scale("--epsilon", a.epsilon),
         ("--sinkhorn-iterations", a.sinkhorn_iterations, 1 <= a.sinkhorn_iterations <= 100_000,
          "1 .. 100000"),
-        ("--threshold", a.threshold, a.threshold > 0, "> 0"),
+        # the L1 error of two probability vectors is at most 2: a larger threshold counts
+        # every solve as converged
+        ("--threshold", a.threshold, bounds.finite(a.threshold) and 0 < a.threshold < 2,
+         "(0, 2) (an L1 marginal error is at most 2)"),
         ("--metric-iterations", a.metric_iterations, 1 <= a.metric_iterations <= 100_000,
          "1 .. 100000"),
         ("--tau", a.tau, 0 < a.tau <= 1, "(0, 1]"),
         ("--rounds", a.rounds, 2 <= a.rounds <= 200, "2 .. 200"),
-        ("--n-eval", a.n_eval, a.n_eval >= max(10, a.knn + 2), f">= {max(10, a.knn + 2)}"),
+        ("--n-eval", a.n_eval, max(10, a.knn + 2) <= a.n_eval <= PAIR_MAX,
+         f"{max(10, a.knn + 2)} .. {PAIR_MAX} (pairwise costs, int32 index)"),
         ("--knn", a.knn, a.knn >= 1, ">= 1"),
         ("--n-div", a.n_div, 2 <= a.n_div <= a.n_eval, f"2 .. n-eval = {a.n_eval}"),
         ("--coverage-fraction", a.coverage_fraction, 0 < a.coverage_fraction <= 1, "(0, 1]"),
         ("--tail-modes", a.tail_modes, 1 <= a.tail_modes < a.modes, f"1 .. {a.modes - 1}"),
-        ("--ot-epsilon", a.ot_epsilon, a.ot_epsilon > 0 and math.isfinite(a.ot_epsilon), "> 0"),
+        bounds.scale("--ot-epsilon", a.ot_epsilon),
         ("--bootstrap", a.bootstrap, a.bootstrap >= 1000, ">= 1000"),
+        bounds.count("--bootstrap", a.bootstrap),
         ("--key", a.key, a.key >= 0, ">= 0"),
     ]
     check_flags(checks)
     if a.pool is None:
         a.pool = 4 * a.n
+    # Degenerate: claims 3a-c (skewed split: a baseline falls below random by half a mode) and
+    # 3d-f (IID split: it does not) ask opposite things of the same difference; unless the
+    # skewed split is more skewed than the IID one they cannot both pass, whatever the seeds.
+    third = [c for c in planned_claims(strategies, a.paradigm) if c.startswith("3")]
+    if third and not a.beta < a.iid_beta:
+        raise CheckError(f"--beta={a.beta!r} is invalid with --iid-beta={a.iid_beta!r}: claims "
+                         f"{third[0]}-{third[-1]} compare a skewed split with an IID one; "
+                         "allowed beta < iid-beta (smaller concentration = more skew)")
 
 
 def _config(a, strategies):

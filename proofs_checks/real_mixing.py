@@ -47,6 +47,7 @@ from scipy import stats as _st
 from collapse_jax import batch, stats, theory, theory_classic
 from collapse_jax.refit import TRUTHS, lam_label, refit_config, refit_kernel, refit_params
 
+from . import _bounds as bounds
 from ._common import (
     CheckError,
     Claim,
@@ -85,6 +86,7 @@ def _validate(a):
         a.m = a.n
     checks = [
         ("--seeds", a.seeds, a.seeds >= 20, ">= 20"),
+        bounds.seeds(a.seeds),
         ("--generations", a.generations, 10 <= a.generations <= 100000, "10 .. 100000"),
         ("--dim", a.dim, 1 <= a.dim <= 16, "1 .. 16"),
         ("--n", a.n, a.dim + 1 <= a.n <= 100000, f"dim + 1 = {a.dim + 1} .. 100000"),
@@ -105,6 +107,16 @@ def _validate(a):
     if a.count_m > 20000 or a.count_m < a.dim + 1:
         raise CheckError(f"--lam={lam_c!r} is invalid with --n={a.n}: the count-scaling run "
                          f"needs dim + 1 <= round(lam n) <= 20000 synthetic points")
+    # Degenerate configurations: a claim that compares two runs that are the same run has a
+    # width cap of 0 and can never pass, whatever the number of seeds.
+    if len(finite) < 2:
+        raise CheckError(f"--lam={a.lam!r} is invalid: allowed at least two distinct finite "
+                         "values (claim 4 compares the stationary error at the largest and "
+                         "the smallest lam)")
+    if a.count_m == a.m:
+        raise CheckError(f"--lam={lam_c!r} is invalid with --n={a.n} --m={a.m}: the count "
+                         f"scaling m = round(lam n) = {a.count_m} equals --m, so claim 7 would "
+                         "compare a run with itself; allowed round(max lam * n) != m")
 
 
 def body(a):

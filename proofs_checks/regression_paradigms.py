@@ -22,7 +22,6 @@ All confidence intervals are simultaneous over the claims of the run (Bonferroni
 
 from __future__ import annotations
 
-import math
 import sys
 
 import numpy as np
@@ -30,6 +29,7 @@ import numpy as np
 from collapse_jax import batch, stats, theory_classic
 from collapse_jax.fixed_design import dohmatob_kernel, ols_config, ols_kernel, ols_params
 
+from . import _bounds as bounds
 from ._common import (
     Claim,
     Progress,
@@ -72,14 +72,18 @@ def _validate(a):
         a.noise0 = a.noise
     if a.pool_size is None:
         a.pool_size = a.T
+    t_max = bounds.INDEX_MAX // max(a.d, 1)
     checks = [
         ("--seeds", a.seeds, a.seeds >= 20, ">= 20"),
+        bounds.seeds(a.seeds),
         ("--generations", a.generations, 4 <= a.generations <= 10000, "4 .. 10000"),
         ("--d", a.d, 1 <= a.d <= 512, "1 .. 512"),
-        ("--T", a.T, a.T >= a.d + 4, f">= d + 4 = {a.d + 4} (finite error variance)"),
-        ("--T0", a.T0, a.T0 >= a.d + 4, f">= d + 4 = {a.d + 4}"),
-        ("--noise", a.noise, a.noise > 0 and math.isfinite(a.noise), "> 0"),
-        ("--noise0", a.noise0, a.noise0 > 0 and math.isfinite(a.noise0), "> 0"),
+        # the T x d (T0 x d) designs are indexed in int32
+        ("--T", a.T, a.d + 4 <= a.T <= t_max, f"d + 4 = {a.d + 4} .. (2**31 - 1) / d = "
+         f"{t_max} (finite error variance; int32 index of the T x d design)"),
+        ("--T0", a.T0, a.d + 4 <= a.T0 <= t_max, f"d + 4 = {a.d + 4} .. {t_max}"),
+        bounds.scale("--noise", a.noise),
+        bounds.scale("--noise0", a.noise0),
         ("--pool-size", a.pool_size, a.d + 2 <= a.pool_size <= a.T, f"d + 2 .. T = {a.T}"),
         ("--chunk-size", a.chunk_size, a.chunk_size is None or a.chunk_size >= 1, ">= 1"),
         ("--key", a.key, a.key >= 0, ">= 0"),

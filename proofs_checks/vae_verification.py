@@ -37,6 +37,7 @@ import numpy as np
 
 from collapse_jax import batch, stats
 
+from . import _bounds as bounds
 from ._common import (
     CheckError,
     Claim,
@@ -61,6 +62,11 @@ PLATEAU_SLOPE = 0.02  # plateau: |late slope| below 2% of the round-0 distance p
 # the CI must resolve the effect to within half a unit.
 SIGN_HALF_WIDTH = 0.5
 N_CLAIMS = 8
+#: Largest image count: count x 784 pixels stays within int32 indices.
+IMAGES_MAX = (2**31 - 1) // 784
+#: float32 resolution of an O(1) weight (the networks train in float32).
+EPS32 = float(np.finfo(np.float32).eps)
+NOISE_MIN = bounds.scale_range("float32")[0]
 
 
 def build_parser():
@@ -115,25 +121,34 @@ def _validate(a):
         a.loose_keep = min(1.0, 4.0 * a.keep)
     checks = [
         ("--seeds", a.seeds, a.seeds >= 2, ">= 2"),
+        bounds.seeds(a.seeds),
         ("--rounds", a.rounds, 4 <= a.rounds <= 1000, "4 .. 1000"),
         ("--keep", a.keep, finite and 0.01 <= a.keep <= 1.0, "[0.01, 1]"),
         ("--loose-keep", a.loose_keep, a.loose_keep is not None and math.isfinite(a.loose_keep)
          and finite and a.keep < a.loose_keep <= 1.0, f"({a.keep:g}, 1] (above --keep)"),
         ("--latent", a.latent, 1 <= a.latent <= 512, "1 .. 512"),
         ("--steps", a.steps, 10 <= a.steps <= 10**6, "10 .. 1000000"),
-        ("--lr", a.lr, math.isfinite(a.lr) and 0 < a.lr <= 0.1, "(0, 0.1]"),
+        # below lr * steps = float32 eps, Adam cannot move an O(1) weight by one ulp
+        ("--lr", a.lr, math.isfinite(a.lr) and 0 < a.lr <= 0.1 and a.lr * a.steps >= EPS32,
+         f"(0, 0.1] with lr * steps >= float32 eps = {EPS32:.3g} (steps = {a.steps})"),
         ("--batch", a.batch, 1 <= a.batch <= 4096, "1 .. 4096"),
-        ("--n-real", a.n_real, a.n_real >= 20 and a.n_real % 10 == 0,
-         "a multiple of 10, >= 20"),
-        ("--n-keep", a.n_keep, a.n_keep >= 20 and a.n_keep % 10 == 0,
-         "a multiple of 10, >= 20"),
-        ("--n-eval", a.n_eval, a.n_eval >= 100 and a.n_eval % 10 == 0,
-         "a multiple of 10, >= 100"),
-        ("--strong-size", a.strong_size, a.strong_size >= 10, ">= 10"),
+        # image sets hold count x pixels entries (up to 28 x 28), indexed in int32
+        ("--n-real", a.n_real, 20 <= a.n_real <= IMAGES_MAX and a.n_real % 10 == 0,
+         f"a multiple of 10, 20 .. {IMAGES_MAX} (int32 index of 784-pixel images)"),
+        ("--n-keep", a.n_keep, 20 <= a.n_keep <= IMAGES_MAX and a.n_keep % 10 == 0,
+         f"a multiple of 10, 20 .. {IMAGES_MAX} (int32 index of 784-pixel images)"),
+        ("--n-eval", a.n_eval, 100 <= a.n_eval <= IMAGES_MAX and a.n_eval % 10 == 0,
+         f"a multiple of 10, 100 .. {IMAGES_MAX} (int32 index of 784-pixel images)"),
+        ("--strong-size", a.strong_size, 10 <= a.strong_size <= IMAGES_MAX,
+         f"10 .. {IMAGES_MAX} (int32 index of 784-pixel images)"),
         ("--weak-size", a.weak_size, 10 <= a.weak_size < a.strong_size,
          f"10 .. strong size - 1 ({a.strong_size - 1})"),
-        ("--noise", a.noise, math.isfinite(a.noise) and 0 <= a.noise <= 10, "[0, 10]"),
+        # the Gaussian likelihood divides by noise^2 in float32 (bounds.scale_range)
+        ("--noise", a.noise, math.isfinite(a.noise) and (a.noise == 0 or NOISE_MIN <= a.noise
+                                                         <= 10),
+         f"0 or [{NOISE_MIN:g}, 10] (1 / noise^2 stays a normal float32 number)"),
         ("--bootstrap", a.bootstrap, a.bootstrap >= 100, ">= 100"),
+        bounds.count("--bootstrap", a.bootstrap),
         ("--chunk-size", a.chunk_size, a.chunk_size is None or a.chunk_size >= 1, ">= 1"),
         ("--key", a.key, a.key >= 0, ">= 0"),
     ]

@@ -51,7 +51,7 @@ def test_bad_input_exits_2_with_one_line():
     r = _run("--beta", "0")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     lines = [x for x in r.stderr.strip().splitlines() if x]
-    assert len(lines) == 1 and "--beta=0.0" in lines[0] and "allowed > 0" in lines[0]
+    assert len(lines) == 1 and "--beta=0.0" in lines[0] and "allowed [1e-102" in lines[0]
 
 
 @pytest.mark.parametrize(("args", "flag"), [

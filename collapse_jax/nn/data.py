@@ -11,6 +11,8 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import zipfile
+import zlib
 from typing import NamedTuple
 
 import numpy as np
@@ -109,11 +111,32 @@ def _from_npz(path: str):
                         xs.append(z["x_test"])
                         ys.append(z["y_test"])
                     return np.concatenate(xs), np.concatenate(ys)
-    except (OSError, ValueError, EOFError) as e:
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        # garbage, truncated or corrupt members, object arrays (pickles are never loaded)
         raise InvalidInput(f"{fn}: path={path!r} is not a readable .npz ({e.__class__.__name__})"
                          ) from None
     raise InvalidInput(f"{fn}: path={path!r} has arrays {sorted(keys)}; allowed x_train/y_train, "
                      "x/y or images/labels")
+
+
+def _pixels(fn: str, path: str, x: np.ndarray) -> np.ndarray:
+    """Grey levels as float32 in ``[0, 1]``: real numbers, every one finite, in ``[0, 1]`` or
+    (integers) ``0 .. 255``; anything else raises :class:`InvalidInput`."""
+    if not (x.dtype == bool or np.issubdtype(x.dtype, np.integer)
+            or np.issubdtype(x.dtype, np.floating)):
+        raise InvalidInput(f"{fn}: path={path!r} images have dtype {x.dtype}; allowed boolean, "
+                           "integer or floating grey levels")
+    bad = ~np.isfinite(x) if np.issubdtype(x.dtype, np.floating) else np.zeros(x.shape, bool)
+    if bad.any():
+        raise InvalidInput(f"{fn}: path={path!r} has {int(bad.sum())} non-finite pixels (NaN or "
+                           "inf); allowed finite grey levels")
+    x = x.astype(np.uint8) if x.dtype == bool else x
+    lo, hi = float(x.min()), float(x.max())
+    if lo < 0 or hi > 255 or (hi > 1 and not np.all(x == np.round(x))):
+        raise InvalidInput(f"{fn}: path={path!r} has pixels in [{lo:g}, {hi:g}]; allowed grey "
+                           "levels in [0, 1] or integers 0 .. 255")
+    x = x.astype(np.float32)
+    return x / 255.0 if hi > 1.0 else x
 
 
 def load_mnist(path: str, pool: int = 2) -> ImageData:
@@ -145,9 +168,7 @@ def load_mnist(path: str, pool: int = 2) -> ImageData:
                          "allowed (N, side, side) or (N, side*side) with N labels")
     if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= CLASSES:
         raise InvalidInput(f"{fn}: path={path!r} labels must be integers in 0..9")
-    x = x.astype(np.float32)
-    if x.max() > 1.0:
-        x = x / 255.0
+    x = _pixels(fn, path, x)
     side = x.shape[1]
     if side % pool:
         raise InvalidInput(f"{fn}: pool={pool} does not divide the image side {side}")
