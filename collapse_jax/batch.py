@@ -57,17 +57,17 @@ class MemoryEstimateError(InvalidInput):
     """A run whose estimated memory exceeds what is available (raised before running)."""
 
 
-def _parse_bytes(text: str) -> int:
+def _parse_bytes(text: str, name: str = "COLLAPSE_JAX_MEMORY_LIMIT") -> int:
     units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
     t = text.strip().upper().removesuffix("B").removesuffix("I")
     unit = t[-1] if t and t[-1] in units else ""
     try:
         value = float(t[: len(t) - len(unit)])
     except ValueError:
-        raise InvalidInput(f"COLLAPSE_JAX_MEMORY_LIMIT={text!r} is invalid: allowed a byte "
+        raise InvalidInput(f"{name}={text!r} is invalid: allowed a byte "
                            "count such as 2000000000, 512M or 2G") from None
     if not (value > 0 and math.isfinite(value)):
-        raise InvalidInput(f"COLLAPSE_JAX_MEMORY_LIMIT={text!r} is invalid: allowed > 0")
+        raise InvalidInput(f"{name}={text!r} is invalid: allowed > 0")
     return int(value * units[unit])
 
 
@@ -229,7 +229,23 @@ def _resolve(fn, seeds, silos, chunk_size, devices):
     devices = 1 if devices is None else check_devices(fn, devices)
     chunk = seeds if chunk_size is None else min(chunk_size, seeds)
     chunk = -(-chunk // devices) * devices  # a multiple of the device count
-    return chunk, devices
+    return chunk, devices, chunk_size is None
+
+
+def chunk_target_bytes() -> int | None:
+    """Working memory one program may use when no ``chunk_size`` is given: a run whose
+    single program would need more is split into equal chunks that fit (the same numbers).
+    ``COLLAPSE_JAX_CHUNK_BYTES`` (e.g. ``512M``; ``0`` never splits), else 1 GiB on the CPU
+    and a quarter of the free memory on an accelerator."""
+    env = os.environ.get("COLLAPSE_JAX_CHUNK_BYTES")
+    if env is not None:
+        if env.strip() == "0":
+            return None
+        return _parse_bytes(env, "COLLAPSE_JAX_CHUNK_BYTES")
+    if jax.devices()[0].platform == "cpu":
+        return 2**30
+    avail = available_bytes()
+    return None if avail is None else avail // 4
 
 
 class _Program:
@@ -261,9 +277,11 @@ class _Program:
                                         sharding=NamedSharding(self.mesh, PartitionSpec("seeds")))
         return spec
 
-    def prepare(self, name: str, n_chunks: int, seeds: int, keep_all: bool):
+    def prepare(self, name: str, n_chunks: int, seeds: int, keep_all: bool,
+                check: bool = True) -> int:
         """Trace and compile from shapes alone, then check the memory the run needs (every
-        chunk's outputs when they are kept, one chunk's program) before anything runs."""
+        chunk's outputs when they are kept, one chunk's program) before anything runs.
+        Returns the bytes of one chunk's program (``check=False`` skips its check)."""
         sig = (self.fn, tuple(sorted(self.static.items(), key=lambda kv: kv[0])),
                self.chunk, None if self.mesh is None else self.mesh.devices.size,
                jax.tree.structure(self.params),
@@ -290,8 +308,10 @@ class _Program:
                 _COMPILED.pop(next(iter(_COMPILED)))
             _COMPILED[sig] = cached
         self.compiled, self.out_bytes, per_chunk = cached
-        check_memory(name, kept=self.out_bytes * ((n_chunks - 1) if keep_all else 0),
-                     per_chunk=per_chunk, chunk=self.chunk, seeds=seeds)
+        if check:
+            check_memory(name, kept=self.out_bytes * ((n_chunks - 1) if keep_all else 0),
+                         per_chunk=per_chunk, chunk=self.chunk, seeds=seeds)
+        return per_chunk
 
     def __call__(self, start):
         return self.compiled(keys=self.keys(start), params=self.params)
@@ -303,11 +323,23 @@ def _chunks(seeds, chunk):
 
 def _drive(name, fn, kernel, key, params, cfg, seeds, silos, chunk_size, devices, seed_axis,
            consume, keep_all=True):
-    chunk, devices = _resolve(name, seeds, silos, chunk_size, devices)
+    chunk, devices, auto = _resolve(name, seeds, silos, chunk_size, devices)
     prog = _Program(fn, kernel, key, params, cfg, silos, chunk, devices)
     run_s = 0.0
     parts = _chunks(seeds, chunk)
-    prog.prepare(name, len(parts), seeds, keep_all)
+    per_chunk = prog.prepare(name, len(parts), seeds, keep_all, check=not auto)
+    target = chunk_target_bytes() if auto else None
+    if target is not None and per_chunk > target and chunk > devices:
+        # No chunk size given and one program for every seed would need more working memory
+        # than the target: run equal chunks of one smaller program (same numbers).
+        compile_s = prog.compile_s
+        chunk = max(devices, int(chunk * target / per_chunk) // devices * devices)
+        prog = _Program(fn, kernel, key, params, cfg, silos, chunk, devices)
+        parts = _chunks(seeds, chunk)
+        prog.prepare(name, len(parts), seeds, keep_all)
+        prog.compile_s += compile_s
+    elif auto:
+        prog.prepare(name, len(parts), seeds, keep_all)
     for i, (start, valid) in enumerate(parts):
         t0 = time.perf_counter()
         out = jax.block_until_ready(prog(start))

@@ -101,3 +101,19 @@ def test_memory_estimate_refuses_before_running(monkeypatch):
     monkeypatch.setenv("COLLAPSE_JAX_MEMORY_LIMIT", "lots")
     with pytest.raises(ValueError, match="COLLAPSE_JAX_MEMORY_LIMIT='lots' is invalid"):
         batch.run(selection_kernel, key, p, cfg, seeds=4)
+
+
+def test_auto_chunk_bounds_working_memory(monkeypatch):
+    """Without chunk_size, a run whose single program exceeds COLLAPSE_JAX_CHUNK_BYTES runs in
+    equal chunks of a smaller program: several chunks, the same numbers to rounding."""
+    cfg = selection_config(dim=2, n=20, alpha=0.25, generations=5)
+    p = selection_params(cfg, alpha=0.25)
+    key = jax.random.key(3)
+    monkeypatch.setenv("COLLAPSE_JAX_CHUNK_BYTES", "0")
+    whole = batch.run(selection_kernel, key, p, cfg, seeds=64)[1]["trace"]
+    calls = []
+    monkeypatch.setenv("COLLAPSE_JAX_CHUNK_BYTES", "200K")
+    with batch.options(progress=lambda done, total: calls.append(total)):
+        split = batch.run(selection_kernel, key, p, cfg, seeds=64)[1]["trace"]
+    assert calls and calls[0] > 1, "the run was not split into chunks"
+    np.testing.assert_allclose(np.asarray(split), np.asarray(whole), rtol=1e-13)
