@@ -48,6 +48,8 @@ PLOT_EXTENSIONS = ("png", "pdf", "svg", "eps", "ps", "jpg", "jpeg")
 #: Default seconds without CPU progress before the watchdog stops a run (``--watchdog``,
 #: or the environment variable ``COLLAPSE_JAX_WATCHDOG``; 0 disables it).
 WATCHDOG_DEFAULT_S = 300.0
+#: A week: a longer idle limit is not a limit (use 0 to disable the watchdog).
+WATCHDOG_MAX_S = 7 * 86400.0
 
 
 @dataclasses.dataclass
@@ -327,9 +329,9 @@ def watchdog_timeout(args) -> float:
         except ValueError:
             raise CheckError(f"COLLAPSE_JAX_WATCHDOG={env!r} is invalid: allowed seconds "
                              ">= 0 (0 disables the watchdog)") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise CheckError(f"--watchdog={value!r} is invalid: allowed seconds >= 0 "
-                         "(0 disables the watchdog)")
+    if not (math.isfinite(value) and 0 <= value <= WATCHDOG_MAX_S):
+        raise CheckError(f"--watchdog={value!r} is invalid: allowed 0 .. {WATCHDOG_MAX_S:g} "
+                         "seconds (0 disables the watchdog)")
     return float(value)
 
 
