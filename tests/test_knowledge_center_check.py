@@ -31,6 +31,42 @@ def test_quick_run_passes_and_writes_contract_json(tmp_path, capsys):
     assert "PASS" in printed and "16 passed" in printed
 
 
+# --no-verifier runs claims 1-6, 8 and 9 on the loop without a verifier: the contraction
+# coefficient is 1 (a random walk), not rho. These claims then miss by 130 to 340 CI
+# half-widths at key 0 (the CI of 1b is [0.996, 1.001] against rho = 0.153), so they fail at
+# any key. Same sizes as --quick: the compiled programs of the test above are reused.
+NO_VERIFIER_FAILS = {"1b", "5b", "9a", "9b"}
+
+
+def test_negative_control_without_a_verifier_fails(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    code = kc.main(["--quick", "--no-verifier", "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 1, printed
+    claims = {c["id"]: c for c in json.loads(out.read_text())["claims"]}
+    assert set(claims) == IDS
+    for cid in NO_VERIFIER_FAILS:
+        c = claims[cid]
+        assert not c["passed"] and c["reason"] == "prediction outside CI", c
+        assert c["measured"] > 0.99, c  # the no-verifier coefficient: T = identity
+    assert "FAIL" in printed
+
+
+@pytest.mark.slow  # a second compile (the accumulate loop)
+def test_negative_control_accumulate_fails(tmp_path, capsys):
+    """--paradigm accumulate keeps the real rows: the block theory of the replace loop does not
+    carry over. The contraction, stationary and random-walk claims then miss by 18 to 450 CI
+    half-widths at key 0 (1b: CI [0.866, 0.880] against rho = 0.153)."""
+    out = tmp_path / "r.json"
+    code = kc.main(["--quick", "--paradigm", "accumulate", "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 1, printed
+    claims = {c["id"]: c for c in json.loads(out.read_text())["claims"]}
+    for cid in ("1b", "2", "5b", "7", "9a", "9b"):
+        c = claims[cid]
+        assert not c["passed"] and c["reason"] == "prediction outside CI", c
+
+
 @pytest.mark.parametrize(("args", "flag"), [
     (["--p", "0"], "--p"), (["--n0", "6"], "--n0"), (["--n", "3"], "--n"),
     (["--sigma", "0"], "--sigma"), (["--sigma-c", "-1"], "--sigma-c"), (["--r", "-0.5"], "--r"),
@@ -39,12 +75,20 @@ def test_quick_run_passes_and_writes_contract_json(tmp_path, capsys):
     (["--design", "grid"], "--design"), (["--paradigm", "mix"], "--paradigm"),
 ])
 def test_bad_input_exits_2_with_one_line(args, flag, capsys):
-    with pytest.raises(SystemExit) if flag in ("--design", "--paradigm") else _no_raise():
+    if flag in ("--design", "--paradigm"):
+        # a bad choice is refused by argparse while parsing: SystemExit(2), not a return
+        with pytest.raises(SystemExit) as e:
+            kc.main(args)
+        code = e.value.code
+    else:
         code = kc.main(args)
-        assert code == 2
     err = capsys.readouterr().err
+    assert code == 2
     lines = [x for x in err.strip().splitlines() if x]
     assert len(lines) == 1 and flag in lines[0] and "Traceback" not in err
+    if flag in ("--design", "--paradigm"):
+        assert f"argument {flag}: invalid choice: '{args[1]}'" in lines[0]
+        assert "usage:" not in err
 
 
 def test_too_few_rounds_for_the_stationary_regime_exits_2(capsys):
@@ -68,11 +112,3 @@ def test_figure_from_arrays():
         no_verifier=runs[0.5], no_verifier_walk=np.cumsum(np.abs(runs[0.0]), axis=1),
         no_verifier_slope=0.01, phase=phase, title="test")
     assert len(fig.axes) == 5
-
-
-class _no_raise:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from proofs_checks import proxy_references as pr
@@ -39,6 +40,27 @@ def test_quick_run_decides_every_claim_and_writes_contract_json(tmp_path):
     assert fig.stat().st_size > 10_000
     assert (tmp_path / "f_gallery.png").stat().st_size > 10_000
     assert ("FAIL" in r.stdout) == (r.returncode == 1)
+
+
+@pytest.mark.slow  # the proxy kernel compiles in about a minute: no small size fits the default suite
+def test_negative_control_a_wrong_exclusion_law_fails(tmp_path, capsys, monkeypatch):
+    """A prediction that local selection loses nothing (the mass of the modes the owner lacks
+    stays at 1) must fail claim 1a: at ``--quick`` the measured ratio is 0.47 with a CI of
+    half-width 0.08, so 1 lies about 17 standard errors away. The check has no flag that
+    perturbs a prediction, so the closed form is replaced in the test."""
+    from collapse_jax import theory
+
+    monkeypatch.setattr(theory, "exclusion_mass_ratio",
+                        lambda pool, n, t, paradigm: np.ones_like(np.asarray(t, dtype=float)))
+    out = tmp_path / "r.json"
+    code = pr.main(["--quick", "--strategies", "random,local", "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 1, printed
+    claims = {c["id"]: c for c in json.loads(out.read_text())["claims"]}
+    assert set(claims) == set(pr.planned_claims(("random", "local"), "accumulate-subsample"))
+    c = claims["1a"]
+    assert not c["passed"] and c["reason"] == "prediction outside CI", c
+    assert c["ci"][1] < 0.9, c
 
 
 def test_planned_claims_follow_the_strategies():
