@@ -38,6 +38,7 @@ import numpy as np
 import collapse_jax
 from collapse_jax._validate import InvalidInput
 
+RELATIONS = ("equal", "below", "above")
 #: Exit codes of every check (and of ``proofs_checks.sweep``).
 EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_CODES_HELP = ("exit codes: 0 every claim passes; 1 a claim fails; 2 bad input (one line "
@@ -74,12 +75,20 @@ class Claim:
     reason: str = dataclasses.field(init=False)
 
     def __post_init__(self):
+        if self.relation not in RELATIONS:
+            raise ValueError(f"Claim {self.id}: relation={self.relation!r} is unknown; allowed "
+                             f"one of {', '.join(RELATIONS)}")
         lo, hi = (float(v) for v in self.ci)
         half = 0.5 * (hi - lo)
         finite = all(math.isfinite(v) for v in (lo, hi, float(self.measured),
                                                 float(self.predicted)))
         if not finite:
             self.passed, self.reason = False, "non-finite estimate (see metrics)"
+        elif not float(self.max_half_width) >= 0:  # NaN or negative: no width rule to apply
+            self.passed = False
+            self.reason = f"invalid width cap {self.max_half_width!r}"
+        elif lo > hi:
+            self.passed, self.reason = False, f"invalid CI: lower end {lo:.6g} > upper {hi:.6g}"
         elif half > self.max_half_width:
             self.passed = False
             self.reason = (f"CI too wide to discriminate: half-width {half:.3g} > "
@@ -211,11 +220,19 @@ def _temporary_sibling(path: str) -> str:
     return tmp
 
 
+def _chmod_default(path: str) -> None:
+    """The mode ``open(path, 'w')`` would give (``mkstemp`` makes files private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def atomic_write_text(path: str, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder and
     ``os.replace``: a reader never sees a partial file, an error leaves the old one."""
     tmp = _temporary_sibling(path)
     try:
+        _chmod_default(tmp)
         with open(tmp, "w") as f:
             f.write(text)
             f.flush()
@@ -232,6 +249,7 @@ def save_figure(fig, path: str, **kwargs) -> None:
     tmp = _temporary_sibling(path)
     fmt = os.path.splitext(path)[1].lstrip(".").lower() or None
     try:
+        _chmod_default(tmp)
         fig.savefig(tmp, format=fmt, **kwargs)
         os.replace(tmp, path)
     except BaseException:
@@ -475,8 +493,11 @@ def run_check(name: str, parser: argparse.ArgumentParser,
     try:
         code = _run_check(name, parser, body, args)
     except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted after {time.perf_counter() - t0:.1f}s; nothing "
-              "was written", file=sys.stderr)
+        written = [p for p in (getattr(args, "json", None), getattr(args, "plot", None))
+                   if p and p in _WRITTEN]
+        print(f"{parser.prog}: interrupted after {time.perf_counter() - t0:.1f}s; "
+              + (f"written before: {', '.join(written)}" if written else "nothing was written"),
+              file=sys.stderr)
         return EXIT_INTERRUPTED
     except InvalidInput as e:
         print(f"{parser.prog}: error: {_one_line(e)}", file=sys.stderr)
@@ -486,6 +507,10 @@ def run_check(name: str, parser: argparse.ArgumentParser,
     if wall_time and code != EXIT_INPUT:
         print(f"total wall time {time.perf_counter() - t0:.1f}s")
     return code
+
+
+#: Output files written by the running check (named by the Ctrl-C line).
+_WRITTEN: set = set()
 
 
 def _one_line(e: BaseException) -> str:
@@ -536,6 +561,9 @@ def _run_check(name, parser, body, args) -> int:
                 report, claims, figure_fn = body(args)
         finally:
             Progress.watchdog = None
+    if not claims:
+        raise RuntimeError(f"{name}: the run decided no claim (a check that cannot fail is a "
+                           "defect)")
     env = environment()
     full = {"check": name, "version": collapse_jax.__version__, **report,
             "device": env["device"], "versions": env["versions"],
@@ -546,8 +574,10 @@ def _run_check(name, parser, body, args) -> int:
     print(format_table(title, claims, report.get("timing", {}), ci_note))
     if args.json:
         write_report(args.json, full)
+        _WRITTEN.add(args.json)
         print(f"wrote {args.json}")
     if args.plot:
         figure_fn(args.plot)
+        _WRITTEN.add(args.plot)
         print(f"wrote {args.plot}")
     return EXIT_PASS if all(c.passed for c in claims) else EXIT_FAIL
