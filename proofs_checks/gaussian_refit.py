@@ -79,7 +79,7 @@ def build_parser():
 def _validate(a):
     apply_quick(a, DEFAULTS, QUICK, ("seeds", "generations"))
     checks = [
-        ("--seeds", a.seeds, a.seeds >= 20, ">= 20"),
+        _seeds_row(a),
         bounds.seeds(a.seeds),
         ("--generations", a.generations, 4 <= a.generations <= 100000, "4 .. 100000"),
         ("--dim", a.dim, 1 <= a.dim <= 16, "1 .. 16"),
@@ -143,7 +143,6 @@ def body(a):
     # Simultaneous 95% CIs: Bonferroni over all claims of the run.
     n_claims = sum(CLAIMS_PER_ESTIMATOR[e] for e in ests)
     level = 1.0 - 0.05 / n_claims
-    z = float(_st.norm.ppf(0.5 + level / 2))
     runs = {}
     for i, e in enumerate(ests):
         m_i = {k: np.asarray(v)[i] for k, v in metrics.items()}
@@ -200,7 +199,7 @@ def body(a):
         claims.append(Claim(
             f"4{tag}", f"{e}: almost-sure collapse: fraction of seeds with (det Sigma_t / det "
             f"Sigma*)^(1/d) < {a.level:g} at t = {T} = exact law (-> 1 as t grows)",
-            p4, m4, _wilson(m4, a.seeds, z), max_half_width=0.03,
+            p4, m4, stats.proportion_ci(np.sum(frac), frac.size, level), max_half_width=0.03,
             note=f"fraction below {a.level:g}: {seq}; below {LEVELS[1]:g} at t={T}: "
                  f"{float((r['log_gv'][:, T] < math.log(LEVELS[1])).mean()):.3f} "
                  f"(exact {p_low:.3f})"))
@@ -257,7 +256,7 @@ def body(a):
         m3t, m2t = r["tail3_coord0"][:, t_tail], r["tail2_coord0"][:, t_tail]
         lr = (np.log(np.maximum(m3t, 1e-300) / (2 * _st.norm.sf(3)))
               - np.log(np.maximum(m2t, 1e-300) / (2 * _st.norm.sf(2))))
-        med, ci10 = _median_ci(lr, z)
+        med, ci10 = stats.median_ci(lr, level)
         claims.append(Claim(
             f"10{tag}", f"{e}: tails vanish first: median over seeds of log(m3_t/m3*) - "
             f"log(m2_t/m2*) < 0 at t = {t_tail} (the 3-sigma tail is lost faster than the "
@@ -321,22 +320,11 @@ def _gap(fn, n, t):
     return 0.5 * abs(float(fn(n, t, "unbiased")) - float(fn(n, t, "mle")))
 
 
-def _wilson(p, n, z):
-    """Wilson score interval of a binomial proportion ``p`` over ``n`` seeds."""
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
-
-
-def _median_ci(x, z):
-    """Median and its distribution-free CI: the order statistics ``x_(j), x_(k)`` with
-    ``j, k = S/2 -+ z sqrt(S)/2`` (binomial ranks; normal approximation, S large)."""
-    xs = np.sort(np.asarray(x, dtype=float))
-    s = xs.size
-    half = 0.5 * z * math.sqrt(s)
-    j = max(0, int(math.floor(0.5 * s - half)) - 1)
-    k = min(s - 1, int(math.ceil(0.5 * s + half)))
-    return float(np.median(xs)), (float(xs[j]), float(xs[k]))
+def _seeds_row(a):
+    """``--seeds`` at least the smallest count at which every claim's interval is valid at
+    the per-claim (Bonferroni) level of this run (:func:`collapse_jax.stats.min_seeds`)."""
+    ests = ["mle", "unbiased"] if a.estimator == "both" else [a.estimator]
+    return stats.seeds_row(a.seeds, 1.0 - 0.05 / sum(CLAIMS_PER_ESTIMATOR[e] for e in ests))
 
 
 def main(argv=None) -> int:

@@ -31,7 +31,6 @@ import math
 import sys
 
 import numpy as np
-from scipy import stats as _st
 
 from collapse_jax import batch, stats
 from collapse_jax import verifier_theory as vt
@@ -123,7 +122,7 @@ def _validate(a):
     apply_quick(a, DEFAULTS, QUICK, ("seeds", "generations", "n"))
     rows_max = bounds.INDEX_MAX // max(a.p, 1)
     checks = [
-        ("--seeds", a.seeds, a.seeds >= 10, ">= 10"),
+        _seeds_row(a),
         bounds.seeds(a.seeds),
         ("--rounds", a.generations, 4 <= a.generations <= ROUNDS_MAX, f"4 .. {ROUNDS_MAX}"),
         ("--p", a.p, 1 <= a.p <= 64, "1 .. 64"),
@@ -256,12 +255,15 @@ def _lag_parts(theta, theta_c, lo, hi):
     return np.sum(cur * prev, axis=(1, 2)), np.sum(prev * prev, axis=(1, 2))
 
 
-def ratio_se(num, den):
-    """``sum(num) / sum(den)`` over seeds and its delta-method standard error."""
-    num, den = np.asarray(num, float), np.asarray(den, float)
-    ratio = num.sum() / den.sum()
-    resid = num - ratio * den
-    return float(ratio), float(np.std(resid, ddof=1) / np.sqrt(num.size) / np.mean(den))
+#: Claims of a run (the Bonferroni family of :func:`build_claims`).
+N_SPECS = 16
+
+
+def _seeds_row(a):
+    """``--seeds`` at least the smallest count at which every claim's interval is valid at
+    its level: a claim over every round splits its Bonferroni share over the ``--rounds``
+    rounds (:func:`collapse_jax.stats.min_seeds`)."""
+    return stats.seeds_row(a.seeds, 1.0 - 0.05 / N_SPECS / max(a.generations, 1))
 
 
 @dataclasses.dataclass
@@ -280,29 +282,31 @@ class Spec:
     at_most: bool = False
 
 
-def build_claims(specs: list[Spec], level: float = 0.95) -> tuple[list[Claim], dict]:
+def build_claims(specs: list[Spec], level: float = 0.95,
+                 df: float | None = None) -> tuple[list[Claim], dict]:
     """Claims with CIs that hold simultaneously at ``level`` over all of them (Bonferroni):
     with ~16 claims, per-claim 95% intervals would fail a correct theory about half the
     time. A claim over ``K`` rounds splits its share over the rounds and reports the round
-    closest to violating the bound."""
+    closest to violating the bound. Intervals are ``measured +- q se`` with the Student
+    quantile ``q`` of ``df`` degrees of freedom (seeds - 1; ``None``: normal)."""
     alpha = (1.0 - level) / len(specs)
     out = []
     for s in specs:
         if s.at_most:
             m, se = np.asarray(s.measured, float), np.asarray(s.se, float)
-            z = float(_st.norm.ppf(1.0 - alpha / (2 * m.size)))
+            z = stats.t_quantile(1.0 - alpha / m.size, df)
             i = int(np.argmax(m - z * se))
             c = AtMostClaim(s.id, s.statement.replace("{worst}", str(i + 1)), s.predicted,
                             float(m[i]), (m[i] - z * se[i], m[i] + z * se[i]),
                             s.max_half_width, relation="below", note=s.note)
         else:
-            z = float(_st.norm.ppf(1.0 - alpha / 2))
+            z = stats.t_quantile(1.0 - alpha, df)
             m, se = float(s.measured), float(s.se)
             c = Claim(s.id, s.statement, s.predicted, m, (m - z * se, m + z * se),
                       s.max_half_width, relation=s.relation, note=s.note)
         out.append(c)
     return out, {"family_level": level, "claims": len(specs),
-                 "per_claim_z": float(_st.norm.ppf(1.0 - alpha / 2))}
+                 "df": df, "per_claim_quantile": stats.t_quantile(1.0 - alpha, df)}
 
 
 def body(a):
@@ -384,7 +388,7 @@ def body(a):
         "1a", f"first round: E||theta_1 - theta_c||^2 / E||theta_0 - theta_c||^2 = exact "
               f"quadrature of the 1-D map (Delta={d_main:g}, r={r_main:g}, w={w_main:.3f})",
         pm.err_center[1] / pm.err_center[0],
-        *ratio_se(main["err_center"][:, 1], main["err_center"][:, 0]),
+        *stats.ratio_se(main["err_center"][:, 1], main["err_center"][:, 0]),
         max_half_width=0.2 * pm.err_center[1] / pm.err_center[0],
         note=f"linearised rho(w)^2 = {rho_main**2:.5f}; the rest is the round's own noise and "
              "the curvature of G (|G(u)| < rho |u| off the centre). All CIs are simultaneous "
@@ -395,7 +399,7 @@ def body(a):
         "1b", f"linear regime (rounds {ks}..{K}): the lag-1 coefficient of theta_k - theta_c "
               f"is rho(w), so E||theta_k - theta_c||^2 contracts by rho^2 = {rho_main**2:.4f} "
               "per round",
-        pred1b, *ratio_se(num, den), max_half_width=0.2 * pred1b,
+        pred1b, *stats.ratio_se(num, den), max_half_width=0.2 * pred1b,
         note=f"rho(w) = {rho_main:.5f} (linearised); exact stationary lag-1 "
              f"{lag_inf[(d_main, r_main)]:.5f}"))
 
@@ -459,7 +463,7 @@ def body(a):
         k_r = k_stat[(d_main, r_)]
         pr = pred[(d_main, r_)]
         lag_by_r[r_] = (float(np.sum(pr.lag[k_r:K + 1]) / np.sum(pr.prev[k_r:K + 1])),
-                        *ratio_se(*_lag_parts(res[r_name(r_)]["theta"], tc_main, k_r, K)))
+                        *stats.ratio_se(*_lag_parts(res[r_name(r_)]["theta"], tc_main, k_r, K)))
     w_max = float(vt.window(r_max, a.sigma_c, a.sigma))
     pl, ml, sl = lag_by_r[r_max]
     specs.append(Spec(
@@ -522,14 +526,14 @@ def body(a):
 
     # 9. isotropic design.
     rho_iso, rho_bar, w_bar, _, k9 = iso_theory[r_main]
-    m9, s9 = ratio_se(*_lag_parts(res["iso:main"]["theta"], tc_main, k9, K))
+    m9, s9 = stats.ratio_se(*_lag_parts(res["iso:main"]["theta"], tc_main, k9, K))
     specs.append(Spec(
         "9a", f"isotropic design, r={r_main:g}: lag-1 contraction (rounds {k9}..{K}) = rho_iso "
               "= E[|x|^2 P0 rho(w_x)] / E[|x|^2 P0], the norm-weighted linearisation",
         rho_iso, m9, s9, max_half_width=0.2 * rho_iso,
         note=f"block theory at the mean window: rho(w_bar = {w_bar:.3f}) = {rho_bar:.4f}"))
     rho_iso, rho_bar, w_bar, _, k9 = iso_theory[r_max]
-    m9, s9 = ratio_se(*_lag_parts(res[f"iso:r={r_max:g}"]["theta"], tc_main, k9, K))
+    m9, s9 = stats.ratio_se(*_lag_parts(res[f"iso:r={r_max:g}"]["theta"], tc_main, k9, K))
     gap = rho_iso - rho_bar
     specs.append(Spec(
         "9b", f"isotropic design, r={r_max:g}: lag-1 contraction (rounds {k9}..{K}) = rho_iso, "
@@ -540,7 +544,8 @@ def body(a):
         note=f"gap rho_iso - rho(w_bar) = {gap:+.4f}: rows with larger |x| see a wider window "
              "and weigh more in OLS"))
 
-    claims, family = build_claims(specs)
+    assert len(specs) == N_SPECS
+    claims, family = build_claims(specs, df=a.seeds - 1)
     # Where the block theory at the mean window falls.
     for c, other in ((claims[-2], iso_theory[r_main][1]), (claims[-1], iso_theory[r_max][1])):
         c.note += ("; rho(w_bar) lies " + ("inside" if c.ci[0] <= other <= c.ci[1] else "outside")

@@ -53,7 +53,9 @@ DEFAULTS = {"seeds": 1000, "generations": 200}
 QUICK = {"seeds": 300, "generations": 120, "sweep_seeds": 100}
 REPLACE_GENERATIONS = 30
 #: With ``--chunk-size``, statistics stream over chunk means once there are this many chunks.
-MIN_GROUPS = 20
+#: (at least stats.min_seeds(simultaneous_level(N_CLAIMS), bootstrap=True) = 24: fewer
+#: groups could not carry the bootstrap CIs; tests/test_coverage.py checks the two agree)
+MIN_GROUPS = 24
 N_CLAIMS = 9
 #: Largest --n: the n sweep keeps 4 n points (int32 indices).
 N_MAX = (2**31 - 1) // 4
@@ -94,7 +96,8 @@ def _validate(a):
     apply_quick(a, DEFAULTS, QUICK, ("seeds", "generations"))
     offset_max = 0.01 / float(np.finfo(a.precision).eps)
     checks = [
-        ("--seeds", a.seeds, a.seeds >= 2, ">= 2"),
+        # the n x offset sweep runs seeds / 2 (bootstrap CIs over its rows)
+        stats.seeds_row(a.seeds, simultaneous_level(N_CLAIMS), bootstrap=True, share=2),
         bounds.seeds(a.seeds),
         # selection_config's limit on the scan length
         ("--generations", a.generations, 12 <= a.generations <= 10**6, "12 .. 1000000"),
@@ -412,6 +415,7 @@ def body(a):
         note=f"slopes over the window: offset 0: {raw[0]:.4f}, offset {big_offset:g}: "
              f"{slope_off:.4f}; off-centre runs decay more slowly than the centred rate and "
              "approach it from the slow side"))
+    stats.flag_nonfinite(claims)
 
     curves = {name: {k: curve_summary(r[k]) for k in METRIC_NAMES} for name, r in res.items()}
     for i, g in enumerate(grid):
@@ -427,7 +431,8 @@ def body(a):
         "precision": {"fit": a.precision, "sampling": a.sample_precision},
         "ci_level": level,
         "ci_note": f"CIs: simultaneous 95% over the {N_CLAIMS} claims (each at level "
-                   f"{level:.4f}, Bonferroni); bootstrap over "
+                   f"{level:.4f}, Bonferroni); Student t for means, BCa bootstrap "
+                   "(Student-expanded) for fitted rates, over "
                    + ("chunks of seeds" if a.chunk_size and a.chunk_size < a.seeds else "seeds"),
         "timing": {"compile_s": timing["compile_s"], "run_s": timing["run_s"],
                    "seed_generations_per_s": timing["seed_generations"]

@@ -42,7 +42,6 @@ import math
 import sys
 
 import numpy as np
-from scipy import stats as _st
 
 from collapse_jax import batch, stats, theory, theory_classic
 from collapse_jax.refit import TRUTHS, lam_label, refit_config, refit_kernel, refit_params
@@ -85,7 +84,7 @@ def _validate(a):
     if a.m is None:
         a.m = a.n
     checks = [
-        ("--seeds", a.seeds, a.seeds >= 20, ">= 20"),
+        _seeds_row(a),
         bounds.seeds(a.seeds),
         ("--generations", a.generations, 10 <= a.generations <= 100000, "10 .. 100000"),
         ("--dim", a.dim, 1 <= a.dim <= 16, "1 .. 16"),
@@ -251,7 +250,7 @@ def body(a):
         "6", f"lam=inf: collapse: fraction of seeds with (det Sigma_T / det S)^(1/d) < "
         f"{level6:g} at T = {T} = exact law (while every finite lam keeps Tr Sigma_t >= "
         "Tr S / (1 + lam))",
-        pred6, frac6, _wilson(frac6, a.seeds, float(_st.norm.ppf(0.5 + level / 2))),
+        pred6, frac6, stats.proportion_ci(round(frac6 * a.seeds), a.seeds, level),
         max_half_width=0.05,
         note=f"E ||mu_T - rbar||^2 / Tr S under replace: {err_inf:.3f} [{err_ci[0]:.3f}, "
              f"{err_ci[1]:.3f}] vs exact 1 - ((m-1)/m)^T = {1 - ((a.m - 1) / a.m) ** T:.3f}, the "
@@ -285,7 +284,7 @@ def body(a):
               for lab, r in runs.items()}
     curves["accumulate"] = {"trace_truth": curve_summary(acc_ratio)}
     config = dict(vars(a))
-    config.update(ci_level_per_claim=level, z=float(_st.norm.ppf(0.5 + level / 2)),
+    config.update(ci_level_per_claim=level, t_quantile=stats.t_quantile(level, a.seeds - 1),
                   points=[{"label": p[0], "lam": p[1], "m": p[2]} for p in points],
                   normalisation="var, err: per seed by Tr S (the real data's MLE covariance)")
     report = {
@@ -330,11 +329,11 @@ def body(a):
     return report, claims, figure
 
 
-def _wilson(p, n, z):
-    """Wilson score interval of a binomial proportion ``p`` over ``n`` seeds."""
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
+def _seeds_row(a):
+    """``--seeds`` at least the smallest count at which every claim's interval is valid at
+    the per-claim (Bonferroni) level of this run (:func:`collapse_jax.stats.min_seeds`)."""
+    lams = {float(x) for x in a.lam if math.isfinite(x)}
+    return stats.seeds_row(a.seeds, 1.0 - 0.05 / (2 * len(lams) + 6))
 
 
 def main(argv=None) -> int:

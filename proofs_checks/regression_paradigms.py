@@ -74,7 +74,7 @@ def _validate(a):
         a.pool_size = a.T
     t_max = bounds.INDEX_MAX // max(a.d, 1)
     checks = [
-        ("--seeds", a.seeds, a.seeds >= 20, ">= 20"),
+        stats.seeds_row(a.seeds, 1.0 - 0.05 / N_CLAIMS),
         bounds.seeds(a.seeds),
         ("--generations", a.generations, 4 <= a.generations <= 10000, "4 .. 10000"),
         ("--d", a.d, 1 <= a.d <= 512, "1 .. 512"),
