@@ -52,10 +52,11 @@ NAME = "power_law"
 DEFAULTS = {"seeds": 1000, "generations": 200}
 QUICK = {"seeds": 300, "generations": 120, "sweep_seeds": 100}
 REPLACE_GENERATIONS = 30
-#: With ``--chunk-size``, statistics stream over chunk means once there are this many chunks.
-#: (at least stats.min_seeds(simultaneous_level(N_CLAIMS), bootstrap=True) = 24: fewer
-#: groups could not carry the bootstrap CIs; tests/test_coverage.py checks the two agree)
-MIN_GROUPS = 24
+#: With ``--chunk-size`` below the seed count every sweep streams, and its statistics use
+#: the means of this many contiguous groups of seeds (batch means; ``stream_groups``).
+#: MIN_GROUPS = stats.min_seeds(simultaneous_level(N_CLAIMS), bootstrap=True): fewer groups
+#: could not carry the bootstrap CIs (tests/test_coverage.py checks the two agree).
+MIN_GROUPS, MAX_GROUPS = 24, 100
 N_CLAIMS = 9
 #: Largest --n: the n sweep keeps 4 n points (int32 indices).
 N_MAX = (2**31 - 1) // 4
@@ -178,20 +179,21 @@ def _derive(window, dissipation: bool):
 def _rows(a, key, cfg_kw, params_kw, seeds, derive, progress, label, timing):
     """Run a sweep and return per-row arrays ``(P, rows, ...)`` plus band samples.
 
-    Rows are seeds; with ``--chunk-size`` smaller than the seed count, rows are the means of
-    equal chunks of seeds (batch means, streamed: memory does not grow with seeds).
+    Rows are seeds; with ``--chunk-size`` smaller than the seed count the run streams and
+    rows are the means of :func:`stream_groups` contiguous groups of seeds (batch means:
+    memory does not grow with seeds, and the groups do not depend on the chunk size).
     """
     cfg = selection_config(**cfg_kw)
     params = selection_params(cfg, **params_kw)
-    chunk = _equal_chunk(seeds, a.chunk_size)
-    if chunk is not None and seeds // chunk >= MIN_GROUPS:
-        red = batch.GroupMeans(derive, seed_axis=1, keep_first=("band",))
+    if a.chunk_size is not None and a.chunk_size < seeds:
+        red = batch.GroupMeans(derive, seed_axis=1, keep_first=("band",),
+                               groups=stream_groups(seeds), seeds=seeds)
         tm = batch.stream(selection_kernel, key, params, cfg, seeds=seeds, silos=a.silos,
-                          chunk_size=chunk, reduce=red, sweep=True)
+                          chunk_size=a.chunk_size, reduce=red, sweep=True)
         rows, bands = red.result(), red.first["band"]
     else:
         out, tm = batch.run_sweep(selection_kernel, key, params, cfg, seeds=seeds,
-                                  silos=a.silos, chunk_size=chunk, timed=True)
+                                  silos=a.silos, chunk_size=None, timed=True)
         rows = derive(jax.tree.map(np.asarray, out))
         bands = rows.pop("band")
     timing["compile_s"] += tm.compile_s
@@ -201,11 +203,10 @@ def _rows(a, key, cfg_kw, params_kw, seeds, derive, progress, label, timing):
     return rows, bands
 
 
-def _equal_chunk(seeds, chunk_size):
-    """Largest divisor of ``seeds`` not above ``chunk_size``: equal chunks are i.i.d. groups."""
-    if chunk_size is None or chunk_size >= seeds:
-        return None
-    return max(c for c in range(1, chunk_size + 1) if seeds % c == 0)
+def stream_groups(seeds: int) -> int:
+    """Groups of seeds for batch means when streaming: ``MAX_GROUPS`` groups (at least 10
+    seeds each where possible, never fewer than ``MIN_GROUPS`` groups)."""
+    return min(seeds, max(MIN_GROUPS, min(MAX_GROUPS, seeds // 10)))
 
 
 def body(a):
@@ -433,7 +434,8 @@ def body(a):
         "ci_note": f"CIs: simultaneous 95% over the {N_CLAIMS} claims (each at level "
                    f"{level:.4f}, Bonferroni); Student t for means, BCa bootstrap "
                    "(Student-expanded) for fitted rates, over "
-                   + ("chunks of seeds" if a.chunk_size and a.chunk_size < a.seeds else "seeds"),
+                   + (f"the means of {stream_groups(a.seeds)} groups of seeds (streamed)"
+                      if a.chunk_size and a.chunk_size < a.seeds else "seeds"),
         "timing": {"compile_s": timing["compile_s"], "run_s": timing["run_s"],
                    "seed_generations_per_s": timing["seed_generations"]
                    / max(timing["run_s"], 1e-9)},
