@@ -369,11 +369,16 @@ def base_parser(name: str, description: str, *, seeds: int, generations: int) ->
                         "chunks (bounds memory; the same numbers)")
     p.add_argument("--devices", type=int, default=None,
                    help="shard the seed axis across this many devices (default 1)")
+    add_watchdog_flag(p)
+    return p
+
+
+def add_watchdog_flag(p) -> None:
+    """``--watchdog SECONDS`` on a parser or argument group (read by :func:`watchdog_timeout`)."""
     p.add_argument("--watchdog", type=float, default=None, metavar="SECONDS",
                    help="stop with exit 3 when the process makes no CPU progress for this "
                         f"long (default {WATCHDOG_DEFAULT_S:g}, or $COLLAPSE_JAX_WATCHDOG; "
                         "0 disables)")
-    return p
 
 
 class Progress:

@@ -43,10 +43,10 @@ from ._common import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_PASS,
-    WATCHDOG_DEFAULT_S,
     CheckError,
     Watchdog,
     _Parser,
+    add_watchdog_flag,
     internal_error,
     watchdog_timeout,
 )
@@ -150,10 +150,7 @@ def build_parser(cls=_Parser):
                         "chunks (bounds memory; default: all seeds at once)")
     e.add_argument("--devices", type=int, default=None,
                    help="shard the seed axis across this many devices (default 1)")
-    e.add_argument("--watchdog", type=float, default=None, metavar="SECONDS",
-                   help="stop with exit 3 when the process makes no CPU progress for this "
-                        f"long (default {WATCHDOG_DEFAULT_S:g}, or $COLLAPSE_JAX_WATCHDOG; "
-                        "0 disables)")
+    add_watchdog_flag(e)
     return p
 
 
