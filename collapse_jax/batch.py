@@ -277,11 +277,10 @@ class _Program:
                                         sharding=NamedSharding(self.mesh, PartitionSpec("seeds")))
         return spec
 
-    def prepare(self, name: str, n_chunks: int, seeds: int, keep_all: bool,
-                check: bool = True) -> int:
-        """Trace and compile from shapes alone, then check the memory the run needs (every
-        chunk's outputs when they are kept, one chunk's program) before anything runs.
-        Returns the bytes of one chunk's program (``check=False`` skips its check)."""
+    def prepare(self, name: str, n_chunks: int, seeds: int, keep_all: bool) -> int:
+        """Trace and compile from shapes alone; before compiling, refuse a run whose kept
+        outputs alone cannot fit. Returns the bytes of one chunk's program (arguments,
+        outputs and temporaries), which the caller checks with the kept outputs."""
         sig = (self.fn, tuple(sorted(self.static.items(), key=lambda kv: kv[0])),
                self.chunk, None if self.mesh is None else self.mesh.devices.size,
                jax.tree.structure(self.params),
@@ -308,9 +307,6 @@ class _Program:
                 _COMPILED.pop(next(iter(_COMPILED)))
             _COMPILED[sig] = cached
         self.compiled, self.out_bytes, per_chunk = cached
-        if check:
-            check_memory(name, kept=self.out_bytes * ((n_chunks - 1) if keep_all else 0),
-                         per_chunk=per_chunk, chunk=self.chunk, seeds=seeds)
         return per_chunk
 
     def __call__(self, start):
@@ -327,7 +323,7 @@ def _drive(name, fn, kernel, key, params, cfg, seeds, silos, chunk_size, devices
     prog = _Program(fn, kernel, key, params, cfg, silos, chunk, devices)
     run_s = 0.0
     parts = _chunks(seeds, chunk)
-    per_chunk = prog.prepare(name, len(parts), seeds, keep_all, check=not auto)
+    per_chunk = prog.prepare(name, len(parts), seeds, keep_all)
     target = chunk_target_bytes() if auto else None
     if target is not None and per_chunk > target and chunk > devices:
         # No chunk size given and one program for every seed would need more working memory
@@ -336,10 +332,10 @@ def _drive(name, fn, kernel, key, params, cfg, seeds, silos, chunk_size, devices
         chunk = max(devices, int(chunk * target / per_chunk) // devices * devices)
         prog = _Program(fn, kernel, key, params, cfg, silos, chunk, devices)
         parts = _chunks(seeds, chunk)
-        prog.prepare(name, len(parts), seeds, keep_all)
+        per_chunk = prog.prepare(name, len(parts), seeds, keep_all)
         prog.compile_s += compile_s
-    elif auto:
-        prog.prepare(name, len(parts), seeds, keep_all)
+    check_memory(name, kept=prog.out_bytes * ((len(parts) - 1) if keep_all else 0),
+                 per_chunk=per_chunk, chunk=chunk, seeds=seeds)
     for i, (start, valid) in enumerate(parts):
         t0 = time.perf_counter()
         out = jax.block_until_ready(prog(start))
@@ -462,30 +458,27 @@ class GroupMeans:
         self.first: dict[str, np.ndarray] = {}
 
     def __call__(self, output, start):
-        derived = self.derive(output)
-        n = None
+        derived = {k: np.asarray(v, dtype=float) for k, v in self.derive(output).items()}
+        n = next(iter(derived.values())).shape[self.axis] if derived else None
+        if self.n_groups is not None and n is not None:
+            # the groups this chunk's seeds fall in, and where each group's run starts
+            gid = (np.arange(start, start + n) * self.n_groups) // self.seeds
+            firsts = np.concatenate([[0], np.flatnonzero(np.diff(gid)) + 1])
+            np.add.at(self._counts, gid, 1)
         for k, v in derived.items():
-            v = np.asarray(v, dtype=float)
-            n = v.shape[self.axis]
             if k in self.keep_first:
                 self.first.setdefault(k, v)
-                continue
-            if self.n_groups is None:
+            elif self.n_groups is None:
                 self.groups.setdefault(k, []).append(np.mean(v, axis=self.axis))
-                continue
-            gid = (np.arange(start, start + n) * self.n_groups) // self.seeds
-            cuts = np.flatnonzero(np.diff(gid)) + 1
-            seg = np.add.reduceat(v, np.concatenate([[0], cuts]), axis=self.axis)
-            if k not in self._sums:
-                shape = list(seg.shape)
-                shape[self.axis] = self.n_groups
-                self._sums[k] = np.zeros(shape)
-            idx = [slice(None)] * seg.ndim
-            idx[self.axis] = np.unique(gid)
-            self._sums[k][tuple(idx)] += seg
-        if self.n_groups is not None and n is not None:
-            gid = (np.arange(start, start + n) * self.n_groups) // self.seeds
-            np.add.at(self._counts, gid, 1)
+            else:
+                seg = np.add.reduceat(v, firsts, axis=self.axis)
+                if k not in self._sums:
+                    shape = list(seg.shape)
+                    shape[self.axis] = self.n_groups
+                    self._sums[k] = np.zeros(shape)
+                idx = [slice(None)] * seg.ndim
+                idx[self.axis] = gid[firsts]
+                self._sums[k][tuple(idx)] += seg
         self.sizes.append(n)
 
     def result(self) -> dict:

@@ -70,17 +70,11 @@ def solve_lower(lo: Matrix, b: Array) -> Array:
 
 
 def solve_upper(up: Matrix, b: Array) -> Array:
-    """Solve ``up x = b`` for an upper triangular ``up`` (``b``: ``(d,)`` or ``(d, k)``)."""
+    """Solve ``up x = b`` for an upper triangular ``up`` (``b``: ``(d,)`` or ``(d, k)``):
+    :func:`solve_lower` on the index-reversed system (reversing rows and columns of an upper
+    triangular matrix makes it lower triangular)."""
     up, b = jnp.asarray(up), jnp.asarray(b)
-    d = up.shape[-1]
-    if d == 1:
-        return b / up[0, 0]
-
-    def body(k, x):
-        i = d - 1 - k
-        return x.at[i].set((b[i] - up[i] @ x) / up[i, i])
-
-    return jax.lax.fori_loop(0, d, body, jnp.zeros_like(b, dtype=jnp.result_type(up, b)))
+    return solve_lower(up[::-1, ::-1], b[::-1])[::-1]
 
 
 def spd_solve(a: Matrix, b: Array) -> Array:

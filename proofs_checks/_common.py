@@ -495,6 +495,7 @@ def run_check(name: str, parser: argparse.ArgumentParser,
     """
     t0 = time.perf_counter()
     args = parser.parse_args(argv)
+    _WRITTEN.clear()  # outputs of this run only (several checks may run in one process)
     try:
         code = _run_check(name, parser, body, args)
     except KeyboardInterrupt:
@@ -505,8 +506,7 @@ def run_check(name: str, parser: argparse.ArgumentParser,
               file=sys.stderr)
         return EXIT_INTERRUPTED
     except InvalidInput as e:
-        print(f"{parser.prog}: error: {_one_line(e)}", file=sys.stderr)
-        return EXIT_INPUT
+        return input_error(parser.prog, e)
     except Exception as e:  # noqa: BLE001 - every other failure is an internal error
         return internal_error(parser.prog, name, e)
     if wall_time and code != EXIT_INPUT:
@@ -520,6 +520,12 @@ _WRITTEN: set = set()
 
 def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split())
+
+
+def input_error(prog: str, e: BaseException) -> int:
+    """Print bad input ``e`` as one line, return 2."""
+    print(f"{prog}: error: {_one_line(e)}", file=sys.stderr)
+    return EXIT_INPUT
 
 
 def internal_error(prog: str, name: str, e: BaseException) -> int:

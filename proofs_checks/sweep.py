@@ -47,6 +47,7 @@ from ._common import (
     Watchdog,
     _Parser,
     add_watchdog_flag,
+    input_error,
     internal_error,
     watchdog_timeout,
 )
@@ -485,8 +486,7 @@ def main(argv=None) -> int:
                   file=sys.stderr)
         return EXIT_INTERRUPTED
     except InvalidInput as e:
-        print(f"{PROG}: error: {' '.join(str(e).split())}", file=sys.stderr)
-        return EXIT_INPUT
+        return input_error(PROG, e)
     except Exception as e:  # noqa: BLE001 - every other failure is an internal error
         return internal_error(PROG, "sweep", e)
 
