@@ -235,7 +235,7 @@ def _resolve(fn, seeds, silos, chunk_size, devices):
 def chunk_target_bytes() -> int | None:
     """Working memory one program may use when no ``chunk_size`` is given: a run whose
     single program would need more is split into equal chunks that fit (the same numbers).
-    ``COLLAPSE_JAX_CHUNK_BYTES`` (e.g. ``512M``; ``0`` never splits), else 1 GiB on the CPU
+    ``COLLAPSE_JAX_CHUNK_BYTES`` (e.g. ``512M``; ``0`` never splits), else 512 MiB on the CPU
     and a quarter of the free memory on an accelerator."""
     env = os.environ.get("COLLAPSE_JAX_CHUNK_BYTES")
     if env is not None:
@@ -243,7 +243,7 @@ def chunk_target_bytes() -> int | None:
             return None
         return _parse_bytes(env, "COLLAPSE_JAX_CHUNK_BYTES")
     if jax.devices()[0].platform == "cpu":
-        return 2**30
+        return 2**29
     avail = available_bytes()
     return None if avail is None else avail // 4
 
@@ -276,6 +276,11 @@ class _Program:
             spec = jax.ShapeDtypeStruct(spec.shape, spec.dtype,
                                         sharding=NamedSharding(self.mesh, PartitionSpec("seeds")))
         return spec
+
+    def out_size(self) -> int:
+        """Bytes of one chunk's outputs, from the traced shapes (nothing is compiled)."""
+        return _tree_bytes(jax.eval_shape(
+            lambda k: self.fn(keys=k, params=self.params, **self.static), self.key_spec()))
 
     def prepare(self, name: str, n_chunks: int, seeds: int, keep_all: bool) -> int:
         """Trace and compile from shapes alone; before compiling, refuse a run whose kept
@@ -320,11 +325,20 @@ def _chunks(seeds, chunk):
 def _drive(name, fn, kernel, key, params, cfg, seeds, silos, chunk_size, devices, seed_axis,
            consume, keep_all=True):
     chunk, devices, auto = _resolve(name, seeds, silos, chunk_size, devices)
+    target = chunk_target_bytes() if auto else None
+    if target is not None and not keep_all:
+        # a streamed chunk is also converted and reduced on the host: half the target
+        target //= 2
+    if target is not None and chunk > devices:
+        # The outputs alone (from the traced shapes, before compiling) already exceed the
+        # target: start from a chunk whose outputs fit, so that one compile usually suffices.
+        out_bytes = _Program(fn, kernel, key, params, cfg, silos, chunk, devices).out_size()
+        if out_bytes > target:
+            chunk = max(devices, int(chunk * target / out_bytes) // devices * devices)
     prog = _Program(fn, kernel, key, params, cfg, silos, chunk, devices)
     run_s = 0.0
     parts = _chunks(seeds, chunk)
     per_chunk = prog.prepare(name, len(parts), seeds, keep_all)
-    target = chunk_target_bytes() if auto else None
     if target is not None and per_chunk > target and chunk > devices:
         # No chunk size given and one program for every seed would need more working memory
         # than the target: run equal chunks of one smaller program (same numbers).
@@ -491,6 +505,80 @@ class GroupMeans:
             shape[self.axis] = self.n_groups
             out[k] = v / self._counts.reshape(shape)
         return out
+
+
+class SeedSummary:
+    """Streaming reducer for checks whose statistics need, per seed, only a few numbers
+    (columns at chosen generations, averages over a window) while their curves need only the
+    mean and standard error over seeds at every generation.
+
+    ``derive(output, start)`` turns one chunk's output into ``{name: array}`` with the seed
+    axis first (the chunk's real seeds ``start ..``). Names in ``curves`` are summarised
+    column by column (finite values only; Chan's merge of per-chunk means and sums of
+    squared deviations, equal to the one-pass numbers to rounding); the first ``sample``
+    seeds of them are also kept whole (for quantile bands and medians in figures). Every
+    other name is kept per seed and concatenated: keep these small (seeds x a few columns).
+    Memory: O(seeds x kept columns + sample x curve length), whatever the chunk size.
+    """
+
+    def __init__(self, derive: Callable, curves: tuple[str, ...] = (), sample: int = 0):
+        check_int("SeedSummary", "sample", sample, 0)
+        self.derive, self.curve_names, self.sample = derive, tuple(curves), sample
+        self._n: dict[str, np.ndarray] = {}
+        self._mean: dict[str, np.ndarray] = {}
+        self._m2: dict[str, np.ndarray] = {}
+        self._kept: dict[str, list] = {}
+        self._sample: dict[str, list] = {}
+        self._sampled = 0
+
+    def __call__(self, output, start):
+        derived = {k: np.asarray(v, dtype=float) for k, v in self.derive(output, start).items()}
+        if not derived:
+            return
+        n = next(iter(derived.values())).shape[0]
+        take = max(0, min(n, self.sample - self._sampled))
+        for k, v in derived.items():
+            if k not in self.curve_names:  # copies: a view would keep the whole chunk alive
+                self._kept.setdefault(k, []).append(np.array(v, copy=True))
+                continue
+            if take:
+                self._sample.setdefault(k, []).append(np.array(v[:take], copy=True))
+            fin = np.isfinite(v)
+            nb = fin.sum(axis=0).astype(float)
+            vz = np.where(fin, v, 0.0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mb = np.where(nb > 0, vz.sum(axis=0) / np.maximum(nb, 1), 0.0)
+                m2b = np.sum(np.where(fin, (v - mb) ** 2, 0.0), axis=0)
+            if k not in self._n:
+                self._n[k], self._mean[k], self._m2[k] = nb, mb, m2b
+                continue
+            na, ma = self._n[k], self._mean[k]
+            tot = na + nb
+            delta = mb - ma
+            frac = np.where(tot > 0, nb / np.maximum(tot, 1), 0.0)
+            self._mean[k] = ma + delta * frac
+            self._m2[k] = self._m2[k] + m2b + delta**2 * na * frac
+            self._n[k] = tot
+        self._sampled += take
+
+    def summary(self, name: str) -> dict:
+        """``{"mean", "se", "count"}`` over seeds at every column of curve ``name`` (NaN
+        where fewer than two finite values; the same numbers as a one-pass ``nanmean`` and
+        ``nanstd(ddof=1) / sqrt(count)`` to rounding)."""
+        n = self._n[name]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(n > 0, self._mean[name], np.nan)
+            se = np.where(n > 1, np.sqrt(self._m2[name] / np.maximum(n - 1, 1)
+                                         / np.maximum(n, 1)), np.nan)
+        return {"mean": mean, "se": se, "count": n}
+
+    def kept(self) -> dict:
+        """Every per-seed (non-curve) array, all seeds in order."""
+        return {k: np.concatenate(v, axis=0) for k, v in self._kept.items()}
+
+    def sampled(self) -> dict:
+        """The first ``sample`` seeds (fewer when the run has fewer) of every curve."""
+        return {k: np.concatenate(v, axis=0) for k, v in self._sample.items()}
 
 
 def _check_sweep(params, fn: str = "run_sweep"):

@@ -20,10 +20,14 @@ PARADIGM_COLORS = {"replace": "C3", "accumulate": "C0", "accumulate-subsample": 
 
 
 def _mean_se_band(ax, t, curves, label, color, ls="-", positive=False):
-    """Seed mean with a +- 2 SE band (for quantities whose mean is the claim)."""
-    curves = np.asarray(curves, dtype=float)
-    m = np.nanmean(curves, axis=0)
-    se = np.nanstd(curves, axis=0, ddof=1) / np.sqrt(np.sum(np.isfinite(curves), axis=0))
+    """Seed mean with a +- 2 SE band (for quantities whose mean is the claim); ``curves`` is
+    ``(seeds, T)`` or a streamed summary ``{"mean", "se"}``."""
+    if isinstance(curves, dict):
+        m, se = np.asarray(curves["mean"], dtype=float), np.asarray(curves["se"], dtype=float)
+    else:
+        curves = np.asarray(curves, dtype=float)
+        m = np.nanmean(curves, axis=0)
+        se = np.nanstd(curves, axis=0, ddof=1) / np.sqrt(np.sum(np.isfinite(curves), axis=0))
     ax.plot(t, m, color=color, label=label, lw=1.5, ls=ls)
     lo = m - 2 * se
     if positive:  # on log axes a band reaching 0 is left open rather than drawn to 0
@@ -31,24 +35,28 @@ def _mean_se_band(ax, t, curves, label, color, ls="-", positive=False):
     ax.fill_between(t, lo, m + 2 * se, color=color, alpha=0.25, lw=0)
 
 
-def refit_figure(t, runs: dict, theory: dict, *, horizon: int, level: float, title: str = ""):
+def refit_figure(t, runs: dict, theory: dict, *, horizon: int, level: float, title: str = "",
+                 summaries: dict | None = None):
     """Six panels of the Gaussian refit under replace, one colour per estimator.
 
     ``runs[est]`` maps ``log_gv`` (``log det(Sigma_t/Sigma*) / d``), ``trace_rel``,
     ``collapsed`` (0/1), ``walk`` (``||mu_t - mu*||^2 / Tr Sigma*``), ``w2`` (marginal
     ``W2^2 / sigma*^2``), ``tail2``, ``tail3`` to ``(seeds, T + 1)`` arrays; ``theory[est]``
     maps the same names to closed-form curves (``collapsed`` may be given at a subset of
-    generations as ``(t_points, values)``).
+    generations as ``(t_points, values)``). ``summaries[est]``, when given, maps the same
+    names to streamed ``{"mean", "se"}`` over every seed: the mean lines and +- 2 SE bands
+    use them, the quantile bands and medians use ``runs`` (then a sample of seeds).
     """
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.4))
     ax = axes.ravel()
-    for est, r in runs.items():
+    for est, r_seeds in runs.items():
         col = ESTIMATOR_COLORS.get(est)
         th = theory[est]
-        band_plot(ax[0], t, r["log_gv"], f"{est}: seeds 10-90%", col)
+        r = {**r_seeds, **(summaries or {}).get(est, {})}
+        band_plot(ax[0], t, r_seeds["log_gv"], f"{est}: seeds 10-90%", col)
         ax[0].plot(t, th["log_gv"], "k--", lw=1)
         _mean_se_band(ax[1], t, r["trace_rel"], f"{est}: plain seed mean", col, positive=True)
-        ax[1].plot(t, np.nanmedian(r["trace_rel"], axis=0), color=col, ls=":", lw=1.2,
+        ax[1].plot(t, np.nanmedian(r_seeds["trace_rel"], axis=0), color=col, ls=":", lw=1.2,
                    label=f"{est}: median")
         ax[1].plot(t, th["trace_rel"], "k--", lw=1)
         _mean_se_band(ax[2], t, r["collapsed"], f"{est}", col)
@@ -62,7 +70,7 @@ def refit_figure(t, runs: dict, theory: dict, *, horizon: int, level: float, tit
             _mean_se_band(ax[5], t, r[f"tail{c}"], f"{est}: beyond {c} sigma*", col, ls,
                           positive=True)
             ax[5].plot(t, th[f"tail{c}"], "k--", lw=1)
-            ax[5].plot(t, np.nanmedian(r[f"tail{c}"], axis=0), color=col, ls=":", lw=1)
+            ax[5].plot(t, np.nanmedian(r_seeds[f"tail{c}"], axis=0), color=col, ls=":", lw=1)
     for c in (2, 3):
         ax[5].axhline(float(np.nanmean(next(iter(runs.values()))[f"tail{c}"][:, 0])),
                       color="grey", lw=0.6)
@@ -116,13 +124,16 @@ def regression_figure(n, errors: dict, theory: dict, *, bound: float, title: str
     return fig
 
 
-def mixing_figure(t, runs: dict, theory: dict, *, stationary=None, title: str = ""):
+def mixing_figure(t, runs: dict, theory: dict, *, stationary=None, title: str = "",
+                  samples: dict | None = None):
     """Real-data mixing: ``Tr Sigma_t / Tr S`` and ``||mu_t - rbar||^2 / Tr S`` per lambda.
 
-    ``runs[label]`` maps ``var`` and ``err`` to ``(seeds, T + 1)``; ``theory[label]`` maps
-    them to exact curves. Replace (a label containing ``inf``) is also drawn with its median,
-    since its plain mean is heavy-tailed. ``stationary = (lams, measured, half_widths,
-    curve_lams, curve)`` adds a third panel: the stationary error against lambda.
+    ``runs[label]`` maps ``var`` and ``err`` to ``(seeds, T + 1)`` or to streamed
+    ``{"mean", "se"}`` summaries (then medians come from ``samples[label]``, per-seed arrays
+    of a sample of seeds); ``theory[label]`` maps them to exact curves. Replace (a label
+    containing ``inf``) is also drawn with its median, since its plain mean is heavy-tailed.
+    ``stationary = (lams, measured, half_widths, curve_lams, curve)`` adds a third panel: the
+    stationary error against lambda.
     """
     ncol = 3 if stationary is not None else 2
     fig, axes = plt.subplots(1, ncol, figsize=(6.5 * ncol, 4.8))
@@ -132,13 +143,17 @@ def mixing_figure(t, runs: dict, theory: dict, *, stationary=None, title: str = 
         col = cmap(i / max(1, len(labels) - 1))
         r, th = runs[lab], theory.get(lab, {})
         for ax, key in zip(axes[:2], ("var", "err")):
-            if not np.any(np.isfinite(r[key])):
+            if key not in r:
+                continue
+            mean = r[key]["mean"] if isinstance(r[key], dict) else r[key]
+            if not np.any(np.isfinite(mean)):
                 continue
             _mean_se_band(ax, t, r[key], lab, col, positive=key == "var")
             if key in th:
                 ax.plot(t, th[key], "k--", lw=0.9)
-            if "inf" in lab:
-                ax.plot(t, np.nanmedian(r[key], axis=0), color=col, ls=":", lw=1.2,
+            per_seed = (samples or {}).get(lab, r)
+            if "inf" in lab and not isinstance(per_seed.get(key), dict):
+                ax.plot(t, np.nanmedian(per_seed[key], axis=0), color=col, ls=":", lw=1.2,
                         label=f"{lab} median")
     axes[0].set_yscale("log")
     axes[0].set_ylabel("Tr Sigma_t / Tr S (real-data covariance)")

@@ -46,7 +46,6 @@ from ._common import (
     apply_quick,
     base_parser,
     check_flags,
-    curve_summary,
     run_check,
     save_figure,
 )
@@ -56,6 +55,11 @@ DEFAULTS = {"seeds": 20000, "generations": 100}
 QUICK = {"seeds": 10000, "generations": 40}
 LEVELS = (0.1, 0.01)
 CLAIMS_PER_ESTIMATOR = {"mle": 11, "unbiased": 10}
+#: Curves whose per-seed values the claims read at a few generations.
+KEPT = ("log_gv", "collapsed", "trace_rel", "walk", "w2", "w2_full", "tail2", "tail3",
+        "tail2_coord0", "tail3_coord0")
+#: Seeds whose whole curves the figure keeps for quantile bands and medians.
+FIGURE_SEEDS = 4096
 CURVES = ("log_gv", "trace_rel", "trace_factor", "collapsed", "walk", "step_rel", "w2",
           "w2_full", "tail2", "tail3")
 
@@ -135,19 +139,42 @@ def body(a):
     progress = Progress(2)
     cfg = refit_config(dim=a.dim, n=a.n, generations=T - 1, paradigm="replace", truth=a.truth)
     params = refit_params(cfg, estimator=ests)
-    (final, metrics), tm = batch.run_sweep(refit_kernel, jax.random.key(a.key), params, cfg,
-                                           seeds=a.seeds, chunk_size=a.chunk_size, timed=True)
-    progress.step("simulation")
     horizon = min(theory_classic.plain_mean_horizon(a.n, a.seeds), T)
     t_tail = a.tail_time if a.tail_time is not None else horizon
+    # The claims need, per seed, a few generations only (and two averages over t); the
+    # curves need the mean and SE over seeds at every t: stream chunk by chunk so that
+    # memory does not grow with seeds x generations.
+    cols = sorted({T, horizon, t_tail, max(1, T // 4), max(1, T // 2)})
+
+    def derive(out, start):
+        final, metrics = out
+        d = {}
+        for i, e in enumerate(ests):
+            r = _host_metrics({k: v[i] for k, v in metrics.items()},
+                              jax.tree.map(lambda v, i=i: v[i], final), a)
+            for k in CURVES:
+                d[f"{e}:{k}"] = r[k]
+            for k in KEPT:
+                d[f"{e}:{k}@"] = r[k][:, cols]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                for k in ("trace_factor", "step_rel"):
+                    d[f"{e}:{k}:avg"] = np.mean(r[k][:, 1:], axis=1)
+        return d
+
+    red = batch.SeedSummary(derive, curves=tuple(f"{e}:{k}" for e in ests for k in CURVES),
+                            sample=FIGURE_SEEDS)
+    tm = batch.stream(refit_kernel, jax.random.key(a.key), params, cfg, seeds=a.seeds,
+                      reduce=red, chunk_size=a.chunk_size, sweep=True)
+    progress.step("simulation")
     # Simultaneous 95% CIs: Bonferroni over all claims of the run.
     n_claims = sum(CLAIMS_PER_ESTIMATOR[e] for e in ests)
     level = 1.0 - 0.05 / n_claims
+    kept = red.kept()
     runs = {}
-    for i, e in enumerate(ests):
-        m_i = {k: np.asarray(v)[i] for k, v in metrics.items()}
-        f_i = jax.tree.map(lambda v, i=i: np.asarray(v)[i], final)
-        runs[e] = _host_metrics(m_i, f_i, a)
+    for e in ests:
+        runs[e] = {k: _Columns(kept[f"{e}:{k}@"], cols) for k in KEPT}
+        runs[e].update({k: kept[f"{e}:{k}:avg"] for k in ("trace_factor", "step_rel")})
 
     claims = []
     notes = {}
@@ -167,7 +194,7 @@ def body(a):
                  f"{np.var(a.dim * r['log_gv'][:, T], ddof=1) / T:.4f}"))
         # 2. conditional factor (martingale for the unbiased refit).
         fac = theory_classic.refit_variance_factor(a.n, e)
-        m2, ci2 = stats.mean_ci(np.mean(r["trace_factor"][:, 1:], axis=1), level)
+        m2, ci2 = stats.mean_ci(r["trace_factor"], level)
         claims.append(Claim(
             f"2{tag}", f"{e}: E[Tr Sigma_t / Tr Sigma_(t-1)] = k/c = {fac:.4f} at every t "
             + ("(E[sigma_t^2 | past] = sigma_(t-1)^2: a martingale)" if e == "unbiased"
@@ -205,7 +232,7 @@ def body(a):
                  f"(exact {p_low:.3f})"))
         notes[e] = {"collapse_probability": {str(k): v for k, v in probs.items()}}
         # 5. mean steps.
-        m5, ci5 = stats.mean_ci(np.mean(r["step_rel"][:, 1:], axis=1), level)
+        m5, ci5 = stats.mean_ci(r["step_rel"], level)
         claims.append(Claim(
             f"5{tag}", f"{e}: the mean's steps: E[n ||mu_t - mu_(t-1)||^2 / Tr Sigma_(t-1)] = 1 "
             f"at every t (per-seed average over t = 1..{T})",
@@ -268,10 +295,10 @@ def body(a):
     progress.step("statistics")
     assert len(claims) == n_claims
 
-    with warnings.catch_warnings():  # t = 0 has no step / factor: all-NaN columns
-        warnings.simplefilter("ignore", RuntimeWarning)
-        curves = {f"replace:{e}": {k: curve_summary(runs[e][k]) for k in CURVES}
-                  for e in ests}
+    summaries = {e: {k: red.summary(f"{e}:{k}") for k in CURVES} for e in ests}
+    curves = {f"replace:{e}": {k: {"mean": v["mean"], "se": v["se"]} for k, v in s_e.items()}
+              for e, s_e in summaries.items()}
+    sample = red.sampled()
     config = dict(vars(a))
     config.update(estimators=ests, ci_level_per_claim=level, plain_mean_horizon=horizon,
                   tail_time=t_tail,
@@ -305,13 +332,28 @@ def body(a):
                 "w2": theory_classic.refit_w2(a.n, t, e),
                 "tail2": tails[:, 0], "tail3": tails[:, 1],
             }
+        per_seed = {e: {k: sample[f"{e}:{k}"] for k in CURVES} for e in ests}
+        n_band = next(iter(sample.values())).shape[0]
         fig = plots_classic.refit_figure(
-            t, runs, th, horizon=horizon, level=a.level,
-            title=f"Gaussian refit, replace: n={a.n}, d={a.dim}, {a.seeds} seeds "
+            t, per_seed, th, horizon=horizon, level=a.level, summaries=summaries,
+            title=f"Gaussian refit, replace: n={a.n}, d={a.dim}, {a.seeds} seeds; means +- 2 SE "
+                  f"over all seeds, quantiles and medians over the first {n_band} "
                   "(dashed/dots: exact)")
         save_figure(fig, path, dpi=110, bbox_inches="tight")
 
     return report, claims, figure
+
+
+class _Columns:
+    """Per-seed values of a curve kept at a few generations only: ``c[:, t]`` for a kept
+    ``t`` (a ``KeyError`` names any other)."""
+
+    def __init__(self, values, cols):
+        self.values, self.index = values, {c: i for i, c in enumerate(cols)}
+
+    def __getitem__(self, key):
+        rows, t = key
+        return self.values[rows, self.index[t]]
 
 
 def _gap(fn, n, t):

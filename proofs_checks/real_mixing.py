@@ -54,7 +54,6 @@ from ._common import (
     apply_quick,
     base_parser,
     check_flags,
-    curve_summary,
     run_check,
     save_figure,
 )
@@ -64,6 +63,8 @@ DEFAULTS = {"seeds": 4000, "generations": 100}
 QUICK = {"seeds": 2000, "generations": 60}
 ACCUMULATE_SEED_FACTOR = 4
 CURVES = ("var", "err", "log_var", "trace_truth", "dist_truth")
+#: Seeds whose whole curves the figure keeps (medians of the heavy-tailed replace run).
+FIGURE_SEEDS = 4096
 
 
 def build_parser():
@@ -136,46 +137,75 @@ def body(a):
     cfg = refit_config(dim=a.dim, n=a.n, m=a.m, m_max=max(a.m, a.count_m), generations=T,
                        paradigm="mix", truth=a.truth)
     params = refit_params(cfg, lam=[p[1] for p in points], m=[p[2] for p in points])
-    (final, metrics), tm = batch.run_sweep(refit_kernel, key, params, cfg, seeds=a.seeds,
-                                           chunk_size=a.chunk_size, timed=True)
+    half = T // 2
+    win = slice(half, T + 1)
+    tt = t[half:].astype(float)
+    xc = tt - tt.mean()
+    labels = [p[0] for p in points]
+
+    # The claims need a few numbers per seed (window averages, a slope, the last generation);
+    # the curves need the mean and SE over seeds at every t: stream so that memory does not
+    # grow with seeds x generations.
+    def derive(out, start):
+        final, metrics = out
+        metrics = {k: v[:, :, 0] for k, v in metrics.items()}  # drop the silo axis
+        tr_real = np.trace(final.real_cov[:, :, 0], axis1=-2, axis2=-1)[..., None]  # (P, S, 1)
+        tr_star = np.trace(final.truth.cov[:, :, 0], axis1=-2, axis2=-1)[..., None]
+        trace = metrics["trace"]
+        d = {}
+        for i, label in enumerate(labels):
+            var = trace[i] / tr_real[i]
+            err = metrics["dist_real"][i] / tr_real[i]
+            log_var = np.log(var)
+            curves_i = {"var": var, "err": err, "log_var": log_var,
+                        "trace_truth": trace[i] / tr_star[i],
+                        "dist_truth": metrics["dist_truth"][i] / tr_star[i]}
+            for k, v in curves_i.items():
+                d[f"{label}:{k}"] = v
+            d[f"{label}:var_avg"] = var[:, win].mean(axis=1)
+            d[f"{label}:err_avg"] = err[:, win].mean(axis=1)
+            d[f"{label}:var_min"] = var[:, 1:].min(axis=1)
+            d[f"{label}:slope"] = (log_var[:, half:] @ xc) / np.sum(xc**2)
+            d[f"{label}:log_gv_T"] = metrics["logdet"][i][:, T] - metrics["logdet"][i][:, 0]
+            d[f"{label}:err_T"] = err[:, T]
+        return d
+
+    red = batch.SeedSummary(derive, curves=tuple(f"{lab}:{k}" for lab in labels for k in CURVES),
+                            sample=FIGURE_SEEDS)
+    tm = batch.stream(refit_kernel, key, params, cfg, seeds=a.seeds, reduce=red,
+                      chunk_size=a.chunk_size, sweep=True)
     timing["compile_s"] += tm.compile_s
     timing["run_s"] += tm.run_s
     timing["seed_generations"] += a.seeds * len(points) * T
     progress.step("mixing sweep")
-    metrics = {k: np.asarray(v)[:, :, 0] for k, v in metrics.items()}  # drop the silo axis
-    final = jax.tree.map(lambda v: np.asarray(v)[:, :, 0], final)
-    tr_real = np.trace(final.real_cov, axis1=-2, axis2=-1)[..., None]  # (P, S, 1)
-    tr_star = np.trace(final.truth.cov, axis1=-2, axis2=-1)[..., None]
-    trace = metrics["trace"]
-    runs = {}
-    for i, (label, _, _) in enumerate(points):
-        runs[label] = {
-            "var": trace[i] / tr_real[i],
-            "err": metrics["dist_real"][i] / tr_real[i],
-            "log_var": np.log(trace[i] / tr_real[i]),
-            "log_gv": metrics["logdet"][i] - metrics["logdet"][i][:, :1],
-            "trace_truth": trace[i] / tr_star[i],
-            "dist_truth": metrics["dist_truth"][i] / tr_star[i],
-        }
+    kept = red.kept()
+    runs = {lab: {k.split(":")[-1]: v for k, v in kept.items() if k.rsplit(":", 1)[0] == lab}
+            for lab in labels}
 
     # Accumulate without mixing: the paradigms.py pool, every synthetic batch kept.
     cfg_acc = refit_config(dim=a.dim, n=a.n, generations=T, paradigm="accumulate",
                            truth=a.truth)
     acc_seeds = ACCUMULATE_SEED_FACTOR * a.seeds
-    (fin_acc, m_acc), tm = batch.run(refit_kernel, key, refit_params(cfg_acc), cfg_acc,
-                                     seeds=acc_seeds, chunk_size=a.chunk_size, timed=True)
+
+    def derive_acc(out, start):
+        fin_acc, m_acc = out
+        acc_star = np.trace(fin_acc.truth.cov, axis1=-2, axis2=-1).reshape(-1, 1)
+        ratio = m_acc["trace"][:, 0] / acc_star
+        return {"trace_truth": ratio, "trace_truth_T": ratio[:, T]}
+
+    red_acc = batch.SeedSummary(derive_acc, curves=("trace_truth",))
+    tm = batch.stream(refit_kernel, key, refit_params(cfg_acc), cfg_acc, seeds=acc_seeds,
+                      reduce=red_acc, chunk_size=a.chunk_size)
     timing["compile_s"] += tm.compile_s
     timing["run_s"] += tm.run_s
     timing["seed_generations"] += acc_seeds * T
     progress.step("accumulate")
-    acc_star = np.trace(np.asarray(fin_acc.truth.cov), axis1=-2, axis2=-1).reshape(-1, 1)
-    acc_ratio = np.asarray(m_acc["trace"])[:, 0] / acc_star
+    acc_T = red_acc.kept()["trace_truth_T"]
+    acc_curve = red_acc.summary("trace_truth")
 
     n_claims = 2 * len(lams) + 6
     level = 1.0 - 0.05 / n_claims
     claims = []
-    half = T // 2
-    win = slice(half, T + 1)
     exact = {x: theory_classic.mixing_moments(x, a.m, t) for x in lams}
     preds_v = {x: float(exact[x][win, 1].mean()) for x in lams}
     preds_e = {x: float(exact[x][win, 0].mean()) for x in lams}
@@ -189,30 +219,27 @@ def body(a):
         st_e, st_v = theory_classic.mixing_stationary(x, a.m)
         w = theory_classic.mixing_weight(x)
         r = runs[lab]
-        m1, ci1 = stats.mean_ci(r["var"][:, win].mean(axis=1), level)
+        m1, ci1 = stats.mean_ci(r["var_avg"], level)
         claims.append(Claim(
             f"1:{lab}", f"lam={lab}: E Tr Sigma_t / Tr S averaged over t = {half}..{T} = exact "
             f"recursion (bounded; stationary 1/(1+q) = {st_v:.4f}, contraction rate "
             f"w = {w:.3f})",
             preds_v[x], m1, ci1, max_half_width=neighbour_gap(preds_v, x),
             note=f"w^{half} = {w ** half:.2g}; deterministic floor Tr Sigma_t / Tr S >= 1 - w = "
-                 f"{1 - w:.3f} (measured minimum {float(r['var'][:, 1:].min()):.3f}): no seed "
+                 f"{1 - w:.3f} (measured minimum {float(r['var_min'].min()):.3f}): no seed "
                  "can collapse"))
-        m2, ci2 = stats.mean_ci(r["err"][:, win].mean(axis=1), level)
+        m2, ci2 = stats.mean_ci(r["err_avg"], level)
         claims.append(Claim(
             f"2:{lab}", f"lam={lab}: E ||mu_t - rbar||^2 / Tr S averaged over t = {half}..{T} = "
             f"exact recursion (stationary error q/(1+q) = {st_e:.4f})",
             preds_e[x], m2, ci2, max_half_width=neighbour_gap(preds_e, x),
             note="the sum with claim 1 is exactly 1 at every t (the second moment about rbar is "
                  "preserved): measured "
-                 f"{float(np.mean(r['var'][:, win] + r['err'][:, win])):.4f}"))
+                 f"{float(np.mean(r['var_avg'] + r['err_avg'])):.4f}"))
 
     # 3. stability at the largest finite lam: no drift of E log Tr Sigma over [T/2, T].
     lab_c = lam_label(lam_c)
-    tt = t[half:].astype(float)
-    xc = tt - tt.mean()
-    slopes = (runs[lab_c]["log_var"][:, half:] @ xc) / np.sum(xc**2)
-    m3, ci3 = stats.mean_ci(slopes, level)
+    m3, ci3 = stats.mean_ci(runs[lab_c]["slope"], level)
     kappa_m = theory_classic.refit_log_drift(a.m, "mle", a.dim)
     w_c = theory_classic.mixing_weight(lam_c)
     claims.append(Claim(
@@ -224,7 +251,7 @@ def body(a):
 
     # 4. the stationary error grows with lam (paired: common seeds across lam).
     lo_lab = lam_label(min(lams))
-    diff = runs[lab_c]["err"][:, win].mean(axis=1) - runs[lo_lab]["err"][:, win].mean(axis=1)
+    diff = runs[lab_c]["err_avg"] - runs[lo_lab]["err_avg"]
     m4, ci4 = stats.mean_ci(diff, level)
     claims.append(Claim(
         "4", f"the stationary error grows with lam: E ||mu_t - rbar||^2 / Tr S (averaged over "
@@ -237,15 +264,15 @@ def body(a):
     # 5-6. lam = inf is replace with m draws.
     r_inf = runs["inf"]
     kappa_d = theory_classic.refit_log_drift(a.m, "mle", a.dim)
-    m5, ci5 = stats.mean_ci(r_inf["log_gv"][:, T] / T, level)
+    m5, ci5 = stats.mean_ci(r_inf["log_gv_T"] / T, level)
     claims.append(Claim(
         "5", f"lam=inf (replace with m = {a.m} draws): E log det Sigma_t drifts by kappa(m) = "
         f"{kappa_d:.5f} per generation (exact)",
         kappa_d, m5, ci5, max_half_width=0.1 * abs(kappa_d)))
     level6 = 0.1
     pred6 = theory_classic.refit_collapse_probability(a.m, T, level6, "mle", a.dim)
-    frac6 = float(np.mean(r_inf["log_gv"][:, T] / a.dim < math.log(level6)))
-    err_inf, err_ci = stats.mean_ci(r_inf["err"][:, T], level)
+    frac6 = float(np.mean(r_inf["log_gv_T"] / a.dim < math.log(level6)))
+    err_inf, err_ci = stats.mean_ci(r_inf["err_T"], level)
     claims.append(Claim(
         "6", f"lam=inf: collapse: fraction of seeds with (det Sigma_T / det S)^(1/d) < "
         f"{level6:g} at T = {T} = exact law (while every finite lam keeps Tr Sigma_t >= "
@@ -259,7 +286,7 @@ def body(a):
     # 7. count scaling m = lam n: replace is not recovered.
     lab7 = f"count:lam={lab_c}"
     pred7 = float(theory_classic.mixing_moments(lam_c, a.count_m, t)[win, 1].mean())
-    m7, ci7 = stats.mean_ci(runs[lab7]["var"][:, win].mean(axis=1), level)
+    m7, ci7 = stats.mean_ci(runs[lab7]["var_avg"], level)
     st7 = theory_classic.mixing_stationary(lam_c, a.count_m)[1]
     claims.append(Claim(
         "7", f"lam={lab_c} as a count (m = lam n = {a.count_m}, plain MLE on the union): E Tr "
@@ -270,7 +297,7 @@ def body(a):
 
     # 8. accumulate: the sin(pi/sqrt n)/(pi/sqrt n) law, exact at finite T.
     pred8 = float(theory.accumulate_trace_ratio(a.n, T))
-    m8, ci8 = stats.mean_ci(acc_ratio[:, T], level)
+    m8, ci8 = stats.mean_ci(acc_T, level)
     claims.append(Claim(
         "8", f"accumulate (no real mixing, every synthetic batch kept): E Tr Sigma_T / Tr "
         f"Sigma* = (n-1)/n prod_s (1 - 1/(n (s+1)^2)) at T = {T} (limit sin(pi/sqrt n)/"
@@ -280,9 +307,11 @@ def body(a):
     progress.step("statistics")
     assert len(claims) == n_claims
 
-    curves = {f"mix:lam={lab}": {k: curve_summary(r[k]) for k in CURVES}
-              for lab, r in runs.items()}
-    curves["accumulate"] = {"trace_truth": curve_summary(acc_ratio)}
+    summaries = {lab: {k: red.summary(f"{lab}:{k}") for k in CURVES} for lab in labels}
+    curves = {f"mix:lam={lab}": {k: {"mean": v["mean"], "se": v["se"]} for k, v in s_l.items()}
+              for lab, s_l in summaries.items()}
+    curves["accumulate"] = {"trace_truth": {"mean": acc_curve["mean"], "se": acc_curve["se"]}}
+    sample = red.sampled()
     config = dict(vars(a))
     config.update(ci_level_per_claim=level, t_quantile=stats.t_quantile(level, a.seeds - 1),
                   points=[{"label": p[0], "lam": p[1], "m": p[2]} for p in points],
@@ -310,20 +339,25 @@ def body(a):
             th[lab] = {"var": ex[:, 1], "err": ex[:, 0]}
         th["inf"]["var"] = ((a.m - 1.0) / a.m) ** t
         th["inf"]["err"] = 1.0 - ((a.m - 1.0) / a.m) ** t
-        shown = {f"lam={k}" if ":" not in k else k: v for k, v in runs.items()}
-        theo = {f"lam={k}" if ":" not in k else k: v for k, v in th.items()}
-        shown["accumulate (Tr Sigma* units)"] = {"var": acc_ratio,
-                                                 "err": np.full_like(acc_ratio, np.nan)}
+        def shown_name(k):
+            return f"lam={k}" if ":" not in k else k
+
+        shown = {shown_name(k): v for k, v in summaries.items()}
+        per_seed = {shown_name(k): {c: sample[f"{k}:{c}"] for c in ("var", "err")}
+                    for k in labels}
+        theo = {shown_name(k): v for k, v in th.items()}
+        shown["accumulate (Tr Sigma* units)"] = {"var": acc_curve}
         theo["accumulate (Tr Sigma* units)"] = {
             "var": theory.accumulate_trace_ratio(a.n, np.maximum(t, 0))}
         grid = np.logspace(-2, 3, 200)
         curve = [theory_classic.mixing_stationary(x, a.m)[0] for x in grid]
-        meas = [float(np.mean(runs[lam_label(x)]["err"][:, win])) for x in lams]
+        meas = [float(np.mean(runs[lam_label(x)]["err_avg"])) for x in lams]
         hw = [0.5 * (c.ci[1] - c.ci[0]) for c in claims if c.id.startswith("2:")]
         fig = plots_classic.mixing_figure(
-            t, shown, theo, stationary=(lams, meas, hw, grid, curve),
+            t, shown, theo, stationary=(lams, meas, hw, grid, curve), samples=per_seed,
             title=f"real-data mixing: n={a.n} real, m={a.m} synthetic per generation, "
-                  f"d={a.dim}, {a.seeds} seeds (dashed: exact)")
+                  f"d={a.dim}, {a.seeds} seeds (dashed: exact; medians over the first "
+                  f"{next(iter(sample.values())).shape[0]} seeds)")
         save_figure(fig, path, dpi=110, bbox_inches="tight")
 
     return report, claims, figure
