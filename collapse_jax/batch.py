@@ -423,16 +423,22 @@ def run_sweep_shared(kernel, key: Key, params, shared, cfg, *, seeds: int, silos
 
 
 def stream(kernel, key: Key, params, cfg, *, seeds: int, reduce: Callable, silos: int = 1,
-           chunk_size=_UNSET, devices=_UNSET, sweep: bool = False) -> Timing:
+           chunk_size=_UNSET, devices=_UNSET, sweep: bool = False, shared=None) -> Timing:
     """Run chunk by chunk and hand each chunk to ``reduce(output, start)`` instead of keeping
     it: host memory holds one chunk at a time. ``output`` leaves are numpy arrays with the
     seed axis (axis 0, or 1 for a sweep) trimmed to the chunk's real seeds ``start ..``.
+    ``shared`` (with ``sweep=True``) streams :func:`run_sweep_shared`.
 
     Returns the :class:`Timing`; the reducer keeps whatever statistics it needs (see
-    :class:`GroupMeans`).
+    :class:`GroupMeans` and :class:`SeedSummary`).
     """
     fn = _run_sweep if sweep else _run
-    if sweep:
+    if shared is not None:
+        if not sweep:
+            raise InvalidInput("stream: shared arrays need sweep=True (run_sweep_shared)")
+        _check_sweep(params, "stream")
+        fn, params = _run_sweep_shared, (params, shared)
+    elif sweep:
         _check_sweep(params)
     return _drive("stream", fn, kernel, key, params, cfg, seeds, silos, chunk_size, devices,
                   1 if sweep else 0,

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import types
 
 import numpy as np
 
@@ -214,67 +215,104 @@ def _config(a, strategies):
                         tau=a.tau, rounds=a.rounds, support=a.n)
 
 
-def _simulate(a, cfg, beta, key, timing, progress, label):
-    """Run the kernel over the ``beta`` sweep; numpy arrays with axes (beta, seed, ...)."""
-    import jax
-
+def _simulate(a, cfg, beta, key, timing, progress, label, evaluator):
+    """Run the kernel at one ``beta``, streamed chunk by chunk: each chunk's evaluation
+    samples are scored by ``evaluator`` at once and dropped, so memory grows with the chunk
+    size, not with the seeds. Returns ``(final, out)``: numpy arrays with the seed axis
+    first (``final``: the owner silo and the silo mode counts); ``out`` holds the kernel's
+    small per-generation outputs, every sample metric of ``eval`` (in place of the samples)
+    and ``eval_seed0``, seed 0's samples (for the figure)."""
     from collapse_jax.proxy_loop import proxy_kernel, proxy_params
 
-    params = proxy_params(cfg, beta=beta)
-    (final, out), tm = batch.run_sweep(proxy_kernel, key, params, cfg, seeds=a.seeds,
-                                       timed=True)
+    params = proxy_params(cfg, beta=[beta])
+    parts = {"final": [], "out": []}
+
+    def reduce(output, start):
+        final, out = output
+        out = {k: v[0, :, 0] for k, v in out.items()}  # drop the beta and silo axes
+        samples = out.pop("eval")
+        if start == 0:
+            parts["eval_seed0"] = np.array(samples[0])
+        out.update(evaluator(samples))
+        parts["final"].append({k: np.array(getattr(final, k)[0, :, 0])
+                               for k in ("silo_counts", "owner")})
+        parts["out"].append(out)
+
+    # float32 selection amplifies rounding: a seed's numbers depend on how many seeds share
+    # its program, so the chunk is never chosen automatically (one chunk unless --chunk-size).
+    tm = batch.stream(proxy_kernel, key, params, cfg, seeds=a.seeds, reduce=reduce, sweep=True,
+                      chunk_size=a.chunk_size or a.seeds)
     timing["compile_s"] += tm.compile_s
     timing["run_s"] += tm.run_s
     timing["stages"][label] = [tm.compile_s, tm.run_s]
-    timing["seed_generations"] += len(beta) * a.seeds * cfg.generations
+    timing["seed_generations"] += a.seeds * cfg.generations
     progress.step(label)
-    out = {k: np.asarray(v)[:, :, 0] for k, v in out.items()}
-    final = jax.tree.map(lambda v: np.asarray(v)[:, :, 0], final)
+    final = types.SimpleNamespace(**{k: np.concatenate([f[k] for f in parts["final"]])
+                                     for k in parts["final"][0]})
+    out = {k: np.concatenate([o[k] for o in parts["out"]]) for k in parts["out"][0]}
+    out["eval_seed0"] = parts["eval_seed0"]
     return final, out
 
 
-def _evaluate(a, cfg, sample_sets, key, timing, progress, label):
-    """All sample metrics of every array ``(..., m, d)`` of ``sample_sets`` (evaluated
-    under one compile): per set, arrays ``(...)`` per metric (``mode_ratio`` adds ``M``)."""
-    import jax
-    import jax.numpy as jnp
+class _Evaluator:
+    """Every sample metric of sample sets ``(..., m, d)`` (:func:`sample_metrics.evaluate`),
+    under one compiled program for blocks of ``BLOCK`` sets (the last block padded), so that
+    any number of sets, chunk after chunk, costs one compile and bounded memory."""
 
-    from collapse_jax import mixture, sample_metrics, transport
-    from collapse_jax.proxy_loop import truth_of
+    BLOCK = 256
 
-    truth = truth_of(cfg)
-    test = mixture.sample(jax.random.fold_in(key, 10**6), truth, cfg.n_eval)[0]
-    div_settings = cfg.sinkhorn._replace(iterations=a.metric_iterations)
-    ms = sample_metrics.MetricSettings(
-        a.coverage_fraction, sample_metrics.tail_modes(np.asarray(truth.weights), a.tail_modes),
-        a.knn, div_settings, a.n_div)
-    leads = [x.shape[:-2] for x in sample_sets]
-    flat = jnp.asarray(np.concatenate([x.reshape((-1,) + x.shape[-2:]) for x in sample_sets]))
+    def __init__(self, a, cfg, key, timing):
+        import jax
 
-    @jax.jit
-    def run(xs, test):
-        sc = transport.self_cost(test, settings=div_settings)
-        radii = sample_metrics.knn_radii(test, a.knn)
-        return jax.lax.map(lambda x: sample_metrics.evaluate(x, test, truth, ms, sc, radii),
-                           xs, batch_size=256)
+        from collapse_jax import mixture, sample_metrics, transport
+        from collapse_jax.proxy_loop import truth_of
 
-    t0 = time.perf_counter()
-    compiled = run.lower(flat, test).compile()
-    t1 = time.perf_counter()
-    res = jax.block_until_ready(compiled(flat, test))
-    t2 = time.perf_counter()
-    timing["compile_s"] += t1 - t0
-    timing["run_s"] += t2 - t1
-    timing["stages"]["metrics"] = [t1 - t0, t2 - t1]
-    progress.step(label)
-    res = {k: np.asarray(v) for k, v in res.items()}
-    sets, start = [], 0
-    for lead in leads:
-        size = int(np.prod(lead))
-        sets.append({k: v[start:start + size].reshape(lead + v.shape[1:])
-                     for k, v in res.items()})
-        start += size
-    return sets
+        truth = truth_of(cfg)
+        self.test = mixture.sample(jax.random.fold_in(key, 10**6), truth, cfg.n_eval)[0]
+        div_settings = cfg.sinkhorn._replace(iterations=a.metric_iterations)
+        ms = sample_metrics.MetricSettings(
+            a.coverage_fraction,
+            sample_metrics.tail_modes(np.asarray(truth.weights), a.tail_modes),
+            a.knn, div_settings, a.n_div)
+
+        @jax.jit
+        def run(xs, test):
+            sc = transport.self_cost(test, settings=div_settings)
+            radii = sample_metrics.knn_radii(test, a.knn)
+            return jax.lax.map(lambda x: sample_metrics.evaluate(x, test, truth, ms, sc, radii),
+                               xs, batch_size=self.BLOCK)
+
+        self.run, self.compiled, self.timing = run, None, timing
+        timing["stages"]["metrics"] = [0.0, 0.0]
+
+    def __call__(self, x):
+        import jax
+
+        x = np.asarray(x)
+        lead = x.shape[:-2]
+        flat = x.reshape((-1,) + x.shape[-2:])
+        n = flat.shape[0]
+        if self.compiled is None:
+            t0 = time.perf_counter()
+            spec = jax.ShapeDtypeStruct((self.BLOCK,) + flat.shape[1:], flat.dtype)
+            self.compiled = self.run.lower(spec, self.test).compile()
+            self._add(0, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        blocks = []
+        for lo in range(0, n, self.BLOCK):
+            block = flat[lo:lo + self.BLOCK]
+            pad = self.BLOCK - block.shape[0]
+            if pad:
+                block = np.concatenate([block, np.repeat(block[-1:], pad, axis=0)])
+            res = jax.block_until_ready(self.compiled(block, self.test))
+            blocks.append({k: np.asarray(v)[:self.BLOCK - pad] for k, v in res.items()})
+        self._add(1, time.perf_counter() - t0)
+        return {k: np.concatenate([b[k] for b in blocks]).reshape(lead + blocks[0][k].shape[1:])
+                for k in blocks[0]}
+
+    def _add(self, i, dt):
+        self.timing["stages"]["metrics"][i] += dt
+        self.timing["compile_s" if i == 0 else "run_s"] += dt
 
 
 def _ot_layer(a, key, timing, progress, ns, seeds):
@@ -340,29 +378,21 @@ def body(a):
     ot_ns = QUICK["ot_ns"] if a.quick else OT_NS
     ot_seeds = QUICK["ot_seeds"] if a.quick else OT_SEEDS
     iid_st = tuple(s for s in st if s in ("random", "local") + BASELINES)
-    progress = Progress(5 if iid_st else 4)
+    progress = Progress(4 if iid_st else 3)
     timing = {"compile_s": 0.0, "run_s": 0.0, "seed_generations": 0, "stages": {}}
 
     # Both splits run on common random numbers (same seeds, same generation keys); the IID
     # split runs only the strategies claim 3 compares (the cheap ones: a second, smaller
     # program costs less than running the proxy schemes on the IID split too).
     cfg = _config(a, st)
-    fin, out = _simulate(a, cfg, [a.beta], key, timing, progress, "skewed split")
-    fin = jax.tree.map(lambda v: v[0], fin)
-    out = {k: v[0] for k, v in out.items()}
-    sets = [out["eval"]]
+    evaluator = _Evaluator(a, cfg, key, timing)
+    fin, met = _simulate(a, cfg, a.beta, key, timing, progress, "skewed split", evaluator)
+    out = met
+    met_iid = {}
     if iid_st:
         cfg_iid = _config(a, iid_st)
-        _, out_iid = _simulate(a, cfg_iid, [a.iid_beta], key, timing, progress, "IID split")
-        out_iid = {k: v[0] for k, v in out_iid.items()}
-        sets.append(out_iid["eval"])
-    evaluated = _evaluate(a, cfg, sets, key, timing, progress, "metrics")
-    met = evaluated[0]
-    met_iid = evaluated[1] if iid_st else {}
-    for m, o in ((met, out), (met_iid, out_iid if iid_st else None)):
-        if o is not None:
-            m["trace"] = o["trace"]
-            m["converged"] = o["converged"]
+        _, met_iid = _simulate(a, cfg_iid, a.iid_beta, key, timing, progress, "IID split",
+                               evaluator)
     iid_idx = {s: i for i, s in enumerate(iid_st)}
     ot, ot_bias = _ot_layer(a, key, timing, progress, ot_ns, ot_seeds)
 
@@ -654,7 +684,7 @@ def body(a):
         gpath = p.with_name(p.stem + "_gallery" + p.suffix)
         gens = sorted({0, T // 2, T})
         g = plots_proxy.gallery_figure(
-            {s: out["eval"][0, :, i] for i, s in enumerate(st)}, gens,
+            {s: out["eval_seed0"][:, i] for i, s in enumerate(st)}, gens,
             truth_means=np.asarray(truth_of(cfg).means),
             title="seed 0, skewed split: model samples (first two coordinates)")
         save_figure(g, gpath, dpi=90, bbox_inches="tight")

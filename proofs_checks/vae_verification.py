@@ -254,14 +254,35 @@ def body(a):
     params = nr.retrain_params(cfg, real, verify=[p[1] for p in pts],
                                verifier_size=[p[2] for p in pts], keep=[p[3] for p in pts],
                                accumulate=[p[4] for p in pts], shared=True)
-    (final, metrics), tm = batch.run_sweep_shared(nr.retrain_kernel_shared, k_run, params, real,
-                                                  cfg, seeds=a.seeds, chunk_size=a.chunk_size,
-                                                  timed=True)
+    # Streamed: per seed only the per-round metric rows and the final scalars are kept (a
+    # few hundred bytes); the sample grids (the bulk of the output) only for seed 0.
+    grids, fields = {}, {}
+
+    def derive(out, start):
+        final, metrics = out
+        d = {}
+        for i, name in enumerate(names):
+            for k, v in metrics.items():
+                d[f"{name}/{k}"] = v[i, :, 0]
+            for k in final._fields:
+                v = getattr(final, k)[i, :, 0]
+                if k != "samples":
+                    d[f"{name}/fin/{k}"] = v
+                elif start == 0:
+                    grids[name] = np.array(v[0])
+        fields.setdefault("metrics", tuple(metrics))
+        fields.setdefault("final", tuple(k for k in final._fields if k != "samples"))
+        return d
+
+    red = batch.SeedSummary(derive)
+    # float32 training amplifies rounding: a seed's numbers depend on how many seeds share its
+    # program, so the chunk is never chosen automatically (one chunk unless --chunk-size).
+    tm = batch.stream(nr.retrain_kernel_shared, k_run, params, cfg, seeds=a.seeds, reduce=red,
+                      chunk_size=a.chunk_size or a.seeds, sweep=True, shared=real)
     progress.step("retraining rounds")
-    res = {name: {k: np.asarray(v)[i, :, 0] for k, v in metrics.items()}
-           for i, name in enumerate(names)}
-    fin = {name: {k: np.asarray(getattr(final, k))[i, :, 0] for k in final._fields}
-           for i, name in enumerate(names)}
+    kept = red.kept()
+    res = {name: {k: kept[f"{name}/{k}"] for k in fields["metrics"]} for name in names}
+    fin = {name: {k: kept[f"{name}/fin/{k}"] for k in fields["final"]} for name in names}
     train_feat = jax.vmap(feature_net.features)(jnp.asarray(split.train.x)).astype(jnp.float64)
     floor = float(nm.frechet_distance(train_feat, real.test_feat_mean, real.test_feat_cov,
                                       real.test_feat_cov_sqrt))
@@ -432,9 +453,9 @@ def body(a):
     def figure(path):
         from collapse_jax import plots_vae
 
-        grids = {n: fin[n]["samples"][0] for n in ("none", "strong", "weak")}
+        grids_shown = {n: grids[n] for n in ("none", "strong", "weak")}
         fig = plots_vae.verification_figure(
-            {n: res[n] for n in names}, grids, side=full.side, floor=floor,
+            {n: res[n] for n in names}, grids_shown, side=full.side, floor=floor,
             title=f"{full.source}, keep={a.keep:g}, {a.paradigm}, {a.seeds} seeds")
         save_figure(fig, path, dpi=110, bbox_inches="tight")
 

@@ -33,6 +33,18 @@ def test_shared_sweep_equals_sweep_with_broadcast_data():
     np.testing.assert_allclose(chunked["v"], out["v"])
 
 
+def test_stream_with_shared_arrays_equals_run_sweep_shared():
+    data = jnp.arange(6.0)
+    params = jnp.array([1.0, 2.0, 3.0])
+    ref = batch.run_sweep_shared(_kernel, jax.random.key(0), params, data, 2, seeds=5)[1]["v"]
+    red = batch.SeedSummary(lambda out, start: {"v": np.moveaxis(out[1]["v"][:, :, 0], 1, 0)})
+    batch.stream(_kernel, jax.random.key(0), params, 2, seeds=5, chunk_size=2, sweep=True,
+                 shared=data, reduce=red)
+    np.testing.assert_allclose(np.moveaxis(red.kept()["v"], 0, 1), np.asarray(ref)[:, :, 0])
+    with pytest.raises(ValueError, match="sweep=True"):
+        batch.stream(_kernel, jax.random.key(0), params, 2, seeds=5, shared=data, reduce=red)
+
+
 def test_shared_sweep_needs_a_sweep_axis():
     with pytest.raises(ValueError, match="run_sweep_shared"):
         batch.run_sweep_shared(_kernel, jax.random.key(0), jnp.float64(1.0), jnp.ones(2), 2,
