@@ -12,13 +12,42 @@ from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 from .plots import band_plot  # noqa: E402
 
 
+def _mean_of(curves) -> np.ndarray:
+    """Seed mean per round of ``(seeds, K + 1)`` curves or of a streamed summary."""
+    if isinstance(curves, dict):
+        return np.asarray(curves["mean"], dtype=float)
+    return np.nanmean(np.asarray(curves, dtype=float), axis=0)
+
+
+def seed_band(ax, curves, label, color):
+    """Seed mean (line) and 10-90% band over seeds of ``curves``: ``(seeds, K + 1)``, or a
+    streamed summary ``{"mean", "se"}`` over every seed, optionally with ``"sample"``
+    (``(seeds', K + 1)`` whole curves of a sample of seeds) for the quantile band; without a
+    sample the band is +- 2 SE of the mean. Returns the rounds ``t``."""
+    if not isinstance(curves, dict):
+        curves = np.asarray(curves, dtype=float)
+        t = np.arange(curves.shape[1])
+        band_plot(ax, t, curves, label, color)
+        return t
+    mean = _mean_of(curves)
+    t = np.arange(mean.size)
+    if curves.get("sample") is not None and np.shape(curves["sample"])[0] > 0:
+        lo, hi = np.nanquantile(np.asarray(curves["sample"], dtype=float), (0.1, 0.9), axis=0)
+    else:
+        se = np.asarray(curves["se"], dtype=float)
+        lo, hi = mean - 2 * se, mean + 2 * se
+    ax.plot(t, mean, color=color, label=label, lw=1.6)
+    ax.fill_between(t, lo, hi, color=color, alpha=0.2, lw=0)
+    return t
+
+
 def error_panel(ax, runs: dict, theory: dict, *, label: str, ylabel: str, extra=None):
-    """Seed mean and 10-90% band of ``runs[key]`` (``(seeds, K + 1)``) per round on a log
-    axis, with the matching ``theory[key]`` curve dashed."""
+    """Seed mean and 10-90% band of ``runs[key]`` per round on a log axis (see
+    :func:`seed_band` for the forms a run may take), with the matching ``theory[key]`` curve
+    dashed."""
     for i, (k, curves) in enumerate(runs.items()):
         color = f"C{i}"
-        t = np.arange(np.asarray(curves).shape[1])
-        band_plot(ax, t, curves, f"{label}={k:g}", color)
+        t = seed_band(ax, curves, f"{label}={k:g}", color)
         if k in theory:
             ax.plot(t, np.asarray(theory[k])[: t.size], "--", color="k", lw=0.9)
     if extra:
@@ -52,9 +81,12 @@ def knowledge_center_figure(*, delta_runs, delta_theory, r_runs, r_theory, stati
                             title=""):
     """Four panels: error to ``theta*`` for several Delta, error to ``theta_c`` for several r
     (with the exact stationary levels and the Theorem 4.1 bound), the no-verifier random walk
-    ``||theta_k - theta_0||^2`` (``(seeds, K + 1)``, with its error to ``theta*``), and the
-    phase map of :func:`phase_panel` (blank when ``phase`` is None). Runs are
-    ``{value: (seeds, K + 1)}``, theory curves ``{value: (K + 1,)}``."""
+    ``||theta_k - theta_0||^2`` (with its error to ``theta*``), and the phase map of
+    :func:`phase_panel` (blank when ``phase`` is None). Runs are ``{value: curves}``, theory
+    curves ``{value: (K + 1,)}``. Curves (runs, ``no_verifier_walk``, ``no_verifier``) are
+    ``(seeds, K + 1)`` arrays or streamed summaries ``{"mean", "se"}`` over every seed, with
+    an optional ``"sample"`` of whole per-seed curves for the 10-90% bands (see
+    :func:`seed_band`); only the mean of ``no_verifier`` is drawn."""
     fig, axes = plt.subplots(2, 2, figsize=(12.5, 9.0))
     ax = axes[0, 0]
     error_panel(ax, delta_runs, delta_theory, label="Delta",
@@ -78,13 +110,11 @@ def knowledge_center_figure(*, delta_runs, delta_theory, r_runs, r_theory, stati
     ax.set_title("error to the centre: r sets the speed, not the limit", fontsize=10)
 
     ax = axes[1, 0]
-    walk = np.asarray(no_verifier_walk)
-    t = np.arange(walk.shape[1])
-    band_plot(ax, t, walk, "no verifier: ||theta_k - theta_0||^2", "C3")
+    t = seed_band(ax, no_verifier_walk, "no verifier: ||theta_k - theta_0||^2", "C3")
     ax.plot(t, no_verifier_slope * t, "k--", lw=0.9,
             label=f"k p sigma^2 / (s^2 n), slope {no_verifier_slope:.2e}")
-    nv = np.asarray(no_verifier)
-    ax.plot(t, nv.mean(axis=0) - nv[:, 0].mean(), color="C4", lw=1.2,
+    nv = _mean_of(no_verifier)
+    ax.plot(t, nv - nv[0], color="C4", lw=1.2,
             label="E||theta_k - theta*||^2 - E||theta_0 - theta*||^2")
     ax.set_xlabel("round k")
     ax.set_ylabel("squared distance")

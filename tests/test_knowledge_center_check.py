@@ -112,3 +112,49 @@ def test_figure_from_arrays():
         no_verifier=runs[0.5], no_verifier_walk=np.cumsum(np.abs(runs[0.0]), axis=1),
         no_verifier_slope=0.01, phase=phase, title="test")
     assert len(fig.axes) == 5
+
+
+def test_figure_from_streamed_summaries():
+    """The check streams: runs are {"mean", "se"} over every seed plus a "sample" of whole
+    curves for the 10-90% bands (or none: then the band is +- 2 SE)."""
+    rng = np.random.default_rng(1)
+    k = 6
+
+    def summary(x, sample=True):
+        out = {"mean": x.mean(axis=0), "se": x.std(axis=0, ddof=1) / np.sqrt(x.shape[0])}
+        if sample:
+            out["sample"] = x[:3]
+        return out
+
+    arrays = {d: np.abs(rng.normal(d**2 + 0.01, 0.01, (5, k + 1))) for d in (0.0, 0.5)}
+    runs = {d: summary(x, sample=d > 0) for d, x in arrays.items()}
+    theory = {d: np.full(k + 1, d**2 + 0.01) for d in (0.0, 0.5)}
+    walk = np.cumsum(np.abs(arrays[0.0]), axis=1)
+    fig = pk.knowledge_center_figure(
+        delta_runs=runs, delta_theory=theory, r_runs=runs, r_theory=theory,
+        stationary={0.0: 0.01, 0.5: 0.26}, bound=np.full(k + 1, 0.02),
+        no_verifier=summary(arrays[0.5], sample=False), no_verifier_walk=summary(walk),
+        no_verifier_slope=0.01, phase=None, title="test")
+    assert len(fig.axes) == 4
+    line = fig.axes[0].get_lines()[0]
+    np.testing.assert_allclose(line.get_ydata(), runs[0.0]["mean"])
+
+
+@pytest.mark.slow  # a second compile (chunks of 37 seeds)
+def test_chunked_run_gives_the_same_claims(tmp_path):
+    """The simulation streams chunk by chunk; claims and curves do not depend on the chunk
+    size (to rounding: XLA may vectorise a chunk of another size differently)."""
+    reps = []
+    for extra in ([], ["--chunk-size", "37"]):
+        out = tmp_path / f"r{len(reps)}.json"
+        assert kc.main(["--quick", "--json", str(out), *extra]) == 0
+        reps.append(json.loads(out.read_text()))
+    a, b = ({c["id"]: c for c in r["claims"]} for r in reps)
+    for cid in IDS:
+        np.testing.assert_allclose(a[cid]["measured"], b[cid]["measured"], rtol=1e-12)
+        np.testing.assert_allclose(a[cid]["ci"], b[cid]["ci"], rtol=1e-12)
+    for name, cur in reps[0]["curves"].items():
+        for k, v in cur.items():
+            for f in ("mean", "se"):
+                np.testing.assert_allclose(v[f], reps[1]["curves"][name][k][f], rtol=1e-10,
+                                           atol=1e-15)
