@@ -236,7 +236,8 @@ def chunk_target_bytes() -> int | None:
     """Working memory one program may use when no ``chunk_size`` is given: a run whose
     single program would need more is split into equal chunks that fit (the same numbers).
     ``COLLAPSE_JAX_CHUNK_BYTES`` (e.g. ``512M``; ``0`` never splits), else 512 MiB on the CPU
-    and a quarter of the free memory on an accelerator."""
+    and a quarter of the free memory on an accelerator. A streamed run counts its chunk's
+    outputs twice more (the host copy and the reduction)."""
     env = os.environ.get("COLLAPSE_JAX_CHUNK_BYTES")
     if env is not None:
         if env.strip() == "0":
@@ -326,24 +327,26 @@ def _drive(name, fn, kernel, key, params, cfg, seeds, silos, chunk_size, devices
            consume, keep_all=True):
     chunk, devices, auto = _resolve(name, seeds, silos, chunk_size, devices)
     target = chunk_target_bytes() if auto else None
-    if target is not None and not keep_all:
-        # a streamed chunk is also converted and reduced on the host: half the target
-        target //= 2
+    # A streamed chunk's outputs are also copied and reduced on the host: count them twice
+    # more against the target (a kept run's outputs are counted by check_memory instead).
+    host = 0 if keep_all else 2
     if target is not None and chunk > devices:
         # The outputs alone (from the traced shapes, before compiling) already exceed the
         # target: start from a chunk whose outputs fit, so that one compile usually suffices.
         out_bytes = _Program(fn, kernel, key, params, cfg, silos, chunk, devices).out_size()
-        if out_bytes > target:
-            chunk = max(devices, int(chunk * target / out_bytes) // devices * devices)
+        if (1 + host) * out_bytes > target:
+            chunk = max(devices,
+                        int(chunk * target / ((1 + host) * out_bytes)) // devices * devices)
     prog = _Program(fn, kernel, key, params, cfg, silos, chunk, devices)
     run_s = 0.0
     parts = _chunks(seeds, chunk)
     per_chunk = prog.prepare(name, len(parts), seeds, keep_all)
-    if target is not None and per_chunk > target and chunk > devices:
+    need = per_chunk + host * prog.out_bytes
+    if target is not None and need > target and chunk > devices:
         # No chunk size given and one program for every seed would need more working memory
         # than the target: run equal chunks of one smaller program (same numbers).
         compile_s = prog.compile_s
-        chunk = max(devices, int(chunk * target / per_chunk) // devices * devices)
+        chunk = max(devices, int(chunk * target / need) // devices * devices)
         prog = _Program(fn, kernel, key, params, cfg, silos, chunk, devices)
         parts = _chunks(seeds, chunk)
         per_chunk = prog.prepare(name, len(parts), seeds, keep_all)
