@@ -1,4 +1,7 @@
-"""The report layer every proofs_check shares: claims, verdicts, the table, JSON, exit codes.
+"""The command-line layer every proofs_check shares: flags, output paths, exit codes, the run.
+
+Claims, verdicts, the table, the JSON report and the curves CSV live in the library
+(:mod:`collapse_jax.verdict`); this module re-exports them.
 
 Contract (design.md), stated in every ``--help``:
 
@@ -11,16 +14,14 @@ Contract (design.md), stated in every ``--help``:
 * 130: interrupted (Ctrl-C), one line.
 
 Bad input is recognised by type (:class:`collapse_jax._validate.InvalidInput`, which
-:class:`CheckError` extends), never by the wording of a message. JSON and figures are written
-atomically (a temporary file in the same folder, then ``os.replace``).
+:class:`CheckError` extends), never by the wording of a message. JSON, curves CSV and figures
+are written atomically (a temporary file in the same folder, then ``os.replace``).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import faulthandler
-import json
 import math
 import os
 import platform
@@ -29,16 +30,27 @@ import tempfile
 import threading
 import time
 import traceback
-import warnings
 from collections.abc import Callable
-from typing import Literal
 
 import numpy as np
 
 import collapse_jax
 from collapse_jax._validate import InvalidInput
 
-RELATIONS = ("equal", "below", "above")
+# The report layer lives in the library (collapse_jax.verdict); re-exported here so that the
+# checks and every existing ``from proofs_checks._common import ...`` keep working.
+from collapse_jax.verdict.claim import Claim as Claim
+from collapse_jax.verdict.curves import curve_summary as curve_summary
+from collapse_jax.verdict.curves import write_curves as write_curves
+from collapse_jax.verdict.family import simultaneous_level as simultaneous_level
+from collapse_jax.verdict.files import atomic_write_text as atomic_write_text
+from collapse_jax.verdict.files import chmod_default, suppress_os_error, temporary_sibling
+from collapse_jax.verdict.json_values import _num as _num
+from collapse_jax.verdict.json_values import to_jsonable as to_jsonable
+from collapse_jax.verdict.report import write_report as write_report
+from collapse_jax.verdict.table import _fmt as _fmt
+from collapse_jax.verdict.table import format_table as format_table
+
 #: Exit codes of every check (and of ``proofs_checks.sweep``).
 EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_CODES_HELP = ("exit codes: 0 every claim passes; 1 a claim fails; 2 bad input (one line "
@@ -51,101 +63,6 @@ PLOT_EXTENSIONS = ("png", "pdf", "svg", "eps", "ps", "jpg", "jpeg")
 WATCHDOG_DEFAULT_S = 300.0
 #: A week: a longer idle limit is not a limit (use 0 to disable the watchdog).
 WATCHDOG_MAX_S = 7 * 86400.0
-
-
-@dataclasses.dataclass
-class Claim:
-    """One checkable statement and its verdict.
-
-    ``relation='equal'``: passes when ``predicted`` lies inside ``ci``. ``'below'`` /
-    ``'above'``: passes when the whole CI lies below / above ``predicted``. In every case the
-    CI half-width must not exceed ``max_half_width``, otherwise the run could not discriminate
-    and the claim fails with that reason.
-    """
-
-    id: str
-    statement: str
-    predicted: float
-    measured: float
-    ci: tuple[float, float]
-    max_half_width: float
-    relation: Literal["equal", "below", "above"] = "equal"
-    note: str = ""
-    passed: bool = dataclasses.field(init=False)
-    reason: str = dataclasses.field(init=False)
-
-    def __post_init__(self):
-        if self.relation not in RELATIONS:
-            raise ValueError(f"Claim {self.id}: relation={self.relation!r} is unknown; allowed "
-                             f"one of {', '.join(RELATIONS)}")
-        lo, hi = (float(v) for v in self.ci)
-        half = 0.5 * (hi - lo)
-        finite = all(math.isfinite(v) for v in (lo, hi, float(self.measured),
-                                                float(self.predicted)))
-        if not finite:
-            self.passed, self.reason = False, "non-finite estimate (see metrics)"
-        elif not float(self.max_half_width) >= 0:  # NaN or negative: no width rule to apply
-            self.passed = False
-            self.reason = f"invalid width cap {self.max_half_width!r}"
-        elif lo > hi:
-            self.passed, self.reason = False, f"invalid CI: lower end {lo:.6g} > upper {hi:.6g}"
-        elif half > self.max_half_width:
-            self.passed = False
-            self.reason = (f"CI too wide to discriminate: half-width {half:.3g} > "
-                           f"{self.max_half_width:.3g}; add seeds")
-        elif self.relation == "equal":
-            self.passed = lo <= self.predicted <= hi
-            self.reason = "prediction inside CI" if self.passed else "prediction outside CI"
-        elif self.relation == "below":
-            self.passed = hi < self.predicted
-            self.reason = "CI below bound" if self.passed else "CI not below bound"
-        else:
-            self.passed = lo > self.predicted
-            self.reason = "CI above bound" if self.passed else "CI not above bound"
-
-    def to_json(self) -> dict:
-        return {"id": self.id, "statement": self.statement, "relation": self.relation,
-                "predicted": _num(self.predicted), "measured": _num(self.measured),
-                "ci": [_num(self.ci[0]), _num(self.ci[1])],
-                "max_half_width": _num(self.max_half_width), "passed": bool(self.passed),
-                "reason": self.reason, "note": self.note}
-
-
-def _num(v):
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
-def to_jsonable(obj):
-    """Nested dicts/lists/arrays to plain JSON values (NaN and inf as null)."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return _num(obj)
-    return obj
-
-
-def curve_summary(values) -> dict:
-    """Per-generation mean and standard error over seeds (axis 0) of one metric."""
-    v = np.asarray(values, dtype=float)
-    v = v.reshape(v.shape[0], v.shape[1], -1)
-    count = np.sum(np.isfinite(v), axis=0)
-    with warnings.catch_warnings():  # all-NaN rows (e.g. no batch at t = 0) stay NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean = np.nanmean(v, axis=0)
-        sd = np.nanstd(v, axis=0, ddof=1) if v.shape[0] > 1 else np.zeros_like(mean)
-    se = sd / np.sqrt(np.maximum(count, 1))
-    if v.shape[2] == 1:
-        mean, se = mean[:, 0], se[:, 0]
-    return {"mean": mean, "se": se}
 
 
 def environment() -> dict:
@@ -212,58 +129,18 @@ def check_output_path(flag: str, path, extensions: tuple[str, ...] | None = None
     return path
 
 
-def _temporary_sibling(path: str) -> str:
-    folder, name = os.path.split(os.path.abspath(path))
-    stem, ext = os.path.splitext(name)
-    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{ext}", dir=folder)
-    os.close(fd)
-    return tmp
-
-
-def _chmod_default(path: str) -> None:
-    """The mode ``open(path, 'w')`` would give (``mkstemp`` makes files private)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and
-    ``os.replace``: a reader never sees a partial file, an error leaves the old one."""
-    tmp = _temporary_sibling(path)
-    try:
-        _chmod_default(tmp)
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with _suppress_os_error():
-            os.unlink(tmp)
-        raise
-
-
 def save_figure(fig, path: str, **kwargs) -> None:
     """``fig.savefig`` to ``path`` atomically (format from the extension)."""
-    tmp = _temporary_sibling(path)
+    tmp = temporary_sibling(path)
     fmt = os.path.splitext(path)[1].lstrip(".").lower() or None
     try:
-        _chmod_default(tmp)
+        chmod_default(tmp)
         fig.savefig(tmp, format=fmt, **kwargs)
         os.replace(tmp, path)
     except BaseException:
-        with _suppress_os_error():
+        with suppress_os_error():
             os.unlink(tmp)
         raise
-
-
-class _suppress_os_error:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, typ, value, tb):
-        return typ is not None and issubclass(typ, OSError)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,6 +239,10 @@ def base_parser(name: str, description: str, *, seeds: int, generations: int) ->
     p.add_argument("--quick", action="store_true",
                    help="small configuration that still decides every claim (tests, CI)")
     p.add_argument("--json", metavar="PATH", help="write the report as JSON")
+    p.add_argument("--curves", metavar="PATH",
+                   help="write the per-generation curves as a long CSV (setting, metric, "
+                        "component, generation, mean, se); read it with "
+                        "collapse_jax.verdict.read_curves")
     p.add_argument("--plot", metavar="PATH", help="write the figure (PNG/PDF by extension)")
     p.add_argument("--key", type=int, default=0, help="PRNG seed (default 0)")
     p.add_argument("--chunk-size", type=int, default=None,
@@ -418,53 +299,6 @@ class Progress:
                   file=sys.stderr, flush=True)
 
 
-def simultaneous_level(n_claims: int, family: float = 0.95) -> float:
-    """Per-claim CI level that gives ``family`` coverage over all claims at once
-    (Bonferroni): with per-claim 95% intervals a check of 9 exact claims would fail about one
-    run in three by chance alone."""
-    return 1.0 - (1.0 - family) / max(n_claims, 1)
-
-
-def format_table(title: str, claims: list[Claim], timing: dict, ci_note: str = "") -> str:
-    """The verdict table printed by every check."""
-    head = (f"{'id':<4} {'predicted':>11} {'measured':>11} {'CI':>25} {'half-w/max':>17}  "
-            "verdict")
-    lines = [title] + ([ci_note] if ci_note else []) + ["=" * len(head), head, "-" * len(head)]
-    for c in claims:
-        rel = {"equal": "", "below": "<", "above": ">"}[c.relation]
-        half = 0.5 * (c.ci[1] - c.ci[0])
-        lines.append(
-            f"{c.id:<4} {rel + _fmt(c.predicted):>11} {_fmt(c.measured):>11} "
-            f"{'[' + _fmt(c.ci[0]) + ', ' + _fmt(c.ci[1]) + ']':>25} "
-            f"{_fmt(half, 2) + '/' + _fmt(c.max_half_width, 2):>17}  "
-            f"{'PASS' if c.passed else 'FAIL'}")
-        lines.append(f"     {c.statement}")
-        if not c.passed:
-            lines.append(f"     -> {c.reason}")
-        if c.note:
-            lines.append(f"     note: {c.note}")
-    lines.append("-" * len(head))
-    n_pass = sum(c.passed for c in claims)
-    lines.append(f"{n_pass} passed, {len(claims) - n_pass} failed   "
-                 f"(compile {timing.get('compile_s', 0):.1f}s, run {timing.get('run_s', 0):.1f}s, "
-                 f"{timing.get('seed_generations_per_s', 0):.3g} seed-generations/s)")
-    return "\n".join(lines)
-
-
-def _fmt(v, digits: int = 4) -> str:
-    v = float(v)
-    if not math.isfinite(v):
-        return "nan"
-    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
-        return f"{v:.{digits - 1}e}"
-    return f"{v:.{digits}f}"
-
-
-def write_report(path: str, report: dict) -> None:
-    """The JSON report, written atomically (NaN and inf as null)."""
-    atomic_write_text(path, json.dumps(to_jsonable(report), indent=1, allow_nan=False))
-
-
 def apply_quick(a: argparse.Namespace, defaults: dict, quick: dict, keys) -> None:
     """``--quick``: every flag in ``keys`` still at its default takes its quick value (a flag
     the user gave explicitly wins)."""
@@ -488,7 +322,8 @@ def run_check(name: str, parser: argparse.ArgumentParser,
     """Parse, validate, run ``body``, print the table, write JSON / figure, return exit code.
 
     ``body`` returns ``(report, claims, figure_fn)``; ``report`` holds ``config``,
-    ``precision``, ``timing`` and ``curves``; ``figure_fn(path)`` draws the figure.
+    ``precision``, ``timing`` and ``curves`` (``--curves`` writes the latter as a long CSV);
+    ``figure_fn(path)`` draws the figure.
     ``wall_time`` prints the total wall time after a run that was not refused. Output paths
     are checked before ``body`` runs; bad input returns 2, an internal error 3 (traceback in a
     log file), Ctrl-C 130.
@@ -499,8 +334,8 @@ def run_check(name: str, parser: argparse.ArgumentParser,
     try:
         code = _run_check(name, parser, body, args)
     except KeyboardInterrupt:
-        written = [p for p in (getattr(args, "json", None), getattr(args, "plot", None))
-                   if p and p in _WRITTEN]
+        written = [p for p in (getattr(args, "json", None), getattr(args, "curves", None),
+                               getattr(args, "plot", None)) if p and p in _WRITTEN]
         print(f"{parser.prog}: interrupted after {time.perf_counter() - t0:.1f}s; "
               + (f"written before: {', '.join(written)}" if written else "nothing was written"),
               file=sys.stderr)
@@ -546,6 +381,7 @@ def internal_error(prog: str, name: str, e: BaseException) -> int:
 
 def _run_check(name, parser, body, args) -> int:
     check_output_path("--json", getattr(args, "json", None))
+    check_output_path("--curves", getattr(args, "curves", None), ("csv",))
     check_output_path("--plot", getattr(args, "plot", None), PLOT_EXTENSIONS)
     key = getattr(args, "key", None)
     if key is not None and not 0 <= key < 2**63:
@@ -587,6 +423,11 @@ def _run_check(name, parser, body, args) -> int:
         write_report(args.json, full)
         _WRITTEN.add(args.json)
         print(f"wrote {args.json}")
+    curves_path = getattr(args, "curves", None)
+    if curves_path:
+        write_curves(curves_path, report.get("curves") or {})
+        _WRITTEN.add(curves_path)
+        print(f"wrote {curves_path}")
     if args.plot:
         figure_fn(args.plot)
         _WRITTEN.add(args.plot)

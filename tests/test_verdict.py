@@ -122,8 +122,8 @@ def test_inverted_ci_does_not_pass():
 
 
 def test_unknown_relation_is_refused():
-    with pytest.raises(ValueError, match="relation='at_most' is unknown"):
-        _claim(relation="at_most")
+    with pytest.raises(ValueError, match="relation='at_least' is unknown"):
+        _claim(relation="at_least")  # (at_most became a relation: collapse_jax.verdict)
 
 
 def test_format_table_marks_each_verdict_and_reason():

@@ -1,0 +1,61 @@
+"""The JSON report of a check: writing it, and reading it back as tables."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ._pandas import require_pandas
+from .curves import curves_frame
+from .files import atomic_write_text
+from .json_values import to_jsonable
+
+#: Columns of the claims table :func:`read_report` returns, in order.
+CLAIM_COLUMNS = ("id", "statement", "relation", "predicted", "measured", "ci_low", "ci_high",
+                 "max_half_width", "passed", "reason", "note")
+
+
+def write_report(path: str, report: dict) -> None:
+    """The JSON report, written atomically (NaN and inf as null)."""
+    atomic_write_text(path, json.dumps(to_jsonable(report), indent=1, allow_nan=False))
+
+
+def claims_frame(claims: list[dict]):
+    """The ``claims`` of a JSON report as a pandas DataFrame (columns :data:`CLAIM_COLUMNS`,
+    one row per claim in report order; ``ci`` split into ``ci_low`` / ``ci_high``, null as
+    NaN, ``passed`` bool)."""
+    pd = require_pandas()
+
+    def num(v):
+        return float("nan") if v is None else float(v)
+
+    rows = [(c["id"], c["statement"], c["relation"], num(c["predicted"]), num(c["measured"]),
+             num(c["ci"][0]), num(c["ci"][1]), num(c["max_half_width"]), bool(c["passed"]),
+             c["reason"], c.get("note", "")) for c in claims]
+    cols = list(zip(*rows)) if rows else [()] * len(CLAIM_COLUMNS)
+    dtypes = (object, object, object, "float64", "float64", "float64", "float64", "float64",
+              bool, object, object)
+    return pd.DataFrame({name: pd.Series(list(col), dtype=dt)
+                         for name, col, dt in zip(CLAIM_COLUMNS, cols, dtypes)})
+
+
+def read_report(json_path):
+    """Read a check's JSON report (``--json PATH``) as ``(claims_df, curves_df)``.
+
+    ``claims_df``: one row per claim (see :func:`claims_frame`): its verdict ``passed``, the
+    ``relation`` tested, ``predicted``, ``measured``, the CI ``ci_low`` / ``ci_high``,
+    ``max_half_width``, ``reason`` and ``note``. ``curves_df``: the tidy curves table
+    (columns ``setting, metric, component, generation, mean, se``), equal to
+    :func:`~collapse_jax.verdict.read_curves` of the ``--curves`` CSV of the same run. The
+    rest of the report (``config``, ``timing``, ``findings``...) is in the JSON itself::
+
+        claims, curves = read_report("report.json")
+        print(claims[~claims.passed][["id", "reason"]])
+
+    Missing ``claims`` / ``curves`` give empty tables. Raises ``ImportError`` when pandas is
+    not installed.
+    """
+    require_pandas()
+    with open(os.fspath(json_path)) as f:
+        report = json.load(f)
+    return claims_frame(report.get("claims") or []), curves_frame(report.get("curves") or {})
