@@ -56,7 +56,7 @@ def test_stream_group_means_equal_per_seed_means():
     np.testing.assert_allclose(groups[1], full[4:8].mean(0), rtol=1e-12)
 
 
-@pytest.mark.parametrize("chunk", [1, 5, 16, 64])
+@pytest.mark.parametrize("chunk", [7, 40])
 def test_seed_summary_matches_one_pass_statistics(chunk):
     """Streamed curve means and SEs equal the one-pass nanmean / nanstd(ddof=1) / sqrt(count)
     to rounding for any chunk size (NaNs included), kept per-seed values are exact and in seed
