@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from .theory import log_selection_product
 
-from .theory import log_selection_product  # noqa: E402
+
+def new_figure(nrows: int = 1, ncols: int = 1, *, figsize, **kwargs):
+    """``(figure, axes)`` like ``pyplot.subplots`` but without pyplot: no backend is chosen or
+    changed (the library never calls ``matplotlib.use``), nothing enters pyplot's figure
+    registry (no figure to close), and the figure displays in a notebook and saves with
+    ``fig.savefig`` on any machine, headless included."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
 
 COLORS = {"accumulate+select": "C3", "accumulate": "C0", "replace+select": "C1",
           "replace": "C2"}
@@ -26,7 +33,7 @@ def power_law_figure(ratios: dict, *, window, fitted_slope, predicted_slope, psi
                      psi_grid=None, title=""):
     """Left: ``Tr Sigma_t / Tr Sigma_0`` per setting on log-log axes, seed bands (10-90%),
     the fitted slope and the theoretical curve. Right: psi measured vs closed form."""
-    fig, axes = plt.subplots(1, 2 if psi_grid else 1, figsize=(12 if psi_grid else 6.5, 4.6))
+    fig, axes = new_figure(1, 2 if psi_grid else 1, figsize=(12 if psi_grid else 6.5, 4.6))
     axes = np.atleast_1d(axes)
     ax = axes[0]
     for name, r in ratios.items():

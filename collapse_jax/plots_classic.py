@@ -7,12 +7,9 @@ Figure; nothing is shown.
 from __future__ import annotations
 
 import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .plots import band_plot  # noqa: E402
+from .plots import band_plot, new_figure
 
 ESTIMATOR_COLORS = {"mle": "C0", "unbiased": "C3"}
 PARADIGM_COLORS = {"replace": "C3", "accumulate": "C0", "accumulate-subsample": "C2",
@@ -47,7 +44,7 @@ def refit_figure(t, runs: dict, theory: dict, *, horizon: int, level: float, tit
     names to streamed ``{"mean", "se"}`` over every seed: the mean lines and +- 2 SE bands
     use them, the quantile bands and medians use ``runs`` (then a sample of seeds).
     """
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.4))
+    fig, axes = new_figure(2, 3, figsize=(15, 8.4))
     ax = axes.ravel()
     for est, r_seeds in runs.items():
         col = ESTIMATOR_COLORS.get(est)
@@ -108,7 +105,7 @@ def regression_figure(n, errors: dict, theory: dict, *, bound: float, title: str
     for accumulate-subsample, which has no closed form). The ``dohmatob`` entry is indexed
     by the generation of the labelling model, ``0 .. N``.
     """
-    fig, ax = plt.subplots(1, 1, figsize=(7.5, 4.8))
+    fig, ax = new_figure(1, 1, figsize=(7.5, 4.8))
     for name, e in errors.items():
         col = PARADIGM_COLORS.get(name)
         x = np.arange(e.shape[1]) if name == "dohmatob" else n
@@ -136,8 +133,8 @@ def mixing_figure(t, runs: dict, theory: dict, *, stationary=None, title: str = 
     stationary error against lambda.
     """
     ncol = 3 if stationary is not None else 2
-    fig, axes = plt.subplots(1, ncol, figsize=(6.5 * ncol, 4.8))
-    cmap = plt.get_cmap("viridis")
+    fig, axes = new_figure(1, ncol, figsize=(6.5 * ncol, 4.8))
+    cmap = matplotlib.colormaps.get_cmap("viridis")
     labels = list(runs)
     for i, lab in enumerate(labels):
         col = cmap(i / max(1, len(labels) - 1))

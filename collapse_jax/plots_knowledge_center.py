@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+from matplotlib.colors import TwoSlopeNorm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import TwoSlopeNorm  # noqa: E402
-
-from .plots import band_plot  # noqa: E402
+from .plots import band_plot, new_figure
 
 
 def _mean_of(curves) -> np.ndarray:
@@ -67,7 +63,7 @@ def phase_panel(ax, phase: dict):
     norm = TwoSlopeNorm(vmin=min(lo, -1e-12), vcenter=0.0, vmax=max(hi, 1e-12))
     im = ax.pcolormesh(phase["r"], phase["delta"], m, cmap="RdBu_r", norm=norm,
                        shading="nearest")
-    plt.colorbar(im, ax=ax, label="measured E_1 - E_0 (blue: improvement)")
+    ax.figure.colorbar(im, ax=ax, label="measured E_1 - E_0 (blue: improvement)")
     cs = ax.contour(phase["fine_r"], phase["fine_delta"], phase["predicted"], levels=[0.0],
                     colors="k", linewidths=1.6)
     ax.clabel(cs, fmt={0.0: "predicted boundary"}, fontsize=7)
@@ -87,7 +83,7 @@ def knowledge_center_figure(*, delta_runs, delta_theory, r_runs, r_theory, stati
     ``(seeds, K + 1)`` arrays or streamed summaries ``{"mean", "se"}`` over every seed, with
     an optional ``"sample"`` of whole per-seed curves for the 10-90% bands (see
     :func:`seed_band`); only the mean of ``no_verifier`` is drawn."""
-    fig, axes = plt.subplots(2, 2, figsize=(12.5, 9.0))
+    fig, axes = new_figure(2, 2, figsize=(12.5, 9.0))
     ax = axes[0, 0]
     error_panel(ax, delta_runs, delta_theory, label="Delta",
                 ylabel="E||theta_k - theta*||^2")

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .plots import band_plot  # noqa: E402
+from .plots import band_plot, new_figure
 
 STRATEGY_COLORS = {"random": "0.45", "local": "C3", "global-oracle": "k",
                    "interpolation": "C0", "barycenter": "C2", "kmeans": "C1",
@@ -55,7 +51,7 @@ def frechet_axes(ax, frechet):
 def proxy_figure(panels: list, frechet=None, *, title: str = ""):
     """Curves panels ``[(by_strategy, ylabel, title), ...]`` plus an optional Frechet panel."""
     k = len(panels) + (frechet is not None)
-    fig, axes = plt.subplots(1, k, figsize=(4.8 * k, 4.2), squeeze=False)
+    fig, axes = new_figure(1, k, figsize=(4.8 * k, 4.2), squeeze=False)
     for ax, (by_strategy, ylabel, sub) in zip(axes[0], panels):
         curves_axes(ax, by_strategy, ylabel, sub)
     axes[0, 0].legend(fontsize=7, loc="best")
@@ -70,9 +66,9 @@ def gallery_figure(samples: dict, generations, *, truth_means=None, title: str =
     """Scatter gallery: rows are strategies, columns the chosen generations;
     ``samples[strategy]`` is ``(T + 1, m, d)`` (the first two coordinates are drawn)."""
     names = list(samples)
-    fig, axes = plt.subplots(len(names), len(generations),
-                             figsize=(2.4 * len(generations), 2.3 * len(names)),
-                             squeeze=False, sharex=True, sharey=True)
+    fig, axes = new_figure(len(names), len(generations),
+                           figsize=(2.4 * len(generations), 2.3 * len(names)),
+                           squeeze=False, sharex=True, sharey=True)
     for i, name in enumerate(names):
         x = np.asarray(samples[name])
         for j, g in enumerate(generations):

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .plots import band_plot  # noqa: E402
+from .plots import band_plot
 
 COLORS = {"none": "C3", "strong": "C0", "weak": "C1"}
 
@@ -52,7 +49,7 @@ def verification_figure(curves: dict, grids: dict, *, side: int, classes: int = 
     rounds = next(iter(curves.values()))["fd_real"].shape[1] - 1
     shown = round_columns(rounds)
     n_rows = 1 + len(grids)
-    fig = plt.figure(figsize=(max(12, 2.4 * len(shown)), 4.2 + 1.9 * len(grids)))
+    fig = Figure(figsize=(max(12, 2.4 * len(shown)), 4.2 + 1.9 * len(grids)))
     gs = fig.add_gridspec(n_rows, 1, height_ratios=[3.6] + [1.6] * len(grids), hspace=0.35)
     top = gs[0].subgridspec(1, 3, wspace=0.28)
     t = np.arange(rounds + 1)
