@@ -4,6 +4,10 @@
 runs the cartesian grid of the power-law (Gaussian selection) kernel;
 ``python -m proofs_checks.sweep --kernel knowledge_center --out DIR --delta 0 0.5 1 --r 0.1 0.5``
 runs the verifier-filtered retraining kernel over ``(delta, r, sigma, sigma_c, verify)``.
+Every kernel of :mod:`collapse_jax.registry` sweeps through the generic flags:
+``python -m proofs_checks.sweep --kernel gaussian_refit --out DIR --set n=10,20 --set
+estimator=mle,unbiased --config generations=50`` (``--set NAME=V1,V2,...``: a sweep axis over
+a sweepable parameter; ``--config NAME=VALUE``: a keyword of the kernel's config builder).
 One compile serves every point. Each finished point is written at once, atomically, as a CSV
 in ``DIR/points/`` and recorded with its row count and sha256 in ``DIR/manifest.json``;
 ``DIR/config.json`` holds the run (flags, configuration, grid, versions, device).
@@ -36,6 +40,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from collapse_jax import registry
 from collapse_jax._validate import InvalidInput
 
 from ._common import (
@@ -53,9 +58,22 @@ from ._common import (
 )
 
 PROG = "python -m proofs_checks.sweep"
-KERNELS = ("power_law", "knowledge_center")
+KERNELS = registry.names()
+#: The kernels with their own grid flags (``--alpha`` ... ``--design``); ``--set`` and
+#: ``--config`` drive every kernel (these two included).
+LEGACY_KERNELS = ("power_law", "knowledge_center")
 #: ``kernel`` names recorded in ``config.json`` by each ``--kernel``.
-KERNEL_NAMES = {"power_law": "selection_kernel", "knowledge_center": "verifier_kernel"}
+KERNEL_NAMES = {k: registry.get(k).record_name for k in KERNELS}
+#: Defaults of the flags of the two legacy kernels (``None`` on the parser, so that the
+#: generic flags can tell whether one was given); ``--n``, ``--generations`` and
+#: ``--paradigm`` resolve per kernel.
+LEGACY_DEFAULTS = {"alpha": [0.25], "offset": [0.0], "fixed_scale": [1.0], "dim": 1,
+                   "metric": "current-fit", "truth": "standard", "estimator": "mle",
+                   "delta": [0.5], "r": [0.2], "sigma": [1.0], "sigma_c": [0.5], "verify": [1],
+                   "p": 5, "n0": 20, "design": "block", "precision": "float64"}
+LEGACY_FLAGS = (*LEGACY_DEFAULTS, "n", "generations", "paradigm")
+#: The flags of a run of the generic flags (stored in ``config.json``).
+GENERIC_FLAGS = ("kernel", "set", "config", "seeds", "silos", "key")
 #: Flags that may change on ``--resume``: how the points run, not what they compute.
 EXECUTION_FLAGS = ("batch_points", "chunk_size", "devices", "watchdog")
 #: Keys of ``config.json`` that define the run (see :mod:`collapse_jax.sweep`).
@@ -74,6 +92,39 @@ EPILOG = "\n\n".join(textwrap.fill(t, 79) for t in (
     f"{EXIT_INTERRUPTED} interrupted (finished points are kept; --resume DIR continues)"))
 
 
+def _kernels_help() -> str:
+    """The registered kernels with their sweepable parameters and config keywords, with
+    defaults (imports the kernel modules: 64-bit JAX first, as the sweep runs)."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    lines = [textwrap.fill("registered kernels (--kernel NAME), their --set parameters "
+                           "(type, default) and --config keywords (default; None: derived "
+                           "from the others):", 79)]
+    for name in KERNELS:
+        e = registry.get(name)
+        defaults = e.param_defaults()
+        sets = ", ".join(f"{k} ({t.__name__}, "
+                         f"{'from the config' if defaults[k] is None else _show_value(t(defaults[k]))})"
+                         for k, t in e.sweepable.items())
+        conf = ", ".join(f"{k}={_show_value(d) if d is not None else 'None'}"
+                         for k, (_, d) in e.config_fields().items())
+        lines += [textwrap.fill(f"{name}: {e.doc}", 79, initial_indent="  ",
+                                subsequent_indent="      "),
+                  textwrap.fill(f"--set: {sets}", 79, initial_indent="    ",
+                                subsequent_indent="      "),
+                  textwrap.fill(f"--config: {conf}", 79, initial_indent="    ",
+                                subsequent_indent="      ")]
+    return "\n".join(lines)
+
+
+class _CLIParser(_Parser):
+    """The command's parser: ``--help`` ends with the registered kernels."""
+
+    def format_help(self):
+        return super().format_help().rstrip("\n") + "\n\n" + _kernels_help() + "\n"
+
+
 class _StoredFlagsParser(_Parser):
     """Parses the flags stored in ``config.json``: an error raises instead of exiting."""
 
@@ -81,7 +132,7 @@ class _StoredFlagsParser(_Parser):
         raise CheckError(message)
 
 
-def build_parser(cls=_Parser):
+def build_parser(cls=_CLIParser):
     p = cls(prog=PROG, description=__doc__.split("\n")[0], epilog=EPILOG,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     where = p.add_mutually_exclusive_group(required=True)
@@ -91,42 +142,53 @@ def build_parser(cls=_Parser):
                        help="continue the sweep stored in DIR (see below for the flags "
                             "allowed with it)")
     p.add_argument("--kernel", default="power_law", choices=KERNELS,
-                   help="power_law (Gaussian selection) or knowledge_center "
-                        "(verifier-filtered regression) (default power_law)")
+                   help="a registered kernel (listed below; default power_law)")
+    k = p.add_argument_group("any kernel: grid and structure (power_law and knowledge_center "
+                             "also take their own flags below, without these two)")
+    k.add_argument("--set", nargs="+", action="extend", default=None,
+                   metavar="NAME=V1,V2,...",
+                   help="a sweep axis: a sweepable parameter of the kernel and its "
+                        "comma-separated values; repeatable (default: each parameter at its "
+                        "default value)")
+    k.add_argument("--config", nargs="+", action="extend", default=None,
+                   metavar="NAME=VALUE",
+                   help="a keyword of the kernel's config builder (static structure; a tuple "
+                        "takes comma-separated values); repeatable (default: the builder's "
+                        "defaults, buffer sizes fitted to the --set values)")
     g = p.add_argument_group("power_law grid (lists) and structure")
-    g.add_argument("--alpha", type=float, nargs="+", default=[0.25],
+    g.add_argument("--alpha", type=float, nargs="+", default=None,
                    help="kept fractions, in (0, 1] (default 0.25)")
     g.add_argument("--n", type=int, nargs="+", default=None,
                    help="power_law: kept points per generation, a list (default 200); "
                         "knowledge_center: synthetic rows per direction, one value "
                         "(default 2000)")
-    g.add_argument("--offset", type=float, nargs="+", default=[0.0],
+    g.add_argument("--offset", type=float, nargs="+", default=None,
                    help="silo bias of the reference in standard deviations, >= 0 "
                         "(default 0)")
-    g.add_argument("--fixed-scale", type=float, nargs="+", default=[1.0],
+    g.add_argument("--fixed-scale", type=float, nargs="+", default=None,
                    help="scale c of the fixed metric, > 0 (default 1)")
-    g.add_argument("--dim", type=int, default=1, help="dimension, >= 1 (default 1)")
-    g.add_argument("--metric", default="current-fit", choices=("current-fit", "fixed",
+    g.add_argument("--dim", type=int, default=None, help="dimension, >= 1 (default 1)")
+    g.add_argument("--metric", default=None, choices=("current-fit", "fixed",
                                                                 "euclidean"),
                    help="selection metric (default current-fit)")
-    g.add_argument("--truth", default="standard", choices=("standard", "random"),
+    g.add_argument("--truth", default=None, choices=("standard", "random"),
                    help="true covariance (default standard)")
-    g.add_argument("--estimator", default="mle", choices=("mle", "unbiased"),
+    g.add_argument("--estimator", default=None, choices=("mle", "unbiased"),
                    help="covariance estimator (default mle)")
     v = p.add_argument_group("knowledge_center grid (lists) and structure")
-    v.add_argument("--delta", type=float, nargs="+", default=[0.5],
+    v.add_argument("--delta", type=float, nargs="+", default=None,
                    help="verifier bias, >= 0 (default 0.5)")
-    v.add_argument("--r", type=float, nargs="+", default=[0.2],
+    v.add_argument("--r", type=float, nargs="+", default=None,
                    help="verifier radius, >= 0 (default 0.2)")
-    v.add_argument("--sigma", type=float, nargs="+", default=[1.0],
+    v.add_argument("--sigma", type=float, nargs="+", default=None,
                    help="label noise, > 0 (default 1)")
-    v.add_argument("--sigma-c", type=float, nargs="+", default=[0.5],
+    v.add_argument("--sigma-c", type=float, nargs="+", default=None,
                    help="verifier noise, >= 0 (default 0.5)")
-    v.add_argument("--verify", type=int, nargs="+", default=[1], choices=(0, 1),
+    v.add_argument("--verify", type=int, nargs="+", default=None, choices=(0, 1),
                    help="1 with the verifier, 0 without; '1 0' sweeps both (default 1)")
-    v.add_argument("--p", type=int, default=5, help="coefficients (default 5)")
-    v.add_argument("--n0", type=int, default=20, help="real rows (default 20)")
-    v.add_argument("--design", default="block", choices=("block", "isotropic"),
+    v.add_argument("--p", type=int, default=None, help="coefficients (default 5)")
+    v.add_argument("--n0", type=int, default=None, help="real rows (default 20)")
+    v.add_argument("--design", default=None, choices=("block", "isotropic"),
                    help="synthetic design (default block)")
     c = p.add_argument_group("common")
     c.add_argument("--generations", "--rounds", dest="generations", type=int, default=None,
@@ -136,7 +198,7 @@ def build_parser(cls=_Parser):
                    choices=("accumulate", "replace", "accumulate-subsample"),
                    help="power_law: accumulate (default), replace, accumulate-subsample; "
                         "knowledge_center: replace (default) or accumulate")
-    c.add_argument("--precision", default="float64", choices=("float64", "float32"),
+    c.add_argument("--precision", default=None, choices=("float64", "float32"),
                    help="floating-point precision of the fit (default float64)")
     c.add_argument("--seeds", type=int, default=1000,
                    help="Monte Carlo seeds per point, >= 2 (default 1000)")
@@ -228,6 +290,113 @@ def _knowledge_center_settings(a) -> tuple[dict, dict]:
     return cfg._asdict(), grid
 
 
+def _generic(a) -> bool:
+    """Whether ``a`` runs through ``--set`` / ``--config`` (every kernel but the two legacy
+    ones without those flags)."""
+    return a.kernel not in LEGACY_KERNELS or a.set is not None or a.config is not None
+
+
+def _parse_value(flag: str, name: str, text: str, kind: type):
+    where = f"{flag} {name}={text} is invalid"
+    if kind is bool:
+        low = text.strip().lower()
+        if low not in ("true", "false", "1", "0"):
+            raise CheckError(f"{where}: {text!r} is not a bool; allowed true, false, 1, 0")
+        return low in ("true", "1")
+    if kind in (int, float):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise CheckError(f"{where}: {text!r} is not {'an int' if kind is int else 'a float'}"
+                             ) from None
+        if kind is float and math.isnan(v):
+            raise CheckError(f"{where}: nan is not allowed")
+        return v
+    if not text:
+        raise CheckError(f"{where}: empty value")
+    return text
+
+
+def _show_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, tuple):
+        return ",".join(map(_show_value, v))
+    return str(v)
+
+
+def _parse_pairs(flag: str, items, kinds: dict, kernel: str, axes: bool) -> dict:
+    """``{name: values}`` (``axes``: lists, one per ``--set``) or ``{name: value}``
+    (``--config``; a tuple keyword takes comma-separated values), validated against
+    ``kinds`` (``{name: type}``); in the order of ``kinds``."""
+    what = "sweepable parameter" if axes else "config keyword"
+    out = {}
+    for item in items:
+        name, eq, text = item.partition("=")
+        if not eq or not name:
+            raise CheckError(f"{flag} {item} is invalid: allowed NAME="
+                             f"{'V1,V2,...' if axes else 'VALUE'}")
+        if name not in kinds:
+            raise CheckError(f"{flag} {item} is invalid: {name!r} is not a {what} of --kernel "
+                             f"{kernel}; allowed {', '.join(kinds)}")
+        if name in out:
+            raise CheckError(f"{flag} {item} is invalid: {name} is given twice")
+        kind = kinds[name]
+        if axes or kind is tuple:
+            vals = [_parse_value(flag, name, t, str if kind is tuple else kind)
+                    for t in text.split(",")]
+            out[name] = vals if axes else tuple(vals)
+        else:
+            out[name] = _parse_value(flag, name, text, kind)
+    return {k: out[k] for k in kinds if k in out}
+
+
+def _canonical(pairs: dict) -> list[str] | None:
+    """The stored (and compared) form of parsed ``--set`` / ``--config`` values."""
+    return [f"{k}={','.join(map(_show_value, v)) if isinstance(v, list) else _show_value(v)}"
+            for k, v in pairs.items()] or None
+
+
+def _generic_parts(a, entry) -> tuple[dict, dict]:
+    sets = _parse_pairs("--set", a.set or [], entry.sweepable, a.kernel, True)
+    fields = entry.config_fields()
+    conf = _parse_pairs("--config", a.config or [], {k: t for k, (t, _) in fields.items()},
+                        a.kernel, False)
+    return sets, conf
+
+
+def _generic_settings(a) -> tuple[dict, dict]:
+    """The configuration and grid of a ``--set`` / ``--config`` run (canonicalising those
+    two flags in place)."""
+    given = [_flag(k) for k in LEGACY_FLAGS if getattr(a, k) is not None]
+    if given:
+        raise CheckError(f"{given[0]} is invalid with --kernel {a.kernel} and --set/--config: "
+                         "allowed only with --kernel power_law or knowledge_center without "
+                         "--set/--config; give static structure as --config NAME=VALUE and "
+                         "sweep axes as --set NAME=V1,V2,...")
+    entry = registry.get(a.kernel)
+    sets, conf = _generic_parts(a, entry)
+    defaults = entry.param_defaults()
+    grid = {}
+    for k, kind in entry.sweepable.items():
+        if k in sets:
+            grid[k] = sets[k]
+        elif defaults[k] is not None:
+            grid[k] = [kind(defaults[k])]
+    try:
+        cfg = entry.build_config(grid, **conf)
+    except InvalidInput as e:
+        raise CheckError(f"--config is invalid for --kernel {a.kernel}: {e}") from None
+    try:
+        entry.params(cfg, **grid)  # validates every value before anything runs
+    except InvalidInput as e:
+        raise CheckError(f"--set is invalid for --kernel {a.kernel}: {e}") from None
+    a.set, a.config = _canonical(sets), _canonical(conf)
+    return cfg._asdict(), grid
+
+
 def _build(a) -> dict:
     """Validate the run-defining flags of ``a`` (resolving defaults in place); the record
     :func:`collapse_jax.sweep.run_grid` stores, plus the resolved flags."""
@@ -239,12 +408,19 @@ def _build(a) -> dict:
             raise CheckError(f"{flag}={v!r} is invalid: allowed >= {lo}")
     if not 0 <= a.key <= KEY_MAX:
         raise CheckError(f"--key={a.key!r} is invalid: allowed 0 .. 2**63 - 1")
-    build = _power_law_settings if a.kernel == "power_law" else _knowledge_center_settings
-    cfg, grid = build(a)
-    flags = {k: v for k, v in vars(a).items()
-             if k not in ("out", "resume", *EXECUTION_FLAGS)}
-    return {"kernel": KERNEL_NAMES[a.kernel], "cfg": cfg, "grid": grid, "seeds": a.seeds,
-            "silos": a.silos, "key": a.key, "flags": flags}
+    if _generic(a):
+        cfg, grid = _generic_settings(a)
+        flags = {k: getattr(a, k) for k in GENERIC_FLAGS}
+    else:
+        for k, v in LEGACY_DEFAULTS.items():
+            if getattr(a, k) is None:
+                setattr(a, k, list(v) if isinstance(v, list) else v)
+        build = _power_law_settings if a.kernel == "power_law" else _knowledge_center_settings
+        cfg, grid = build(a)
+        flags = {k: v for k, v in vars(a).items()
+                 if k not in ("out", "resume", "set", "config", *EXECUTION_FLAGS)}
+    return {"kernel": KERNEL_NAMES[a.kernel], "entry": a.kernel, "cfg": cfg, "grid": grid,
+            "seeds": a.seeds, "silos": a.silos, "key": a.key, "flags": flags}
 
 
 def _check_execution(a) -> None:
@@ -332,6 +508,16 @@ def _resumed_run(a, given: dict) -> dict:
             raise CheckError(f"{where} is inconsistent: its {', '.join(bad)} differ from what "
                              "its stored flags give (edited by hand?); start again with --out")
         comparable = s["flags"]
+        if "set" in given or "config" in given:  # compare in the stored (canonical) form
+            given = dict(given)
+            try:
+                sets, conf = _generic_parts(argparse.Namespace(
+                    kernel=s["entry"], set=given.get("set"), config=given.get("config")),
+                    registry.get(s["entry"]))
+                given.update({k: v for k, v in (("set", _canonical(sets)),
+                                                ("config", _canonical(conf))) if k in given})
+            except CheckError:
+                pass  # kept as given: it differs from the stored values
     else:  # written from Python by collapse_jax.sweep.run_grid
         s = _record_run(meta, where)
         comparable = {k: s[k] for k in ("seeds", "silos", "key")} | {"kernel": s["cli"]}
@@ -340,7 +526,10 @@ def _resumed_run(a, given: dict) -> dict:
         if k in ("out", "resume", *EXECUTION_FLAGS):
             continue
         if k not in comparable:
-            unknown.append(_flag(k))
+            if s["flags"] is None:
+                unknown.append(_flag(k))
+            else:  # a flag the stored run did not use
+                diffs.append(f"{_flag(k)} {_show(v)} (stored none)")
         elif json.loads(json.dumps(v)) != comparable[k]:
             diffs.append(f"{_flag(k)} {_show(v)} (stored {_show(comparable[k])})")
     if diffs:
@@ -366,19 +555,14 @@ def _as_argv(flags: dict, resume: str) -> list[str]:
 
 def _record_run(meta: dict, where: str) -> dict:
     """Check a ``config.json`` made by :func:`collapse_jax.sweep.run_grid` from Python."""
-    cli = {v: k for k, v in KERNEL_NAMES.items()}.get(meta["kernel"])
-    if cli is None:
+    entry = registry.by_record_name(meta["kernel"]) if isinstance(meta["kernel"], str) else None
+    if entry is None:
         raise CheckError(f"{where}: its kernel {meta['kernel']!r} is not one of "
                          f"{', '.join(KERNEL_NAMES.values())}")
-    if cli == "power_law":
-        from collapse_jax.loops import selection_config as make_cfg
-        from collapse_jax.loops import selection_params as make_params
-    else:
-        from collapse_jax.verifier_loop import verifier_config as make_cfg
-        from collapse_jax.verifier_loop import verifier_params as make_params
     import inspect
 
-    ref = make_cfg()._asdict()
+    cli, make_params = entry.name, entry.params
+    ref = json.loads(json.dumps(entry.build_config()._asdict()))
     cfg, grid = meta["cfg"], meta["grid"]
     names = set(inspect.signature(make_params).parameters) - {"cfg"}
     if not (isinstance(cfg, dict) and set(cfg) == set(ref)
@@ -386,8 +570,9 @@ def _record_run(meta: dict, where: str) -> dict:
         raise CheckError(f"{where} is corrupt ('cfg' does not match the fields of "
                          f"{meta['kernel']}'s configuration)")
 
-    def number(x):
-        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    def number(x):  # or a string (refit_params' estimator)
+        return isinstance(x, str) or (isinstance(x, (int, float)) and not isinstance(x, bool)
+                                      and not math.isnan(x))
 
     if not (isinstance(grid, dict) and grid and set(grid) <= names
             and all(isinstance(v, list) and v and all(map(number, v)) for v in grid.values())):
@@ -398,25 +583,16 @@ def _record_run(meta: dict, where: str) -> dict:
         if not (isinstance(v, int) and not isinstance(v, bool) and v >= lo
                 and (hi is None or v <= hi)):
             raise CheckError(f"{where} is corrupt ({k}={v!r})")
-    return {"kernel": meta["kernel"], "cli": cli, "cfg": cfg, "grid": grid,
+    return {"kernel": meta["kernel"], "cli": cli, "entry": cli, "cfg": cfg, "grid": grid,
             "seeds": meta["seeds"], "silos": meta["silos"], "key": meta["key"], "flags": None}
 
 
 def _kernel(name: str, cfg_dict: dict):
-    """``(kernel, cfg, make_params)`` of a sweep, by recorded kernel name."""
-    if name == "selection_kernel":
-        from collapse_jax.loops import SelectionConfig, selection_kernel, selection_params
-
-        cfg = SelectionConfig(**cfg_dict)
-        return selection_kernel, cfg, lambda **kw: selection_params(cfg, **kw)
-    from collapse_jax.verifier_loop import VerifierConfig, verifier_kernel, verifier_params
-
-    cfg = VerifierConfig(**cfg_dict)
-
-    def make(verify, **kw):
-        return verifier_params(cfg, verify=[bool(v) for v in verify], **kw)
-
-    return verifier_kernel, cfg, make
+    """``(kernel, cfg, make_params)`` of a sweep, by registry name (the config rebuilt from
+    its recorded dict)."""
+    entry = registry.get(name)
+    cfg = entry.config_from_dict(cfg_dict)
+    return entry.kernel, cfg, entry.make_params(cfg)
 
 
 def _show_progress(done: int, total: int, rate: float, elapsed: float, tty: bool) -> None:
@@ -434,7 +610,7 @@ def _run(a, argv, t0: float, tty: bool, started: dict) -> int:
     jax.config.update("jax_enable_x64", True)
     _check_execution(a)
     s = _resumed_run(a, _given(argv)) if a.resume else _new_run(a)
-    kernel, cfg, make_params = _kernel(s["kernel"], s["cfg"])
+    kernel, cfg, make_params = _kernel(s["entry"], s["cfg"])
 
     timeout = watchdog_timeout(a)
 
