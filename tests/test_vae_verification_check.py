@@ -2,7 +2,7 @@
 
 The tiny run only exercises the whole pipeline and the report contract (its few optimiser
 steps cannot train a generator, so its verdicts are not asserted); the verdicts of ``--quick``
-and of the default run are recorded in the README (section "A neural generator with a verifier").
+and of the default run are recorded in docs/vae_verification.md.
 """
 
 import json
@@ -54,7 +54,7 @@ def test_negative_control_without_a_verifier(tmp_path, capsys):
     ``--verifier`` is, so the test above pins this run's metrics as finite, and the compiled
     program is reused. ``TINY`` only exercises the verdict path: 30 optimiser steps cannot
     train a generator, so the strong verifier fails 2a at this size too (-0.13); the verdicts
-    at sizes that train are recorded in the README."""
+    at sizes that train are recorded in docs/vae_verification.md."""
     out = tmp_path / "r.json"
     code = check.main(TINY + ["--verifier", "none", "--json", str(out)])
     printed = capsys.readouterr().out
