@@ -12,8 +12,10 @@ seeds (common random numbers, which sharpens comparisons between points).
   :func:`stream` hands each chunk to a reducer instead of keeping it, which bounds host memory
   too.
 
-``options(devices=..., chunk_size=...)`` sets process defaults for every call that does not
-pass them (the command-line checks use it for ``--devices`` / ``--chunk-size``).
+Configuration is passed explicitly, never held in module state: every entry point takes
+``options=Options(devices=..., chunk_size=..., progress=...)`` (the command-line checks build
+one from ``--devices`` / ``--chunk-size`` and their progress bar), and ``chunk_size`` /
+``devices`` given directly override the ``options`` fields.
 
 Memory is checked before anything runs: the program is traced and compiled from the shapes
 alone, then (1) the outputs that will be kept (every chunk's, or one chunk's when streamed)
@@ -26,7 +28,6 @@ exit 2 in the checks) naming the estimate and the ``chunk_size`` that fits.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import time
@@ -43,7 +44,6 @@ from ._types import Key
 from ._validate import InvalidInput, check_int
 
 _UNSET = object()
-_DEFAULTS = {"devices": None, "chunk_size": None, "progress": None}
 #: Compiled programs by (function, kernel, cfg, silos, chunk, devices, parameter shapes):
 #: a new parameter value of the same shape reuses the program (no retrace, no recompile).
 _COMPILED: dict = {}
@@ -143,23 +143,24 @@ class Timing(NamedTuple):
     run_s: float
 
 
-@contextlib.contextmanager
-def options(*, devices: int | None = None, chunk_size: int | None = None,
-            progress: Callable[[int, int], None] | None = None):
-    """Process-wide defaults for :func:`run`, :func:`run_sweep` and :func:`stream`.
+class Options(NamedTuple):
+    """How a run is batched: ``devices`` to shard seeds over (``None``: one), ``chunk_size``
+    seeds per program (``None``: automatic, see :func:`chunk_target_bytes`) and
+    ``progress(done_chunks, total_chunks)``, called after every chunk. Pass it as
+    ``options=`` to :func:`run`, :func:`run_sweep`, :func:`run_sweep_shared` or
+    :func:`stream`."""
 
-    ``progress(done_chunks, total_chunks)`` is called after every chunk.
-    """
-    if devices is not None:
-        check_devices("options", devices)
-    if chunk_size is not None:
-        check_int("options", "chunk_size", chunk_size, 1)
-    old = dict(_DEFAULTS)
-    _DEFAULTS.update(devices=devices, chunk_size=chunk_size, progress=progress)
-    try:
-        yield
-    finally:
-        _DEFAULTS.update(old)
+    devices: int | None = None
+    chunk_size: int | None = None
+    progress: Callable[[int, int], None] | None = None
+
+    def checked(self, fn: str = "Options") -> Options:
+        """Validate the fields (``ValueError`` naming ``fn``); returns ``self``."""
+        if self.devices is not None:
+            check_devices(fn, self.devices)
+        if self.chunk_size is not None:
+            check_int(fn, "chunk_size", self.chunk_size, 1)
+        return self
 
 
 def check_devices(fn: str, devices: int) -> int:
@@ -219,11 +220,11 @@ def _run_sweep_shared(kernel, keys, params, cfg, silos):
     return jax.vmap(lambda p: _over_seeds(kernel, keys, (p, shared), cfg, silos))(points)
 
 
-def _resolve(fn, seeds, silos, chunk_size, devices):
+def _resolve(fn, seeds, silos, chunk_size, devices, options):
     check_int(fn, "seeds", seeds, 1)
     check_int(fn, "silos", silos, 1)
-    chunk_size = _DEFAULTS["chunk_size"] if chunk_size is _UNSET else chunk_size
-    devices = _DEFAULTS["devices"] if devices is _UNSET else devices
+    chunk_size = options.chunk_size if chunk_size is _UNSET else chunk_size
+    devices = options.devices if devices is _UNSET else devices
     if chunk_size is not None:
         check_int(fn, "chunk_size", chunk_size, 1)
     devices = 1 if devices is None else check_devices(fn, devices)
@@ -324,8 +325,9 @@ def _chunks(seeds, chunk):
 
 
 def _drive(name, fn, kernel, key, params, cfg, seeds, silos, chunk_size, devices, seed_axis,
-           consume, keep_all=True):
-    chunk, devices, auto = _resolve(name, seeds, silos, chunk_size, devices)
+           consume, keep_all=True, options=None):
+    options = Options() if options is None else options
+    chunk, devices, auto = _resolve(name, seeds, silos, chunk_size, devices, options)
     target = chunk_target_bytes() if auto else None
     # A streamed chunk's outputs are also copied and reduced on the host: count them twice
     # more against the target (a kept run's outputs are counted by check_memory instead).
@@ -358,8 +360,8 @@ def _drive(name, fn, kernel, key, params, cfg, seeds, silos, chunk_size, devices
         out = jax.block_until_ready(prog(start))
         run_s += time.perf_counter() - t0
         consume(out, start, valid, seed_axis)
-        if _DEFAULTS["progress"] is not None:
-            _DEFAULTS["progress"](i + 1, len(parts))
+        if options.progress is not None:
+            options.progress(i + 1, len(parts))
     return Timing(prog.compile_s, run_s)
 
 
@@ -368,7 +370,7 @@ def _take(out, valid, axis):
 
 
 def _collect(name, fn, kernel, key, params, cfg, seeds, silos, chunk_size, devices, timed,
-             axis):
+             axis, options):
     pieces = []
 
     def consume(out, start, valid, seed_axis):
@@ -381,7 +383,7 @@ def _collect(name, fn, kernel, key, params, cfg, seeds, silos, chunk_size, devic
         return jax.tree.leaves(out)[0].shape[ax]
 
     timing = _drive(name, fn, kernel, key, params, cfg, seeds, silos, chunk_size, devices, axis,
-                    consume)
+                    consume, options=options)
     if len(pieces) == 1:
         out = pieces[0]
     else:
@@ -390,31 +392,33 @@ def _collect(name, fn, kernel, key, params, cfg, seeds, silos, chunk_size, devic
 
 
 def run(kernel, key: Key, params, cfg, *, seeds: int, silos: int = 1, chunk_size=_UNSET,
-        devices=_UNSET, timed: bool = False):
+        devices=_UNSET, timed: bool = False, options: Options | None = None):
     """Run ``kernel`` for ``seeds`` seeds x ``silos`` silos under one compiled program.
 
     Every output leaf gains leading axes ``(seeds, silos)``. ``chunk_size`` runs that many
     seeds at a time (same numbers, bounded device memory; outputs are gathered on the host);
-    ``devices`` shards each chunk's seeds across devices. With ``timed=True`` returns
-    ``(output, Timing)``.
+    ``devices`` shards each chunk's seeds across devices (both default to ``options``'
+    fields, see :class:`Options`). With ``timed=True`` returns ``(output, Timing)``.
     """
     return _collect("run", _run, kernel, key, params, cfg, seeds, silos, chunk_size, devices,
-                    timed, 0)
+                    timed, 0, options)
 
 
 def run_sweep(kernel, key: Key, params, cfg, *, seeds: int, silos: int = 1,
-              chunk_size=_UNSET, devices=_UNSET, timed: bool = False):
+              chunk_size=_UNSET, devices=_UNSET, timed: bool = False,
+              options: Options | None = None):
     """Like :func:`run` for params whose leaves carry a leading sweep axis ``(P,)``.
 
     One compile covers every point; outputs gain leading axes ``(P, seeds, silos)``.
     """
     _check_sweep(params)
     return _collect("run_sweep", _run_sweep, kernel, key, params, cfg, seeds, silos, chunk_size,
-                    devices, timed, 1)
+                    devices, timed, 1, options)
 
 
 def run_sweep_shared(kernel, key: Key, params, shared, cfg, *, seeds: int, silos: int = 1,
-                     chunk_size=_UNSET, devices=_UNSET, timed: bool = False):
+                     chunk_size=_UNSET, devices=_UNSET, timed: bool = False,
+                     options: Options | None = None):
     """Like :func:`run_sweep`, plus ``shared`` arrays that every point and seed reads unbatched
     (a data set, a fixed network): the kernel is called as ``kernel(key, (point, shared), cfg,
     silo)``. Sharing avoids copying the arrays along the sweep axis; on several devices they
@@ -422,11 +426,12 @@ def run_sweep_shared(kernel, key: Key, params, shared, cfg, *, seeds: int, silos
     """
     _check_sweep(params, "run_sweep_shared")
     return _collect("run_sweep_shared", _run_sweep_shared, kernel, key, (params, shared), cfg,
-                    seeds, silos, chunk_size, devices, timed, 1)
+                    seeds, silos, chunk_size, devices, timed, 1, options)
 
 
 def stream(kernel, key: Key, params, cfg, *, seeds: int, reduce: Callable, silos: int = 1,
-           chunk_size=_UNSET, devices=_UNSET, sweep: bool = False, shared=None) -> Timing:
+           chunk_size=_UNSET, devices=_UNSET, sweep: bool = False, shared=None,
+           options: Options | None = None) -> Timing:
     """Run chunk by chunk and hand each chunk to ``reduce(output, start)`` instead of keeping
     it: host memory holds one chunk at a time. ``output`` leaves are numpy arrays with the
     seed axis (axis 0, or 1 for a sweep) trimmed to the chunk's real seeds ``start ..``.
@@ -446,7 +451,7 @@ def stream(kernel, key: Key, params, cfg, *, seeds: int, reduce: Callable, silos
     return _drive("stream", fn, kernel, key, params, cfg, seeds, silos, chunk_size, devices,
                   1 if sweep else 0,
                   lambda out, start, valid, ax: reduce(_take(out, valid, ax), start),
-                  keep_all=False)
+                  keep_all=False, options=options)
 
 
 class GroupMeans:

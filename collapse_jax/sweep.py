@@ -221,7 +221,8 @@ def run_grid(kernel, key_seed: int, cfg, make_params: Callable[..., object],
              grid: dict[str, list], *, seeds: int, out_dir: str | os.PathLike,
              silos: int = 1, batch_points: int = 8, kernel_name: str | None = None,
              progress: Callable[[int, int, float], None] | None = None,
-             stop_after: int | None = None, extra: dict | None = None) -> dict:
+             stop_after: int | None = None, extra: dict | None = None,
+             options: batch.Options | None = None) -> dict:
     """Run (or resume) a sweep; returns ``{"done", "computed", "total", "recomputed"}``.
 
     ``done`` and ``computed`` are point indices (finished, and computed by this call);
@@ -232,8 +233,9 @@ def run_grid(kernel, key_seed: int, cfg, make_params: Callable[..., object],
     ``progress(done, total, points_per_s)`` is called after every batch, once its points are
     recorded. ``stop_after`` stops after that many batches (to test resuming). ``extra`` is
     stored in a new ``config.json`` beside the run's record but not compared on resume (the
-    command line keeps its flags there). Ctrl-C raises :class:`SweepInterrupted` after
-    recording every finished point.
+    command line keeps its flags there). ``options`` (:class:`batch.Options`) sets the devices
+    and chunk size of every batch. Ctrl-C raises :class:`SweepInterrupted` after recording
+    every finished point.
     """
     out = Path(out_dir)
     points = grid_points(grid)
@@ -271,7 +273,7 @@ def run_grid(kernel, key_seed: int, cfg, make_params: Callable[..., object],
             padded = idx + [idx[-1]] * (batch_points - len(idx))
             lists = {k: [points[i][k] for i in padded] for k in grid}
             _, metrics = batch.run_sweep(kernel, key, make_params(**lists), cfg, seeds=seeds,
-                                         silos=silos)
+                                         silos=silos, options=options)
             for p, i in enumerate(idx):
                 data = _point_csv(i, points[i], _summaries(metrics, p))
                 _atomic_write(pdir / point_name(i), data)

@@ -202,4 +202,4 @@ plt.show()
 # %% [markdown]
 # The verdicts with confidence intervals come from the checks:
 # `python -m proofs_checks.gaussian_refit`, `python -m proofs_checks.regression_paradigms`
-# and `python -m proofs_checks.real_mixing` (see `docs/README_classic.md`).
+# and `python -m proofs_checks.real_mixing` (see `docs/classic.md`).

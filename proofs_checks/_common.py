@@ -274,7 +274,7 @@ class Progress:
         self.t0 = time.perf_counter()
 
     def chunks(self, done: int, total: int):
-        """Chunk-level bar (``batch.options(progress=...)`` calls it after every chunk)."""
+        """Chunk-level bar (``batch.Options(progress=...)`` calls it after every chunk)."""
         if Progress.watchdog is not None:
             Progress.watchdog.set_stage(f"chunk {min(done + 1, total)} of {total}")
         if self.enabled and total > 1:
@@ -400,12 +400,14 @@ def _run_check(name, parser, body, args) -> int:
         raise CheckError(f"--devices={devices} is invalid: allowed 1 .. "
                          f"{jax.device_count()} (devices visible to JAX)")
     bar = Progress(1)
+    # How every batch of the run is split and sharded: passed to the check as ``args.batch``
+    # (each check hands it to collapse_jax.batch as ``options=``), never set globally.
+    args.batch = batch.Options(devices=devices, chunk_size=getattr(args, "chunk_size", None),
+                               progress=bar.chunks)
     with Watchdog(parser.prog, name, timeout) as dog:
         Progress.watchdog = dog
         try:
-            with batch.options(devices=devices, chunk_size=getattr(args, "chunk_size", None),
-                               progress=bar.chunks):
-                report, claims, figure_fn = body(args)
+            report, claims, figure_fn = body(args)
         finally:
             Progress.watchdog = None
     if not claims:

@@ -619,13 +619,14 @@ def _run(a, argv, t0: float, tty: bool, started: dict) -> int:
         _show_progress(done, total, rate, time.perf_counter() - t0, tty)
 
     started["out"] = s["out"]
-    with Watchdog(PROG, "sweep", timeout) as dog, \
-            batch.options(devices=a.devices, chunk_size=a.chunk_size):
+    options = batch.Options(devices=a.devices, chunk_size=a.chunk_size).checked(PROG)
+    with Watchdog(PROG, "sweep", timeout) as dog:
         dog.set_stage("first batch of points")
         res = sweep.run_grid(kernel, s["key"], cfg, make_params, s["grid"], seeds=s["seeds"],
                              silos=s["silos"], out_dir=s["out"], batch_points=a.batch_points,
                              kernel_name=s["kernel"], progress=progress,
-                             extra={"flags": s["flags"]} if s["flags"] else None)
+                             extra={"flags": s["flags"]} if s["flags"] else None,
+                             options=options)
     if tty:
         print(file=sys.stderr)
     fixed = res["recomputed"]

@@ -278,7 +278,8 @@ def body(a):
     # float32 training amplifies rounding: a seed's numbers depend on how many seeds share its
     # program, so the chunk is never chosen automatically (one chunk unless --chunk-size).
     tm = batch.stream(nr.retrain_kernel_shared, k_run, params, cfg, seeds=a.seeds, reduce=red,
-                      chunk_size=a.chunk_size or a.seeds, sweep=True, shared=real)
+                      chunk_size=a.chunk_size or a.seeds, sweep=True, shared=real,
+                      options=a.batch)
     progress.step("retraining rounds")
     kept = red.kept()
     res = {name: {k: kept[f"{name}/{k}"] for k in fields["metrics"]} for name in names}

@@ -48,8 +48,8 @@ def test_stream_group_means_equal_per_seed_means():
     full = np.asarray(batch.run(selection_kernel, key, p, cfg, seeds=12)[1]["trace"])[:, 0]
     red = batch.GroupMeans(lambda out: {"trace": out[1]["trace"][:, 0]})
     done = []
-    with batch.options(progress=lambda i, n: done.append((i, n))):
-        batch.stream(selection_kernel, key, p, cfg, seeds=12, chunk_size=4, reduce=red)
+    batch.stream(selection_kernel, key, p, cfg, seeds=12, chunk_size=4, reduce=red,
+                 options=batch.Options(progress=lambda i, n: done.append((i, n))))
     groups = red.result()["trace"]
     assert groups.shape == (3, 6) and done[-1] == (3, 3)
     np.testing.assert_allclose(groups.mean(0), full.mean(0), rtol=1e-12)
@@ -88,10 +88,20 @@ def test_seed_summary_matches_one_pass_statistics(chunk):
     np.testing.assert_array_equal(red.sampled()["trace"], full[:9])
 
 
-def test_options_set_defaults_and_validate():
+def test_options_are_explicit_and_validated():
     with pytest.raises(ValueError, match="devices=99"):
-        with batch.options(devices=99):
-            pass
+        batch.Options(devices=99).checked()
+    cfg = selection_config(n=10, generations=3)
+    p = selection_params(cfg)
+    key = jax.random.key(0)
+    # options give the defaults, a direct argument overrides them; nothing outlives the call
+    calls = []
+    opts = batch.Options(chunk_size=1, progress=lambda done, total: calls.append(total))
+    a = batch.run(selection_kernel, key, p, cfg, seeds=2, options=opts)[1]["trace"]
+    b = batch.run(selection_kernel, key, p, cfg, seeds=2, options=opts, chunk_size=2)[1]["trace"]
+    assert calls == [2, 2, 1]
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-13)
+    assert not hasattr(batch, "options") and not hasattr(batch, "_DEFAULTS")
     with pytest.raises(ValueError, match="run: chunk_size=0"):
         cfg = selection_config(n=10, generations=3)
         batch.run(selection_kernel, jax.random.key(0), selection_params(cfg), cfg, seeds=2,
@@ -145,7 +155,8 @@ def test_auto_chunk_bounds_working_memory(monkeypatch):
     whole = batch.run(selection_kernel, key, p, cfg, seeds=64)[1]["trace"]
     calls = []
     monkeypatch.setenv("COLLAPSE_JAX_CHUNK_BYTES", "200K")
-    with batch.options(progress=lambda done, total: calls.append(total)):
-        split = batch.run(selection_kernel, key, p, cfg, seeds=64)[1]["trace"]
+    split = batch.run(selection_kernel, key, p, cfg, seeds=64,
+                      options=batch.Options(progress=lambda done, total: calls.append(total))
+                      )[1]["trace"]
     assert calls and calls[0] > 1, "the run was not split into chunks"
     np.testing.assert_allclose(np.asarray(split), np.asarray(whole), rtol=1e-13)
