@@ -37,8 +37,6 @@ from collections.abc import Callable
 import numpy as np
 from scipy import stats as _st
 
-from .theory import loglog_window_slope
-
 #: Bootstrap weight blocks hold at most this many entries (resamples x seeds) and at most
 #: :data:`BLOCK_ROWS` resamples: memory of a bootstrap is bounded whatever the seed and
 #: resample counts (the statistic sees one block at a time).
@@ -382,6 +380,17 @@ def bootstrap(stat: Callable[[np.ndarray], np.ndarray], data, *, rng: np.random.
         return full, Interval(float("nan"), float("nan"), bad, total)
     lo, hi = bca_interval(boots, full, jack, s, level)
     return full, Interval(lo, hi, 0, total)
+
+
+def loglog_window_slope(t, log_y, window):
+    """OLS slope of ``log_y`` on ``log t`` over ``window = (start, end)`` (inclusive); a
+    leading axis of ``log_y`` gives one slope per row."""
+    t = np.asarray(t, dtype=float)
+    sel = (t >= window[0]) & (t <= window[1])
+    x = np.log(t[sel])
+    y = np.asarray(log_y, dtype=float)[..., sel]
+    xc = x - x.mean()
+    return np.sum(xc * (y - y.mean(axis=-1, keepdims=True)), axis=-1) / np.sum(xc**2)
 
 
 def loglog_slope_ci(t, curves, window, *, rng, resamples: int = 1000, level: float = 0.95):

@@ -9,6 +9,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
+# a generic statistic, re-exported here where the power-law predictions use it
+from .stats import loglog_window_slope as loglog_window_slope
+
 
 def psi_closed_form(alpha, dim):
     """Power-law exponent of accumulate + centred top-alpha selection (theory.md 1.3, INFERRED).
@@ -84,16 +87,6 @@ def log_selection_product(psi, t):
     t = np.asarray(t, dtype=float)
     return (special.gammaln(t + 2.0 - psi) - special.gammaln(2.0 - psi)
             - special.gammaln(t + 2.0) + special.gammaln(2.0))
-
-
-def loglog_window_slope(t, log_y, window):
-    """OLS slope of ``log_y`` on ``log t`` over ``window = (start, end)`` (inclusive)."""
-    t = np.asarray(t, dtype=float)
-    sel = (t >= window[0]) & (t <= window[1])
-    x = np.log(t[sel])
-    y = np.asarray(log_y, dtype=float)[..., sel]
-    xc = x - x.mean()
-    return np.sum(xc * (y - y.mean(axis=-1, keepdims=True)), axis=-1) / np.sum(xc**2)
 
 
 def predicted_window_slope(psi, window):

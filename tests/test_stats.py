@@ -197,3 +197,14 @@ def test_dissipation_gap_uses_window_mean():
     psi = np.zeros((3, 10, 2, 2))
     psi[..., 0, 0], psi[..., 1, 1] = 0.9, 0.4
     np.testing.assert_allclose(stats.dissipation_gap(psi, np.arange(10), (2, 9)), 0.4)
+
+
+def test_stats_is_generic_and_imports_no_family_theory():
+    import subprocess
+    import sys
+
+    code = ("import sys, collapse_jax.stats; "
+            "assert not any(m.startswith('collapse_jax.theory') for m in sys.modules), "
+            "sorted(m for m in sys.modules if m.startswith('collapse_jax'))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
