@@ -13,9 +13,8 @@ from collections.abc import Iterable
 
 import jax
 
-
-class InvalidInput(ValueError):
-    """Bad input to a public function or a command-line flag (exit code 2 in the checks)."""
+# Defined without dependencies so that collapse_jax.verdict can use it without importing jax.
+from ._errors import InvalidInput as InvalidInput
 
 
 def check_int(fn: str, name: str, value, lo: int | None = None, hi: int | None = None) -> int:

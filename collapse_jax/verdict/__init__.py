@@ -9,9 +9,16 @@ the report with :func:`write_report` (``--json``) and its curves with :func:`wri
     from collapse_jax.verdict import read_curves, read_report
     claims, curves = read_report("report.json")
     assert curves.equals(read_curves("curves.csv"))
+
+The command-line harness is public too (:mod:`collapse_jax.verdict.cli`): a new check is a
+parser from :func:`base_parser`, a ``body(args) -> (report, claims, figure_fn)`` and
+``main(argv) = run_check(NAME, parser, body, argv)``; ``--quick``, ``--json``, ``--curves``,
+``--plot``, the watchdog and the exit codes 0/1/2/3/130 come with it (see
+``docs/writing_a_check.md``). Importing this package imports neither jax nor matplotlib.
 """
 
 from .claim import RELATION_SYMBOLS, RELATIONS, Claim
+from .cli import Progress, apply_quick, base_parser, check_flags, run_check
 from .curves import (
     CURVE_COLUMNS,
     curve_rows,
@@ -21,9 +28,11 @@ from .curves import (
     read_curves,
     write_curves,
 )
+from .errors import CheckError
 from .family import simultaneous_level
 from .files import atomic_write_text
 from .json_values import to_jsonable
+from .outputs import save_figure
 from .report import CLAIM_COLUMNS, claims_frame, read_report, write_report
 from .table import format_table
 
@@ -32,8 +41,13 @@ __all__ = [
     "CURVE_COLUMNS",
     "RELATIONS",
     "RELATION_SYMBOLS",
+    "CheckError",
     "Claim",
+    "Progress",
+    "apply_quick",
     "atomic_write_text",
+    "base_parser",
+    "check_flags",
     "claims_frame",
     "curve_rows",
     "curve_summary",
@@ -42,6 +56,8 @@ __all__ = [
     "format_table",
     "read_curves",
     "read_report",
+    "run_check",
+    "save_figure",
     "simultaneous_level",
     "to_jsonable",
     "write_curves",

@@ -1,0 +1,281 @@
+"""The command-line harness every check shares: flags, output paths, exit codes, the run.
+
+A check is a parser (:func:`base_parser` plus its own flags), a ``body(args) -> (report,
+claims, figure_fn)`` and ``main(argv) = run_check(NAME, parser, body, argv)``;
+:func:`run_check` parses, validates the output paths, enables float64, arms the watchdog,
+hands ``body`` a :class:`collapse_jax.batch.Options` as ``args.batch``, prints the verdict
+table and writes ``--json`` / ``--curves`` / ``--plot``. See ``docs/writing_a_check.md``.
+
+Contract (design.md), stated in every ``--help``:
+
+* 0: every claim passes;
+* 1: a claim fails (a refuted or undecided prediction);
+* 2: bad input: one line naming the flag, the value and what is allowed, no traceback; every
+  output path is checked before anything is computed;
+* 3: internal error or watchdog: one line, the full traceback (or every thread's stack) in a
+  log file whose path the line names;
+* 130: interrupted (Ctrl-C), one line.
+
+Bad input is recognised by type (:class:`collapse_jax._errors.InvalidInput`, which
+:class:`CheckError` extends), never by the wording of a message. JSON, curves CSV and figures
+are written atomically (a temporary file in the same folder, then ``os.replace``).
+
+Importing this module is cheap: jax is imported when a check runs, matplotlib never (the
+check's ``figure_fn`` draws its own figure and hands it to :func:`save_figure`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+import collapse_jax
+from collapse_jax._errors import InvalidInput
+
+from .claim import Claim
+from .curves import write_curves
+from .errors import (
+    EXIT_CODES_HELP,
+    EXIT_FAIL,
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_PASS,
+    CheckError,
+    input_error,
+    internal_error,
+)
+from .outputs import PLOT_EXTENSIONS, check_output_path, save_figure
+from .report import write_report
+from .table import format_table
+from .watchdog import Watchdog, add_watchdog_flag, watchdog_timeout
+
+__all__ = [
+    "EXIT_CODES_HELP", "EXIT_FAIL", "EXIT_INPUT", "EXIT_INTERNAL", "EXIT_INTERRUPTED",
+    "EXIT_PASS", "PLOT_EXTENSIONS", "CheckError", "Progress", "add_watchdog_flag",
+    "apply_quick", "base_parser", "check_flags", "check_output_path", "environment",
+    "run_check", "save_figure",
+]
+
+
+def environment() -> dict:
+    """Versions and device of this run."""
+    import jax
+
+    try:
+        import ott
+        ott_version = getattr(ott, "__version__", "unknown")
+    except ImportError:  # pragma: no cover - ott-jax is a dependency
+        ott_version = None
+    dev = jax.devices()
+    return {
+        "versions": {"collapse_jax": collapse_jax.__version__, "jax": jax.__version__,
+                     "jaxlib": getattr(__import__("jaxlib"), "__version__", "unknown"),
+                     "numpy": np.__version__, "ott-jax": ott_version,
+                     "python": platform.python_version()},
+        "device": {"platform": dev[0].platform, "kind": dev[0].device_kind, "count": len(dev),
+                   "machine": platform.machine()},
+    }
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("epilog", EXIT_CODES_HELP)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):  # one line, exit 2, no usage dump
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_INPUT)
+
+
+def base_parser(name: str, description: str, *, seeds: int, generations: int,
+                prog: str | None = None) -> _Parser:
+    """Parser with the flags every check shares.
+
+    ``prog`` names the command in messages (default ``python -m proofs_checks.NAME``);
+    a check outside ``proofs_checks`` passes its own, e.g. ``python my_check.py``, and
+    its verdict table is then titled ``NAME`` instead of ``proofs_checks.NAME``."""
+    p = _Parser(prog=f"python -m proofs_checks.{name}" if prog is None else prog,
+                description=description)
+    p.title_name = f"proofs_checks.{name}" if prog is None else name
+    p.add_argument("--seeds", type=int, default=seeds, help=f"Monte Carlo seeds (default {seeds})")
+    p.add_argument("--generations", type=int, default=generations,
+                   help=f"generations per run (default {generations})")
+    p.add_argument("--quick", action="store_true",
+                   help="small configuration that still decides every claim (tests, CI)")
+    p.add_argument("--json", metavar="PATH", help="write the report as JSON")
+    p.add_argument("--curves", metavar="PATH",
+                   help="write the per-generation curves as a long CSV (setting, metric, "
+                        "component, generation, mean, se); read it with "
+                        "collapse_jax.verdict.read_curves")
+    p.add_argument("--plot", metavar="PATH", help="write the figure (PNG/PDF by extension)")
+    p.add_argument("--key", type=int, default=0, help="PRNG seed (default 0)")
+    p.add_argument("--chunk-size", type=int, default=None,
+                   help="run seeds in chunks of this size, one compiled program for all "
+                        "chunks (bounds memory; the same numbers)")
+    p.add_argument("--devices", type=int, default=None,
+                   help="shard the seed axis across this many devices (default 1)")
+    add_watchdog_flag(p)
+    return p
+
+
+class Progress:
+    """Stage messages on a terminal; silent when stderr is not a terminal."""
+
+    #: the running check's watchdog: every stage and chunk message names its stage
+    watchdog: Watchdog | None = None
+
+    def __init__(self, total: int, enabled: bool | None = None):
+        self.total, self.done = total, 0
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.t0 = time.perf_counter()
+
+    def chunks(self, done: int, total: int):
+        """Chunk-level bar (``batch.Options(progress=...)`` calls it after every chunk)."""
+        if Progress.watchdog is not None:
+            Progress.watchdog.set_stage(f"chunk {min(done + 1, total)} of {total}")
+        if self.enabled and total > 1:
+            el = time.perf_counter() - self.t0
+            rate = done / max(el, 1e-9)
+            print(f"\r  chunks {done}/{total}  {rate:.2f} chunks/s  {el:6.1f}s", end="",
+                  file=sys.stderr, flush=True)
+            if done == total:
+                print(file=sys.stderr)
+
+    def step(self, label: str):
+        self.done += 1
+        if Progress.watchdog is not None:
+            Progress.watchdog.set_stage(f"stage {min(self.done + 1, self.total)} of "
+                                        f"{self.total} (after {label!r})")
+        if self.enabled:
+            width = 24
+            fill = int(width * self.done / self.total)
+            el = time.perf_counter() - self.t0
+            print(f"\r[{'#' * fill}{'.' * (width - fill)}] {self.done}/{self.total} "
+                  f"{label[:40]:<40} {el:6.1f}s", end="" if self.done < self.total else "\n",
+                  file=sys.stderr, flush=True)
+
+
+def apply_quick(a: argparse.Namespace, defaults: dict, quick: dict, keys) -> None:
+    """``--quick``: every flag in ``keys`` still at its default takes its quick value (a flag
+    the user gave explicitly wins)."""
+    if a.quick:
+        for k in keys:
+            if getattr(a, k) == defaults[k]:
+                setattr(a, k, quick[k])
+
+
+def check_flags(checks) -> None:
+    """Raise :class:`CheckError` for the first ``(flag, value, ok, allowed)`` with ``ok``
+    false, as one line: ``--flag=value is invalid: allowed ...``."""
+    for flag, value, ok, allowed in checks:
+        if not ok:
+            raise CheckError(f"{flag}={value!r} is invalid: allowed {allowed}")
+
+
+def run_check(name: str, parser: argparse.ArgumentParser,
+              body: Callable[[argparse.Namespace], tuple[dict, list[Claim], object]],
+              argv=None, *, wall_time: bool = False) -> int:
+    """Parse, validate, run ``body``, print the table, write JSON / figure, return exit code.
+
+    ``body`` returns ``(report, claims, figure_fn)``; ``report`` holds ``config``,
+    ``precision``, ``timing`` and ``curves`` (``--curves`` writes the latter as a long CSV);
+    ``figure_fn(path)`` draws the figure.
+    ``wall_time`` prints the total wall time after a run that was not refused. Output paths
+    are checked before ``body`` runs; bad input returns 2, an internal error 3 (traceback in a
+    log file), Ctrl-C 130.
+    """
+    t0 = time.perf_counter()
+    args = parser.parse_args(argv)
+    _WRITTEN.clear()  # outputs of this run only (several checks may run in one process)
+    try:
+        code = _run_check(name, parser, body, args)
+    except KeyboardInterrupt:
+        written = [p for p in (getattr(args, "json", None), getattr(args, "curves", None),
+                               getattr(args, "plot", None)) if p and p in _WRITTEN]
+        print(f"{parser.prog}: interrupted after {time.perf_counter() - t0:.1f}s; "
+              + (f"written before: {', '.join(written)}" if written else "nothing was written"),
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except InvalidInput as e:
+        return input_error(parser.prog, e)
+    except Exception as e:  # noqa: BLE001 - every other failure is an internal error
+        return internal_error(parser.prog, name, e)
+    if wall_time and code != EXIT_INPUT:
+        print(f"total wall time {time.perf_counter() - t0:.1f}s")
+    return code
+
+
+#: Output files written by the running check (named by the Ctrl-C line).
+_WRITTEN: set = set()
+
+
+
+
+def _run_check(name, parser, body, args) -> int:
+    check_output_path("--json", getattr(args, "json", None))
+    check_output_path("--curves", getattr(args, "curves", None), ("csv",))
+    check_output_path("--plot", getattr(args, "plot", None), PLOT_EXTENSIONS)
+    key = getattr(args, "key", None)
+    if key is not None and not 0 <= key < 2**63:
+        raise CheckError(f"--key={key!r} is invalid: allowed 0 .. 2**63 - 1")
+    timeout = watchdog_timeout(args)
+    import jax
+
+    from collapse_jax import batch
+
+    batch.maybe_initialize_distributed()
+    jax.config.update("jax_enable_x64", True)
+    if getattr(args, "chunk_size", None) is not None and args.chunk_size < 1:
+        raise CheckError(f"--chunk-size={args.chunk_size} is invalid: allowed >= 1")
+    devices = getattr(args, "devices", None)
+    if devices is not None and not 1 <= devices <= jax.device_count():
+        raise CheckError(f"--devices={devices} is invalid: allowed 1 .. "
+                         f"{jax.device_count()} (devices visible to JAX)")
+    bar = Progress(1)
+    # How every batch of the run is split and sharded: passed to the check as ``args.batch``
+    # (each check hands it to collapse_jax.batch as ``options=``), never set globally.
+    args.batch = batch.Options(devices=devices, chunk_size=getattr(args, "chunk_size", None),
+                               progress=bar.chunks)
+    with Watchdog(parser.prog, name, timeout) as dog:
+        Progress.watchdog = dog
+        try:
+            report, claims, figure_fn = body(args)
+        finally:
+            Progress.watchdog = None
+    if not claims:
+        raise RuntimeError(f"{name}: the run decided no claim (a check that cannot fail is a "
+                           "defect)")
+    config = report.get("config")
+    if isinstance(config, dict) and config.get("batch") is args.batch:
+        # ``dict(vars(args))`` holds ``args.batch`` (not a flag, not JSON: it carries the
+        # progress callback); its devices and chunk size are the config's own flags.
+        report = {**report, "config": {k: v for k, v in config.items() if k != "batch"}}
+    env = environment()
+    full = {"check": name, "version": collapse_jax.__version__, **report,
+            "device": env["device"], "versions": env["versions"],
+            "claims": [c.to_json() for c in claims]}
+    title = (f"{getattr(parser, 'title_name', None) or f'proofs_checks.{name}'}  "
+             f"collapse_jax {collapse_jax.__version__}  "
+             f"device={env['device']['platform']}  precision={report.get('precision')}")
+    ci_note = report.get("ci_note", "")
+    print(format_table(title, claims, report.get("timing", {}), ci_note))
+    if args.json:
+        write_report(args.json, full)
+        _WRITTEN.add(args.json)
+        print(f"wrote {args.json}")
+    curves_path = getattr(args, "curves", None)
+    if curves_path:
+        write_curves(curves_path, report.get("curves") or {})
+        _WRITTEN.add(curves_path)
+        print(f"wrote {curves_path}")
+    if args.plot:
+        figure_fn(args.plot)
+        _WRITTEN.add(args.plot)
+        print(f"wrote {args.plot}")
+    return EXIT_PASS if all(c.passed for c in claims) else EXIT_FAIL
