@@ -165,7 +165,7 @@ def body(a):
     red = batch.SeedSummary(derive, curves=tuple(f"{e}:{k}" for e in ests for k in CURVES),
                             sample=FIGURE_SEEDS)
     tm = batch.stream(refit_kernel, jax.random.key(a.key), params, cfg, seeds=a.seeds,
-                      reduce=red, chunk_size=a.chunk_size, sweep=True, options=a.batch)
+                      reduce=red, chunk_size=a.chunk_size, sweep=True, options=a.batch_options)
     progress.step("simulation")
     # Simultaneous 95% CIs: Bonferroni over all claims of the run.
     n_claims = sum(CLAIMS_PER_ESTIMATOR[e] for e in ests)

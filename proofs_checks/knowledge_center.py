@@ -213,7 +213,7 @@ def _run(points, cfg_kw, key, a, seeds, timing, progress, label, per_seed):
     red = batch.SeedSummary(derive, curves=tuple(f"{n}:{k}" for n in names
                                                  for k in (*METRICS, *CURVES_EXTRA)))
     tm = batch.stream(verifier_kernel, key, params, cfg, seeds=seeds, reduce=red,
-                      chunk_size=a.chunk_size, sweep=True, options=a.batch)
+                      chunk_size=a.chunk_size, sweep=True, options=a.batch_options)
     timing["compile_s"] += tm.compile_s
     timing["run_s"] += tm.run_s
     timing["seed_rounds"] += seeds * len(points) * cfg.rounds
@@ -675,7 +675,7 @@ def phase_map(a, key, seeds: int | None = None):
                              sigma_c=a.sigma_c, verify=not a.no_verifier)
     (_, m), tm = batch.run_sweep(verifier_kernel, key, params, cfg,
                                  seeds=seeds or PHASE_GRID["seeds"], chunk_size=a.chunk_size,
-                                 timed=True, options=getattr(a, "batch", None))
+                                 timed=True, options=getattr(a, "batch_options", None))
     err = np.asarray(m["err_star"])[:, :, 0]
     gain = (err[:, :, 1] - err[:, :, 0]).mean(axis=1).reshape(dd.shape)
     fine_d = np.linspace(deltas[0], deltas[-1], 31)

@@ -189,11 +189,11 @@ def _rows(a, key, cfg_kw, params_kw, seeds, derive, progress, label, timing):
         red = batch.GroupMeans(derive, seed_axis=1, keep_first=("band",),
                                groups=stream_groups(seeds), seeds=seeds)
         tm = batch.stream(selection_kernel, key, params, cfg, seeds=seeds, silos=a.silos,
-                          chunk_size=a.chunk_size, reduce=red, sweep=True, options=a.batch)
+                          chunk_size=a.chunk_size, reduce=red, sweep=True, options=a.batch_options)
         rows, bands = red.result(), red.first["band"]
     else:
         out, tm = batch.run_sweep(selection_kernel, key, params, cfg, seeds=seeds,
-                                  silos=a.silos, chunk_size=None, timed=True, options=a.batch)
+                                  silos=a.silos, chunk_size=None, timed=True, options=a.batch_options)
         rows = derive(jax.tree.map(np.asarray, out))
         bands = rows.pop("band")
     timing["compile_s"] += tm.compile_s
@@ -472,7 +472,7 @@ def _psi_grid(a, key):
                                sample_precision=a.sample_precision)
         params = selection_params(cfg, alpha=alphas)
         (_, m) = batch.run_sweep(selection_kernel, key, params, cfg, seeds=seeds,
-                                 options=a.batch)
+                                 options=a.batch_options)
         tr = np.asarray(m["trace"])[:, :, 0]
         tt = np.arange(gens + 1)
         win = (max(2, gens // 6), gens)

@@ -241,7 +241,7 @@ def _simulate(a, cfg, beta, key, timing, progress, label, evaluator):
     # float32 selection amplifies rounding: a seed's numbers depend on how many seeds share
     # its program, so the chunk is never chosen automatically (one chunk unless --chunk-size).
     tm = batch.stream(proxy_kernel, key, params, cfg, seeds=a.seeds, reduce=reduce, sweep=True,
-                      chunk_size=a.chunk_size or a.seeds, options=a.batch)
+                      chunk_size=a.chunk_size or a.seeds, options=a.batch_options)
     timing["compile_s"] += tm.compile_s
     timing["run_s"] += tm.run_s
     timing["stages"][label] = [tm.compile_s, tm.run_s]
@@ -323,7 +323,7 @@ def _ot_layer(a, key, timing, progress, ns, seeds):
                              threshold=a.threshold)
     cf = closed_forms(cfg)
     out, tm = batch.run(gaussian_ot_kernel, jax_fold(key, 7), cf, cfg, seeds=seeds, timed=True,
-                        options=a.batch)
+                        options=a.batch_options)
     timing["compile_s"] += tm.compile_s
     timing["run_s"] += tm.run_s
     timing["stages"]["ot_layer"] = [tm.compile_s, tm.run_s]

@@ -173,7 +173,7 @@ def body(a):
     red = batch.SeedSummary(derive, curves=tuple(f"{lab}:{k}" for lab in labels for k in CURVES),
                             sample=FIGURE_SEEDS)
     tm = batch.stream(refit_kernel, key, params, cfg, seeds=a.seeds, reduce=red,
-                      chunk_size=a.chunk_size, sweep=True, options=a.batch)
+                      chunk_size=a.chunk_size, sweep=True, options=a.batch_options)
     timing["compile_s"] += tm.compile_s
     timing["run_s"] += tm.run_s
     timing["seed_generations"] += a.seeds * len(points) * T
@@ -195,7 +195,7 @@ def body(a):
 
     red_acc = batch.SeedSummary(derive_acc, curves=("trace_truth",))
     tm = batch.stream(refit_kernel, key, refit_params(cfg_acc), cfg_acc, seeds=acc_seeds,
-                      reduce=red_acc, chunk_size=a.chunk_size, options=a.batch)
+                      reduce=red_acc, chunk_size=a.chunk_size, options=a.batch_options)
     timing["compile_s"] += tm.compile_s
     timing["run_s"] += tm.run_s
     timing["seed_generations"] += acc_seeds * T

@@ -112,7 +112,7 @@ def body(a):
                      pool_size=a.pool_size)
     params = ols_params(cfg, noise=a.noise)
     (_, m), tm = batch.run(ols_kernel, key, params, cfg, seeds=a.seeds,
-                           chunk_size=a.chunk_size, timed=True, options=a.batch)
+                           chunk_size=a.chunk_size, timed=True, options=a.batch_options)
     errors = {par: np.asarray(m[par])[:, 0] for par in PARADIGMS}
     timing["compile_s"] += tm.compile_s
     timing["run_s"] += tm.run_s
@@ -120,7 +120,7 @@ def body(a):
     cfg = ols_config(dim=a.d, T=a.T, T0=a.T0, generations=N)
     params = ols_params(cfg, noise=a.noise, noise0=a.noise0)
     (_, m), tm = batch.run(dohmatob_kernel, key, params, cfg, seeds=a.seeds,
-                           chunk_size=a.chunk_size, timed=True, options=a.batch)
+                           chunk_size=a.chunk_size, timed=True, options=a.batch_options)
     errors["dohmatob"] = np.asarray(m["error"])[:, 0]
     timing["compile_s"] += tm.compile_s
     timing["run_s"] += tm.run_s

@@ -279,7 +279,7 @@ def body(a):
     # program, so the chunk is never chosen automatically (one chunk unless --chunk-size).
     tm = batch.stream(nr.retrain_kernel_shared, k_run, params, cfg, seeds=a.seeds, reduce=red,
                       chunk_size=a.chunk_size or a.seeds, sweep=True, shared=real,
-                      options=a.batch)
+                      options=a.batch_options)
     progress.step("retraining rounds")
     kept = red.kept()
     res = {name: {k: kept[f"{name}/{k}"] for k in fields["metrics"]} for name in names}

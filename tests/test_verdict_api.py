@@ -250,3 +250,24 @@ def test_curves_csv_of_a_run_equals_its_json(tmp_path):
     rep = json.loads((tmp_path / "tmp" / "r.json").read_text())
     assert "curves_csv" not in json.dumps(rep)  # the JSON schema is unchanged
     assert sorted(os.listdir(tmp_path / "tmp")) == ["c.csv", "r.json"]
+
+
+def test_a_check_run_in_process_leaves_float64_as_it_was():
+    """A check computes in float64 inside a scoped jax.enable_x64: a notebook that calls
+    ``main`` keeps its own setting (and the report's config holds no batch options)."""
+    import subprocess
+    import sys
+
+    code = ("import json, sys, tempfile, os, jax\n"
+            "from proofs_checks import gaussian_refit\n"
+            "assert not jax.config.jax_enable_x64\n"
+            "out = os.path.join(tempfile.mkdtemp(), 'r.json')\n"
+            "rc = gaussian_refit.main(['--quick', '--json', out])\n"
+            "assert rc == 0, rc\n"
+            "assert not jax.config.jax_enable_x64, 'x64 leaked out of the check'\n"
+            "assert 'batch_options' not in json.load(open(out))['config']\n"
+            "print('scoped')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=600, env={k: v for k, v in __import__("os").environ.items()
+                                         if k != "JAX_ENABLE_X64"})
+    assert r.returncode == 0 and "scoped" in r.stdout, (r.stdout[-2000:], r.stderr[-2000:])

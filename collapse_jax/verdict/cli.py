@@ -3,7 +3,7 @@
 A check is a parser (:func:`base_parser` plus its own flags), a ``body(args) -> (report,
 claims, figure_fn)`` and ``main(argv) = run_check(NAME, parser, body, argv)``;
 :func:`run_check` parses, validates the output paths, enables float64, arms the watchdog,
-hands ``body`` a :class:`collapse_jax.batch.Options` as ``args.batch``, prints the verdict
+hands ``body`` a :class:`collapse_jax.batch.Options` as ``args.batch_options``, prints the verdict
 table and writes ``--json`` / ``--curves`` / ``--plot``. See ``docs/writing_a_check.md``.
 
 Contract (design.md), stated in every ``--help``:
@@ -230,7 +230,37 @@ def _run_check(name, parser, body, args) -> int:
     from collapse_jax import batch
 
     batch.maybe_initialize_distributed()
-    jax.config.update("jax_enable_x64", True)
+    with _float64(jax):  # for this run only: the caller's jax_enable_x64 is left as it was
+        return _run_float64(name, parser, body, args, jax, batch, timeout)
+
+
+def _float64(jax):
+    """A context in which JAX computes in float64 (``jax.enable_x64``), restoring the
+    previous setting on exit, so that calling a check from a notebook does not change the
+    user's session."""
+    scoped = getattr(jax, "enable_x64", None)
+    if callable(scoped):
+        return scoped(True)
+    try:  # older JAX
+        from jax.experimental import enable_x64
+
+        return enable_x64()
+    except ImportError:  # pragma: no cover
+        import contextlib
+
+        @contextlib.contextmanager
+        def flip():
+            old = jax.config.jax_enable_x64
+            jax.config.update("jax_enable_x64", True)
+            try:
+                yield
+            finally:
+                jax.config.update("jax_enable_x64", old)
+
+        return flip()
+
+
+def _run_float64(name, parser, body, args, jax, batch, timeout) -> int:
     if getattr(args, "chunk_size", None) is not None and args.chunk_size < 1:
         raise CheckError(f"--chunk-size={args.chunk_size} is invalid: allowed >= 1")
     devices = getattr(args, "devices", None)
@@ -238,10 +268,12 @@ def _run_check(name, parser, body, args) -> int:
         raise CheckError(f"--devices={devices} is invalid: allowed 1 .. "
                          f"{jax.device_count()} (devices visible to JAX)")
     bar = Progress(1)
-    # How every batch of the run is split and sharded: passed to the check as ``args.batch``
-    # (each check hands it to collapse_jax.batch as ``options=``), never set globally.
-    args.batch = batch.Options(devices=devices, chunk_size=getattr(args, "chunk_size", None),
-                               progress=bar.chunks)
+    # How every batch of the run is split and sharded: passed to the check as
+    # ``args.batch_options`` (each check hands it to collapse_jax.batch as ``options=``),
+    # never set globally.
+    args.batch_options = batch.Options(devices=devices,
+                                       chunk_size=getattr(args, "chunk_size", None),
+                                       progress=bar.chunks)
     with Watchdog(parser.prog, name, timeout) as dog:
         Progress.watchdog = dog
         try:
@@ -252,10 +284,11 @@ def _run_check(name, parser, body, args) -> int:
         raise RuntimeError(f"{name}: the run decided no claim (a check that cannot fail is a "
                            "defect)")
     config = report.get("config")
-    if isinstance(config, dict) and config.get("batch") is args.batch:
-        # ``dict(vars(args))`` holds ``args.batch`` (not a flag, not JSON: it carries the
-        # progress callback); its devices and chunk size are the config's own flags.
-        report = {**report, "config": {k: v for k, v in config.items() if k != "batch"}}
+    if isinstance(config, dict) and "batch_options" in config:
+        # ``dict(vars(args))`` holds ``args.batch_options`` (not a flag, not JSON: it carries
+        # the progress callback); its devices and chunk size are the config's own flags.
+        report = {**report, "config": {k: v for k, v in config.items()
+                                       if k != "batch_options"}}
     env = environment()
     full = {"check": name, "version": collapse_jax.__version__, **report,
             "device": env["device"], "versions": env["versions"],

@@ -29,7 +29,7 @@ def body(a):
     cfg = refit_config(n=a.n, generations=a.generations)  # 1-D N(0, 1) truth, replace
     params = refit_params(cfg, estimator=list(ESTIMATORS))  # a sweep: both in one compile
     (_, metrics), tm = batch.run_sweep(refit_kernel, jax.random.key(a.key), params, cfg,
-                                       seeds=a.seeds, timed=True, options=a.batch)
+                                       seeds=a.seeds, timed=True, options=a.batch_options)
     var = np.asarray(metrics["trace"]).reshape(len(ESTIMATORS), a.seeds, -1)  # sigma_t^2
     factor = np.mean(var[:, :, 1:] / var[:, :, :-1], axis=2)  # per seed, mean over t
     cap = 0.25 / a.n  # a quarter of the gap 1/n between the two predictions
