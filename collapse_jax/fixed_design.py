@@ -140,11 +140,8 @@ def ols_kernel(key: Key, params: OLSParams, cfg: OLSConfig, silo=0):
             total, count = state
             total, count = total + y, count + 1.0
             return (total, count), proj @ (total / count)
-        # accumulate-subsample: bottom-k priority pool of (x, y) rows, as in paradigms.py.
-        rows = jnp.concatenate([state.points, jnp.concatenate([x, y[:, None]], axis=1)])
-        allp = jnp.concatenate([state.priority, prio_i])
-        _, idx = jax.lax.top_k(-allp, cfg.pool_size)
-        state = paradigms.SubsamplePool(rows[idx], allp[idx])
+        # accumulate-subsample: bottom-k priority pool of (x, y) rows (paradigms.bottom_k).
+        state = paradigms.bottom_k(state, jnp.concatenate([x, y[:, None]], axis=1), prio_i)
         live = jnp.isfinite(state.priority).astype(dtype)
         xp, yp = state.points[:, :-1] * live[:, None], state.points[:, -1] * live
         return state, spd_solve(xp.T @ xp, xp.T @ yp)

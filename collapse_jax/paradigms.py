@@ -35,6 +35,18 @@ class SubsamplePool(NamedTuple):
     priority: Array
 
 
+def bottom_k(pool: SubsamplePool, x: Array, priority: Array) -> SubsamplePool:
+    """Merge rows ``x`` with their ``priority`` into ``pool``, keeping the rows with the
+    pool-size smallest priorities (``inf`` marks an empty slot or a row never to keep). With
+    i.i.d. uniform priorities on arrival the pool is a uniform random subset of every row seen
+    so far (bottom-k sampling). The one implementation of the accumulate-subsample pool: the
+    Gaussian, fixed-design and proxy kernels all call it."""
+    all_x = jnp.concatenate([pool.points, x])
+    all_p = jnp.concatenate([pool.priority, priority])
+    _, idx = jax.lax.top_k(-all_p, pool.priority.shape[0])
+    return SubsamplePool(all_x[idx], all_p[idx])
+
+
 def init(paradigm: str, key: Key, x: Points, w: Weights, pool_size: int):
     """Pool state holding the first (real) batch ``x`` with row weights ``w``."""
     if paradigm in ("replace", "accumulate"):
@@ -61,10 +73,7 @@ def update(paradigm: str, state, key: Key, x: Points, w: Weights, batch: Moments
         return merge_moments(state, batch)
     if paradigm == "accumulate-subsample":
         prio = jnp.where(w > 0, jax.random.uniform(key, w.shape, x.dtype), jnp.inf)
-        all_x = jnp.concatenate([state.points, x])
-        all_p = jnp.concatenate([state.priority, prio])
-        _, idx = jax.lax.top_k(-all_p, state.priority.shape[0])
-        return SubsamplePool(all_x[idx], all_p[idx])
+        return bottom_k(state, x, prio)
     raise InvalidInput(f"paradigms.update: paradigm={paradigm!r} is unknown")
 
 

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import linalg, mixture, proxies, silo_data, transport
+from . import linalg, mixture, paradigms, proxies, silo_data, transport
 from ._types import Key
 from ._validate import InvalidInput, check_choice, check_float, check_int, check_precision
 
@@ -191,11 +191,7 @@ def _pool_update(cfg: ProxyConfig, pool, x, gen, prio):
         return pts, w
     # Bottom-k uniform subsample of the history: every point gets an i.i.d. uniform priority
     # on arrival and the pool keeps the cfg.pool smallest (collapse_jax.paradigms).
-    prio = prio.astype(w.dtype)
-    all_x = jnp.concatenate([pts, x])
-    all_p = jnp.concatenate([w, prio])
-    _, idx = jax.lax.top_k(-all_p, cfg.pool)
-    return all_x[idx], all_p[idx]
+    return tuple(paradigms.bottom_k(paradigms.SubsamplePool(pts, w), x, prio.astype(w.dtype)))
 
 
 def _pool_weights(cfg: ProxyConfig, pool):
