@@ -586,6 +586,16 @@ class SeedSummary:
                                          / np.maximum(n, 1)), np.nan)
         return {"mean": mean, "se": se, "count": n}
 
+    def curve(self, name: str) -> dict:
+        """:meth:`summary` in the shape of ``verdict.curve_summary`` (what the JSON reports
+        hold): ``{"mean", "se"}`` per generation, trailing axes flattened into components and
+        a single component squeezed."""
+        s = self.summary(name)
+        mean, se = (s[k].reshape(s[k].shape[0], -1) for k in ("mean", "se"))
+        if mean.shape[1] == 1:
+            mean, se = mean[:, 0], se[:, 0]
+        return {"mean": mean, "se": se}
+
     def kept(self) -> dict:
         """Every per-seed (non-curve) array, all seeds in order."""
         return {k: np.concatenate(v, axis=0) for k, v in self._kept.items()}

@@ -27,6 +27,7 @@ from collapse_jax.verdict.cli import _WRITTEN as _WRITTEN
 from collapse_jax.verdict.cli import Progress as Progress
 from collapse_jax.verdict.cli import _Parser as _Parser
 from collapse_jax.verdict.cli import _run_check as _run_check
+from collapse_jax.verdict.cli import add_execution_flags as add_execution_flags
 from collapse_jax.verdict.cli import apply_quick as apply_quick
 from collapse_jax.verdict.cli import base_parser as base_parser
 from collapse_jax.verdict.cli import check_flags as check_flags

@@ -296,8 +296,7 @@ def body(a):
     assert len(claims) == n_claims
 
     summaries = {e: {k: red.summary(f"{e}:{k}") for k in CURVES} for e in ests}
-    curves = {f"replace:{e}": {k: {"mean": v["mean"], "se": v["se"]} for k, v in s_e.items()}
-              for e, s_e in summaries.items()}
+    curves = {f"replace:{e}": {k: red.curve(f"{e}:{k}") for k in CURVES} for e in ests}
     sample = red.sampled()
     config = dict(vars(a))
     config.update(estimators=ests, ci_level_per_claim=level, plain_mean_horizon=horizon,

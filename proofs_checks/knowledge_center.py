@@ -221,16 +221,6 @@ def _run(points, cfg_kw, key, a, seeds, timing, progress, label, per_seed):
     return red
 
 
-def _curve(summary) -> dict:
-    """A streamed summary in the shape of :func:`proofs_checks._common.curve_summary`: mean
-    and SE per round, a trailing axis of size 1 squeezed."""
-    mean, se = (np.asarray(summary[k], dtype=float) for k in ("mean", "se"))
-    mean, se = mean.reshape(mean.shape[0], -1), se.reshape(se.shape[0], -1)
-    if mean.shape[1] == 1:
-        mean, se = mean[:, 0], se[:, 0]
-    return {"mean": mean, "se": se}
-
-
 def _setting(a, delta, r):
     return vt.Setting(a.p, a.n0, a.n, a.sigma, a.sigma_c, float(r), float(delta))
 
@@ -433,8 +423,8 @@ def body(a):
     red_iso = _run(iso_points, {**cfg_kw, "design": "isotropic"}, key, a, a.seeds, timing,
                    progress, "isotropic sweep", per_seed)
     kept = {**red.kept(), **red_iso.kept()}
-    summaries = {name: {k: rd.summary(f"{name}:{k}") for k in METRICS}
-                 for rd, pts in ((red, points), (red_iso, iso_points)) for name in pts}
+    curves = {name: {k: rd.curve(f"{name}:{k}") for k in METRICS}
+              for rd, pts in ((red, points), (red_iso, iso_points)) for name in pts}
     # per point: the per-seed arrays of per_seed and failed_rounds, all seeds in order
     res = {name: {n[len(name) + 1:]: v for n, v in kept.items() if n.startswith(f"{name}:")}
            for name in (*points, *iso_points)}
@@ -606,7 +596,6 @@ def body(a):
         claims[0].note += (" | rounds whose accepted rows could not be fitted (the previous "
                            f"fit was kept): {failed}")
 
-    curves = {name: {k: _curve(v) for k, v in s_.items()} for name, s_ in summaries.items()}
     theory = {}
     for (d_, r_), pr in pred.items():
         w_ = float(vt.window(r_, a.sigma_c, a.sigma))

@@ -308,9 +308,8 @@ def body(a):
     assert len(claims) == n_claims
 
     summaries = {lab: {k: red.summary(f"{lab}:{k}") for k in CURVES} for lab in labels}
-    curves = {f"mix:lam={lab}": {k: {"mean": v["mean"], "se": v["se"]} for k, v in s_l.items()}
-              for lab, s_l in summaries.items()}
-    curves["accumulate"] = {"trace_truth": {"mean": acc_curve["mean"], "se": acc_curve["se"]}}
+    curves = {f"mix:lam={lab}": {k: red.curve(f"{lab}:{k}") for k in CURVES} for lab in labels}
+    curves["accumulate"] = {"trace_truth": red_acc.curve("trace_truth")}
     sample = red.sampled()
     config = dict(vars(a))
     config.update(ci_level_per_claim=level, t_quantile=stats.t_quantile(level, a.seeds - 1),

@@ -51,7 +51,7 @@ from ._common import (
     CheckError,
     Watchdog,
     _Parser,
-    add_watchdog_flag,
+    add_execution_flags,
     input_error,
     internal_error,
     watchdog_timeout,
@@ -208,12 +208,7 @@ def build_parser(cls=_CLIParser):
     e.add_argument("--batch-points", type=int, default=8,
                    help="grid points vmapped together, one compile for all batches "
                         "(default 8)")
-    e.add_argument("--chunk-size", type=int, default=None,
-                   help="run seeds in chunks of this size, one compiled program for all "
-                        "chunks (bounds memory; default: all seeds at once)")
-    e.add_argument("--devices", type=int, default=None,
-                   help="shard the seed axis across this many devices (default 1)")
-    add_watchdog_flag(e)
+    add_execution_flags(e, "default: all seeds at once")
     return p
 
 

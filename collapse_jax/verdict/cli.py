@@ -115,13 +115,19 @@ def base_parser(name: str, description: str, *, seeds: int, generations: int,
                         "collapse_jax.verdict.read_curves")
     p.add_argument("--plot", metavar="PATH", help="write the figure (PNG/PDF by extension)")
     p.add_argument("--key", type=int, default=0, help="PRNG seed (default 0)")
+    add_execution_flags(p, "the same numbers")
+    return p
+
+
+def add_execution_flags(p, chunk_note: str) -> None:
+    """``--chunk-size``, ``--devices`` and ``--watchdog`` on a parser or argument group (how a
+    run executes, never what it computes); ``chunk_note`` ends the ``--chunk-size`` help."""
     p.add_argument("--chunk-size", type=int, default=None,
                    help="run seeds in chunks of this size, one compiled program for all "
-                        "chunks (bounds memory; the same numbers)")
+                        f"chunks (bounds memory; {chunk_note})")
     p.add_argument("--devices", type=int, default=None,
                    help="shard the seed axis across this many devices (default 1)")
     add_watchdog_flag(p)
-    return p
 
 
 class Progress:
