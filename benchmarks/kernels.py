@@ -19,17 +19,17 @@ For each kernel, at the workload of its proofs_check's default run:
 ``--scale`` adds, per kernel, the cost per seed-generation from 1e2 seeds up to
 ``--max-seeds`` (each size in a fresh child process that compiles and runs once, then runs
 again from the cached program: ``run s`` is the second run), and the same largest size
-streamed in chunks with one compile (:func:`collapse_jax.batch.stream`). Memory: ``base MB``
+streamed in chunks with one compile (:func:`collapse_jax.engine.batch.stream`). Memory: ``base MB``
 is the resident set after the first run (interpreter, JAX, the compiled program), ``+ run MB``
 the peak resident memory of the second run above it (Linux ``VmHWM`` after resetting it
 through ``/proc/self/clear_refs``): what the seeds themselves cost.
 
-The four kernels: ``power_law`` (:func:`collapse_jax.loops.selection_kernel`, accumulate +
+The four kernels: ``power_law`` (:func:`collapse_jax.power_law.kernel.selection_kernel`, accumulate +
 top-alpha, d = 1, n = 200, alpha = 0.25, 200 generations), ``refit`` (classic Gaussian refit,
-:func:`collapse_jax.refit.refit_kernel`, replace, d = 1, n = 10, 100 generations), ``ols``
+:func:`collapse_jax.classic.kernel.refit_kernel`, replace, d = 1, n = 10, 100 generations), ``ols``
 (fixed-design OLS under replace / accumulate / accumulate-subsample in one scan,
-:func:`collapse_jax.fixed_design.ols_kernel`, d = 10, T = 40, 20 fits) and ``verifier``
-(knowledge-centre retraining, :func:`collapse_jax.verifier_loop.verifier_kernel`, block
+:func:`collapse_jax.classic.fixed_design.ols_kernel`, d = 10, T = 40, 20 fits) and ``verifier``
+(knowledge-centre retraining, :func:`collapse_jax.knowledge_center.kernel.verifier_kernel`, block
 design, p = 5, n = 2000 rows per direction, 30 rounds); ``power_law_f32`` and
 ``verifier_f32`` are the same workloads with float32 draws (the fit stays float64). The
 proxy-reference kernel has its own benchmark, ``benchmarks/proxy_speed.py``.
@@ -53,7 +53,7 @@ from scipy.special import ndtr
 
 jax.config.update("jax_enable_x64", True)
 
-from collapse_jax import batch  # noqa: E402
+from collapse_jax.engine import batch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _roofline import roofline  # noqa: E402
@@ -79,7 +79,7 @@ class Workload:
 # power law: accumulate + top-alpha (the benchmark of issue 2, benchmarks/power_law_speed.py)
 
 def _power_law_build(sample_precision="float64"):
-    from collapse_jax.loops import selection_config, selection_kernel, selection_params
+    from collapse_jax.power_law.kernel import selection_config, selection_kernel, selection_params
     cfg = selection_config(n=200, alpha=0.25, generations=200, sample_precision=sample_precision)
     return selection_kernel, selection_params(cfg, alpha=0.25), cfg
 
@@ -92,7 +92,7 @@ def _power_law_numpy(seeds, rng):
 # classic Gaussian refit (replace), gaussian_refit's default workload
 
 def _refit_build():
-    from collapse_jax.refit import refit_config, refit_kernel, refit_params
+    from collapse_jax.classic.kernel import refit_config, refit_kernel, refit_params
     cfg = refit_config(dim=1, n=10, generations=100, paradigm="replace")
     return refit_kernel, refit_params(cfg), cfg
 
@@ -118,7 +118,7 @@ def _refit_numpy(seeds, rng, n=10, generations=100):
 # fixed-design OLS, three paradigms with common random numbers (regression_paradigms default)
 
 def _ols_build():
-    from collapse_jax.fixed_design import ols_config, ols_kernel, ols_params
+    from collapse_jax.classic.fixed_design import ols_config, ols_kernel, ols_params
     cfg = ols_config(dim=10, T=40, generations=19)
     return ols_kernel, ols_params(cfg), cfg
 
@@ -151,7 +151,11 @@ def _ols_numpy(seeds, rng, d=10, T=40, fits=20):
 # verifier-filtered retraining, block design (knowledge_center default)
 
 def _verifier_build(sample_precision="float64"):
-    from collapse_jax.verifier_loop import verifier_config, verifier_kernel, verifier_params
+    from collapse_jax.knowledge_center.kernel import (
+        verifier_config,
+        verifier_kernel,
+        verifier_params,
+    )
     cfg = verifier_config(p=5, n0=20, n=2000, rounds=30, sample_precision=sample_precision)
     return verifier_kernel, verifier_params(cfg), cfg
 
@@ -215,7 +219,7 @@ import jax, numpy as np
 jax.config.update("jax_enable_x64", True)
 sys.path.insert(0, sys.argv[5])
 from kernels import WORKLOADS
-from collapse_jax import batch
+from collapse_jax.engine import batch
 name, seeds, chunk, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 w = WORKLOADS[name]
 kernel, params, cfg = w.build()

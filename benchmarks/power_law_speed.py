@@ -30,8 +30,12 @@ jax.config.update("jax_enable_x64", True)
 
 from _roofline import roofline  # noqa: E402
 
-from collapse_jax import batch  # noqa: E402
-from collapse_jax.loops import selection_config, selection_kernel, selection_params  # noqa: E402
+from collapse_jax.engine import batch  # noqa: E402
+from collapse_jax.power_law.kernel import (  # noqa: E402
+    selection_config,
+    selection_kernel,
+    selection_params,
+)
 
 
 def numpy_loop(seeds: int, n: int, alpha: float, generations: int, seed: int = 0) -> float:

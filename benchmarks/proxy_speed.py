@@ -39,12 +39,13 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.special import logsumexp
 
-from collapse_jax import batch, transport
+from collapse_jax.core import transport
+from collapse_jax.engine import batch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _roofline import roofline  # noqa: E402
 
-from collapse_jax.proxy_loop import proxy_config, proxy_kernel, proxy_params
+from collapse_jax.proxy.kernel import proxy_config, proxy_kernel, proxy_params
 
 
 def _clouds(key, batch_shape, m, dtype=jnp.float32):

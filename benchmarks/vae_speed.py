@@ -2,7 +2,7 @@
 
 Run by hand: ``python benchmarks/vae_speed.py [--seeds 12] [--steps 1000] [--json PATH]``.
 
-The workload is one training run of :mod:`collapse_jax.nn` as the ``vae_verification`` check
+The workload is one training run of :mod:`collapse_jax.vae` as the ``vae_verification`` check
 does it every round (CVAE 64-128-8, Gaussian likelihood, batch 64, Adam, ``--steps`` steps in
 one ``lax.scan``) on the scikit-learn digits, for ``--seeds`` seeds:
 
@@ -25,10 +25,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from collapse_jax.nn import data as nd
-from collapse_jax.nn import init as ni
-from collapse_jax.nn import train as nt
-from collapse_jax.nn import vae as nv
+from collapse_jax.vae import cvae as nv
+from collapse_jax.vae import data as nd
+from collapse_jax.vae import init as ni
+from collapse_jax.vae import train as nt
 
 
 def _best(fn, repeats: int = 2) -> float:

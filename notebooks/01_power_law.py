@@ -28,8 +28,10 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 
-from collapse_jax import batch, stats, theory
-from collapse_jax.loops import selection_config, selection_kernel, selection_params
+from collapse_jax.core import stats
+from collapse_jax.engine import batch
+from collapse_jax.power_law import theory
+from collapse_jax.power_law.kernel import selection_config, selection_kernel, selection_params
 
 SEEDS, T, N_KEEP = 300, 150, 200
 t = np.arange(T + 1)

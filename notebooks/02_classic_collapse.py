@@ -24,19 +24,21 @@
 # * **real mixing**: the fixed real data plus `lam` times as much (by weight) fresh synthetic
 #   data (Bertrand et al. 2024).
 #
-# Two models: a Gaussian refitted to its own samples (`collapse_jax.refit`) and OLS on a
-# fixed design retrained on its own labels (`collapse_jax.fixed_design`). Dashed lines are
-# the closed forms of `collapse_jax.theory_classic` (theory.md sections 3 and 4).
+# Two models: a Gaussian refitted to its own samples (`collapse_jax.classic.kernel`) and OLS on a
+# fixed design retrained on its own labels (`collapse_jax.classic.fixed_design`). Dashed lines are
+# the closed forms of `collapse_jax.classic.theory` (theory.md sections 3 and 4).
 
 # %%
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
-from collapse_jax import batch, theory, theory_classic
-from collapse_jax.fixed_design import PARADIGMS as OLS_PARADIGMS
-from collapse_jax.fixed_design import ols_config, ols_kernel, ols_params
-from collapse_jax.refit import refit_config, refit_kernel, refit_params
+from collapse_jax.classic import theory as theory_classic
+from collapse_jax.classic.fixed_design import PARADIGMS as OLS_PARADIGMS
+from collapse_jax.classic.fixed_design import ols_config, ols_kernel, ols_params
+from collapse_jax.classic.kernel import refit_config, refit_kernel, refit_params
+from collapse_jax.core import accumulation
+from collapse_jax.engine import batch
 
 jax.config.update("jax_enable_x64", True)  # before any array is made
 SEEDS, T, N = 2000, 100, 10
@@ -84,7 +86,7 @@ for name, r in runs.items():
 kappa = theory_classic.refit_log_drift(N, "mle")
 axes[0].plot(t, kappa * (t + 1), "k--", lw=1,
              label=f"replace: E log sigma^2 = kappa (t+1), kappa = {kappa:.4f}")
-axes[0].plot(t, np.log(theory.accumulate_trace_ratio(N, t)), "k:", lw=1,
+axes[0].plot(t, np.log(accumulation.accumulate_trace_ratio(N, t)), "k:", lw=1,
              label="accumulate: log E sigma^2 (exact)")
 axes[0].set_ylabel("log sigma_t^2 (seed mean and 10-90% band)")
 axes[0].set_xlabel("generation t")
@@ -106,8 +108,9 @@ plt.show()
 ratio_acc = runs["accumulate"]["trace"][:, T].mean()
 print(f"replace     E log sigma_T^2 = {np.log(runs['replace']['trace'][:, T]).mean():8.3f} "
       f"[{kappa * (T + 1):.3f}]")
-print(f"accumulate  E sigma_T^2     = {ratio_acc:8.4f} [{theory.accumulate_trace_ratio(N, T):.4f}, "
-      f"limit sin(pi/sqrt n)/(pi/sqrt n) = {theory.accumulate_variance_limit(N):.4f}]")
+print(f"accumulate  E sigma_T^2     = {ratio_acc:8.4f} "
+      f"[{accumulation.accumulate_trace_ratio(N, T):.4f}, "
+      f"limit sin(pi/sqrt n)/(pi/sqrt n) = {accumulation.accumulate_variance_limit(N):.4f}]")
 print(f"subsample   E sigma_T^2     = {runs['accumulate-subsample']['trace'][:, T].mean():8.4f} "
       "[no closed form]")
 r_mix = runs["mix lam=1"]

@@ -23,9 +23,9 @@
 # `T_j(a) = theta_c + (sigma/s) G(s (a - theta_c)/sigma)`, where `G` is the mean of a normal
 # truncated to the window `[-w, w]`, `w = (r s + sigma_c)/sigma`. Its slope is at most
 # `rho(w) = V(0)`, so the loop contracts to `theta_c`, the verifier's centre, not to the
-# truth. This notebook puts the simulation (`collapse_jax.verifier_loop`, one `lax.scan` per
+# truth. This notebook puts the simulation (`collapse_jax.knowledge_center.kernel`, one `lax.scan` per
 # seed, `jit(vmap)` over seeds and sweep points) beside the exact theory
-# (`collapse_jax.verifier_theory`) at small sizes; `python -m proofs_checks.knowledge_center`
+# (`collapse_jax.knowledge_center.theory`) at small sizes; `python -m proofs_checks.knowledge_center`
 # turns the same comparisons into verdicts.
 
 # %%
@@ -39,10 +39,10 @@ from IPython.display import Image, display
 
 jax.config.update("jax_enable_x64", True)
 
-from collapse_jax import batch  # noqa: E402
-from collapse_jax import plots_knowledge_center as pk  # noqa: E402
-from collapse_jax import verifier_theory as vt  # noqa: E402
-from collapse_jax.verifier_loop import (  # noqa: E402
+from collapse_jax.engine import batch  # noqa: E402
+from collapse_jax.knowledge_center import figures as pk  # noqa: E402
+from collapse_jax.knowledge_center import theory as vt  # noqa: E402
+from collapse_jax.knowledge_center.kernel import (  # noqa: E402
     verifier_config,
     verifier_kernel,
     verifier_params,

@@ -35,24 +35,20 @@ from IPython.display import Image, display
 
 jax.config.update("jax_enable_x64", True)
 
-from collapse_jax import (  # noqa: E402
-    batch,
-    mixture,
-    plots_proxy,
-    sample_metrics,
-    silo_data,
-    transport,
-)
-from collapse_jax.ot_layer import (  # noqa: E402
-    closed_forms,
-    gaussian_ot_config,
-    gaussian_ot_kernel,
-)
-from collapse_jax.proxy_loop import (  # noqa: E402
+from collapse_jax.core import mixture, transport  # noqa: E402
+from collapse_jax.engine import batch  # noqa: E402
+from collapse_jax.proxy import figures as plots_proxy  # noqa: E402
+from collapse_jax.proxy import sample_metrics, silo_data
+from collapse_jax.proxy.kernel import (  # noqa: E402
     proxy_config,
     proxy_kernel,
     proxy_params,
     truth_of,
+)
+from collapse_jax.proxy.ot_layer import (  # noqa: E402
+    closed_forms,
+    gaussian_ot_config,
+    gaussian_ot_kernel,
 )
 
 

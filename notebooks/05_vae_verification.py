@@ -21,7 +21,7 @@
 # verifier's *knowledge centre* `theta_c`, not to the truth: near-term improvement, then a
 # plateau at the verifier's bias, faster for stricter verifiers.
 #
-# Here the same loop runs on scikit-learn's 8x8 digits with `collapse_jax.nn`: an equinox
+# Here the same loop runs on scikit-learn's 8x8 digits with `collapse_jax.vae`: an equinox
 # CVAE trained with optax, every training run one `lax.scan`, every setting and seed under one
 # `jit(vmap)` (`batch.run_sweep_shared`: the data are shared, not copied per setting). Quick
 # settings (a few seeds, few optimiser steps) keep this notebook at a
@@ -38,9 +38,10 @@ from IPython.display import Image, display
 
 jax.config.update("jax_enable_x64", True)
 
-from collapse_jax import batch, plots_vae
-from collapse_jax.nn import data as nd
-from collapse_jax.nn import retrain as nr
+from collapse_jax.engine import batch
+from collapse_jax.vae import data as nd
+from collapse_jax.vae import figures as plots_vae
+from collapse_jax.vae import kernel as nr
 
 
 def show(fig):

@@ -4,7 +4,7 @@
 runs the cartesian grid of the power-law (Gaussian selection) kernel;
 ``python -m proofs_checks.sweep --kernel knowledge_center --out DIR --delta 0 0.5 1 --r 0.1 0.5``
 runs the verifier-filtered retraining kernel over ``(delta, r, sigma, sigma_c, verify)``.
-Every kernel of :mod:`collapse_jax.registry` sweeps through the generic flags:
+Every kernel of :mod:`collapse_jax.engine.registry` sweeps through the generic flags:
 ``python -m proofs_checks.sweep --kernel gaussian_refit --out DIR --set n=10,20 --set
 estimator=mle,unbiased --config generations=50`` (``--set NAME=V1,V2,...``: a sweep axis over
 a sweepable parameter; ``--config NAME=VALUE``: a keyword of the kernel's config builder).
@@ -40,22 +40,19 @@ import textwrap
 import time
 from pathlib import Path
 
-from collapse_jax import registry
-from collapse_jax._validate import InvalidInput
-
-from ._common import (
+from collapse_jax.core._validate import InvalidInput
+from collapse_jax.engine import registry
+from collapse_jax.verdict.cli import _Parser, add_execution_flags
+from collapse_jax.verdict.errors import (
     EXIT_INPUT,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_PASS,
     CheckError,
-    Watchdog,
-    _Parser,
-    add_execution_flags,
     input_error,
     internal_error,
-    watchdog_timeout,
 )
+from collapse_jax.verdict.watchdog import Watchdog, watchdog_timeout
 
 PROG = "python -m proofs_checks.sweep"
 KERNELS = registry.names()
@@ -76,7 +73,7 @@ LEGACY_FLAGS = (*LEGACY_DEFAULTS, "n", "generations", "paradigm")
 GENERIC_FLAGS = ("kernel", "set", "config", "seeds", "silos", "key")
 #: Flags that may change on ``--resume``: how the points run, not what they compute.
 EXECUTION_FLAGS = ("batch_points", "chunk_size", "devices", "watchdog")
-#: Keys of ``config.json`` that define the run (see :mod:`collapse_jax.sweep`).
+#: Keys of ``config.json`` that define the run (see :mod:`collapse_jax.engine.sweep`).
 RECORD_KEYS = ("kernel", "cfg", "grid", "seeds", "silos", "key")
 KEY_MAX = 2**63 - 1
 
@@ -250,7 +247,7 @@ def _power_law_settings(a) -> tuple[dict, dict]:
         ("--n", a.n, lambda v: v >= a.dim + 1, f">= dim + 1 = {a.dim + 1}"),
         ("--offset", a.offset, lambda v: v >= 0 and math.isfinite(v), ">= 0"),
         ("--fixed-scale", a.fixed_scale, lambda v: v > 0 and math.isfinite(v), "> 0")))
-    from collapse_jax.loops import selection_config
+    from collapse_jax.power_law.kernel import selection_config
 
     cfg = selection_config(dim=a.dim, n=max(a.n), n_max=max(a.n), alpha=max(a.alpha),
                            alpha_min=min(a.alpha), generations=a.generations,
@@ -276,7 +273,7 @@ def _knowledge_center_settings(a) -> tuple[dict, dict]:
         ("--r", a.r, lambda v: v >= 0 and math.isfinite(v), ">= 0"),
         ("--sigma", a.sigma, lambda v: v > 0 and math.isfinite(v), "> 0"),
         ("--sigma-c", a.sigma_c, lambda v: v >= 0 and math.isfinite(v), ">= 0")))
-    from collapse_jax.verifier_loop import verifier_config
+    from collapse_jax.knowledge_center.kernel import verifier_config
 
     cfg = verifier_config(p=a.p, n0=a.n0, n=a.n[0], rounds=a.generations, design=a.design,
                           paradigm=a.paradigm, precision=a.precision)
@@ -394,7 +391,7 @@ def _generic_settings(a) -> tuple[dict, dict]:
 
 def _build(a) -> dict:
     """Validate the run-defining flags of ``a`` (resolving defaults in place); the record
-    :func:`collapse_jax.sweep.run_grid` stores, plus the resolved flags."""
+    :func:`collapse_jax.engine.sweep.run_grid` stores, plus the resolved flags."""
     if a.kernel not in KERNELS:
         raise CheckError(f"--kernel={a.kernel!r} is invalid: allowed {', '.join(KERNELS)}")
     for flag, v, lo in (("--seeds", a.seeds, 2), ("--silos", a.silos, 1),
@@ -513,7 +510,7 @@ def _resumed_run(a, given: dict) -> dict:
                                                 ("config", _canonical(conf))) if k in given})
             except CheckError:
                 pass  # kept as given: it differs from the stored values
-    else:  # written from Python by collapse_jax.sweep.run_grid
+    else:  # written from Python by collapse_jax.engine.sweep.run_grid
         s = _record_run(meta, where)
         comparable = {k: s[k] for k in ("seeds", "silos", "key")} | {"kernel": s["cli"]}
     diffs, unknown = [], []
@@ -549,7 +546,7 @@ def _as_argv(flags: dict, resume: str) -> list[str]:
 
 
 def _record_run(meta: dict, where: str) -> dict:
-    """Check a ``config.json`` made by :func:`collapse_jax.sweep.run_grid` from Python."""
+    """Check a ``config.json`` made by :func:`collapse_jax.engine.sweep.run_grid` from Python."""
     entry = registry.by_record_name(meta["kernel"]) if isinstance(meta["kernel"], str) else None
     if entry is None:
         raise CheckError(f"{where}: its kernel {meta['kernel']!r} is not one of "
@@ -600,7 +597,7 @@ def _show_progress(done: int, total: int, rate: float, elapsed: float, tty: bool
 def _run(a, argv, t0: float, tty: bool, started: dict) -> int:
     import jax
 
-    from collapse_jax import batch, sweep
+    from collapse_jax.engine import batch, sweep
 
     jax.config.update("jax_enable_x64", True)
     _check_execution(a)

@@ -295,8 +295,8 @@ def _backend():
 @pytest.fixture
 def no_compute(monkeypatch, tmp_path):
     """Every entry into the computation fails; internal-error logs go to ``tmp_path``."""
-    from collapse_jax import batch
-    from collapse_jax.nn import retrain
+    from collapse_jax.engine import batch
+    from collapse_jax.vae import kernel as retrain
 
     for fn in ("run", "run_sweep", "run_sweep_shared", "stream"):
         monkeypatch.setattr(batch, fn, _refuse)

@@ -17,9 +17,9 @@ parser from :func:`base_parser`, a ``body(args) -> (report, claims, figure_fn)``
 ``docs/writing_a_check.md``). Importing this package imports neither jax nor matplotlib.
 """
 
-from .claim import RELATION_SYMBOLS, RELATIONS, Claim
-from .cli import Progress, apply_quick, base_parser, check_flags, run_check
-from .curves import (
+from collapse_jax.verdict.claim import RELATION_SYMBOLS, RELATIONS, Claim
+from collapse_jax.verdict.cli import Progress, apply_quick, base_parser, check_flags, run_check
+from collapse_jax.verdict.curves import (
     CURVE_COLUMNS,
     curve_rows,
     curve_summary,
@@ -28,13 +28,13 @@ from .curves import (
     read_curves,
     write_curves,
 )
-from .errors import CheckError
-from .family import simultaneous_level
-from .files import atomic_write_text
-from .json_values import to_jsonable
-from .outputs import save_figure
-from .report import CLAIM_COLUMNS, claims_frame, read_report, write_report
-from .table import format_table
+from collapse_jax.verdict.errors import CheckError
+from collapse_jax.verdict.family import simultaneous_level
+from collapse_jax.verdict.files import atomic_write_text
+from collapse_jax.verdict.json_values import to_jsonable
+from collapse_jax.verdict.outputs import save_figure
+from collapse_jax.verdict.report import CLAIM_COLUMNS, claims_frame, read_report, write_report
+from collapse_jax.verdict.table import format_table
 
 __all__ = [
     "CLAIM_COLUMNS",

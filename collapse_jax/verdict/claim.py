@@ -6,7 +6,7 @@ import dataclasses
 import math
 from typing import Literal
 
-from .json_values import _num
+from collapse_jax.verdict.json_values import _num
 
 #: Relations a :class:`Claim` may test between its CI and ``predicted``.
 RELATIONS = ("equal", "below", "above", "at_most")

@@ -3,7 +3,7 @@
 A check is a parser (:func:`base_parser` plus its own flags), a ``body(args) -> (report,
 claims, figure_fn)`` and ``main(argv) = run_check(NAME, parser, body, argv)``;
 :func:`run_check` parses, validates the output paths, enables float64, arms the watchdog,
-hands ``body`` a :class:`collapse_jax.batch.Options` as ``args.batch_options``, prints the verdict
+hands ``body`` a :class:`collapse_jax.engine.batch.Options` as ``args.batch_options``, prints the verdict
 table and writes ``--json`` / ``--curves`` / ``--plot``. See ``docs/writing_a_check.md``.
 
 Contract (design.md), stated in every ``--help``:
@@ -16,7 +16,7 @@ Contract (design.md), stated in every ``--help``:
   log file whose path the line names;
 * 130: interrupted (Ctrl-C), one line.
 
-Bad input is recognised by type (:class:`collapse_jax._errors.InvalidInput`, which
+Bad input is recognised by type (:class:`collapse_jax.core._errors.InvalidInput`, which
 :class:`CheckError` extends), never by the wording of a message. JSON, curves CSV and figures
 are written atomically (a temporary file in the same folder, then ``os.replace``).
 
@@ -35,11 +35,10 @@ from collections.abc import Callable
 import numpy as np
 
 import collapse_jax
-from collapse_jax._errors import InvalidInput
-
-from .claim import Claim
-from .curves import write_curves
-from .errors import (
+from collapse_jax.core._errors import InvalidInput
+from collapse_jax.verdict.claim import Claim
+from collapse_jax.verdict.curves import write_curves
+from collapse_jax.verdict.errors import (
     EXIT_CODES_HELP,
     EXIT_FAIL,
     EXIT_INPUT,
@@ -50,10 +49,10 @@ from .errors import (
     input_error,
     internal_error,
 )
-from .outputs import PLOT_EXTENSIONS, check_output_path, save_figure
-from .report import write_report
-from .table import format_table
-from .watchdog import Watchdog, add_watchdog_flag, watchdog_timeout
+from collapse_jax.verdict.outputs import PLOT_EXTENSIONS, check_output_path, save_figure
+from collapse_jax.verdict.report import write_report
+from collapse_jax.verdict.table import format_table
+from collapse_jax.verdict.watchdog import Watchdog, add_watchdog_flag, watchdog_timeout
 
 __all__ = [
     "EXIT_CODES_HELP", "EXIT_FAIL", "EXIT_INPUT", "EXIT_INTERNAL", "EXIT_INTERRUPTED",
@@ -233,7 +232,7 @@ def _run_check(name, parser, body, args) -> int:
     timeout = watchdog_timeout(args)
     import jax
 
-    from collapse_jax import batch
+    from collapse_jax.engine import batch
 
     batch.maybe_initialize_distributed()
     with _float64(jax):  # for this run only: the caller's jax_enable_x64 is left as it was
@@ -275,7 +274,7 @@ def _run_float64(name, parser, body, args, jax, batch, timeout) -> int:
                          f"{jax.device_count()} (devices visible to JAX)")
     bar = Progress(1)
     # How every batch of the run is split and sharded: passed to the check as
-    # ``args.batch_options`` (each check hands it to collapse_jax.batch as ``options=``),
+    # ``args.batch_options`` (each check hands it to collapse_jax.engine.batch as ``options=``),
     # never set globally.
     args.batch_options = batch.Options(devices=devices,
                                        chunk_size=getattr(args, "chunk_size", None),

@@ -31,9 +31,9 @@ import warnings
 
 import numpy as np
 
-from ._pandas import require_pandas
-from .files import atomic_write_text
-from .json_values import to_jsonable
+from collapse_jax.verdict._pandas import require_pandas
+from collapse_jax.verdict.files import atomic_write_text
+from collapse_jax.verdict.json_values import to_jsonable
 
 #: Columns of the tidy curves table, in order.
 CURVE_COLUMNS = ("setting", "metric", "component", "generation", "mean", "se")

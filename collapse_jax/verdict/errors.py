@@ -1,6 +1,6 @@
 """Exit codes, the bad-input exception and the one-line error reports of every check.
 
-Bad input is recognised by type (:class:`collapse_jax._errors.InvalidInput`, which
+Bad input is recognised by type (:class:`collapse_jax.core._errors.InvalidInput`, which
 :class:`CheckError` extends), never by the wording of a message: it prints one line and
 returns 2; any other exception prints one line naming a log file that holds the traceback
 and returns 3.
@@ -13,7 +13,7 @@ import sys
 import tempfile
 import traceback
 
-from collapse_jax._errors import InvalidInput
+from collapse_jax.core._errors import InvalidInput
 
 #: Exit codes of every check (and of ``proofs_checks.sweep``).
 EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from .errors import CheckError
-from .files import chmod_default, suppress_os_error, temporary_sibling
+from collapse_jax.verdict.errors import CheckError
+from collapse_jax.verdict.files import chmod_default, suppress_os_error, temporary_sibling
 
 #: Extensions ``--plot`` accepts (formats matplotlib writes without extra packages).
 PLOT_EXTENSIONS = ("png", "pdf", "svg", "eps", "ps", "jpg", "jpeg")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 
-from ._pandas import require_pandas
-from .curves import curves_frame
-from .files import atomic_write_text
-from .json_values import to_jsonable
+from collapse_jax.verdict._pandas import require_pandas
+from collapse_jax.verdict.curves import curves_frame
+from collapse_jax.verdict.files import atomic_write_text
+from collapse_jax.verdict.json_values import to_jsonable
 
 #: Columns of the claims table :func:`read_report` returns, in order.
 CLAIM_COLUMNS = ("id", "statement", "relation", "predicted", "measured", "ci_low", "ci_high",

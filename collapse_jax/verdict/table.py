@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .claim import RELATION_SYMBOLS, Claim
+from collapse_jax.verdict.claim import RELATION_SYMBOLS, Claim
 
 
 def format_table(title: str, claims: list[Claim], timing: dict, ci_note: str = "") -> str:

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 
-from .errors import EXIT_INTERNAL, CheckError, log_path
+from collapse_jax.verdict.errors import EXIT_INTERNAL, CheckError, log_path
 
 #: Default seconds without CPU progress before the watchdog stops a run (``--watchdog``,
 #: or the environment variable ``COLLAPSE_JAX_WATCHDOG``; 0 disables it).

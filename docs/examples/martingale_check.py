@@ -4,7 +4,7 @@ import sys
 import numpy as np
 
 from collapse_jax import batch, stats, verdict
-from collapse_jax.refit import refit_config, refit_kernel, refit_params
+from collapse_jax.classic.kernel import refit_config, refit_kernel, refit_params
 
 NAME, ESTIMATORS = "martingale_check", ("unbiased", "mle")
 DEFAULTS, QUICK = {"seeds": 4000, "generations": 20}, {"seeds": 2000, "generations": 10}

@@ -2,7 +2,7 @@
 inside a ``vmap``ped ``lax.scan`` (jax/jaxlib 0.10.2, 2-core x86-64, CPU backend).
 
     python tests/repro/lapack_vmap_scan.py lapack   # hangs: idle in block_until_ready
-    python tests/repro/lapack_vmap_scan.py pure     # collapse_jax.linalg: finishes in seconds
+    python tests/repro/lapack_vmap_scan.py pure     # collapse_jax.core.linalg: finishes in seconds
 
 The trigger, found by bisecting the power-law kernel in the authors' Gaussian configuration
 (d = 10, n = 300, alpha = 0.05): two batched symmetric eigen-solves (``syevd``) in one scan
@@ -22,7 +22,7 @@ jax.config.update("jax_enable_x64", True)
 
 def main(mode: str, lanes: int = 1024, d: int = 10, steps: int = 2) -> float:
     if mode == "pure":
-        from collapse_jax import linalg
+        from collapse_jax.core import linalg
         eigh, eigvalsh = linalg.eigh, linalg.eigvalsh
     else:
         eigh, eigvalsh = jnp.linalg.eigh, jnp.linalg.eigvalsh

@@ -1,0 +1,293 @@
+"""Recursion kernels: one seed, one silo, a ``lax.scan`` over generations.
+
+A kernel is a pure function ``kernel(key, params, cfg, silo) -> (final, metrics)``; ``cfg``
+is static structure (sizes, method names), ``params`` are array leaves that can be vmapped
+for sweeps, and every array in ``metrics`` has a leading ``(generations + 1,)`` axis whose
+row 0 is the model fitted to the real data. Seeds, silos and sweeps are added by
+:mod:`collapse_jax.engine.batch`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from collapse_jax.core import _random, linalg, paradigms
+from collapse_jax.core._types import Key, Matrix, Vector
+from collapse_jax.core._validate import (
+    InvalidInput,
+    check_choice,
+    check_float,
+    check_int,
+    check_precision,
+    sweep_shape,
+)
+from collapse_jax.core.gaussian import Moments, cholesky, covariance, moments, sqrtm_psd
+from collapse_jax.core.metrics import dissipation, gaussian_fit_metrics, min_eigenvalue
+from collapse_jax.core.selection import (
+    active_weights,
+    mahalanobis_sq,
+    order_stat_window,
+    top_n,
+    window_mass,
+)
+from collapse_jax.core.silos import Truth, biased_reference, draw_truth
+
+METRICS = ("current-fit", "fixed", "euclidean")
+TRUTHS = ("standard", "random")
+SAMPLERS = ("auto", "order-stat", "sort")
+ESTIMATORS = ("mle", "unbiased")
+
+
+class SelectionConfig(NamedTuple):
+    """Static structure of the Gaussian top-alpha selection loop (hashable).
+
+    Build it with :func:`selection_config`, which validates and fills derived sizes.
+    """
+
+    dim: int
+    n_max: int
+    candidates_max: int
+    generations: int
+    paradigm: str
+    metric: str
+    select: bool
+    estimator: str
+    pool_size: int
+    truth: str
+    sampler: str
+    precision: str
+    sample_precision: str
+
+
+class SelectionParams(NamedTuple):
+    """Array leaves of the loop; any of them can carry a leading sweep axis.
+
+    ``alpha``: kept fraction (``N = round(n / alpha)`` candidates). ``n``: points kept per
+    generation (and size of the real set), at most ``cfg.n_max``. ``offset``: silo bias of the
+    reference in standard deviations of the truth. ``fixed_scale``: ``c`` in the ``fixed``
+    metric, whose precision is ``(c Sigma*)^{-1}``.
+    """
+
+    alpha: jax.Array
+    n: jax.Array
+    offset: jax.Array
+    fixed_scale: jax.Array
+
+
+class SelectionFinal(NamedTuple):
+    """What a run leaves besides its per-generation metrics."""
+
+    truth: Truth
+    reference: Vector
+    mean0: Vector
+    cov0: Matrix
+    mean: Vector
+    cov: Matrix
+
+
+def selection_config(
+    *,
+    dim: int = 1,
+    n: int = 200,
+    alpha: float = 0.25,
+    generations: int = 200,
+    paradigm: str = "accumulate",
+    metric: str = "current-fit",
+    select: bool = True,
+    estimator: str = "mle",
+    pool_size: int | None = None,
+    truth: str = "standard",
+    sampler: str = "auto",
+    precision: str = "float64",
+    sample_precision: str | None = None,
+    n_max: int | None = None,
+    alpha_min: float | None = None,
+) -> SelectionConfig:
+    """Validated :class:`SelectionConfig`.
+
+    ``n_max`` / ``alpha_min`` size the arrays when a sweep varies ``n`` / ``alpha`` (defaults:
+    ``n`` and ``alpha``). ``sampler='auto'`` uses the exact order-statistics sampler in one
+    dimension and sorting otherwise. ``pool_size`` (accumulate-subsample) defaults to ``n``.
+    """
+    fn = "selection_config"
+    dim = check_int(fn, "dim", dim, 1, 512)
+    generations = check_int(fn, "generations", generations, 2, 10**6)
+    n = check_int(fn, "n", n, dim + 1)
+    n_max = check_int(fn, "n_max", n if n_max is None else n_max, n)
+    alpha = check_float(fn, "alpha", alpha, 0.0, 1.0, lo_open=True)
+    alpha_min = check_float(fn, "alpha_min", alpha if alpha_min is None else alpha_min,
+                            0.0, alpha, lo_open=True)
+    check_choice(fn, "paradigm", paradigm, paradigms.PARADIGMS)
+    check_choice(fn, "metric", metric, METRICS)
+    check_choice(fn, "estimator", estimator, ESTIMATORS)
+    check_choice(fn, "truth", truth, TRUTHS)
+    check_choice(fn, "sampler", sampler, SAMPLERS)
+    check_precision(fn, precision)
+    sample_precision = precision if sample_precision is None else sample_precision
+    check_precision(fn, sample_precision)
+    pool_size = check_int(fn, "pool_size", n_max if pool_size is None else pool_size, dim + 1)
+    if sampler == "auto":
+        sampler = "order-stat" if dim == 1 else "sort"
+    if sampler == "order-stat" and dim != 1:
+        raise InvalidInput(f"{fn}: sampler='order-stat' needs dim=1 (got dim={dim}); use 'sort'")
+    candidates_max = int(round(n_max / alpha_min)) if sampler == "sort" and select else n_max
+    # lax.top_k ranks the candidates with int32 indices: N = round(n_max / alpha_min) must fit.
+    if candidates_max > 2**31 - 1:
+        raise InvalidInput(f"{fn}: round(n_max / alpha_min) = {candidates_max} candidates "
+                           f"(n_max={n_max}, alpha_min={alpha_min:g}) is out of range; allowed "
+                           "<= 2**31 - 1 (lax.top_k indexes in int32)")
+    return SelectionConfig(dim, n_max, candidates_max, generations, paradigm, metric,
+                           bool(select), estimator, pool_size, truth, sampler, precision,
+                           sample_precision)
+
+
+def selection_params(cfg: SelectionConfig, *, alpha=0.25, n=None, offset=0.0, fixed_scale=1.0):
+    """Validated :class:`SelectionParams`.
+
+    Scalars give one point; 1-D arrays (broadcast against each other) give a sweep whose
+    points :func:`collapse_jax.engine.batch.run_sweep` runs under one compile.
+    """
+    fn = "selection_params"
+    raw = {"alpha": alpha, "n": cfg.n_max if n is None else n, "offset": offset,
+           "fixed_scale": fixed_scale}
+    arrays = {k: np.asarray(v, dtype=float) for k, v in raw.items()}
+    shape = sweep_shape(fn, arrays)
+    for v in arrays["alpha"].ravel():
+        check_float(fn, "alpha", v, 0.0, 1.0, lo_open=True)
+    for v in arrays["n"].ravel():
+        if v != int(v):
+            raise InvalidInput(f"{fn}: n={v} must be an integer")
+        check_int(fn, "n", int(v), cfg.dim + 1, cfg.n_max)
+    for v in arrays["offset"].ravel():
+        check_float(fn, "offset", v, 0.0)
+    for v in arrays["fixed_scale"].ravel():
+        check_float(fn, "fixed_scale", v, 0.0, lo_open=True)
+    n_cand = np.round(arrays["n"] / arrays["alpha"])
+    if cfg.select and cfg.sampler == "sort" and np.any(n_cand > cfg.candidates_max):
+        raise InvalidInput(f"{fn}: round(n / alpha)={int(n_cand.max())} exceeds the candidate "
+                         f"buffer {cfg.candidates_max} of the config; raise n_max or lower "
+                         "alpha_min in selection_config")
+    dtype = jnp.float64 if cfg.precision == "float64" else jnp.float32
+    return SelectionParams(*(jnp.asarray(np.broadcast_to(arrays[k], shape), dtype)
+                             for k in ("alpha", "n", "offset", "fixed_scale")))
+
+
+def _draw_standardised(key: Key, mass, mean, chol, reference, metric_precision, params, cfg):
+    """Kept batch of one generation in the fit's standardised coordinates ``z``
+    (``x = mean + chol @ z``), in the sampling precision, with row weights."""
+    dtype = mean.dtype
+    sdtype = jnp.float64 if cfg.sample_precision == "float64" else jnp.float32
+    if not cfg.select:
+        return (_random.normal(key, (cfg.n_max, cfg.dim), sdtype),
+                active_weights(cfg.n_max, params.n, sdtype))
+    if cfg.sampler == "order-stat":
+        c = (reference[0] - mean[0]) / chol[0, 0]
+        z, w = order_stat_window(key, c, mass, cfg.n_max, params.n, sdtype)
+        return z[:, None], w
+    n_cand = jnp.round(params.n / params.alpha)
+    z_all = _random.normal(key, (cfg.candidates_max, cfg.dim), sdtype)
+    if cfg.metric == "current-fit":
+        c = linalg.solve_lower(chol, reference - mean).astype(sdtype)
+        scores = jnp.sum((z_all - c) ** 2, axis=1)
+    else:
+        scores = mahalanobis_sq(mean + z_all.astype(dtype) @ chol.T, reference, metric_precision)
+    idx, w = top_n(scores, cfg.n_max, params.n, n_cand)
+    return z_all[idx], w.astype(sdtype)
+
+
+def _to_data_coordinates(mz: Moments, mean, chol) -> Moments:
+    """Moments of ``x = mean + chol @ z`` from the moments of ``z`` (promoted to the fit's
+    precision): the batch reductions run on the cheap standardised draws."""
+    dtype = mean.dtype
+    mz = jax.tree.map(lambda a: a.astype(dtype), mz)
+    return Moments(mz.count, mean + chol @ mz.mean, chol @ mz.scatter @ chol.T)
+
+
+def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig, silo=0):
+    """Recursive Gaussian refit with top-alpha selection toward a silo's reference.
+
+    Generation 0 fits ``n`` real draws from the truth. Generation ``t >= 1`` draws
+    ``N = round(n / alpha)`` candidates from the current fit ``N(mu_{t-1}, Sigma_{t-1})``,
+    keeps the ``n`` closest to the silo reference ``u*`` under ``cfg.metric`` (or ``n`` fresh
+    draws when ``cfg.select`` is False), adds them to the pool (``cfg.paradigm``) and refits
+    mean and covariance (``cfg.estimator``). Qiao et al. (2026), theory.md section 1.
+
+    Returns ``(SelectionFinal, metrics)``; ``metrics`` maps ``trace``, ``logdet``,
+    ``dist_ref``, ``dist_truth``, ``w2_init`` (to the generation-0 model), ``psi`` (the
+    ``(d, d)`` dissipation matrix of the kept batch; NaN at row 0), ``psi_min`` (its smallest
+    eigenvalue) and ``psi_trace`` (the trace-weighted dissipation
+    ``1 - (Tr C + t/(t+1) ||m - mu||^2) / Tr Sigma``, i.e. ``Tr(Sigma^{1/2} Psi Sigma^{1/2}) /
+    Tr Sigma`` with the exact accumulate weight on the mean shift, so that under accumulate
+    ``Tr Sigma_t = Tr Sigma_{t-1} (1 - psi_trace / (t + 1))`` generation by generation)
+    and ``kept_fraction`` (``Tr C / Tr Sigma_{t-1}``: the kept batch's share of the variance,
+    the per-generation factor of the trace under replace) to arrays of leading size
+    ``generations + 1``.
+    """
+    dtype = jnp.float64 if cfg.precision == "float64" else jnp.float32
+    k_truth, k_silos = jax.random.split(key)
+    truth = draw_truth(k_truth, cfg.dim, cfg.truth, dtype)
+    k_ref, k_real, k_pool, k_gens = jax.random.split(jax.random.fold_in(k_silos, silo), 4)
+    reference = biased_reference(k_ref, truth, params.offset)
+    chol_true = cholesky(truth.cov)
+    real = truth.mean + _random.normal(k_real, (cfg.n_max, cfg.dim), dtype) @ chol_true.T
+    w_real = active_weights(cfg.n_max, params.n, dtype)
+    state = paradigms.init(cfg.paradigm, k_pool, real, w_real, cfg.pool_size)
+    pooled = paradigms.pool_moments(cfg.paradigm, state)
+    mean0, cov0 = pooled.mean, covariance(pooled, cfg.estimator)
+    cov0_sqrt = sqrtm_psd(cov0)
+    if cfg.metric == "fixed":
+        metric_precision = linalg.spd_inv(params.fixed_scale * truth.cov)
+    else:
+        metric_precision = jnp.eye(cfg.dim, dtype=dtype)
+
+    def fit_metrics(mean, cov):
+        return gaussian_fit_metrics(mean, cov, reference, truth.mean, mean0, cov0, cov0_sqrt)
+
+    def step(carry, xs):
+        state, mean, cov = carry
+        k, mass, gen = xs
+        k_draw, k_upd = jax.random.split(k)
+        chol = cholesky(cov)
+        z, w = _draw_standardised(k_draw, mass, mean, chol, reference, metric_precision,
+                                  params, cfg)
+        batch = _to_data_coordinates(moments(z, w), mean, chol)
+        psi = dissipation(batch, mean, cov)
+        delta = batch.mean - mean
+        # Exact accumulate weights: Sigma_t = t/(t+1) Sigma + C/(t+1) + t/(t+1)^2 delta delta^T.
+        shift_w = gen / (gen + 1.0)
+        psi_trace = 1.0 - (jnp.trace(batch.scatter) / batch.count
+                           + shift_w * (delta @ delta)) / jnp.trace(cov)
+        # The points themselves are needed only by a pool that stores them (XLA drops
+        # them otherwise).
+        x = mean + z.astype(dtype) @ chol.T
+        state = paradigms.update(cfg.paradigm, state, k_upd, x, w.astype(dtype), batch)
+        pooled = paradigms.pool_moments(cfg.paradigm, state)
+        new_mean, new_cov = pooled.mean, covariance(pooled, cfg.estimator)
+        out = fit_metrics(new_mean, new_cov)
+        out["psi"] = psi
+        out["psi_min"] = min_eigenvalue(psi)
+        out["psi_trace"] = psi_trace
+        out["kept_fraction"] = jnp.trace(batch.scatter) / batch.count / jnp.trace(cov)
+        return (state, new_mean, new_cov), out
+
+    k_mass, k_gens = jax.random.split(k_gens)
+    keys = jax.random.split(k_gens, cfg.generations)
+    if cfg.select and cfg.sampler == "order-stat":
+        n_cand = jnp.round(params.n / params.alpha)
+        masses = window_mass(k_mass, params.n, n_cand, (cfg.generations,), dtype)
+    else:
+        masses = jnp.zeros((cfg.generations,), dtype)
+    (state, mean, cov), metrics = jax.lax.scan(step, (state, mean0, cov0),
+                                               (keys, masses, jnp.arange(1, cfg.generations + 1,
+                                                                        dtype=dtype)))
+    first = fit_metrics(mean0, cov0)
+    first["psi"] = jnp.full((cfg.dim, cfg.dim), jnp.nan, dtype)
+    first["psi_min"] = jnp.asarray(jnp.nan, dtype)
+    first["psi_trace"] = jnp.asarray(jnp.nan, dtype)
+    first["kept_fraction"] = jnp.asarray(jnp.nan, dtype)
+    metrics = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, metrics)
+    return SelectionFinal(truth, reference, mean0, cov0, mean, cov), metrics

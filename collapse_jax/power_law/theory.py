@@ -1,0 +1,138 @@
+"""Closed-form predictions (host-side numpy/scipy; imports no kernels).
+
+Every function cites the statement it encodes; tags refer to ``theory.md``. Where a formula
+is a reconstruction (tag INFERRED), the proofs_checks test it rather than assume it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special, stats
+
+# a generic statistic, re-exported here where the power-law predictions use it
+from collapse_jax.core.stats import loglog_window_slope as loglog_window_slope
+
+
+def psi_closed_form(alpha, dim):
+    """Power-law exponent of accumulate + centred top-alpha selection (theory.md 1.3, INFERRED).
+
+    ``psi(alpha, d) = 1 - b``, ``b = F_{chi2_{d+2}}(q) / alpha``, ``q = F_{chi2_d}^{-1}(alpha)``:
+    ``b`` is the variance, per coordinate, of a standard ``d``-dimensional normal truncated to
+    the centred ball of mass ``alpha``; ``d = 1`` gives ``psi = 2 c phi(c) / alpha`` with
+    ``c = Phi^{-1}((1 + alpha) / 2)``. ``alpha = 1`` (no selection) gives 0.
+    """
+    alpha = np.asarray(alpha, dtype=float)
+    q = stats.chi2.ppf(alpha, dim)
+    b = np.where(alpha >= 1.0, 1.0, stats.chi2.cdf(q, dim + 2) / alpha)
+    return 1.0 - b
+
+
+def replace_select_factor(alpha, dim, n, estimator: str = "mle"):
+    """Per-generation factor of E Tr Sigma_t under replace + top-alpha (theory.md 1.3).
+
+    ``b (n - 1) / n`` for the MLE refit (``b`` for the unbiased one), ``b = 1 - psi``.
+    """
+    b = 1.0 - psi_closed_form(alpha, dim)
+    return b * ((n - 1.0) / n if estimator == "mle" else 1.0)
+
+
+def _truncated_variance(lo, hi):
+    """Variance of N(0, 1) truncated to ``[lo, hi]``."""
+    mass = special.ndtr(hi) - special.ndtr(lo)
+    pl, ph = stats.norm.pdf(lo), stats.norm.pdf(hi)
+    mean = (pl - ph) / mass
+    return 1.0 + (lo * pl - hi * ph) / mass - mean**2
+
+
+def _window_half_width_np(c, mass, iterations: int = 60):
+    """Numpy twin of ``selection._window_half_width``: ``Phi(c + h) - Phi(c - h) = mass``."""
+    c = -np.abs(c)
+    h = np.maximum(special.ndtri(0.5 * (1.0 + mass)), 1e-12)
+    for _ in range(iterations):
+        f = special.ndtr(c + h) - special.ndtr(c - h) - mass
+        fp = stats.norm.pdf(c + h) + stats.norm.pdf(c - h)
+        h = np.maximum(h - f / fp, 0.5 * h)
+    return h
+
+
+def replace_select_factor_exact(alpha: float, n: int, nodes: int = 64) -> float:
+    """Exact ``E[Tr Sigma_1 / Tr Sigma_0]`` of one replace + top-alpha generation, ``d = 1``,
+    centred reference ``u* = mu*``, MLE refit: the finite-``n`` value of
+    :func:`replace_select_factor` (which is its ``n -> inf`` form ``b (n - 1) / n``).
+
+    In standardised units the reference sits at ``c = -t / sqrt(n - 1)`` with ``t ~
+    Student-t(n - 1)`` (the real fit's mean and MLE scale), the window mass is ``U ~ Beta(n +
+    1, N - n)``, ``N = round(n / alpha)``, and given both the ``n`` kept points are i.i.d.
+    N(0, 1) truncated to ``[c - h, c + h]``, ``Phi(c + h) - Phi(c - h) = U``; so the factor is
+    ``(n - 1) / n E_{U, t} Var_trunc(c, h)``, computed by Gauss-Legendre quadrature over the
+    quantiles of ``U`` and ``t`` (``nodes`` each).
+    """
+    n_cand = int(round(n / alpha))
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    q, wq = 0.5 * (x + 1.0), 0.5 * w
+    u = stats.beta(n + 1, n_cand - n).ppf(q)[:, None]
+    c = -stats.t(n - 1).ppf(q)[None, :] / np.sqrt(n - 1.0)
+    h = _window_half_width_np(c, u)
+    v = _truncated_variance(-np.abs(c) - h, -np.abs(c) + h)
+    return float((n - 1.0) / n * (wq[:, None] * wq[None, :] * v).sum())
+
+
+def log_selection_product(psi, t):
+    """``log prod_{s=1}^t (1 - psi / (s + 1))``: the accumulate trace decay, exact in ``t``.
+
+    Accumulate with equal batches gives ``Sigma_t = Sigma_{t-1}^{1/2} (I - Psi / (t + 1))
+    Sigma_{t-1}^{1/2}`` (theory.md 1.3), so ``Tr Sigma_t / Tr Sigma_0`` follows this product,
+    ``~ t^{-psi} Gamma(2) / Gamma(2 - psi)`` for large ``t``.
+    """
+    t = np.asarray(t, dtype=float)
+    return (special.gammaln(t + 2.0 - psi) - special.gammaln(2.0 - psi)
+            - special.gammaln(t + 2.0) + special.gammaln(2.0))
+
+
+def predicted_window_slope(psi, window):
+    """Log-log slope that a trace following :func:`log_selection_product` shows over
+    ``window``: ``-psi`` asymptotically, shallower at finite ``t`` by about
+    ``psi (3 - psi) / (2 t)``."""
+    t = np.arange(window[0], window[1] + 1)
+    return float(loglog_window_slope(t, log_selection_product(psi, t), window))
+
+
+def psi_from_slope(slope, window):
+    """Invert :func:`predicted_window_slope`: the exponent whose exact finite-``t`` trace
+    shows ``slope`` over ``window`` (NaN outside the invertible range)."""
+    from scipy.optimize import brentq
+
+    f = lambda p: predicted_window_slope(p, window) - slope  # noqa: E731
+    lo, hi = -0.5, 1.5
+    if not np.isfinite(slope) or f(lo) * f(hi) > 0:
+        return float("nan")
+    return float(brentq(f, lo, hi, xtol=1e-12))
+
+
+def w2_limit_initial(reference_dist_sq, trace0):
+    """Theorem 1 (Qiao et al., READ): ``W2^2(N_t, N_0) -> ||u* - mu_0||^2 + Tr Sigma_0``."""
+    return np.asarray(reference_dist_sq) + np.asarray(trace0)
+
+
+def log_dissipation_product(psi_t, t):
+    """``log prod_{s<=t} (1 - psi_s / (s + 1))`` for a measured per-generation dissipation
+    ``psi_t`` (row 0 ignored): Theorem 2's mechanism generation by generation."""
+    psi_t = np.asarray(psi_t, dtype=float)
+    t = np.asarray(t, dtype=float)
+    steps = np.log1p(-psi_t[1:] / (t[1:] + 1.0))
+    return np.concatenate([[0.0], np.cumsum(steps)])
+
+
+def dissipation_gap(psi, t, window):
+    """Per-seed late-generation spectral gap of the dissipation matrix.
+
+    ``psi`` is ``(seeds, T, d, d)``; returns ``lambda_min`` of each seed's mean of ``Psi_t``
+    over ``window``. Averaging before taking the eigenvalue avoids the downward bias of the
+    smallest eigenvalue of a noisy single-batch matrix.
+    """
+    psi = np.asarray(psi, dtype=float)
+    t = np.asarray(t)
+    sel = (t >= window[0]) & (t <= window[1])
+    m = np.nanmean(psi[:, sel], axis=1)
+    m = 0.5 * (m + np.swapaxes(m, -1, -2))
+    return np.linalg.eigvalsh(m)[:, 0]

@@ -1,0 +1,365 @@
+"""Recursive training of a mixture generator with siloed or collaborative selection.
+
+One seed: a skewed Gaussian-mixture truth (:func:`collapse_jax.core.mixture.truth_mixture`), a
+private real sample split across ``K`` silos by a Dirichlet(beta) label split, a public
+initial sample on which generation 0 is fitted, and a ``lax.scan`` over generations. At
+generation ``t`` the model draws ``N = round(n / alpha)`` candidates, a selection strategy
+keeps ``n`` of them, the pool is updated (replace / accumulate / accumulate-subsample) and
+the generator is refitted (a Gaussian mixture by warm-started EM, or a KDE). The owner of the
+generator is the silo with the most real points (``local`` strategies use its data).
+
+The kernel returns, per generation, an evaluation sample of the model (``n_eval`` points),
+its exact trace of covariance and the selection diagnostics; the distributional metrics are
+computed afterwards, batched, by :func:`collapse_jax.proxy.sample_metrics.evaluate`. Qiao et al.
+(2026), theory.md sections 1.4-1.6.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from collapse_jax.core import linalg, mixture, paradigms, transport
+from collapse_jax.core._types import Key
+from collapse_jax.core._validate import (
+    InvalidInput,
+    check_choice,
+    check_float,
+    check_int,
+    check_precision,
+)
+from collapse_jax.proxy import references as proxies
+from collapse_jax.proxy import silo_data
+
+STRATEGIES = ("random", "local", "global-oracle", "interpolation", "barycenter", "kmeans",
+              "center-match", "cov-match")
+GENERATORS = ("gmm", "kde")
+POOLS = ("replace", "accumulate", "accumulate-subsample")
+LOCAL_RULES = {"local": "ot", "kmeans": "kmeans", "center-match": "center-match",
+               "cov-match": "cov-match"}
+
+
+class ProxyConfig(NamedTuple):
+    """Static structure of one strategy's recursion (hashable). Build with
+    :func:`proxy_config`."""
+
+    dim: int
+    modes: int
+    skew: float
+    radius: float
+    scale: float
+    n: int
+    candidates: int
+    pool: int
+    n_real: int
+    silos: int
+    generations: int
+    strategies: tuple
+    paradigm: str
+    generator: str
+    components: int
+    em_iterations: int
+    em_reg: float
+    kde_bandwidth: float
+    junk: float
+    n_eval: int
+    sinkhorn: transport.SinkhornSettings
+    tau: float
+    rounds: int
+    support: int
+    kmeans_clusters: int
+    precision: str
+
+
+class ProxyParams(NamedTuple):
+    """Array leaves: ``beta`` (Dirichlet concentration of the silo split)."""
+
+    beta: jax.Array
+
+
+def proxy_config(*, dim: int = 2, modes: int = 6, skew: float = 0.6, radius: float = 4.0,
+                 scale: float = 0.5, n: int = 50, alpha: float = 0.25, pool: int | None = None,
+                 n_real: int = 200,
+                 silos: int = 5, generations: int = 10, strategies=STRATEGIES,
+                 paradigm: str = "accumulate-subsample", generator: str = "gmm",
+                 components: int | None = None, em_iterations: int = 10,
+                 em_reg: float = 1e-3, kde_bandwidth: float = 0.2, junk: float = 0.0,
+                 n_eval: int = 200,
+                 epsilon: float = 0.25, sinkhorn_iterations: int = 100,
+                 threshold: float = 1e-3, momentum: float = 1.5, tau: float = 0.5,
+                 rounds: int = 6,
+                 support: int | None = None, kmeans_clusters: int = 8,
+                 precision: str = "float32") -> ProxyConfig:
+    """Validated :class:`ProxyConfig` (``N = round(n / alpha)`` candidates).
+
+    ``pool``: size of the public initial sample that generation 0 is fitted on and of the
+    accumulate-subsample pool (default ``4 n``); ``replace`` refits on the ``n`` kept points,
+    ``accumulate`` on the public sample plus everything kept so far. ``support`` (Scheme II)
+    defaults to ``n``.
+    """
+    fn = "proxy_config"
+    dim = check_int(fn, "dim", dim, 1, 64)
+    modes = check_int(fn, "modes", modes, 2, 64 if dim == 2 else 2 * dim)
+    n = check_int(fn, "n", n, dim + 2)
+    alpha = check_float(fn, "alpha", alpha, 0.0, 1.0, lo_open=True)
+    cand = int(round(n / alpha))
+    pool = check_int(fn, "pool", 4 * n if pool is None else pool, n)
+    n_real = check_int(fn, "n_real", n_real, 2)
+    silos = check_int(fn, "silos", silos, 1, 1000)
+    generations = check_int(fn, "generations", generations, 1, 10_000)
+    if isinstance(strategies, str):
+        strategies = (strategies,)
+    strategies = tuple(strategies)
+    if not strategies:
+        raise InvalidInput(f"{fn}: strategies=() is empty; allowed any of {', '.join(STRATEGIES)}")
+    for st in strategies:
+        check_choice(fn, "strategies", st, STRATEGIES)
+    if len(set(strategies)) != len(strategies):
+        raise InvalidInput(f"{fn}: strategies={strategies!r} has duplicates")
+    check_choice(fn, "paradigm", paradigm, POOLS)
+    check_choice(fn, "generator", generator, GENERATORS)
+    components = check_int(fn, "components", modes if components is None else components, 1)
+    em_iterations = check_int(fn, "em_iterations", em_iterations, 1)
+    em_reg = check_float(fn, "em_reg", em_reg, 0.0)
+    kde_bandwidth = check_float(fn, "kde_bandwidth", kde_bandwidth, 0.0, lo_open=True)
+    junk = check_float(fn, "junk", junk, 0.0, 1.0, hi_open=True)
+    n_eval = check_int(fn, "n_eval", n_eval, 10)
+    settings = transport.sinkhorn_settings(epsilon, sinkhorn_iterations, threshold, momentum)
+    tau = check_float(fn, "tau", tau, 0.0, 1.0, lo_open=True)
+    rounds = check_int(fn, "rounds", rounds, 1, 200)
+    support = check_int(fn, "support", n if support is None else support, 2, cand)
+    kmeans_clusters = check_int(fn, "kmeans_clusters", kmeans_clusters, 1)
+    check_precision(fn, precision)
+    for name, v in (("skew", skew), ("radius", radius), ("scale", scale)):
+        check_float(fn, name, v, 0.0, lo_open=True)
+    return ProxyConfig(dim, modes, float(skew), float(radius), float(scale), n, cand, pool,
+                       n_real,
+                       silos, generations, strategies, paradigm, generator, components,
+                       em_iterations, float(em_reg), float(kde_bandwidth), float(junk), n_eval,
+                       settings,
+                       float(tau), rounds, support, kmeans_clusters, precision)
+
+
+def proxy_params(cfg: ProxyConfig, *, beta=0.1) -> ProxyParams:
+    """Validated :class:`ProxyParams`; a 1-D ``beta`` gives a sweep (one compile)."""
+    arr = np.asarray(beta, dtype=float)
+    if arr.ndim > 1:
+        raise InvalidInput(f"proxy_params: beta must be a scalar or a 1-D sweep, got shape "
+                         f"{arr.shape}")
+    for v in arr.ravel():
+        silo_data.check_beta("proxy_params", v)
+    dtype = jnp.float64 if cfg.precision == "float64" else jnp.float32
+    return ProxyParams(jnp.asarray(arr, dtype))
+
+
+def truth_of(cfg: ProxyConfig) -> mixture.Mixture:
+    """The ground-truth mixture of ``cfg`` (the same for every seed)."""
+    dtype = jnp.float64 if cfg.precision == "float64" else jnp.float32
+    return mixture.truth_mixture(cfg.dim, cfg.modes, skew=cfg.skew, radius=cfg.radius,
+                                 scale=cfg.scale, dtype=dtype)
+
+
+class ProxyFinal(NamedTuple):
+    """What a run leaves besides its per-generation outputs."""
+
+    silo_counts: jax.Array      # (K, modes): real points of each mode in each silo
+    owner: jax.Array            # index of the owner silo
+    models: mixture.Mixture     # every strategy's last mixture (GMM generator), axis 0 = S
+    pools: jax.Array            # every strategy's last pool points, axis 0 = S
+
+
+def _pool_init(cfg: ProxyConfig, x0, prio):
+    """Pool holding the public sample ``x0`` (``cfg.pool`` rows): ``(points, weights)``; for
+    accumulate-subsample the second entry holds the rows' uniform priorities ``prio``."""
+    dtype = x0.dtype
+    if cfg.paradigm == "accumulate":
+        size = cfg.pool + cfg.n * cfg.generations
+        pts = jnp.zeros((size, cfg.dim), dtype).at[: cfg.pool].set(x0)
+        return pts, (jnp.arange(size) < cfg.pool).astype(dtype)
+    if cfg.paradigm == "accumulate-subsample":
+        return x0, prio.astype(dtype)
+    return x0, jnp.ones((cfg.pool,), dtype)
+
+
+def _pool_update(cfg: ProxyConfig, pool, x, gen, prio):
+    pts, w = pool
+    if cfg.paradigm == "replace":  # the n kept points, padded with zero weights
+        pad = cfg.pool - cfg.n
+        if pad >= 0:
+            return (jnp.concatenate([x, jnp.zeros((pad, cfg.dim), x.dtype)]),
+                    (jnp.arange(cfg.pool) < cfg.n).astype(w.dtype))
+        return x[: cfg.pool], jnp.ones((cfg.pool,), w.dtype)
+    if cfg.paradigm == "accumulate":
+        start = cfg.pool + (gen - 1) * cfg.n
+        pts = jax.lax.dynamic_update_slice(pts, x, (start, 0))
+        w = jax.lax.dynamic_update_slice(w, jnp.ones((cfg.n,), w.dtype), (start,))
+        return pts, w
+    # Bottom-k uniform subsample of the history: every point gets an i.i.d. uniform priority
+    # on arrival and the pool keeps the cfg.pool smallest (collapse_jax.core.paradigms).
+    return tuple(paradigms.bottom_k(paradigms.SubsamplePool(pts, w), x, prio.astype(w.dtype)))
+
+
+def _pool_weights(cfg: ProxyConfig, pool):
+    pts, w = pool
+    return pts, (jnp.ones_like(w) if cfg.paradigm == "accumulate-subsample" else w)
+
+
+def _fit(cfg: ProxyConfig, pool, init: mixture.Mixture, iterations: int):
+    pts, w = _pool_weights(cfg, pool)
+    if cfg.generator == "kde":
+        return init
+    mix, _ = mixture.em_fit(pts, w, init, iterations, cfg.em_reg)
+    return mix
+
+
+def _moments(cfg: ProxyConfig, model, pool):
+    if cfg.generator == "kde":
+        pts, w = _pool_weights(cfg, pool)
+        return mixture.kde_moments(pts, w, cfg.kde_bandwidth)
+    return mixture.moments_of(model)
+
+
+def _draw(cfg: ProxyConfig, stream, model, pool, size: int):
+    """``size`` outputs of the generator, from a :class:`collapse_jax.core.mixture.Uniforms`
+    stream. With ``cfg.junk = eta > 0`` a fraction ``eta`` of them (each independently) are
+    low-quality "blurred" samples from the single Gaussian with the generator's own mean
+    and covariance (mode averaging), which leaves the generator's mean and covariance
+    unchanged."""
+    if cfg.generator == "kde":
+        pts, w = _pool_weights(cfg, pool)
+        x = mixture.kde_sample_from(stream, pts, w, cfg.kde_bandwidth, size)
+    else:
+        x = mixture.sample_from(stream, model, size)[0]
+    if cfg.junk == 0.0:
+        return x
+    mean, cov = _moments(cfg, model, pool)
+    chol = linalg.cholesky(cov + 1e-9 * jnp.eye(cfg.dim, dtype=cov.dtype))
+    blur = mean + stream.normals((size, cfg.dim)).astype(x.dtype) @ chol.T
+    return jnp.where(stream.take((size, 1)) < cfg.junk, blur, x)
+
+
+def _draw_uniforms(cfg: ProxyConfig, size: int) -> int:
+    """How many uniforms :func:`_draw` takes for ``size`` outputs."""
+    pairs = 2 * ((size * cfg.dim + 1) // 2)
+    return size + pairs + (pairs + size if cfg.junk > 0.0 else 0)
+
+
+def _trace(cfg: ProxyConfig, model, pool):
+    return jnp.trace(_moments(cfg, model, pool)[1])
+
+
+
+def _select(cfg: ProxyConfig, strategy: str, cand, channel, owner, real):
+    """Kept indices, the fraction of converged Sinkhorn solves and the Frechet curve."""
+    dtype = cand.dtype
+    nan_curve = jnp.full((cfg.rounds + 1,), jnp.nan, dtype)
+    one = jnp.asarray(1.0, dtype)
+    if strategy == "random":  # candidates are i.i.d.: the first n are a uniform subset
+        return jnp.arange(cfg.n), one, nan_curve
+    if strategy in LOCAL_RULES:
+        msg = channel.scores(LOCAL_RULES[strategy], cand, owner, cfg.kmeans_clusters)
+        return proxies.keep_lowest(msg.values, cfg.n), msg.converged.astype(dtype), nan_curve
+    if strategy == "global-oracle":  # pooled real data: breaks privacy by construction
+        sol = transport.solve(cand, real, settings=cfg.sinkhorn)
+        idx = proxies.keep_lowest(transport.calibrated_scores(sol.f), cfg.n)
+        return idx, sol.converged.astype(dtype), nan_curve
+    if strategy == "interpolation":
+        res = proxies.scheme_interpolation(channel, cand, cfg.n, cfg.tau, cfg.sinkhorn)
+        return res.indices, res.converged, nan_curve
+    res = proxies.scheme_barycenter(channel, cand, cfg.n, cfg.rounds, cfg.support,
+                                    cfg.sinkhorn)
+    return res.indices, res.converged, res.frechet
+
+
+def proxy_kernel(key: Key, params: ProxyParams, cfg: ProxyConfig, silo=0):
+    """One seed of recursive training under every strategy of ``cfg.strategies``.
+
+    The seed's truth sample, silo split and public sample are shared by all strategies;
+    each strategy then keeps its own generator and pool. Every generation's candidate,
+    pool and evaluation draws use the same keys for every strategy (common random numbers:
+    at generation 1 all strategies choose among the very same candidates). Sampling, pool
+    updates and refits are ``vmap``-ed over strategies; only the selection rules differ.
+    ``silo`` is unused (the ``K`` silos live inside one seed).
+
+    Returns ``(ProxyFinal, out)``; ``out`` holds, with leading axes ``(T + 1, S)``:
+    ``eval`` ``(n_eval, d)`` samples of every generation's model (row 0: the model fitted to
+    the public sample), ``trace`` its exact ``Tr Sigma`` and ``converged`` the fraction of
+    the generation's Sinkhorn solves whose marginal error met the threshold (1 at row 0 and
+    for rules that solve nothing); and ``frechet`` ``(T + 1, rounds + 1)``: Scheme II's
+    Frechet variance after each barycenter round (NaN when ``barycenter`` is not run).
+    """
+    del silo
+    dtype = jnp.float64 if cfg.precision == "float64" else jnp.float32
+    n_s = len(cfg.strategies)
+    truth = truth_of(cfg)
+    k_setup, k_gens = jax.random.split(key)
+
+    def setup(stream):
+        real, labels = mixture.sample_from(stream, truth, cfg.n_real)
+        silo_of = silo_data.dirichlet_split_from(stream, labels, cfg.modes, cfg.silos,
+                                                 params.beta)
+        x0, _ = mixture.sample_from(stream, truth, cfg.pool)
+        prio = stream.take((cfg.pool,))
+        return real, labels, silo_of, x0, prio, stream.take((_draw_uniforms(cfg, cfg.n_eval),))
+
+    stream = mixture.uniform_block(k_setup, mixture.uniforms_needed(setup), dtype)
+    real, labels, silo_of, x0, prio, u_eval0 = setup(stream)
+    members = silo_data.membership(silo_of, cfg.silos, dtype)
+    counts = members @ jax.nn.one_hot(labels, cfg.modes, dtype=dtype)
+    owner = jnp.argmax(jnp.sum(members, axis=1))
+    channel = silo_data.Channel(silo_data.SiloBank(real, members, cfg.sinkhorn), record=False)
+
+    pool = _pool_init(cfg, x0, prio)
+    if cfg.generator == "gmm":
+        pts, w = _pool_weights(cfg, pool)
+        init = mixture.farthest_point_init(pts, w, cfg.components, cfg.em_reg)
+        model = _fit(cfg, pool, init, 5 * cfg.em_iterations)
+    else:
+        model = mixture.Mixture(jnp.ones((1,), dtype), jnp.zeros((1, cfg.dim), dtype),
+                                jnp.eye(cfg.dim, dtype=dtype)[None])
+    models = jax.tree.map(lambda a: jnp.broadcast_to(a, (n_s,) + a.shape), model)
+    pools = jax.tree.map(lambda a: jnp.broadcast_to(a, (n_s,) + a.shape), pool)
+
+    def draw_all(u, models, pools, size):
+        # Every strategy transforms the same uniforms: common random numbers.
+        return jax.vmap(lambda m, p: _draw(cfg, mixture.Uniforms(u), m, p, size))(models,
+                                                                                 pools)
+
+    def trace_all(models, pools):
+        return jax.vmap(lambda m, p: _trace(cfg, m, p))(models, pools)
+
+    nan_curve = jnp.full((cfg.rounds + 1,), jnp.nan, dtype)
+    first = {"eval": draw_all(u_eval0, models, pools, cfg.n_eval),
+             "trace": trace_all(models, pools), "converged": jnp.ones((n_s,), dtype),
+             "frechet": nan_curve}
+    sizes = (_draw_uniforms(cfg, cfg.candidates), _draw_uniforms(cfg, cfg.n_eval), cfg.n)
+
+    def step(carry, xs):
+        models, pools = carry
+        k, gen = xs
+        stream = mixture.uniform_block(k, sum(sizes), dtype)
+        u_cand, u_eval, u_pool = (stream.take((m,)) for m in sizes)
+        cands = draw_all(u_cand, models, pools, cfg.candidates)
+        kept, conv, frechet = [], [], nan_curve
+        for i, strategy in enumerate(cfg.strategies):
+            idx, c, fr = _select(cfg, strategy, cands[i], channel, owner, real)
+            kept.append(cands[i][idx])
+            conv.append(c)
+            if strategy == "barycenter":
+                frechet = fr
+        kept = jnp.stack(kept)
+        pools = jax.vmap(lambda p, x: _pool_update(cfg, p, x, gen, u_pool))(pools, kept)
+        models = jax.vmap(lambda p, m: _fit(cfg, p, m, cfg.em_iterations))(pools, models)
+        out = {"eval": draw_all(u_eval, models, pools, cfg.n_eval),
+               "trace": trace_all(models, pools), "converged": jnp.stack(conv),
+               "frechet": frechet}
+        return (models, pools), out
+
+    keys = jax.random.split(k_gens, cfg.generations)
+    (models, pools), outs = jax.lax.scan(step, (models, pools),
+                                         (keys, jnp.arange(1, cfg.generations + 1)))
+    outs = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, outs)
+    return ProxyFinal(counts, owner, models, pools[0]), outs

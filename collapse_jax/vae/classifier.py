@@ -1,0 +1,63 @@
+"""Image classifier (equinox MLP): the verifier and the feature network of the Frechet distance.
+
+``x -> relu(W1 x) -> relu(W2 .) = features -> W3 . = logits``. As a *verifier* it scores a
+generated image by its log-confidence in the conditioning class, ``log p(y | x)``, and keeps the
+top fraction per class (Yi et al. 2025 keep the top 10%); trained on few real images it is a
+*weak* verifier. As a *feature network* trained on all real training digits, its penultimate
+activations play the role Inception features play in FID. One example per call; float32 leaves.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from collapse_jax.core._types import Array, Float, Int, Key
+from collapse_jax.core._validate import check_int
+
+DTYPE = jnp.float32
+
+
+class Classifier(eqx.Module):
+    """Two-hidden-layer MLP classifier over flattened images."""
+
+    hidden: eqx.nn.Linear
+    feature: eqx.nn.Linear
+    head: eqx.nn.Linear
+
+    def __init__(self, dim: int, hidden: int, features: int, classes: int = 10, *, key: Key):
+        fn = "Classifier"
+        dim = check_int(fn, "dim", dim, 1)
+        hidden = check_int(fn, "hidden", hidden, 1)
+        features = check_int(fn, "features", features, 1)
+        classes = check_int(fn, "classes", classes, 2)
+        k1, k2, k3 = jax.random.split(key, 3)
+        self.hidden = eqx.nn.Linear(dim, hidden, dtype=DTYPE, key=k1)
+        self.feature = eqx.nn.Linear(hidden, features, dtype=DTYPE, key=k2)
+        self.head = eqx.nn.Linear(features, classes, dtype=DTYPE, key=k3)
+
+    def features(self, x: Float[Array, " dim"]) -> Float[Array, " features"]:
+        """Penultimate activations (the space of the Frechet classifier distance)."""
+        return jax.nn.relu(self.feature(jax.nn.relu(self.hidden(x.astype(DTYPE)))))
+
+    def __call__(self, x: Float[Array, " dim"]) -> Float[Array, " classes"]:
+        """Class logits."""
+        return self.head(self.features(x))
+
+
+def log_confidence(model: Classifier, x: Float[Array, "m dim"], y: Int[Array, " m"]):
+    """``log p(y_i | x_i)`` for every row: the verifier's score (no saturation at p = 1)."""
+    logp = jax.nn.log_softmax(jax.vmap(model)(x), axis=-1)
+    return jnp.take_along_axis(logp, y[:, None].astype(jnp.int32), axis=1)[:, 0]
+
+
+def cross_entropy(model: Classifier, key, x: Float[Array, "b dim"], y: Int[Array, " b"]):
+    """Mean cross-entropy of a batch (``key`` unused; same signature as the VAE loss)."""
+    del key
+    return -jnp.mean(log_confidence(model, x, y))
+
+
+def accuracy(model: Classifier, x: Float[Array, "m dim"], y: Int[Array, " m"]):
+    """Fraction of rows whose arg-max class is ``y``."""
+    return jnp.mean(jnp.argmax(jax.vmap(model)(x), axis=-1) == y)

@@ -1,0 +1,373 @@
+"""Generate-verify-retrain with a neural generator: one seed, one ``lax.scan`` over rounds.
+
+The loop of Yi et al. (2025, theory.md section 2.5) on a conditional VAE:
+
+* round 0: a fresh CVAE is trained on ``n_real`` real images (the same number of every class);
+* round ``k >= 1``: the round ``k - 1`` model generates ``N_c = round(n_keep_c / keep)``
+  candidates of every class ``c``; a verifier (a classifier trained on ``verifier_size`` real
+  images) scores each by its log-confidence in the conditioning class, ``log p(c | x)``, and
+  the top ``n_keep_c`` of every class are kept (the top ``keep`` fraction; without a verifier
+  a uniformly random ``n_keep_c``, i.e. plain self-generated data); a *fresh* CVAE is trained
+  on the kept images (``replace``) or on the real images plus everything kept so far
+  (``accumulate``).
+
+After every round the model is measured against held-out real digits in the feature space of
+a separate classifier trained on all real training digits: Frechet distance ``fd_real``,
+class-matched precision / recall / coverage, pixel variance, the verifier's acceptance rate
+``accept`` (share of generated images with ``p(c | x) >= 1/2``), the feature network's
+accuracy on the generated labels, and the Frechet distance ``fd_pref`` to the distribution the
+verifier prefers: the real training images of the top ``keep`` fraction of each class by the
+same verifier score (theory.md 2.3: verified retraining converges to the verifier's knowledge
+centre, not to the truth).
+
+The kernel follows the package contract ``kernel(key, params, cfg, silo) -> (final, metrics)``:
+``cfg`` is static structure, ``params`` array leaves that :mod:`collapse_jax.engine.batch` can sweep
+(the real data ride along in ``params``, broadcast over the sweep axis), and every metric has a
+leading ``(rounds + 1,)`` axis whose row 0 is the model trained on real images.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from collapse_jax.core._types import Key
+from collapse_jax.core._validate import (
+    InvalidInput,
+    check_float,
+    check_int,
+    check_precision,
+    sweep_shape,
+)
+from collapse_jax.core.gaussian import sqrtm_psd
+from collapse_jax.vae import metrics as nm
+from collapse_jax.vae.classifier import Classifier, accuracy, cross_entropy, log_confidence
+from collapse_jax.vae.cvae import CVAE, generate, neg_elbo
+from collapse_jax.vae.data import CLASSES, Split
+from collapse_jax.vae.init import reinit
+from collapse_jax.vae.train import TrainConfig, fit, train_config
+
+METRIC_NAMES = ("fd_real", "fd_pref", "precision", "recall", "coverage", "pixel_var",
+                "accept", "confidence", "judge_acc", "train_loss", "test_elbo")
+
+
+class RetrainConfig(NamedTuple):
+    """Static structure of the verified-retraining loop (hashable); see :func:`retrain_config`."""
+
+    dim: int
+    classes: int
+    latent: int
+    hidden: int
+    noise: float
+    rounds: int
+    vae: TrainConfig
+    verifier: TrainConfig
+    verifier_hidden: int
+    verifier_features: int
+    n_real_c: int
+    n_keep_c: int
+    candidates_c: int
+    n_eval_c: int
+    pool: int
+    verifier_max: int
+    k_nn: int
+    grid: int
+    precision: str
+
+
+class RealSet(NamedTuple):
+    """The real digits a run may touch, and the fixed measuring instrument.
+
+    ``train_x/train_y``: the real pool (initial generator data, verifier data, the verifier's
+    preferred set); ``test_*``: held-out digits, never trained on; ``feature_net``: the
+    classifier whose penultimate activations define the Frechet distance; ``test_feat_mean``,
+    ``test_feat_cov``, ``test_feat_cov_sqrt``, ``test_feat`` and ``test_radii`` (class-matched
+    k-NN radii) are precomputed on the held-out digits.
+    """
+
+    train_x: jax.Array
+    train_y: jax.Array
+    test_x: jax.Array
+    test_y: jax.Array
+    feature_net: Classifier
+    test_feat: jax.Array
+    test_feat_mean: jax.Array
+    test_feat_cov: jax.Array
+    test_feat_cov_sqrt: jax.Array
+    test_radii: jax.Array
+
+
+class RetrainParams(NamedTuple):
+    """Array leaves (sweepable): ``keep`` fraction, ``verify`` (1.0 verifier, 0.0 random
+    selection), ``verifier_size`` (real images the verifier trains on), ``accumulate`` (1.0
+    accumulate, 0.0 replace) and the :class:`RealSet`."""
+
+    keep: jax.Array
+    verify: jax.Array
+    verifier_size: jax.Array
+    accumulate: jax.Array
+    real: RealSet
+
+
+class RetrainFinal(NamedTuple):
+    """Per-run results besides the per-round metrics: the verifier's accuracy and acceptance
+    rate on held-out real digits, the Frechet distance between the verifier-preferred real
+    digits and the held-out ones, and sample grids ``(rounds + 1, classes * grid, dim)``."""
+
+    verifier_acc: jax.Array
+    real_accept: jax.Array
+    fd_pref_real: jax.Array
+    samples: jax.Array
+
+
+def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: float = 0.1,
+                   rounds: int = 10,
+                   steps: int = 1000, batch: int = 64, lr: float = 5e-3,
+                   verifier_steps: int = 1000, verifier_hidden: int = 128,
+                   verifier_features: int = 32, n_real: int = 200, n_keep: int = 500,
+                   keep_min: float = 0.1, n_eval: int = 1000, verifier_max: int = 1000,
+                   accumulate: bool = False, k_nn: int = 3, grid: int = 6,
+                   precision: str = "float64", classes: int = CLASSES) -> RetrainConfig:
+    """Validated :class:`RetrainConfig`.
+
+    ``n_real``, ``n_keep`` and ``n_eval`` are totals over the classes and must be multiples of
+    ``classes``; ``keep_min`` sizes the candidate buffer (``ceil(n_keep_c / keep_min)`` per
+    class), ``verifier_max`` the verifier's data buffer; ``accumulate=True`` sizes the data pool
+    for the accumulate paradigm (``n_real + (rounds + 1) n_keep`` rows).
+    """
+    fn = "retrain_config"
+    dim = check_int(fn, "dim", dim, 1)
+    classes = check_int(fn, "classes", classes, 2)
+    latent = check_int(fn, "latent", latent, 1, 512)
+    hidden = check_int(fn, "hidden", hidden, 1, 65536)
+    rounds = check_int(fn, "rounds", rounds, 1, 10**4)
+    for name, v in (("n_real", n_real), ("n_keep", n_keep), ("n_eval", n_eval)):
+        check_int(fn, name, v, 2 * classes)
+        if v % classes:
+            raise InvalidInput(f"{fn}: {name}={v} is out of range; allowed a multiple of "
+                             f"classes={classes}")
+    keep_min = check_float(fn, "keep_min", keep_min, 0.0, 1.0, lo_open=True)
+    verifier_max = check_int(fn, "verifier_max", verifier_max, classes)
+    k_nn = check_int(fn, "k_nn", k_nn, 1, n_eval // classes - 1)
+    grid = check_int(fn, "grid", grid, 1, n_eval // classes)
+    check_precision(fn, precision)
+    n_keep_c = n_keep // classes
+    candidates_c = int(math.ceil(n_keep_c / keep_min - 1e-9))
+    pool = n_real + (rounds + 1) * n_keep if accumulate else max(n_real, n_keep)
+    noise = check_float(fn, "noise", noise, 0.0, 10.0)
+    return RetrainConfig(
+        dim, classes, latent, hidden, noise, rounds,
+        train_config(steps=steps, batch=batch, lr=lr),
+        train_config(steps=verifier_steps, batch=batch, lr=lr, weight_decay=1e-4),
+        check_int(fn, "verifier_hidden", verifier_hidden, 1),
+        check_int(fn, "verifier_features", verifier_features, 1),
+        n_real // classes, n_keep_c, candidates_c, n_eval // classes, pool, verifier_max,
+        k_nn, grid, precision)
+
+
+def _dtype(cfg):
+    return jnp.float64 if cfg.precision == "float64" else jnp.float32
+
+
+def feature_network(key: Key, split: Split, *, hidden: int = 128, features: int = 32,
+                    steps: int = 2000, batch: int = 64) -> Classifier:
+    """The Frechet-distance classifier: trained once on ALL real training digits."""
+    x, y = jnp.asarray(split.train.x), jnp.asarray(split.train.y)
+    cfg = train_config(steps=steps, batch=batch, weight_decay=1e-4)
+
+    @jax.jit
+    def run(k):
+        k_init, k_fit = jax.random.split(k)
+        like = eqx.filter_eval_shape(Classifier, x.shape[1], hidden, features, key=k_init)
+        return fit(k_fit, reinit(like, k_init), cross_entropy, x, y, x.shape[0], cfg)[0]
+
+    return run(key)
+
+
+def real_set(split: Split, feature_net: Classifier, cfg: RetrainConfig) -> RealSet:
+    """Precompute the held-out statistics of the measuring instrument."""
+    dt = _dtype(cfg)
+    tx, ty = jnp.asarray(split.test.x), jnp.asarray(split.test.y)
+    if tx.shape[1] != cfg.dim:
+        raise InvalidInput(f"real_set: image size {tx.shape[1]} differs from cfg.dim={cfg.dim}")
+    feat = jax.vmap(feature_net.features)(tx).astype(dt)
+    mean, cov = nm.feature_gaussian(feat)
+    return RealSet(jnp.asarray(split.train.x), jnp.asarray(split.train.y), tx, ty, feature_net,
+                   feat, mean, cov, sqrtm_psd(cov), nm.knn_radii(feat, ty, cfg.k_nn))
+
+
+def retrain_params(cfg: RetrainConfig, real: RealSet, *, keep=0.1, verify=1.0,
+                   verifier_size=1000, accumulate=0.0, shared: bool = False) -> RetrainParams:
+    """Validated :class:`RetrainParams`; 1-D arrays give a sweep.
+
+    With ``shared=True`` the ``real`` field is left empty (``None``): pass ``real`` as the
+    shared argument of :func:`collapse_jax.engine.batch.run_sweep_shared` with
+    :func:`retrain_kernel_shared`, so every sweep point reads one copy of the data. Otherwise
+    the data ride in ``params`` (scalars only: a sweep would copy them per point).
+    """
+    fn = "retrain_params"
+    raw = {"keep": keep, "verify": verify, "verifier_size": verifier_size,
+           "accumulate": accumulate}
+    arrays = {k: np.asarray(v, dtype=float) for k, v in raw.items()}
+    shape = sweep_shape(fn, arrays)
+    if shape and not shared:
+        raise InvalidInput(f"{fn}: a sweep (shape {shape}) needs shared=True and "
+                         "batch.run_sweep_shared, so the data are not copied per point")
+    keep_min = cfg.n_keep_c / cfg.candidates_c
+    for v in arrays["keep"].ravel():
+        check_float(fn, "keep", v, keep_min - 1e-12, 1.0)
+    for v in arrays["verify"].ravel():
+        if v not in (0.0, 1.0):
+            raise InvalidInput(f"{fn}: verify={v} is out of range; allowed 0 or 1")
+    n_train = int(real.train_y.shape[0])
+    for v in arrays["verifier_size"].ravel():
+        check_int(fn, "verifier_size", int(v), cfg.classes, min(cfg.verifier_max, n_train))
+    for v in arrays["accumulate"].ravel():
+        if v not in (0.0, 1.0):
+            raise InvalidInput(f"{fn}: accumulate={v} is out of range; allowed 0 or 1")
+        if v == 1.0 and cfg.pool < cfg.classes * (cfg.n_real_c + (cfg.rounds + 1) * cfg.n_keep_c):
+            raise InvalidInput(f"{fn}: accumulate=1 needs retrain_config(accumulate=True)")
+    counts = np.bincount(np.asarray(real.train_y), minlength=cfg.classes)
+    if counts.min() < cfg.n_real_c:
+        raise InvalidInput(f"{fn}: the real pool has {counts.min()} images of some class; "
+                         f"n_real needs {cfg.n_real_c} per class")
+    leaves = {k: jnp.asarray(np.broadcast_to(a, shape), jnp.float32) for k, a in arrays.items()}
+    return RetrainParams(leaves["keep"], leaves["verify"], leaves["verifier_size"],
+                         leaves["accumulate"], None if shared else real)
+
+
+def retrain_kernel_shared(key: Key, params_shared, cfg: RetrainConfig, silo=0):
+    """:func:`retrain_kernel` for :func:`collapse_jax.engine.batch.run_sweep_shared`:
+    ``params_shared = (params without data, RealSet)``."""
+    params, real = params_shared
+    return retrain_kernel(key, params._replace(real=real), cfg, silo)
+
+
+def balanced_order(key: Key, y, classes: int):
+    """Indices of ``y`` in random order with classes interleaved: any prefix of length
+    ``r * classes`` holds ``r`` items of each class (while every class has ``r``)."""
+    n = y.shape[0]
+    u = jax.random.uniform(key, (n,), jnp.float32)
+    perm = jnp.lexsort((u, y))
+    ys = y[perm]
+    counts = jnp.bincount(y, length=classes)
+    starts = jnp.cumsum(counts) - counts
+    rank = jnp.arange(n) - starts[ys]
+    return perm[jnp.lexsort((u[perm], rank))]
+
+
+def top_fraction_mask(score, y, keep, classes: int):
+    """Row mask of the top ``ceil(keep * n_c)`` scores within every class ``c``."""
+    n = y.shape[0]
+    perm = jnp.lexsort((-score, y))
+    ys = y[perm]
+    counts = jnp.bincount(y, length=classes)
+    starts = jnp.cumsum(counts) - counts
+    rank = jnp.arange(n) - starts[ys]
+    kept_sorted = rank < jnp.ceil(keep * counts[ys])
+    return jnp.zeros(n, bool).at[perm].set(kept_sorted)
+
+
+def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig, silo=0):
+    """One seed of the generate-verify-retrain loop (module docstring); ``silo`` is unused.
+
+    Returns ``(RetrainFinal, metrics)``; ``metrics`` maps each name of :data:`METRIC_NAMES`
+    to a ``(rounds + 1,)`` array and ``samples`` to ``(rounds + 1, classes * grid, dim)``
+    generated images (``grid`` per class) for figures.
+    """
+    del silo
+    dt = _dtype(cfg)
+    r = params.real
+    C = cfg.classes
+    k_gen_real, k_ver_real, k_ver_init, k_ver_fit, k_rounds = jax.random.split(key, 5)
+
+    # Real images: the generator's balanced initial set and the verifier's (balanced) set.
+    order = balanced_order(k_gen_real, r.train_y, C)[: C * cfg.n_real_c]
+    real_x, real_y = r.train_x[order], r.train_y[order]
+    v_order = balanced_order(k_ver_real, r.train_y, C)
+    v_order = v_order[: min(cfg.verifier_max, v_order.shape[0])]
+    clf_like = eqx.filter_eval_shape(Classifier, cfg.dim, cfg.verifier_hidden,
+                                     cfg.verifier_features, C, key=k_ver_init)
+    verifier, _ = fit(k_ver_fit, reinit(clf_like, k_ver_init), cross_entropy,
+                      r.train_x[v_order], r.train_y[v_order],
+                      params.verifier_size.astype(jnp.int32), cfg.verifier)
+    verifier_acc = accuracy(verifier, r.test_x, r.test_y)
+    real_accept = jnp.mean(log_confidence(verifier, r.test_x, r.test_y) >= jnp.log(0.5))
+
+    # What the verifier prefers: the top keep fraction of each class of the real pool.
+    pref = top_fraction_mask(log_confidence(verifier, r.train_x, r.train_y), r.train_y,
+                             params.keep, C)
+    train_feat = jax.vmap(r.feature_net.features)(r.train_x).astype(dt)
+    pref_mean, pref_cov = nm.feature_gaussian(train_feat, pref.astype(dt))
+    pref_cov_sqrt = nm.sqrtm_newton_schulz(pref_cov)
+    fd_pref_real = nm.frechet_from_moments(pref_mean, pref_cov, r.test_feat_mean,
+                                           r.test_feat_cov, r.test_feat_cov_sqrt)
+
+    eval_y = jnp.repeat(jnp.arange(C), cfg.n_eval_c)
+    cand_y = jnp.repeat(jnp.arange(C), cfg.candidates_c)
+    n_cand = jnp.round(cfg.n_keep_c / params.keep)
+    vae_like = eqx.filter_eval_shape(CVAE, cfg.dim, cfg.latent, cfg.hidden, C, cfg.noise,
+                                     key=k_ver_init)
+
+    pool_x = jnp.zeros((cfg.pool, cfg.dim), jnp.float32).at[: real_x.shape[0]].set(real_x)
+    pool_y = jnp.zeros((cfg.pool,), jnp.int32).at[: real_y.shape[0]].set(real_y)
+    count = jnp.asarray(real_x.shape[0], jnp.int32)
+    kept_size = C * cfg.n_keep_c
+
+    def measure(model, k):
+        k_eval, k_elbo = jax.random.split(k)
+        g = generate(model, k_eval, eval_y)
+        feat = jax.vmap(r.feature_net.features)(g).astype(dt)
+        prec, rec, cov = nm.precision_recall_coverage(feat, eval_y, r.test_feat, r.test_y,
+                                                      r.test_radii, cfg.k_nn)
+        conf = jnp.exp(log_confidence(verifier, g, eval_y))
+        out = {
+            "fd_real": nm.frechet_distance(feat, r.test_feat_mean, r.test_feat_cov,
+                                           r.test_feat_cov_sqrt),
+            "fd_pref": nm.frechet_distance(feat, pref_mean, pref_cov, pref_cov_sqrt),
+            "precision": prec, "recall": rec, "coverage": cov,
+            "pixel_var": nm.pixel_variance(g, eval_y, C),
+            "accept": jnp.mean(conf >= 0.5), "confidence": jnp.mean(conf),
+            "judge_acc": accuracy(r.feature_net, g, eval_y),
+            "test_elbo": neg_elbo(model, k_elbo, r.test_x, r.test_y),
+        }
+        grid = g.reshape(C, cfg.n_eval_c, cfg.dim)[:, : cfg.grid].reshape(-1, cfg.dim)
+        return {k: v.astype(dt) for k, v in out.items()}, grid
+
+    def select(model, k):
+        k_draw, k_rand = jax.random.split(k)
+        cand = generate(model, k_draw, cand_y)
+        score_v = log_confidence(verifier, cand, cand_y).astype(jnp.float32)
+        score_r = jax.random.uniform(k_rand, score_v.shape, jnp.float32)
+        score = jnp.where(params.verify > 0, score_v, score_r).reshape(C, cfg.candidates_c)
+        live = jnp.arange(cfg.candidates_c)[None, :] < n_cand
+        score = jnp.where(live, score, -jnp.inf)
+        _, idx = jax.lax.top_k(score, cfg.n_keep_c)  # (C, n_keep_c)
+        kept = cand.reshape(C, cfg.candidates_c, cfg.dim)[jnp.arange(C)[:, None], idx]
+        return kept.reshape(-1, cfg.dim), jnp.repeat(jnp.arange(C), cfg.n_keep_c)
+
+    def round_step(carry, k):
+        pool_x, pool_y, count = carry
+        k_init, k_fit, k_meas, k_sel = jax.random.split(k, 4)
+        model, losses = fit(k_fit, reinit(vae_like, k_init), neg_elbo, pool_x, pool_y, count,
+                            cfg.vae)
+        out, grid = measure(model, k_meas)
+        tail = max(1, cfg.vae.steps // 10)
+        out["train_loss"] = jnp.mean(losses[-tail:]).astype(dt)
+        kept_x, kept_y = select(model, k_sel)
+        at = jnp.where(params.accumulate > 0, count, 0)
+        at = jnp.minimum(at, cfg.pool - kept_size).astype(jnp.int32)
+        pool_x = jax.lax.dynamic_update_slice(pool_x, kept_x, (at, jnp.int32(0)))
+        pool_y = jax.lax.dynamic_update_slice(pool_y, kept_y.astype(jnp.int32), (at,))
+        new_count = jnp.where(params.accumulate > 0, count + kept_size, kept_size)
+        return (pool_x, pool_y, jnp.minimum(new_count, cfg.pool).astype(jnp.int32)), (out, grid)
+
+    keys = jax.random.split(k_rounds, cfg.rounds + 1)
+    _, (metrics, grids) = jax.lax.scan(round_step, (pool_x, pool_y, count), keys)
+    return RetrainFinal(verifier_acc.astype(dt), real_accept.astype(dt), fd_pref_real,
+                        grids), metrics

@@ -1,0 +1,84 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.scipy.special import ndtr
+
+from collapse_jax.core import selection
+
+from ..conftest import Z
+
+
+@pytest.mark.parametrize("c", [0.0, 0.3, -1.5, 4.0])
+def test_window_half_width_solves_mass(c):
+    masses = jnp.array([0.01, 0.25, 0.5, 0.9])
+    cm = -abs(c) * jnp.ones(4)
+    h = selection._window_half_width(cm, masses)
+    np.testing.assert_allclose(ndtr(cm + h) - ndtr(cm - h), masses, rtol=1e-9)
+
+
+def _batch_stats(z, w):
+    m = jnp.sum(w * z) / jnp.sum(w)
+    return m, jnp.sum(w * (z - m) ** 2) / jnp.sum(w)
+
+
+@pytest.mark.parametrize("c", [0.0, 0.8])
+def test_order_stat_sampler_matches_brute_force_in_distribution(c):
+    n, n_cand, reps = 50, 200, 4000
+    keys = jax.random.split(jax.random.key(3), reps)
+
+    def exact(k):
+        k1, k2 = jax.random.split(k)
+        mass = selection.window_mass(k1, n, n_cand, dtype=jnp.float64)
+        z, w = selection.order_stat_window(k2, jnp.float64(c), mass, n, n, jnp.float64)
+        return _batch_stats(z, w)
+
+    def brute(k):
+        z = jax.random.normal(k, (n_cand,))
+        idx, w = selection.top_n((z - c) ** 2, n, n, n_cand)
+        return _batch_stats(z[idx], w)
+
+    for stat_o, stat_b in zip(jax.vmap(exact)(keys), jax.vmap(brute)(keys)):
+        diff = float(stat_o.mean() - stat_b.mean())
+        se = float(np.sqrt(stat_o.var() / reps + stat_b.var() / reps))
+        assert abs(diff) <= Z * se, (diff, se)
+
+
+@pytest.mark.parametrize("a", [1.0, 2.5, 201.0])
+def test_gamma_sampler_moments(a):
+    """Marsaglia-Tsang draws: mean a and variance a within Z standard errors (the variance's
+    SE from the gamma's kurtosis, mu4 = a^2 (3 + 6 / a))."""
+    reps = 20000
+    g = np.asarray(selection.gamma_ge1(jax.random.key(5), a, (reps,), jnp.float64))
+    assert np.all(g > 0)
+    assert abs(g.mean() - a) <= Z * np.sqrt(a / reps)
+    assert abs(g.var() - a) <= Z * a * np.sqrt((2 + 6 / a) / reps)
+
+
+def test_window_mass_is_beta():
+    """U ~ Beta(n + 1, N - n): first two moments within Z SEs and a KS test at level 1e-3."""
+    from scipy import stats as st
+
+    n, n_cand, reps = 200, 800, 20000
+    u = np.asarray(selection.window_mass(jax.random.key(6), n, n_cand, (reps,), jnp.float64))
+    law = st.beta(n + 1, n_cand - n)
+    assert abs(u.mean() - law.mean()) <= Z * law.std() / np.sqrt(reps)
+    var_se = law.var() * np.sqrt(2 / reps)  # near-normal law: kurtosis ~ 3
+    assert abs(u.var() - law.var()) <= Z * var_se
+    assert st.kstest(u, law.cdf).pvalue > 1e-3
+
+
+def test_alpha_one_keeps_everything():
+    mass = selection.window_mass(jax.random.key(0), 10, 10)
+    assert float(mass) == 1.0
+    z, w = selection.order_stat_window(jax.random.key(1), jnp.float64(0.5), mass, 4000, 4000,
+                                       jnp.float64)
+    assert abs(float(z.mean())) < Z / np.sqrt(4000)
+    assert abs(float(z.var()) - 1) < Z * np.sqrt(2 / 4000)
+
+
+def test_top_n_respects_active_counts():
+    scores = jnp.array([5.0, 1.0, 4.0, 0.5, 3.0, 0.1])
+    idx, w = selection.top_n(scores, 3, 2, 4)  # only the first 4 candidates are live
+    assert list(np.asarray(idx)) == [3, 1, 4 - 2]
+    assert list(np.asarray(w)) == [1.0, 1.0, 0.0]

@@ -1,0 +1,265 @@
+"""The neural pieces: data loading, CVAE, classifier-verifier, scanned training, metrics."""
+
+import gzip
+import struct
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from collapse_jax.core.gaussian import w2_squared
+from collapse_jax.vae import classifier as nc
+from collapse_jax.vae import cvae as nv
+from collapse_jax.vae import data as nd
+from collapse_jax.vae import init as ni
+from collapse_jax.vae import kernel as nr
+from collapse_jax.vae import metrics as nm
+from collapse_jax.vae import train as nt
+
+STEPS = 150
+
+
+@pytest.fixture(scope="module")
+def digits():
+    split = nd.stratified_split(nd.load_digits(), seed=0)
+    return (jnp.asarray(split.train.x), jnp.asarray(split.train.y),
+            jnp.asarray(split.test.x), jnp.asarray(split.test.y))
+
+
+@pytest.fixture(scope="module")
+def vae_fit(digits):
+    """One compiled CVAE training run (reused by several tests)."""
+    x, y, _, _ = digits
+    cfg = nt.train_config(steps=STEPS, batch=32, lr=5e-3)
+
+    def run(key):
+        k_init, k_fit = jax.random.split(key)
+        like = eqx.filter_eval_shape(nv.CVAE, 64, 4, 32, 10, 0.1, key=k_init)
+        return nt.fit(k_fit, ni.reinit(like, k_init), nv.neg_elbo, x, y, 100, cfg)
+
+    return jax.jit(run), jax.jit(jax.vmap(run))
+
+
+# ---- data -------------------------------------------------------------------------------
+
+def test_digits_are_float32_in_unit_interval():
+    d = nd.load_digits()
+    assert d.x.shape == (1797, 64) and d.x.dtype == np.float32 and d.side == 8
+    assert d.x.min() == 0.0 and d.x.max() == 1.0
+    assert set(np.unique(d.y)) == set(range(10))
+
+
+def test_stratified_split_is_fixed_and_disjoint():
+    d = nd.load_digits()
+    a, b = nd.stratified_split(d, seed=3), nd.stratified_split(d, seed=3)
+    np.testing.assert_array_equal(a.test.x, b.test.x)
+    assert a.train.y.shape[0] + a.test.y.shape[0] == 1797
+    frac = np.bincount(a.test.y, minlength=10) / np.bincount(d.y, minlength=10)
+    assert np.all(np.abs(frac - 0.3) < 0.02)
+
+
+def _write_idx(path, arr, gz=False):
+    arr = np.asarray(arr, np.uint8)
+    head = bytes([0, 0, 8, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    (gzip.open if gz else open)(path, "wb").write(head + arr.tobytes())
+
+
+def test_load_mnist_reads_idx_and_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (30, 28, 28), dtype=np.uint8)
+    y = np.arange(30) % 10
+    _write_idx(tmp_path / "train-images-idx3-ubyte.gz", x, gz=True)
+    _write_idx(tmp_path / "train-labels-idx1-ubyte.gz", y, gz=True)
+    d = nd.load_mnist(str(tmp_path / "train-images-idx3-ubyte.gz"))
+    assert d.x.shape == (30, 196) and d.side == 14 and d.x.dtype == np.float32
+    pooled = x.astype(np.float32).reshape(30, 14, 2, 14, 2).mean(axis=(2, 4)) / 255.0
+    np.testing.assert_allclose(d.x, pooled.reshape(30, -1), rtol=1e-6)
+    np.testing.assert_array_equal(d.y, y)
+    assert nd.load_mnist(str(tmp_path)).x.shape == (30, 196)  # a folder works too
+    np.savez(tmp_path / "m.npz", x_train=x, y_train=y)
+    np.testing.assert_allclose(nd.load_mnist(str(tmp_path / "m.npz"), pool=1).x,
+                               x.reshape(30, -1) / 255.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("content", [b"", b"not an idx file", bytes([0, 0, 8, 3, 0, 0])])
+def test_load_mnist_rejects_missing_and_malformed(tmp_path, content):
+    with pytest.raises(ValueError, match="load_mnist: path="):
+        nd.load_mnist(str(tmp_path / "absent.npz"))
+    p = tmp_path / "train-images-idx3-ubyte"
+    p.write_bytes(content)
+    _write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros(3))
+    with pytest.raises(ValueError, match="load_mnist: path="):
+        nd.load_mnist(str(p))
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(content + b"junk")
+    with pytest.raises(ValueError, match="load_mnist: path="):
+        nd.load_mnist(str(bad))
+
+
+# ---- models -----------------------------------------------------------------------------
+
+def test_model_shapes_and_float32():
+    key = jax.random.key(0)
+    vae = nv.CVAE(64, 5, 16, 10, 0.1, key=key)
+    x = jnp.full((64,), 0.5)
+    mu, logvar = vae.encode(x, jnp.int32(3))
+    assert mu.shape == logvar.shape == (5,)
+    assert vae.sample(key, jnp.int32(3)).shape == (64,)
+    loss, (rec, kl) = vae(x, jnp.int32(3), key)
+    assert loss.shape == () and loss.dtype == jnp.float32 and float(kl) >= 0
+    imgs = nv.generate(vae, key, jnp.arange(7) % 10)
+    assert imgs.shape == (7, 64) and float(imgs.min()) >= 0 and float(imgs.max()) <= 1
+    clf = nc.Classifier(64, 16, 8, key=key)
+    assert clf(x).shape == (10,) and clf.features(x).shape == (8,)
+    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves((vae, clf)))
+    with pytest.raises(ValueError, match="CVAE: latent=0"):
+        nv.CVAE(64, 0, 16, key=key)
+
+
+def test_neg_elbo_jit_equals_eager(digits):
+    x, y, _, _ = digits
+    vae = nv.CVAE(64, 4, 32, 10, 0.1, key=jax.random.key(1))
+    key = jax.random.key(2)
+    eager = nv.neg_elbo(vae, key, x[:40], y[:40])
+    np.testing.assert_allclose(jax.jit(nv.neg_elbo)(vae, key, x[:40], y[:40]), eager,
+                               rtol=1e-5)
+
+
+def test_reinit_matches_equinox_init_distribution():
+    like = eqx.filter_eval_shape(nv.CVAE, 64, 4, 32, 10, key=jax.random.key(0))
+    a = ni.reinit(like, jax.random.key(5))
+    b = ni.reinit(like, jax.random.key(5))
+    for la, lb in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        np.testing.assert_array_equal(la, lb)
+    w = np.asarray(a.enc_hidden.weight)
+    lim = 1 / np.sqrt(74)
+    assert w.shape == (32, 74) and np.abs(w).max() <= lim
+    # U(-lim, lim) has variance lim^2 / 3.
+    assert abs(w.var() / (lim**2 / 3) - 1) < 4 * np.sqrt(2 / w.size)
+
+
+# ---- training ---------------------------------------------------------------------------
+
+def test_elbo_finite_and_decreasing(vae_fit):
+    single, _ = vae_fit
+    _, losses = single(jax.random.key(0))
+    losses = np.asarray(losses)
+    assert losses.shape == (STEPS,) and np.all(np.isfinite(losses))
+    assert losses[-20:].mean() < 0.7 * losses[:20].mean()
+
+
+def test_training_vmap_equals_loop_and_same_key_same_output(vae_fit):
+    single, batched = vae_fit
+    keys = jax.random.split(jax.random.key(7), 3)
+    _, lv = batched(keys)
+    for i in range(3):
+        _, li = single(keys[i])
+        # float32 networks: vmap batches the products differently, so the losses agree to
+        # float32 rounding (observed <= 1.5 eps relative over the 150 steps; bound 32 eps).
+        np.testing.assert_allclose(lv[i], li, rtol=32 * np.finfo(np.float32).eps, atol=0)
+    np.testing.assert_array_equal(single(keys[0])[1], single(keys[0])[1])
+    assert not np.allclose(lv[0], lv[1])
+
+
+def test_train_config_validates():
+    with pytest.raises(ValueError, match="train_config: steps=0"):
+        nt.train_config(steps=0)
+    with pytest.raises(ValueError, match="train_config: lr=0"):
+        nt.train_config(lr=0.0)
+
+
+# ---- verifier ---------------------------------------------------------------------------
+
+def test_verifier_quality_grows_with_its_real_data(digits):
+    x, y, tx, ty = digits
+    cfg = nt.train_config(steps=400, batch=32, lr=5e-3, weight_decay=1e-4)
+    order = nr.balanced_order(jax.random.key(0), y, 10)
+    xo, yo = x[order], y[order]
+
+    @jax.jit
+    def run(key, count):
+        like = eqx.filter_eval_shape(nc.Classifier, 64, 32, 16, key=key)
+        m, _ = nt.fit(key, ni.reinit(like, key), nc.cross_entropy, xo, yo, count, cfg)
+        return nc.accuracy(m, tx, ty), nc.log_confidence(m, tx, ty)
+
+    acc_strong, conf = run(jax.random.key(1), 1000)
+    acc_weak, _ = run(jax.random.key(1), 20)
+    # Accuracy on n = 539 held-out digits has SE <= sqrt(0.25 / n) = 0.022 each, so a gap
+    # of 0.05 between the two is > 1.6 SE of the difference even at the worst-case p = 1/2.
+    se = np.sqrt(0.25 / ty.shape[0])
+    assert float(acc_strong) > 0.9
+    assert float(acc_weak) < float(acc_strong) - 1.6 * np.sqrt(2) * se
+    assert float(jnp.max(conf)) <= 0.0
+    # The verifier keeps the top fraction of each class by its log-confidence.
+    keep = nr.top_fraction_mask(conf, ty, 0.1, 10)
+    counts = np.bincount(np.asarray(ty), minlength=10)
+    np.testing.assert_array_equal(np.bincount(np.asarray(ty)[np.asarray(keep)], minlength=10),
+                                  np.ceil(0.1 * counts))
+    c, t, k = np.asarray(conf), np.asarray(ty), np.asarray(keep)
+    for cls in range(10):
+        assert c[(t == cls) & k].min() >= c[(t == cls) & ~k].max()
+
+
+def test_balanced_order_prefixes_are_balanced(digits):
+    _, y, _, _ = digits
+    order = np.asarray(nr.balanced_order(jax.random.key(3), y, 10))
+    assert sorted(order) == list(range(y.shape[0]))
+    for r in (1, 5, 20):
+        np.testing.assert_array_equal(np.bincount(np.asarray(y)[order[: 10 * r]], minlength=10),
+                                      np.full(10, r))
+
+
+# ---- metrics ----------------------------------------------------------------------------
+
+def test_frechet_distance_is_the_gaussian_w2():
+    rng = np.random.default_rng(0)
+    a = jnp.asarray(rng.normal(size=(400, 3)))
+    b = jnp.asarray(rng.normal(size=(300, 3)) * 1.5 + 0.3)
+    mb, cb = nm.feature_gaussian(b)
+    ma, ca = np.mean(np.asarray(a), 0), np.cov(np.asarray(a).T, bias=True)
+    np.testing.assert_allclose(nm.frechet_distance(a, mb, cb), w2_squared(ma, ca, mb, cb),
+                               rtol=1e-10)
+    ma2, ca2 = nm.feature_gaussian(a)
+    assert abs(float(nm.frechet_distance(a, ma2, ca2))) < 1e-8
+
+
+def test_precision_recall_coverage_and_pixel_variance():
+    rng = np.random.default_rng(1)
+    f = jnp.asarray(rng.normal(size=(60, 4)))
+    y = jnp.asarray(np.arange(60) % 3)
+    radii = nm.knn_radii(f, y, 2)
+    p, r, c = nm.precision_recall_coverage(f, y, f, y, radii, 2)
+    assert float(p) == float(r) == float(c) == 1.0
+    far = f + 100.0
+    p, r, c = nm.precision_recall_coverage(far, y, f, y, radii, 2)
+    assert float(p) == float(r) == float(c) == 0.0
+    x = jnp.asarray(rng.uniform(size=(60, 5)))
+    want = np.mean([np.asarray(x)[np.asarray(y) == k].var(0).mean() for k in range(3)])
+    np.testing.assert_allclose(nm.pixel_variance(x, y, 3), want, rtol=1e-6)
+
+
+def test_retrain_config_and_params_validate(digits):
+    with pytest.raises(ValueError, match="retrain_config: n_keep=55"):
+        nr.retrain_config(n_keep=55)
+    with pytest.raises(ValueError, match="retrain_config: keep_min=0"):
+        nr.retrain_config(keep_min=0.0)
+    cfg = nr.retrain_config(rounds=2, n_real=100, n_keep=100, n_eval=100, keep_min=0.25)
+    assert cfg.candidates_c == 40 and cfg.pool == 100
+    assert nr.retrain_config(rounds=2, n_real=100, n_keep=100, n_eval=100,
+                             accumulate=True).pool == 100 + 3 * 100
+    # retrain_params reads only the real pool's labels before tracing.
+    _, y, _, _ = digits
+    real = nr.RealSet(*([None] * len(nr.RealSet._fields)))._replace(train_y=y)
+    p = nr.retrain_params(cfg, real, keep=[0.25, 0.5], verify=[1, 0], shared=True)
+    assert p.keep.shape == (2,) and p.real is None
+    bad = [({"keep": [[0.5]]}, "1-D sweeps"),
+           ({"keep": [0.5, 0.6], "verify": [1, 0, 1]}, "do not broadcast"),
+           ({"keep": [0.5, 0.6]}, "needs shared=True"),
+           ({"keep": 0.1}, "keep=0.1"),
+           ({"keep": 0.5, "verify": 0.5}, "verify=0.5"),
+           ({"keep": 0.5, "verifier_size": 5}, "verifier_size=5")]
+    for kw, match in bad:
+        with pytest.raises(ValueError, match=f"retrain_params: .*{match}"):
+            nr.retrain_params(cfg, real, **kw)
