@@ -49,7 +49,18 @@ NAME = "gaussian_refit"
 DEFAULTS = {"seeds": 20000, "generations": 100}
 QUICK = {"seeds": 10000, "generations": 40}
 LEVELS = (0.1, 0.01)
-CLAIMS_PER_ESTIMATOR = {"mle": 11, "unbiased": 10}
+TAIL_SIGMAS = (2, 3)
+
+
+def claim_ids(ests) -> list[str]:
+    """The claims a run with these estimators decides (the Bonferroni family): 1-7, 9 (one
+    per tail) and 10 for each, and the W2 plateau 8 for the MLE only."""
+    ids = []
+    for e in ests:
+        tag = "m" if e == "mle" else "u"
+        ids += [f"{i}{tag}" for i in range(1, 8)] + (["8m"] if e == "mle" else [])
+        ids += [f"9{tag}{c}" for c in TAIL_SIGMAS] + [f"10{tag}"]
+    return ids
 #: Curves whose per-seed values the claims read at a few generations.
 KEPT = ("log_gv", "collapsed", "trace_rel", "walk", "w2", "w2_full", "tail2", "tail3",
         "tail2_coord0", "tail3_coord0")
@@ -78,13 +89,12 @@ def build_parser():
 def _validate(a):
     apply_quick(a, DEFAULTS, QUICK, ("seeds", "generations"))
     checks = [
-        _seeds_row(a),
+        _seeds_row(a),  # declares the claims
         bounds.seeds(a.seeds),
         ("--generations", a.generations, 4 <= a.generations <= 100000, "4 .. 100000"),
         ("--dim", a.dim, 1 <= a.dim <= 16, "1 .. 16"),
         ("--n", a.n, a.n >= a.dim + 1 and a.n <= 10**6, f"dim + 1 = {a.dim + 1} .. 1000000"),
         ("--level", a.level, 0 < a.level < 1 and math.isfinite(a.level), "(0, 1)"),
-        ("--chunk-size", a.chunk_size, a.chunk_size is None or a.chunk_size >= 1, ">= 1"),
         ("--key", a.key, a.key >= 0, ">= 0"),
     ]
     check_flags(checks)
@@ -162,9 +172,8 @@ def body(a):
     tm = batch.stream(refit_kernel, jax.random.key(a.key), params, cfg, seeds=a.seeds,
                       reduce=red, chunk_size=a.chunk_size, sweep=True, options=a.batch_options)
     progress.step("simulation")
-    # Simultaneous 95% CIs: Bonferroni over all claims of the run.
-    n_claims = sum(CLAIMS_PER_ESTIMATOR[e] for e in ests)
-    level = 1.0 - 0.05 / n_claims
+    # Simultaneous 95% CIs: Bonferroni over the claims declared in _validate.
+    level, n_claims = a.plan.level, a.plan.size
     kept = red.kept()
     runs = {}
     for e in ests:
@@ -262,8 +271,8 @@ def body(a):
                 "8m", f"mle: the W2 plateau: E W2^2(N_t, N*) / sigma*^2 at t = {T} = 2 - 2 g^t "
                 f"(limit 2)", pred8, m8, ci8, max_half_width=0.1 * pred8))
         # 9. tail masses at T (bounded quantities: the plain mean is safe).
-        tails = theory_classic.refit_tail_mass(a.n, [T], [2, 3], e)[0]
-        for j, c in enumerate((2, 3)):
+        tails = theory_classic.refit_tail_mass(a.n, [T], list(TAIL_SIGMAS), e)[0]
+        for j, c in enumerate(TAIL_SIGMAS):
             pred9 = float(tails[j])
             m9, ci9 = stats.mean_ci(r[f"tail{c}"][:, T], level)
             orig = 2.0 * _st.norm.sf(c)
@@ -288,7 +297,6 @@ def body(a):
                  f"m2_t/m2* = {np.median(m2t) / (2 * _st.norm.sf(2)):.3g}, "
                  f"variance {np.median(r['trace_rel'][:, t_tail]):.3g}"))
     progress.step("statistics")
-    assert len(claims) == n_claims
 
     summaries = {e: {k: red.summary(f"{e}:{k}") for k in CURVES} for e in ests}
     curves = {f"replace:{e}": {k: red.curve(f"{e}:{k}") for k in CURVES} for e in ests}
@@ -357,10 +365,11 @@ def _gap(fn, n, t):
 
 
 def _seeds_row(a):
-    """``--seeds`` at least the smallest count at which every claim's interval is valid at
-    the per-claim (Bonferroni) level of this run (:func:`collapse_jax.core.stats.min_seeds`)."""
+    """Declare the run's claims, then ``--seeds`` at least the smallest count at which every
+    claim's interval is valid at the per-claim (Bonferroni) level of this run
+    (:func:`collapse_jax.core.stats.min_seeds`)."""
     ests = ["mle", "unbiased"] if a.estimator == "both" else [a.estimator]
-    return stats.seeds_row(a.seeds, 1.0 - 0.05 / sum(CLAIMS_PER_ESTIMATOR[e] for e in ests))
+    return stats.seeds_row(a.seeds, a.plan.declare(claim_ids(ests)))
 
 
 def main(argv=None) -> int:

@@ -86,7 +86,6 @@ def _validate(a):
         ("--dim", a.dim, 1 <= a.dim <= 16, "1 .. 16"),
         ("--n", a.n, a.dim + 1 <= a.n <= 100000, f"dim + 1 = {a.dim + 1} .. 100000"),
         ("--m", a.m, a.dim + 1 <= a.m <= 100000, f"dim + 1 = {a.dim + 1} .. 100000"),
-        ("--chunk-size", a.chunk_size, a.chunk_size is None or a.chunk_size >= 1, ">= 1"),
         ("--key", a.key, a.key >= 0, ">= 0"),
     ]
     check_flags(checks)
@@ -198,8 +197,7 @@ def body(a):
     acc_T = red_acc.kept()["trace_truth_T"]
     acc_curve = red_acc.summary("trace_truth")
 
-    n_claims = 2 * len(lams) + 6
-    level = 1.0 - 0.05 / n_claims
+    level, n_claims = a.plan.level, a.plan.size
     claims = []
     exact = {x: theory_classic.mixing_moments(x, a.m, t) for x in lams}
     preds_v = {x: float(exact[x][win, 1].mean()) for x in lams}
@@ -300,7 +298,6 @@ def body(a):
         pred8, m8, ci8, max_half_width=0.5 * (1.0 - pred8),
         note=f"{acc_seeds} seeds; the CI must exclude 1 (no variance loss)"))
     progress.step("statistics")
-    assert len(claims) == n_claims
 
     summaries = {lab: {k: red.summary(f"{lab}:{k}") for k in CURVES} for lab in labels}
     curves = {f"mix:lam={lab}": {k: red.curve(f"{lab}:{k}") for k in CURVES} for lab in labels}
@@ -358,10 +355,17 @@ def body(a):
 
 
 def _seeds_row(a):
-    """``--seeds`` at least the smallest count at which every claim's interval is valid at
-    the per-claim (Bonferroni) level of this run (:func:`collapse_jax.core.stats.min_seeds`)."""
-    lams = {float(x) for x in a.lam if math.isfinite(x)}
-    return stats.seeds_row(a.seeds, 1.0 - 0.05 / (2 * len(lams) + 6))
+    """Declare the run's claims, then ``--seeds`` at least the smallest count at which every
+    claim's interval is valid at the per-claim (Bonferroni) level of this run
+    (:func:`collapse_jax.core.stats.min_seeds`)."""
+    lams = sorted({float(x) for x in a.lam if math.isfinite(x)})
+    return stats.seeds_row(a.seeds, a.plan.declare(claim_ids(lams)))
+
+
+def claim_ids(lams) -> list[str]:
+    """The claims a run with these finite mixing weights decides (the Bonferroni family):
+    1 and 2 for each weight, then 3-8."""
+    return [f"{c}:{lam_label(x)}" for x in lams for c in (1, 2)] + [str(i) for i in range(3, 9)]
 
 
 def main(argv=None) -> int:

@@ -107,7 +107,6 @@ def _validate(a):
         bounds.scale("--sigma-c", a.sigma_c, zero=True),
         bounds.scale("--r", a.r, zero=True),
         bounds.scale("--delta", a.delta, zero=True),
-        ("--chunk-size", a.chunk_size, a.chunk_size is None or a.chunk_size >= 1, ">= 1"),
         ("--key", a.key, a.key >= 0, ">= 0"),
     ]
     check_flags(checks)
@@ -244,15 +243,18 @@ def _lag_parts(theta, theta_c, lo, hi):
     return np.sum(cur * prev, axis=(1, 2)), np.sum(prev * prev, axis=(1, 2))
 
 
-#: Claims of a run (the Bonferroni family of :func:`build_claims`).
-N_SPECS = 16
+#: The claims every run decides (the Bonferroni family of :func:`build_claims`).
+CLAIMS = ("1a", "1b", "2", "3a", "3b", "4a", "4b", "4c", "5a", "5b", "6a", "6b", "7", "8", "9a",
+          "9b")
 
 
 def _seeds_row(a):
-    """``--seeds`` at least the smallest count at which every claim's interval is valid at
-    its level: a claim over every round splits its Bonferroni share over the ``--rounds``
-    rounds (:func:`collapse_jax.core.stats.min_seeds`)."""
-    return stats.seeds_row(a.seeds, 1.0 - 0.05 / N_SPECS / max(a.generations, 1))
+    """Declare the run's claims, then ``--seeds`` at least the smallest count at which every
+    claim's interval is valid at its level: a claim over every round splits its Bonferroni
+    share over the ``--rounds`` rounds (:func:`collapse_jax.core.stats.min_seeds`)."""
+    a.plan.declare(CLAIMS)
+    alpha = (1.0 - a.plan.family) / a.plan.size
+    return stats.seeds_row(a.seeds, 1.0 - alpha / max(a.generations, 1))
 
 
 @dataclasses.dataclass
@@ -577,8 +579,7 @@ def body(a):
         note=f"gap rho_iso - rho(w_bar) = {gap:+.4f}: rows with larger |x| see a wider window "
              "and weigh more in OLS"))
 
-    assert len(specs) == N_SPECS
-    claims, family = build_claims(specs, df=a.seeds - 1)
+    claims, family = build_claims(specs, a.plan.family, df=a.seeds - 1)
     # Where the block theory at the mean window falls.
     for c, other in ((claims[-2], iso_theory[r_main][1]), (claims[-1], iso_theory[r_max][1])):
         c.note += ("; rho(w_bar) lies " + ("inside" if c.ci[0] <= other <= c.ci[1] else "outside")

@@ -40,7 +40,6 @@ from collapse_jax.verdict.claim import Claim
 from collapse_jax.verdict.cli import Progress, apply_quick, base_parser, check_flags, run_check
 from collapse_jax.verdict.curves import curve_summary
 from collapse_jax.verdict.errors import CheckError
-from collapse_jax.verdict.family import simultaneous_level
 from collapse_jax.verdict.outputs import save_figure
 
 NAME = "power_law"
@@ -49,10 +48,11 @@ QUICK = {"seeds": 300, "generations": 120, "sweep_seeds": 100}
 REPLACE_GENERATIONS = 30
 #: With ``--chunk-size`` below the seed count every sweep streams, and its statistics use
 #: the means of this many contiguous groups of seeds (batch means; ``stream_groups``).
-#: MIN_GROUPS = stats.min_seeds(simultaneous_level(N_CLAIMS), bootstrap=True): fewer groups
+#: MIN_GROUPS = stats.min_seeds(simultaneous_level(len(CLAIMS)), bootstrap=True): fewer groups
 #: could not carry the bootstrap CIs (tests/core/test_coverage.py checks the two agree).
 MIN_GROUPS, MAX_GROUPS = 24, 100
-N_CLAIMS = 9
+#: The claims every run decides (their number is the Bonferroni family size).
+CLAIMS = ("1", "2", "3a", "3b", "4a", "4b", "5", "6a", "6b")
 #: Largest --n: the n sweep keeps 4 n points (int32 indices).
 N_MAX = (2**31 - 1) // 4
 METRIC_NAMES = ("trace", "logdet", "dist_ref", "dist_truth", "w2_init", "psi_min", "psi_trace",
@@ -93,7 +93,7 @@ def _validate(a):
     offset_max = 0.01 / float(np.finfo(a.precision).eps)
     checks = [
         # the n x offset sweep runs seeds / 2 (bootstrap CIs over its rows)
-        stats.seeds_row(a.seeds, simultaneous_level(N_CLAIMS), bootstrap=True, share=2),
+        stats.seeds_row(a.seeds, a.plan.declare(CLAIMS), bootstrap=True, share=2),
         bounds.seeds(a.seeds),
         # selection_config's limit on the scan length
         ("--generations", a.generations, 12 <= a.generations <= 10**6, "12 .. 1000000"),
@@ -115,7 +115,6 @@ def _validate(a):
          "cannot resolve the standardised spread of the draws)"),
         ("--bootstrap", a.bootstrap, a.bootstrap >= 100, ">= 100"),
         bounds.count("--bootstrap", a.bootstrap),
-        ("--chunk-size", a.chunk_size, a.chunk_size is None or a.chunk_size >= 1, ">= 1"),
         ("--key", a.key, a.key >= 0, ">= 0"),
     ]
     check_flags(checks)
@@ -214,7 +213,7 @@ def body(a):
     t = np.arange(a.generations + 1)
     window = tuple(a.fit_window)
     psi_cf = float(theory.psi_closed_form(a.alpha, a.dim))
-    level = simultaneous_level(N_CLAIMS)
+    level = a.plan.level
     boot = dict(rng=rng, resamples=a.bootstrap, level=level)
     timing = {"compile_s": 0.0, "run_s": 0.0, "seed_generations": 0}
     own_selected = a.paradigm != "accumulate" or a.metric != "current-fit"
@@ -426,7 +425,7 @@ def body(a):
         "config": config,
         "precision": {"fit": a.precision, "sampling": a.sample_precision},
         "ci_level": level,
-        "ci_note": f"CIs: simultaneous 95% over the {N_CLAIMS} claims (each at level "
+        "ci_note": f"CIs: simultaneous 95% over the {a.plan.size} claims (each at level "
                    f"{level:.4f}, Bonferroni); Student t for means, BCa bootstrap "
                    "(Student-expanded) for fitted rates, over "
                    + (f"the means of {stream_groups(a.seeds)} groups of seeds (streamed)"

@@ -40,7 +40,6 @@ from collapse_jax.verdict.claim import Claim
 from collapse_jax.verdict.cli import Progress, apply_quick, base_parser, check_flags, run_check
 from collapse_jax.verdict.curves import curve_summary
 from collapse_jax.verdict.errors import CheckError
-from collapse_jax.verdict.family import simultaneous_level
 from collapse_jax.verdict.outputs import save_figure
 
 NAME = "proxy_references"
@@ -137,8 +136,8 @@ def _validate(a):
     modes = a.modes if 2 <= a.modes <= max_modes else 2
     skew_min = float(np.finfo(np.float64).tiny) ** (1.0 / (modes - 1))
     checks = [
-        stats.seeds_row(a.seeds, simultaneous_level(len(planned_claims(
-            strategies, a.paradigm))), bootstrap=True),
+        stats.seeds_row(a.seeds, a.plan.declare(planned_claims(strategies, a.paradigm)),
+                        bootstrap=True),
         bounds.seeds(a.seeds),
         ("--generations", a.generations, 2 <= a.generations <= 1000, "2 .. 1000"),
         ("--silos", a.silos, 2 <= a.silos <= 100, "2 .. 100"),
@@ -367,8 +366,7 @@ def body(a):
 
     key = jax.random.key(a.key)
     rng = np.random.default_rng(a.key)
-    n_claims = len(planned_claims(a.strategy_list, a.paradigm))
-    level = simultaneous_level(n_claims)
+    level, n_claims = a.plan.level, a.plan.size
     boot = dict(rng=rng, resamples=a.bootstrap, level=level)
     st = a.strategy_list
     idx = {s: i for i, s in enumerate(st)}

@@ -42,7 +42,6 @@ from collapse_jax.verdict.claim import Claim
 from collapse_jax.verdict.cli import Progress, apply_quick, base_parser, check_flags, run_check
 from collapse_jax.verdict.curves import curve_summary
 from collapse_jax.verdict.errors import CheckError
-from collapse_jax.verdict.family import simultaneous_level
 from collapse_jax.verdict.outputs import save_figure
 
 NAME = "vae_verification"
@@ -57,7 +56,8 @@ PLATEAU_SLOPE = 0.02  # plateau: |late slope| below 2% of the round-0 distance p
 # Sign claims are measured in units of the round-0 value of their metric (or in rounds / T/2):
 # the CI must resolve the effect to within half a unit.
 SIGN_HALF_WIDTH = 0.5
-N_CLAIMS = 8
+#: The claims every run decides (their number is the Bonferroni family size).
+CLAIMS = ("1", "2a", "2b", "2c", "3a", "3b", "4a", "4b")
 #: Largest image count: count x 784 pixels stays within int32 indices.
 IMAGES_MAX = (2**31 - 1) // 784
 #: float32 resolution of an O(1) weight (the networks train in float32).
@@ -116,7 +116,7 @@ def _validate(a):
     if a.loose_keep is None and finite:
         a.loose_keep = min(1.0, 4.0 * a.keep)
     checks = [
-        stats.seeds_row(a.seeds, simultaneous_level(N_CLAIMS), bootstrap=True),
+        stats.seeds_row(a.seeds, a.plan.declare(CLAIMS), bootstrap=True),
         bounds.seeds(a.seeds),
         ("--rounds", a.rounds, 4 <= a.rounds <= 1000, "4 .. 1000"),
         ("--keep", a.keep, finite and 0.01 <= a.keep <= 1.0, "[0.01, 1]"),
@@ -145,7 +145,6 @@ def _validate(a):
          f"0 or [{NOISE_MIN:g}, 10] (1 / noise^2 stays a normal float32 number)"),
         ("--bootstrap", a.bootstrap, a.bootstrap >= 100, ">= 100"),
         bounds.count("--bootstrap", a.bootstrap),
-        ("--chunk-size", a.chunk_size, a.chunk_size is None or a.chunk_size >= 1, ">= 1"),
         ("--key", a.key, a.key >= 0, ">= 0"),
     ]
     check_flags(checks)
@@ -226,7 +225,7 @@ def body(a):
         raise CheckError(f"--strong-size={a.strong_size} is invalid: allowed at most the real "
                          f"pool size {n_train}")
     rng = np.random.default_rng(a.key)
-    level = simultaneous_level(N_CLAIMS)
+    level = a.plan.level
     boot = dict(rng=rng, resamples=a.bootstrap, level=level)
     key = jax.random.key(a.key)
     k_feat, k_run = jax.random.split(key)
@@ -429,7 +428,7 @@ def body(a):
         "config": config,
         "precision": {"networks": "float32", "metrics": "float64"},
         "ci_level": level,
-        "ci_note": f"CIs: simultaneous 95% over the {N_CLAIMS} claims (each at level "
+        "ci_note": f"CIs: simultaneous 95% over the {a.plan.size} claims (each at level "
                    f"{level:.4f}, Bonferroni); BCa bootstrap (Student-expanded) over "
                    f"{a.seeds} seeds",
         "timing": {"compile_s": tm.compile_s, "run_s": tm.run_s + feat_s,

@@ -11,7 +11,9 @@ the report with :func:`write_report` (``--json``) and its curves with :func:`wri
     assert curves.equals(read_curves("curves.csv"))
 
 The command-line harness is public too (:mod:`collapse_jax.verdict.cli`): a new check is a
-parser from :func:`base_parser`, a ``body(args) -> (report, claims, figure_fn)`` and
+parser from :func:`base_parser`, a ``body(args) -> (report, claims, figure_fn)`` that first
+declares its claim ids with ``args.plan.declare(ids)`` (the family size and the per-claim
+level follow from them, and the harness checks the decided claims against them), and
 ``main(argv) = run_check(NAME, parser, body, argv)``; ``--quick``, ``--json``, ``--curves``,
 ``--plot``, the watchdog and the exit codes 0/1/2/3/130 come with it (see
 ``docs/writing_a_check.md``). Importing this package imports neither jax nor matplotlib.
@@ -43,6 +45,7 @@ __all__ = [
     "RELATION_SYMBOLS",
     "CheckError",
     "Claim",
+    "ClaimPlan",
     "Progress",
     "apply_quick",
     "atomic_write_text",

@@ -3,8 +3,10 @@
 A check is a parser (:func:`base_parser` plus its own flags), a ``body(args) -> (report,
 claims, figure_fn)`` and ``main(argv) = run_check(NAME, parser, body, argv)``;
 :func:`run_check` parses, validates the output paths, enables float64, arms the watchdog,
-hands ``body`` a :class:`collapse_jax.engine.batch.Options` as ``args.batch_options``, prints the verdict
-table and writes ``--json`` / ``--curves`` / ``--plot``. See ``docs/writing_a_check.md``.
+hands ``body`` a :class:`collapse_jax.engine.batch.Options` as ``args.batch_options`` and an
+empty :class:`~collapse_jax.verdict.family.ClaimPlan` as ``args.plan`` (the check declares its
+claim ids there: the family size and the per-claim level follow), prints the verdict table
+and writes ``--json`` / ``--curves`` / ``--plot``. See ``docs/writing_a_check.md``.
 
 Contract (design.md), stated in every ``--help``:
 
@@ -49,6 +51,7 @@ from collapse_jax.verdict.errors import (
     input_error,
     internal_error,
 )
+from collapse_jax.verdict.family import ClaimPlan
 from collapse_jax.verdict.outputs import PLOT_EXTENSIONS, check_output_path, save_figure
 from collapse_jax.verdict.report import write_report
 from collapse_jax.verdict.table import format_table
@@ -279,6 +282,9 @@ def _run_float64(name, parser, body, args, jax, batch, timeout) -> int:
     args.batch_options = batch.Options(devices=devices,
                                        chunk_size=getattr(args, "chunk_size", None),
                                        progress=bar.chunks)
+    # The claims this run decides: the check declares their ids (hence the family size and
+    # the per-claim level) before it computes; they are compared with the decided ones below.
+    args.plan = ClaimPlan()
     with Watchdog(parser.prog, name, timeout) as dog:
         Progress.watchdog = dog
         try:
@@ -288,12 +294,16 @@ def _run_float64(name, parser, body, args, jax, batch, timeout) -> int:
     if not claims:
         raise RuntimeError(f"{name}: the run decided no claim (a check that cannot fail is a "
                            "defect)")
+    if not args.plan.declared:
+        raise RuntimeError(f"{name}: the check declared no claims (``args.plan.declare(ids)`` "
+                           "before computing fixes the family size and the per-claim level)")
+    args.plan.verify([c.id for c in claims])
     config = report.get("config")
-    if isinstance(config, dict) and "batch_options" in config:
+    if isinstance(config, dict) and ("batch_options" in config or "plan" in config):
         # ``dict(vars(args))`` holds ``args.batch_options`` (not a flag, not JSON: it carries
         # the progress callback); its devices and chunk size are the config's own flags.
         report = {**report, "config": {k: v for k, v in config.items()
-                                       if k != "batch_options"}}
+                                       if k not in ("batch_options", "plan")}}
     env = environment()
     full = {"check": name, "version": collapse_jax.__version__, **report,
             "device": env["device"], "versions": env["versions"],

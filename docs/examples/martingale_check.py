@@ -20,7 +20,7 @@ def build_parser():
 
 def body(a):
     verdict.apply_quick(a, DEFAULTS, QUICK, ("seeds", "generations"))
-    level = verdict.simultaneous_level(len(ESTIMATORS))  # Bonferroni: 95% for both at once
+    level = a.plan.declare(e[0] for e in ESTIMATORS)  # claim ids u, m: 95% for both at once
     verdict.check_flags([
         stats.seeds_row(a.seeds, level), ("--n", a.n, 2 <= a.n <= 10**4, "2 .. 10000"),
         ("--generations", a.generations, 1 <= a.generations <= 10**4, "1 .. 10000"),

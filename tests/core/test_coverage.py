@@ -54,15 +54,15 @@ from collapse_jax.vae import check as vae_verification
 from collapse_jax.verdict.family import simultaneous_level
 
 # Per-claim levels of the checks (their Bonferroni families).
-L_POWER = simultaneous_level(power_law.N_CLAIMS)
-L_VAE = simultaneous_level(vae_verification.N_CLAIMS)
+L_POWER = simultaneous_level(len(power_law.CLAIMS))
+L_VAE = simultaneous_level(len(vae_verification.CLAIMS))
 L_PROXY = simultaneous_level(len(proxy_references.planned_claims(
     proxy_references.STRATEGIES, "accumulate-subsample")))
-L_REFIT = 1.0 - 0.05 / sum(gaussian_refit.CLAIMS_PER_ESTIMATOR.values())
+L_REFIT = simultaneous_level(len(gaussian_refit.claim_ids(["mle", "unbiased"])))
 L_MIXING = 1.0 - 0.05 / (2 * 3 + 6)  # default --lam: three finite values
-L_REGRESSION = 1.0 - 0.05 / regression_paradigms.N_CLAIMS
-L_KC = 1.0 - 0.05 / knowledge_center.N_SPECS
-L_KC_ROUND = 1.0 - 0.05 / knowledge_center.N_SPECS / knowledge_center.DEFAULTS["generations"]
+L_REGRESSION = simultaneous_level(len(regression_paradigms.CLAIMS))
+L_KC = simultaneous_level(len(knowledge_center.CLAIMS))
+L_KC_ROUND = 1.0 - 0.05 / len(knowledge_center.CLAIMS) / knowledge_center.DEFAULTS["generations"]
 
 
 def assert_covers(hits, reps, level, exact=False):

@@ -156,6 +156,9 @@ def _body(claims=None, raises=None, calls=None):
             calls.append(args)
         if raises is not None:
             raise raises
+        for i, c in enumerate(claims):  # the plan needs distinct ids
+            c.id = f"c{i + 1}"
+        args.plan.declare([c.id for c in claims])
         report = {"config": {"seeds": args.seeds}, "precision": "float64",
                   "timing": {"compile_s": 0.0, "run_s": 0.0}, "curves": {"x": [1.0, NAN]}}
 
@@ -540,3 +543,46 @@ def test_a_run_without_claims_is_an_internal_error(tmp_path, capsys):
     code = cli.run_check("empty", parser, lambda a: ({"config": {}}, [], None), ["--watchdog", "0"])
     assert code == errors.EXIT_INTERNAL
     assert "decided no claim" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# The claim plan: the family size comes from the declared ids, never from a count kept by hand.
+
+
+def test_claim_plan_gives_the_bonferroni_level_of_the_declared_family():
+    plan = family.ClaimPlan()
+    assert not plan.declared
+    assert plan.declare(["1", "2a", "2b", "3"]) == pytest.approx(1 - 0.05 / 4)
+    assert plan.size == 4 and plan.ids == ("1", "2a", "2b", "3")
+    plan.verify(["1", "2a", "2b", "3"])
+    with pytest.raises(RuntimeError, match="declared but not decided: 2b"):
+        plan.verify(["1", "2a", "3"])
+    with pytest.raises(RuntimeError, match="decided but not declared: 4"):
+        plan.verify(["1", "2a", "2b", "3", "4"])
+    plan.verify(["2a", "1", "3", "2b"])  # any order
+    with pytest.raises(RuntimeError, match="decided twice: 1"):
+        plan.verify(["1", "1", "2a", "2b", "3"])
+    with pytest.raises(ValueError, match="repeat 1"):
+        family.ClaimPlan().declare(["1", "1"])
+    with pytest.raises(ValueError, match="empty"):
+        family.ClaimPlan().declare([])
+
+
+def _one_claim(cid):
+    return Claim(cid, "x", 0.0, 0.0, (-1.0, 1.0), max_half_width=2.0)
+
+
+def test_a_check_whose_claims_differ_from_its_plan_is_an_internal_error(capsys):
+    """An undeclared claim would widen the family unnoticed: exit 3 naming the difference."""
+    def body(args):
+        args.plan.declare(["1"])
+        return {"config": {}}, [_one_claim("1"), _one_claim("2")], None
+
+    assert _run(body, ["--watchdog", "0"]) == errors.EXIT_INTERNAL
+    assert "decided but not declared: 2" in capsys.readouterr().err
+
+
+def test_a_check_without_a_plan_is_an_internal_error(capsys):
+    assert _run(lambda a: ({"config": {}}, [_one_claim("1")], None),
+                ["--watchdog", "0"]) == errors.EXIT_INTERNAL
+    assert "declared no claims" in capsys.readouterr().err
