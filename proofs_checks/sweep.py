@@ -92,9 +92,13 @@ EPILOG = "\n\n".join(textwrap.fill(t, 79) for t in (
 def _kernels_help() -> str:
     """The registered kernels with their sweepable parameters and config keywords, with
     defaults (imports the kernel modules: 64-bit JAX first, as the sweep runs)."""
-    import jax
+    from collapse_jax.engine import batch
 
-    jax.config.update("jax_enable_x64", True)
+    with batch.float64():
+        return _kernels_lines()
+
+
+def _kernels_lines() -> str:
     lines = [textwrap.fill("registered kernels (--kernel NAME), their --set parameters "
                            "(type, default) and --config keywords (default; None: derived "
                            "from the others):", 79)]
@@ -599,7 +603,11 @@ def _run(a, argv, t0: float, tty: bool, started: dict) -> int:
 
     from collapse_jax.engine import batch, sweep
 
-    jax.config.update("jax_enable_x64", True)
+    with batch.float64():  # for this run only: the caller's jax_enable_x64 is left as it was
+        return _run_float64(a, argv, t0, tty, started, jax, batch, sweep)
+
+
+def _run_float64(a, argv, t0, tty, started, jax, batch, sweep) -> int:
     _check_execution(a)
     s = _resumed_run(a, _given(argv)) if a.resume else _new_run(a)
     kernel, cfg, make_params = _kernel(s["entry"], s["cfg"])

@@ -53,6 +53,18 @@ _COMPILED: dict = {}
 MEMORY_HEADROOM = 0.8
 
 
+
+def float64():
+    """A context in which JAX computes in float64 (``jax.enable_x64``), restoring the previous
+    setting on exit: the checks and the sweep run in it, so that calling them from a notebook
+    does not change the session's precision."""
+    scoped = getattr(jax, "enable_x64", None)
+    if callable(scoped):
+        return scoped(True)
+    from jax.experimental import enable_x64  # older JAX
+
+    return enable_x64()
+
 class MemoryEstimateError(InvalidInput):
     """A run whose estimated memory exceeds what is available (raised before running)."""
 

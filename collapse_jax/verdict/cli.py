@@ -29,6 +29,7 @@ check's ``figure_fn`` draws its own figure and hands it to :func:`save_figure`).
 from __future__ import annotations
 
 import argparse
+import contextvars
 import platform
 import sys
 import time
@@ -63,6 +64,13 @@ __all__ = [
     "apply_quick", "base_parser", "check_flags", "check_output_path", "environment",
     "run_check", "save_figure",
 ]
+
+
+#: The watchdog of the check running in this context (``None`` outside ``run_check``): every
+#: :class:`Progress` stage and chunk message names its stage to it. A context variable, set
+#: and reset around ``body``, so that nothing outlives a run.
+_WATCHDOG: contextvars.ContextVar[Watchdog | None] = contextvars.ContextVar(
+    "collapse_jax_watchdog", default=None)
 
 
 def environment() -> dict:
@@ -135,8 +143,6 @@ def add_execution_flags(p, chunk_note: str) -> None:
 class Progress:
     """Stage messages on a terminal; silent when stderr is not a terminal."""
 
-    #: the running check's watchdog: every stage and chunk message names its stage
-    watchdog: Watchdog | None = None
 
     def __init__(self, total: int, enabled: bool | None = None):
         self.total, self.done = total, 0
@@ -145,8 +151,9 @@ class Progress:
 
     def chunks(self, done: int, total: int):
         """Chunk-level bar (``batch.Options(progress=...)`` calls it after every chunk)."""
-        if Progress.watchdog is not None:
-            Progress.watchdog.set_stage(f"chunk {min(done + 1, total)} of {total}")
+        dog = _WATCHDOG.get()
+        if dog is not None:
+            dog.set_stage(f"chunk {min(done + 1, total)} of {total}")
         if self.enabled and total > 1:
             el = time.perf_counter() - self.t0
             rate = done / max(el, 1e-9)
@@ -157,8 +164,9 @@ class Progress:
 
     def step(self, label: str):
         self.done += 1
-        if Progress.watchdog is not None:
-            Progress.watchdog.set_stage(f"stage {min(self.done + 1, self.total)} of "
+        dog = _WATCHDOG.get()
+        if dog is not None:
+            dog.set_stage(f"stage {min(self.done + 1, self.total)} of "
                                         f"{self.total} (after {label!r})")
         if self.enabled:
             width = 24
@@ -200,12 +208,12 @@ def run_check(name: str, parser: argparse.ArgumentParser,
     """
     t0 = time.perf_counter()
     args = parser.parse_args(argv)
-    _WRITTEN.clear()  # outputs of this run only (several checks may run in one process)
+    written: set = set()  # outputs of this run (named by the Ctrl-C line)
     try:
-        code = _run_check(name, parser, body, args)
+        code = _run_check(name, parser, body, args, written)
     except KeyboardInterrupt:
         written = [p for p in (getattr(args, "json", None), getattr(args, "curves", None),
-                               getattr(args, "plot", None)) if p and p in _WRITTEN]
+                               getattr(args, "plot", None)) if p and p in written]
         print(f"{parser.prog}: interrupted after {time.perf_counter() - t0:.1f}s; "
               + (f"written before: {', '.join(written)}" if written else "nothing was written"),
               file=sys.stderr)
@@ -219,13 +227,7 @@ def run_check(name: str, parser: argparse.ArgumentParser,
     return code
 
 
-#: Output files written by the running check (named by the Ctrl-C line).
-_WRITTEN: set = set()
-
-
-
-
-def _run_check(name, parser, body, args) -> int:
+def _run_check(name, parser, body, args, written: set) -> int:
     check_output_path("--json", getattr(args, "json", None))
     check_output_path("--curves", getattr(args, "curves", None), ("csv",))
     check_output_path("--plot", getattr(args, "plot", None), PLOT_EXTENSIONS)
@@ -238,37 +240,11 @@ def _run_check(name, parser, body, args) -> int:
     from collapse_jax.engine import batch
 
     batch.maybe_initialize_distributed()
-    with _float64(jax):  # for this run only: the caller's jax_enable_x64 is left as it was
-        return _run_float64(name, parser, body, args, jax, batch, timeout)
+    with batch.float64():  # for this run only: the caller's jax_enable_x64 is left as it was
+        return _run_float64(name, parser, body, args, jax, batch, timeout, written)
 
 
-def _float64(jax):
-    """A context in which JAX computes in float64 (``jax.enable_x64``), restoring the
-    previous setting on exit, so that calling a check from a notebook does not change the
-    user's session."""
-    scoped = getattr(jax, "enable_x64", None)
-    if callable(scoped):
-        return scoped(True)
-    try:  # older JAX
-        from jax.experimental import enable_x64
-
-        return enable_x64()
-    except ImportError:  # pragma: no cover
-        import contextlib
-
-        @contextlib.contextmanager
-        def flip():
-            old = jax.config.jax_enable_x64
-            jax.config.update("jax_enable_x64", True)
-            try:
-                yield
-            finally:
-                jax.config.update("jax_enable_x64", old)
-
-        return flip()
-
-
-def _run_float64(name, parser, body, args, jax, batch, timeout) -> int:
+def _run_float64(name, parser, body, args, jax, batch, timeout, written: set) -> int:
     if getattr(args, "chunk_size", None) is not None and args.chunk_size < 1:
         raise CheckError(f"--chunk-size={args.chunk_size} is invalid: allowed >= 1")
     devices = getattr(args, "devices", None)
@@ -286,11 +262,11 @@ def _run_float64(name, parser, body, args, jax, batch, timeout) -> int:
     # the per-claim level) before it computes; they are compared with the decided ones below.
     args.plan = ClaimPlan()
     with Watchdog(parser.prog, name, timeout) as dog:
-        Progress.watchdog = dog
+        token = _WATCHDOG.set(dog)
         try:
             report, claims, figure_fn = body(args)
         finally:
-            Progress.watchdog = None
+            _WATCHDOG.reset(token)
     if not claims:
         raise RuntimeError(f"{name}: the run decided no claim (a check that cannot fail is a "
                            "defect)")
@@ -315,15 +291,15 @@ def _run_float64(name, parser, body, args, jax, batch, timeout) -> int:
     print(format_table(title, claims, report.get("timing", {}), ci_note))
     if args.json:
         write_report(args.json, full)
-        _WRITTEN.add(args.json)
+        written.add(args.json)
         print(f"wrote {args.json}")
     curves_path = getattr(args, "curves", None)
     if curves_path:
         write_curves(curves_path, report.get("curves") or {})
-        _WRITTEN.add(curves_path)
+        written.add(curves_path)
         print(f"wrote {curves_path}")
     if args.plot:
         figure_fn(args.plot)
-        _WRITTEN.add(args.plot)
+        written.add(args.plot)
         print(f"wrote {args.plot}")
     return EXIT_PASS if all(c.passed for c in claims) else EXIT_FAIL

@@ -317,3 +317,20 @@ def test_cli_knowledge_center_kernel(tmp_path, capsys):
     _refused(capsys, ["--resume", d, "--rounds", "4"], 2, "--generations 4 (stored 3)")
     _refused(capsys, ["--kernel", "knowledge_center", "--out", tmp_path / "y", "--n", "10",
                       "20"], 2, "--n=[10, 20]")
+
+
+def test_the_sweep_run_in_process_leaves_float64_as_it_was(tmp_path):
+    """The sweep computes in float64 inside a scoped jax.enable_x64 (a notebook that calls
+    ``main`` keeps its own setting)."""
+    code = ("import sys, jax\n"
+            "from proofs_checks import sweep\n"
+            "assert not jax.config.jax_enable_x64\n"
+            "rc = sweep.main(['--kernel', 'gaussian_refit', '--out', sys.argv[1],"
+            " '--set', 'n=5,8', '--seeds', '4', '--config', 'generations=3'])\n"
+            "assert rc == 0, rc\n"
+            "assert not jax.config.jax_enable_x64, 'x64 leaked out of the sweep'\n"
+            "print('scoped')\n")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s")], capture_output=True,
+                       text=True, timeout=600,
+                       env={k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"})
+    assert r.returncode == 0 and "scoped" in r.stdout, (r.stdout[-2000:], r.stderr[-2000:])
