@@ -60,7 +60,9 @@ METRIC_NAMES = ("trace", "logdet", "dist_ref", "dist_truth", "w2_init", "psi_min
 
 
 def build_parser():
-    p = base_parser(NAME, __doc__.split("\n")[0], **DEFAULTS)
+    p = base_parser(NAME, __doc__.split("\n")[0], **DEFAULTS, chunk_note=(
+        "the same simulated seeds, but below --seeds the n x offset sweep streams and its CIs "
+        "use batch means over groups of seeds instead of single seeds"))
     p.add_argument("--dim", type=int, default=1, help="dimension d (default 1)")
     p.add_argument("--alpha", type=float, default=0.25, help="kept fraction in (0, 1] (0.25)")
     p.add_argument("--n", type=int, default=200, help="points kept per generation (200)")

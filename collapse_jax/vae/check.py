@@ -67,7 +67,10 @@ NOISE_MIN = bounds.scale_range("float32")[0]
 
 def build_parser():
     p = base_parser(NAME, __doc__.split("\n")[0], seeds=DEFAULTS["seeds"],
-                    generations=DEFAULTS["generations"])
+                    generations=DEFAULTS["generations"], chunk_note=(
+                        "float32: a seed's rounding depends on the seeds sharing its program "
+                        "and training amplifies it, so the numbers change; one chunk of all "
+                        "seeds by default"))
     p.add_argument("--rounds", dest="generations", type=int, default=argparse.SUPPRESS,
                    help=f"retraining rounds after round 0 (same as --generations; default "
                         f"{DEFAULTS['generations']}, quick {QUICK['generations']})")

@@ -104,12 +104,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def base_parser(name: str, description: str, *, seeds: int, generations: int,
-                prog: str | None = None) -> _Parser:
+                prog: str | None = None, chunk_note: str = "the same numbers") -> _Parser:
     """Parser with the flags every check shares.
 
     ``prog`` names the command in messages (default ``python -m proofs_checks.NAME``);
     a check outside ``proofs_checks`` passes its own, e.g. ``python my_check.py``, and
-    its verdict table is then titled ``NAME`` instead of ``proofs_checks.NAME``."""
+    its verdict table is then titled ``NAME`` instead of ``proofs_checks.NAME``.
+    ``chunk_note`` ends the ``--chunk-size`` help: what chunking changes in this check's
+    numbers (nothing, by default)."""
     p = _Parser(prog=f"python -m proofs_checks.{name}" if prog is None else prog,
                 description=description)
     p.title_name = f"proofs_checks.{name}" if prog is None else name
@@ -125,7 +127,7 @@ def base_parser(name: str, description: str, *, seeds: int, generations: int,
                         "collapse_jax.verdict.read_curves")
     p.add_argument("--plot", metavar="PATH", help="write the figure (PNG/PDF by extension)")
     p.add_argument("--key", type=int, default=0, help="PRNG seed (default 0)")
-    add_execution_flags(p, "the same numbers")
+    add_execution_flags(p, chunk_note)
     return p
 
 
