@@ -54,7 +54,7 @@ from collapse_jax.verdict.errors import (
 )
 from collapse_jax.verdict.family import ClaimPlan
 from collapse_jax.verdict.outputs import PLOT_EXTENSIONS, check_output_path, save_figure
-from collapse_jax.verdict.report import write_report
+from collapse_jax.verdict.report import check_report, write_report
 from collapse_jax.verdict.table import format_table
 from collapse_jax.verdict.watchdog import Watchdog, add_watchdog_flag, watchdog_timeout
 
@@ -276,6 +276,7 @@ def _run_float64(name, parser, body, args, jax, batch, timeout, written: set) ->
         raise RuntimeError(f"{name}: the check declared no claims (``args.plan.declare(ids)`` "
                            "before computing fixes the family size and the per-claim level)")
     args.plan.verify([c.id for c in claims])
+    check_report(report)
     config = report.get("config")
     if isinstance(config, dict) and ("batch_options" in config or "plan" in config):
         # ``dict(vars(args))`` holds ``args.batch_options`` (not a flag, not JSON: it carries

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import TypedDict
 
 from collapse_jax.verdict._pandas import require_pandas
 from collapse_jax.verdict.curves import curves_frame
@@ -13,6 +14,62 @@ from collapse_jax.verdict.json_values import to_jsonable
 #: Columns of the claims table :func:`read_report` returns, in order.
 CLAIM_COLUMNS = ("id", "statement", "relation", "predicted", "measured", "ci_low", "ci_high",
                  "max_half_width", "passed", "reason", "note")
+
+
+class Timing(TypedDict, total=False):
+    """``timing`` of a report: seconds spent compiling and running the simulations, and the
+    throughput (seed-generations per second of run time); a check may add its own stages."""
+
+    compile_s: float
+    run_s: float
+    seed_generations_per_s: float
+
+
+class CheckReport(TypedDict, total=False):
+    """What a check's ``body`` returns as its report (the harness adds ``check``, ``version``,
+    ``device``, ``versions`` and ``claims`` before writing the JSON).
+
+    Required: ``config`` (the flags after ``--quick`` and every derived setting), ``precision``
+    (``"float64"`` or ``{part: dtype}``), ``timing`` (:class:`Timing`) and ``curves``
+    (``{setting: {metric: {"mean": [...], "se": [...], ...}}}``). Optional: ``ci_level`` and
+    ``ci_note`` (the per-claim level and how the CIs were made, printed under the table),
+    ``findings`` (measured numbers that are not claims) and ``theory`` (predicted values worth
+    keeping beside them).
+    """
+
+    config: dict
+    precision: str | dict
+    timing: Timing
+    curves: dict
+    ci_level: float
+    ci_note: str
+    findings: dict
+    theory: dict
+
+
+REQUIRED_KEYS = ("config", "precision", "timing", "curves")
+TIMING_KEYS = ("compile_s", "run_s", "seed_generations_per_s")
+
+
+def check_report(report: dict) -> None:
+    """Raise ``RuntimeError`` naming what is wrong unless ``report`` follows
+    :class:`CheckReport` (the harness calls it on every report a check returns)."""
+    if not isinstance(report, dict):
+        raise RuntimeError(f"the report is a {type(report).__name__}, not a dict")
+    known = set(CheckReport.__annotations__)
+    problems = [f"missing {k!r}" for k in REQUIRED_KEYS if k not in report]
+    problems += [f"unknown key {k!r}" for k in report if k not in known]
+    for key, kind in (("config", dict), ("timing", dict), ("curves", dict),
+                      ("findings", dict), ("theory", dict), ("ci_note", str)):
+        if key in report and not isinstance(report[key], kind):
+            problems.append(f"{key!r} is a {type(report[key]).__name__}, not a {kind.__name__}")
+    if "precision" in report and not isinstance(report["precision"], (str, dict)):
+        problems.append("'precision' is neither a str nor a dict")
+    if isinstance(report.get("timing"), dict):
+        problems += [f"timing lacks {k!r}" for k in TIMING_KEYS if k not in report["timing"]]
+    if problems:
+        raise RuntimeError("the check's report does not follow CheckReport: "
+                           + "; ".join(problems))
 
 
 def write_report(path: str, report: dict) -> None:

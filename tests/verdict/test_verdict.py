@@ -160,7 +160,8 @@ def _body(claims=None, raises=None, calls=None):
             c.id = f"c{i + 1}"
         args.plan.declare([c.id for c in claims])
         report = {"config": {"seeds": args.seeds}, "precision": "float64",
-                  "timing": {"compile_s": 0.0, "run_s": 0.0}, "curves": {"x": [1.0, NAN]}}
+                  "timing": {"compile_s": 0.0, "run_s": 0.0, "seed_generations_per_s": 0.0},
+                  "curves": {"x": [1.0, NAN]}}
 
         def figure(path):
             with open(path, "w") as f:
@@ -586,3 +587,18 @@ def test_a_check_without_a_plan_is_an_internal_error(capsys):
     assert _run(lambda a: ({"config": {}}, [_one_claim("1")], None),
                 ["--watchdog", "0"]) == errors.EXIT_INTERNAL
     assert "declared no claims" in capsys.readouterr().err
+
+
+def test_a_report_outside_the_schema_is_an_internal_error(capsys):
+    """The report's schema is checked, not implied by ``.get`` calls: exit 3 naming the key."""
+    def body(args):
+        args.plan.declare(["1"])
+        return {"config": {}, "precision": "float64", "curves": {}, "timming": {}}, \
+            [_one_claim("1")], None
+
+    assert _run(body, ["--watchdog", "0"]) == errors.EXIT_INTERNAL
+    err = capsys.readouterr().err
+    assert "missing 'timing'" in err and "unknown key 'timming'" in err
+    report.check_report({"config": {}, "precision": {"fit": "float64"}, "curves": {},
+                         "timing": {"compile_s": 1.0, "run_s": 2.0,
+                                    "seed_generations_per_s": 3.0}, "findings": {}})
