@@ -25,12 +25,20 @@ import numpy as np
 from scipy import special, stats
 from scipy.signal import fftconvolve
 
+from collapse_jax.core._types import (
+    Float,
+    FloatArray,
+    FloatScalar,
+    IntScalar,
+    RealInput,
+    RealScalar,
+)
 from collapse_jax.core._validate import InvalidInput
 
 ESTIMATORS = ("mle", "unbiased")
 
 
-def _divisor(n, estimator):
+def _divisor(n: RealScalar, estimator: str) -> FloatScalar:
     if estimator == "mle":
         return float(n)
     if estimator == "unbiased":
@@ -39,7 +47,7 @@ def _divisor(n, estimator):
                      + ", ".join(ESTIMATORS))
 
 
-def _check_n_dim(fn, n, dim):
+def _check_n_dim(fn: str, n: RealScalar, dim: IntScalar) -> None:
     if int(n) != n or n < dim + 1:
         raise InvalidInput(f"{fn}: n={n} is out of range; allowed an integer >= dim + 1 = {dim + 1}")
 
@@ -49,7 +57,7 @@ def _check_n_dim(fn, n, dim):
 # --------------------------------------------------------------------------------------
 
 
-def refit_log_drift(n, estimator: str = "mle", dim: int = 1) -> float:
+def refit_log_drift(n: RealScalar, estimator: str = "mle", dim: IntScalar = 1) -> float:
     """Per-generation drift ``kappa_d`` of ``E log det Sigma_t`` (theory.md 3.1, exact).
 
     ``log det (W / c) = sum_{j=1}^d log chi2_{k-j+1} - d log c`` (Bartlett), so
@@ -63,7 +71,7 @@ def refit_log_drift(n, estimator: str = "mle", dim: int = 1) -> float:
     return float(np.sum(special.digamma(a) + math.log(2.0)) - dim * math.log(_divisor(n, estimator)))
 
 
-def refit_log_step_variance(n, dim: int = 1) -> float:
+def refit_log_step_variance(n: RealScalar, dim: IntScalar = 1) -> float:
     """Variance of one generation's increment of ``log det Sigma_t``:
     ``sum_{j=1}^d trigamma((k - j + 1)/2)`` (either estimator)."""
     _check_n_dim("refit_log_step_variance", n, dim)
@@ -71,18 +79,18 @@ def refit_log_step_variance(n, dim: int = 1) -> float:
     return float(np.sum(special.polygamma(1, a)))
 
 
-def refit_variance_factor(n, estimator: str = "mle") -> float:
+def refit_variance_factor(n: RealScalar, estimator: str = "mle") -> FloatScalar:
     """``E[Sigma_t | past] = (k / c) Sigma_{t-1}``: ``(n-1)/n`` (MLE) or 1 (unbiased: a
     martingale)."""
     return (n - 1.0) / _divisor(n, estimator)
 
 
-def refit_trace_ratio(n, t, estimator: str = "mle"):
+def refit_trace_ratio(n: RealScalar, t: RealInput, estimator: str = "mle") -> FloatArray:
     """``E Tr Sigma_t / Tr Sigma* = (k / c)^t``: ``((n-1)/n)^t`` (MLE), 1 (unbiased)."""
     return refit_variance_factor(n, estimator) ** np.asarray(t, dtype=float)
 
 
-def refit_sd_factor(n, estimator: str = "mle") -> float:
+def refit_sd_factor(n: RealScalar, estimator: str = "mle") -> float:
     """``g = E sqrt(chi2_k / c) = sqrt(2 / c) Gamma((k+1)/2) / Gamma(k/2)``: in one dimension
     ``E sigma_t = g^t sigma*``."""
     k = n - 1.0
@@ -90,7 +98,7 @@ def refit_sd_factor(n, estimator: str = "mle") -> float:
                  * math.exp(special.gammaln((k + 1) / 2) - special.gammaln(k / 2)))
 
 
-def refit_mean_walk(n, t, estimator: str = "mle"):
+def refit_mean_walk(n: RealScalar, t: RealInput, estimator: str = "mle") -> FloatArray:
     """``E ||mu_t - mu*||^2 / Tr Sigma* = (1/n) sum_{j<t} (k/c)^j``.
 
     Unbiased: ``t / n``, a random walk whose expected square grows without bound. MLE:
@@ -103,7 +111,7 @@ def refit_mean_walk(n, t, estimator: str = "mle"):
     return (1.0 - r**t) / (n * (1.0 - r))
 
 
-def refit_w2(n, t, estimator: str = "mle"):
+def refit_w2(n: RealScalar, t: RealInput, estimator: str = "mle") -> FloatArray:
     """``E W2^2(N(mu_t, sigma_t^2), N(mu*, sigma*^2)) / sigma*^2`` in one dimension (and for
     every coordinate marginal in ``d`` dimensions), exact at every ``t``.
 
@@ -116,7 +124,8 @@ def refit_w2(n, t, estimator: str = "mle"):
     return refit_mean_walk(n, t, estimator) + refit_trace_ratio(n, t, estimator) + 1.0 - 2.0 * g**t
 
 
-def refit_collapse_probability(n, t, level, estimator: str = "mle", dim: int = 1) -> float:
+def refit_collapse_probability(n: RealScalar, t: RealScalar, level: RealScalar, estimator: str = "mle",
+                               dim: IntScalar = 1) -> float:
     """``P[(det Sigma_t / det Sigma*)^{1/d} < level]``, exact (Gil-Pelaez inversion).
 
     ``S_t = log det Sigma_t - log det Sigma*`` is a sum of ``t d`` independent
@@ -153,7 +162,9 @@ def refit_collapse_probability(n, t, level, estimator: str = "mle", dim: int = 1
     return float(np.clip(0.5 - np.sum(integrand) * h / math.pi, 0.0, 1.0))
 
 
-def refit_tail_mass(n, t, c, estimator: str = "mle", step: float = 5e-3):
+def refit_tail_mass(n: RealScalar, t: RealInput, c: RealInput, estimator: str = "mle",
+                    step: RealScalar = 5e-3
+                    ) -> FloatArray:
     """Expected mass of the generation-``t`` model beyond the original ``mu* +- c sigma*``.
 
     ``E[Phi((mu* - c sigma* - mu_t)/sigma_t) + Phi((mu_t - mu* - c sigma*)/sigma_t)]`` is the
@@ -208,7 +219,7 @@ def refit_tail_mass(n, t, c, estimator: str = "mle", step: float = 5e-3):
     return res if np.ndim(t) else res[0]
 
 
-def plain_mean_horizon(n, seeds: int, tol: float = 0.1) -> int:
+def plain_mean_horizon(n: RealScalar, seeds: RealScalar, tol: RealScalar = 0.1) -> int:
     """Last generation at which a plain seed mean of ``sigma_t^2`` is trustworthy.
 
     ``sigma_t^2 / sigma*^2`` is a product of ``t`` i.i.d. ``chi2_k / c`` factors: its
@@ -230,25 +241,27 @@ def plain_mean_horizon(n, seeds: int, tol: float = 0.1) -> int:
 # --------------------------------------------------------------------------------------
 
 
-def _check_design(fn, T, d):
+def _check_design(fn: str, T: RealScalar, d: RealScalar) -> None:
     if T < d + 2:
         raise InvalidInput(f"{fn}: T={T} is out of range; allowed >= d + 2 = {d + 2}")
 
 
-def ols_variance_factor(T, d) -> float:
+def ols_variance_factor(T: RealScalar, d: RealScalar) -> FloatScalar:
     """``E tr (X^T X)^{-1} = d / (T - d - 1)`` for ``T`` rows ``N(0, I_d)`` (inverse
     Wishart mean): the test error of one OLS fit per unit label-noise variance."""
     _check_design("ols_variance_factor", T, d)
     return d / (T - d - 1.0)
 
 
-def regression_replace_error(n, T, d, noise=1.0):
+def regression_replace_error(n: RealInput, T: RealScalar, d: RealScalar, noise: RealScalar = 1.0
+                             ) -> FloatArray:
     """Replace: ``E ||w_n - w*||^2 = sigma^2 d n / (T - d - 1)``, linear in the number of
     fits ``n`` (Dohmatob et al.; Gerstgrasser et al. theory.md 3.2): ``delta_n = sum_i e_i``."""
     return noise**2 * ols_variance_factor(T, d) * np.asarray(n, dtype=float)
 
 
-def regression_accumulate_error(n, T, d, noise=1.0):
+def regression_accumulate_error(n: RealInput, T: RealScalar, d: RealScalar, noise: RealScalar = 1.0
+                                ) -> float | Float[np.ndarray, "..."]:
     """Accumulate: ``sigma^2 d / (T - d - 1) sum_{i<=n} 1/i^2 <= sigma^2 d/(T-d-1) pi^2/6``
     (Gerstgrasser et al. 2024): the fit on all batches is the average of the per-batch fits,
     so ``delta_n = sum_i e_i / i``."""
@@ -258,12 +271,13 @@ def regression_accumulate_error(n, T, d, noise=1.0):
     return out if out.size > 1 else float(out[0])
 
 
-def regression_accumulate_limit(T, d, noise=1.0) -> float:
+def regression_accumulate_limit(T: RealScalar, d: RealScalar, noise: RealScalar = 1.0) -> FloatScalar:
     """``sigma^2 d / (T - d - 1) pi^2 / 6``: the bound of accumulate."""
     return noise**2 * ols_variance_factor(T, d) * math.pi**2 / 6.0
 
 
-def dohmatob_error(n, T, d, noise, T0, noise0):
+def dohmatob_error(n: RealInput, T: RealScalar, d: RealScalar, noise: RealScalar, T0: RealScalar,
+                   noise0: RealScalar) -> FloatArray:
     """Test error of OLS on ``T`` fresh samples labelled by the generation-``n`` model
     (Dohmatob, Feng, Kempe 2024, under-parameterised, unregularised):
     ``sigma^2 d/(T - d - 1) + n sigma_0^2 d/(T_0 - d - 1)``; the generation-``n`` model is
@@ -277,7 +291,7 @@ def dohmatob_error(n, T, d, noise, T0, noise0):
 # --------------------------------------------------------------------------------------
 
 
-def mixing_weight(lam) -> float:
+def mixing_weight(lam: RealScalar) -> float:
     """Weight ``w = lam / (1 + lam)`` of the synthetic part (``lam = inf`` gives 1)."""
     lam = float(lam)
     if not lam >= 0:
@@ -285,7 +299,7 @@ def mixing_weight(lam) -> float:
     return 1.0 if math.isinf(lam) else lam / (1.0 + lam)
 
 
-def mixing_matrix(lam, m) -> np.ndarray:
+def mixing_matrix(lam: RealScalar, m: RealScalar) -> Float[np.ndarray, "2 2"]:
     """Transition matrix ``A`` of ``(E ||mu_t - rbar||^2, E Tr Sigma_t)`` under mixing.
 
     Generation ``t + 1`` maximises ``(1/n) sum_real log p + lam (1/m) sum_synth log p``
@@ -306,7 +320,7 @@ def mixing_matrix(lam, m) -> np.ndarray:
     return np.array([[w * w, w * w / m], [w * (1.0 - w), w - w * w / m]])
 
 
-def mixing_moments(lam, m, t):
+def mixing_moments(lam: RealScalar, m: RealScalar, t: RealInput) -> Float[np.ndarray, "... 2"]:
     """``(E ||mu_t - rbar||^2, E Tr Sigma_t) / Tr S`` at generation(s) ``t``, exact.
 
     Starts from the real-data fit (``mu_0 = rbar``, ``Sigma_0 = S``) and iterates
@@ -327,7 +341,7 @@ def mixing_moments(lam, m, t):
     return res if np.ndim(t) else res[0]
 
 
-def mixing_stationary(lam, m) -> tuple[float, float]:
+def mixing_stationary(lam: RealScalar, m: RealScalar) -> tuple[float, float]:
     """Stationary ``(E ||mu - rbar||^2, E Tr Sigma) / Tr S`` of real-data mixing.
 
     With ``q = lam^2 / (m (1 + 2 lam))``: ``E Tr Sigma_inf / Tr S = 1 / (1 + q)`` and

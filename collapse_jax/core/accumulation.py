@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from collapse_jax.core._types import Float, RealInput, RealScalar
 
-def accumulate_trace_ratio(n, t, estimator: str = "mle"):
+
+def accumulate_trace_ratio(n: RealScalar, t: RealInput, estimator: str = "mle"
+                           ) -> float | Float[np.ndarray, "..."]:
     """E Tr Sigma_t / Tr Sigma* under accumulate without selection (theory.md 3.8).
 
     Pool of ``n (s + 1)`` points after generation ``s``; each generation adds ``n`` fresh
@@ -32,7 +35,7 @@ def accumulate_trace_ratio(n, t, estimator: str = "mle"):
     return out if out.size > 1 else float(out[0])
 
 
-def accumulate_variance_limit(n):
+def accumulate_variance_limit(n: RealScalar) -> float:
     """``sin(pi / sqrt(n)) / (pi / sqrt(n))``: limit of :func:`accumulate_trace_ratio`."""
     x = np.pi / np.sqrt(n)
     return float(np.sin(x) / x)

@@ -6,13 +6,26 @@ All functions act on one Gaussian (mean ``(d,)``, covariance ``(d, d)``) and bat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from collapse_jax.core import linalg
-from collapse_jax.core._types import Array, Matrix, Points, Scalar, Vector, Weights
+from collapse_jax.core._types import (
+    Array,
+    ArrayLike,
+    Float,
+    Matrix,
+    MatrixLike,
+    PointsLike,
+    RealScalar,
+    Scalar,
+    Vector,
+    VectorLike,
+    WeightsLike,
+)
 from collapse_jax.core._validate import InvalidInput
 
 
@@ -30,7 +43,7 @@ class Moments(NamedTuple):
     scatter: Matrix
 
 
-def moments(x: Points, w: Weights | None = None) -> Moments:
+def moments(x: PointsLike, w: WeightsLike | None = None) -> Moments:
     """Weighted count, mean and scatter of the rows of ``x`` (``w`` defaults to ones)."""
     if w is None:
         w = jnp.ones(x.shape[0], x.dtype)
@@ -65,28 +78,29 @@ def covariance(m: Moments, estimator: str = "mle") -> Matrix:
     raise InvalidInput(f"covariance: estimator={estimator!r} is unknown; allowed one of mle, unbiased")
 
 
-def _eigh_map(s: Matrix, f) -> Matrix:
+def _eigh_map(s: MatrixLike, f: Callable[[Array], Array]) -> Matrix:
     return linalg.psd_function(s, f)
 
 
-def cholesky(s: Matrix) -> Matrix:
+def cholesky(s: MatrixLike) -> Matrix:
     """Lower Cholesky factor (:func:`collapse_jax.core.linalg.cholesky`: plain array operations,
     no LAPACK custom call under ``vmap``; a square root in one dimension)."""
     return linalg.cholesky(s)
 
 
-def sqrtm_psd(s: Matrix) -> Matrix:
+def sqrtm_psd(s: MatrixLike) -> Matrix:
     """Symmetric square root of a positive semi-definite matrix (eigenvalues clipped at 0;
     Jacobi eigen-decomposition, :func:`collapse_jax.core.linalg.eigh`)."""
     return _eigh_map(s, jnp.sqrt)
 
 
-def inv_sqrtm_psd(s: Matrix) -> Matrix:
+def inv_sqrtm_psd(s: MatrixLike) -> Matrix:
     """Inverse symmetric square root ``S^{-1/2}`` of a positive definite matrix."""
     return _eigh_map(s, lambda lam: 1.0 / jnp.sqrt(lam))
 
 
-def w2_squared(m1: Vector, s1: Matrix, m2: Vector, s2: Matrix, s2_sqrt: Matrix | None = None):
+def w2_squared(m1: VectorLike, s1: MatrixLike, m2: VectorLike, s2: MatrixLike,
+               s2_sqrt: MatrixLike | None = None) -> Scalar:
     """Squared 2-Wasserstein distance between N(m1, s1) and N(m2, s2).
 
     ``W2^2 = ||m1 - m2||^2 + Tr(s1 + s2 - 2 (s2^{1/2} s1 s2^{1/2})^{1/2})``; in one dimension
@@ -99,7 +113,7 @@ def w2_squared(m1: Vector, s1: Matrix, m2: Vector, s2: Matrix, s2_sqrt: Matrix |
     return jnp.sum((m1 - m2) ** 2) + jnp.maximum(bures, 0.0)
 
 
-def transport_matrix(s0: Matrix, s1: Matrix) -> Matrix:
+def transport_matrix(s0: MatrixLike, s1: MatrixLike) -> Matrix:
     """Matrix of the linear Monge map from N(0, s0) to N(0, s1).
 
     ``A = s0^{-1/2} (s0^{1/2} s1 s0^{1/2})^{1/2} s0^{-1/2}``, so that ``A s0 A = s1``.
@@ -109,7 +123,8 @@ def transport_matrix(s0: Matrix, s1: Matrix) -> Matrix:
     return ri @ sqrtm_psd(r @ s1 @ r) @ ri
 
 
-def mccann_geodesic(m0: Vector, s0: Matrix, m1: Vector, s1: Matrix, tau) -> tuple[Vector, Matrix]:
+def mccann_geodesic(m0: VectorLike, s0: MatrixLike, m1: VectorLike, s1: MatrixLike, tau: RealScalar
+                    ) -> tuple[VectorLike, Matrix]:
     """Point at time ``tau`` on the W2 geodesic from N(m0, s0) to N(m1, s1).
 
     McCann interpolation: ``m = (1 - tau) m0 + tau m1`` and
@@ -123,8 +138,9 @@ def mccann_geodesic(m0: Vector, s0: Matrix, m1: Vector, s1: Matrix, tau) -> tupl
 
 
 def w2_barycenter(
-    means: Array, covs: Array, weights: Array | None = None, iterations: int = 50
-) -> tuple[Vector, Matrix]:
+    means: Float[ArrayLike, "k d"], covs: Float[ArrayLike, "k d d"],
+    weights: Float[ArrayLike, " k"] | None = None, iterations: int = 50,
+) -> tuple[VectorLike, Matrix]:
     """W2 barycenter of K Gaussians (means ``(K, d)``, covariances ``(K, d, d)``).
 
     Mean ``sum_k lambda_k m_k``; covariance by the fixed-point iteration of Alvarez-Esteban
@@ -148,7 +164,7 @@ def w2_barycenter(
     return mean, 0.5 * (s + s.T)
 
 
-def entropic_cross_covariance(s0: Matrix, s1: Matrix, epsilon) -> Matrix:
+def entropic_cross_covariance(s0: MatrixLike, s1: MatrixLike, epsilon: RealScalar) -> Matrix:
     """Cross-covariance of the entropic OT plan between N(., s0) and N(., s1).
 
     For the cost ``||x - y||^2`` and the regulariser ``epsilon KL(P | mu x nu)`` (ott-jax's
@@ -167,7 +183,7 @@ def entropic_cross_covariance(s0: Matrix, s1: Matrix, epsilon) -> Matrix:
     return 0.5 * r @ dm @ ri - 0.5 * sig2 * eye
 
 
-def entropic_map_matrix(s0: Matrix, s1: Matrix, epsilon) -> Matrix:
+def entropic_map_matrix(s0: MatrixLike, s1: MatrixLike, epsilon: RealScalar) -> Matrix:
     """Matrix ``G`` of the entropic barycentric map ``T(x) = m1 + G (x - m0)``,
     ``G = C^T s0^{-1}`` (:func:`entropic_cross_covariance`); ``G -> A`` of
     :func:`transport_matrix` as ``epsilon -> 0``."""
@@ -175,8 +191,8 @@ def entropic_map_matrix(s0: Matrix, s1: Matrix, epsilon) -> Matrix:
     return linalg.spd_solve(s0, c).T
 
 
-def entropic_geodesic(m0: Vector, s0: Matrix, m1: Vector, s1: Matrix, tau, epsilon
-                      ) -> tuple[Vector, Matrix]:
+def entropic_geodesic(m0: VectorLike, s0: MatrixLike, m1: VectorLike, s1: MatrixLike,
+                      tau: RealScalar, epsilon: RealScalar) -> tuple[VectorLike, Matrix]:
     """Law of ``(1 - tau) x + tau T_eps(x)``, ``x ~ N(m0, s0)``: the population limit of the
     point-cloud geodesic :func:`collapse_jax.core.transport.geodesic_cloud`. Mean
     ``(1 - tau) m0 + tau m1``, covariance ``H s0 H^T`` with ``H = (1 - tau) I + tau G``;
@@ -186,8 +202,9 @@ def entropic_geodesic(m0: Vector, s0: Matrix, m1: Vector, s1: Matrix, tau, epsil
     return (1.0 - tau) * m0 + tau * m1, h @ s0 @ h.T
 
 
-def entropic_barycenter(means: Array, covs: Array, weights: Array | None, epsilon,
-                        iterations: int = 200) -> tuple[Vector, Matrix]:
+def entropic_barycenter(means: Float[ArrayLike, "k d"], covs: Float[ArrayLike, "k d d"],
+                        weights: Float[ArrayLike, " k"] | None, epsilon: RealScalar,
+                        iterations: int = 200) -> tuple[VectorLike, Matrix]:
     """Fixed point of the barycentric-projection iteration ``X <- sum_k lambda_k T_k(X)``
     on Gaussians (the population limit of the free-support barycenter with entropic maps).
 

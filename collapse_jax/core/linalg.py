@@ -23,18 +23,20 @@ All act on one matrix; batch them with ``vmap``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from collapse_jax.core._types import Array, Matrix
+from collapse_jax.core._types import Array, ArrayLike, Float, Int, Matrix, MatrixLike, Scalar
 
 #: Upper bound on Jacobi sweeps; the cyclic method converges quadratically, and matrices of
 #: dimension up to a few dozen need 5-8 sweeps to reach rounding.
 JACOBI_MAX_SWEEPS = 30
 
 
-def cholesky(a: Matrix) -> Matrix:
+def cholesky(a: MatrixLike) -> Matrix:
     """Lower Cholesky factor ``L`` (``L L^T = a``) of a symmetric positive definite matrix.
 
     Only the lower triangle of ``a`` is read. A non-positive pivot gives NaN entries (like
@@ -56,7 +58,7 @@ def cholesky(a: Matrix) -> Matrix:
     return jax.lax.fori_loop(0, d, body, jnp.zeros_like(a))
 
 
-def solve_lower(lo: Matrix, b: Array) -> Array:
+def solve_lower(lo: MatrixLike, b: Float[ArrayLike, " d *k"]) -> Float[Array, " d *k"]:
     """Solve ``lo x = b`` for a lower triangular ``lo`` (``b``: ``(d,)`` or ``(d, k)``)."""
     lo, b = jnp.asarray(lo), jnp.asarray(b)
     d = lo.shape[-1]
@@ -69,7 +71,7 @@ def solve_lower(lo: Matrix, b: Array) -> Array:
     return jax.lax.fori_loop(0, d, body, jnp.zeros_like(b, dtype=jnp.result_type(lo, b)))
 
 
-def solve_upper(up: Matrix, b: Array) -> Array:
+def solve_upper(up: MatrixLike, b: Float[ArrayLike, " d *k"]) -> Float[Array, " d *k"]:
     """Solve ``up x = b`` for an upper triangular ``up`` (``b``: ``(d,)`` or ``(d, k)``):
     :func:`solve_lower` on the index-reversed system (reversing rows and columns of an upper
     triangular matrix makes it lower triangular)."""
@@ -77,13 +79,13 @@ def solve_upper(up: Matrix, b: Array) -> Array:
     return solve_lower(up[::-1, ::-1], b[::-1])[::-1]
 
 
-def spd_solve(a: Matrix, b: Array) -> Array:
+def spd_solve(a: MatrixLike, b: Float[ArrayLike, " d *k"]) -> Float[Array, " d *k"]:
     """Solve ``a x = b`` for a symmetric positive definite ``a`` through its Cholesky factor."""
     lo = cholesky(a)
     return solve_upper(lo.T, solve_lower(lo, b))
 
 
-def spd_inv(a: Matrix) -> Matrix:
+def spd_inv(a: MatrixLike) -> Matrix:
     """Inverse of a symmetric positive definite matrix (symmetric to rounding)."""
     a = jnp.asarray(a)
     lo = cholesky(a)
@@ -91,14 +93,14 @@ def spd_inv(a: Matrix) -> Matrix:
     return y.T @ y
 
 
-def logdet_spd(a: Matrix):
+def logdet_spd(a: MatrixLike) -> Scalar:
     """``log det a`` of a symmetric positive definite matrix; ``-inf`` for a zero pivot and
     NaN for a negative one (the caller decides what a non-definite fit means)."""
     lo = cholesky(a)
     return 2.0 * jnp.sum(jnp.log(jnp.diagonal(lo)))
 
 
-def _round_robin(m: int) -> np.ndarray:
+def _round_robin(m: int) -> Int[np.ndarray, "rounds pairs 2"]:
     """``(m - 1, m // 2, 2)`` disjoint index pairs: every pair ``p < q`` of ``0 .. m-1``
     appears in exactly one of the ``m - 1`` rounds (circle method; ``m`` even)."""
     players = list(range(m))
@@ -110,7 +112,7 @@ def _round_robin(m: int) -> np.ndarray:
     return np.asarray(rounds, dtype=np.int32)
 
 
-def eigh(a: Matrix, max_sweeps: int = JACOBI_MAX_SWEEPS) -> tuple[Array, Matrix]:
+def eigh(a: MatrixLike, max_sweeps: int = JACOBI_MAX_SWEEPS) -> tuple[Float[Array, " d"], Matrix]:
     """Eigen-decomposition ``a = V diag(w) V^T`` of a symmetric matrix by parallel Jacobi.
 
     Returns ``(w, V)`` with ``w`` ascending, like ``jnp.linalg.eigh``. Each round applies
@@ -168,12 +170,12 @@ def eigh(a: Matrix, max_sweeps: int = JACOBI_MAX_SWEEPS) -> tuple[Array, Matrix]
     return w[order], v[:, order]
 
 
-def eigvalsh(a: Matrix) -> Array:
+def eigvalsh(a: MatrixLike) -> Float[Array, " d"]:
     """Eigenvalues of a symmetric matrix, ascending (:func:`eigh` without the vectors)."""
     return eigh(a)[0]
 
 
-def psd_function(a: Matrix, f) -> Matrix:
+def psd_function(a: MatrixLike, f: Callable[[Array], Array]) -> Matrix:
     """``V f(max(w, 0)) V^T`` for a symmetric positive semi-definite ``a = V diag(w) V^T``
     (eigenvalues clipped at zero first): square roots and inverse square roots."""
     if a.shape[-1] == 1:

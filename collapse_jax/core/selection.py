@@ -25,15 +25,27 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import ndtr, ndtri
 
-from collapse_jax.core._types import Array, Key, Points, Vector, Weights
+from collapse_jax.core._types import (
+    Array,
+    Float,
+    Int,
+    Key,
+    Matrix,
+    Points,
+    RealArray,
+    RealScalar,
+    Vector,
+    Weights,
+)
 
 
-def active_weights(n_max: int, n_active, dtype) -> Weights:
+def active_weights(n_max: int, n_active: RealScalar, dtype) -> Weights:
     """Weights ``1`` for the first ``n_active`` of ``n_max`` rows and ``0`` after."""
     return (jnp.arange(n_max) < n_active).astype(dtype)
 
 
-def top_n(scores: Array, n_max: int, n_active, n_candidates) -> tuple[Array, Weights]:
+def top_n(scores: Float[Array, " N"], n_max: int, n_active: RealScalar, n_candidates: RealScalar
+          ) -> tuple[Int[Array, " m"], Weights]:
     """Indices of the ``n_max`` smallest scores among the first ``n_candidates`` entries.
 
     Returns ``(indices, weights)`` with weight 1 on the ``n_active`` best and 0 after.
@@ -44,7 +56,7 @@ def top_n(scores: Array, n_max: int, n_active, n_candidates) -> tuple[Array, Wei
     return idx, active_weights(n_max, n_active, scores.dtype)
 
 
-def mahalanobis_sq(x: Points, ref: Vector, precision: Array) -> Array:
+def mahalanobis_sq(x: Points, ref: Vector, precision: Matrix) -> Float[Array, " m"]:
     """Squared distance ``(x - ref)^T P (x - ref)`` of each row of ``x``."""
     diff = x - ref
     return jnp.einsum("mi,ij,mj->m", diff, precision, diff)
@@ -84,7 +96,8 @@ def _window_half_width(c, mass, max_iterations: int = 60, rtol: float = 1e-14):
     return h
 
 
-def gamma_ge1(key: Key, shape_param, shape=(), dtype=jnp.float64):
+def gamma_ge1(key: Key, shape_param: RealArray, shape: tuple[int, ...] = (), dtype=jnp.float64
+              ) -> Float[Array, "..."]:
     """``Gamma(a, 1)`` draws for ``a >= 1`` by Marsaglia and Tsang's exact rejection method
     (no squeeze): ``d = a - 1/3``, ``c = 1 / sqrt(9 d)``, propose ``v = (1 + c x)^3`` with
     ``x ~ N(0, 1)`` and accept when ``log u < x^2 / 2 + d - d v + d log v``.
@@ -116,7 +129,8 @@ def gamma_ge1(key: Key, shape_param, shape=(), dtype=jnp.float64):
     return jax.lax.while_loop(cond, body, init)[1]
 
 
-def window_mass(key: Key, n_active, n_candidates, shape=(), dtype=jnp.float64):
+def window_mass(key: Key, n_active: RealArray, n_candidates: RealArray, shape: tuple[int, ...] = (),
+                dtype=jnp.float64) -> Float[Array, "..."]:
     """Probability mass of the top-alpha window: ``U ~ Beta(n + 1, N - n)``.
 
     ``U`` is the CDF value of the ``(n+1)``-th smallest of ``N`` i.i.d. distances; it does not
@@ -130,7 +144,8 @@ def window_mass(key: Key, n_active, n_candidates, shape=(), dtype=jnp.float64):
     g_a = gamma_ge1(k_a, a, shape, dtype)
     g_b = gamma_ge1(k_b, jnp.maximum(b, 1.0), shape, dtype)
     return jnp.where(b > 0, g_a / (g_a + g_b), 1.0)
-def order_stat_window(key: Key, c, mass, n_max: int, n_active, sample_dtype):
+def order_stat_window(key: Key, c: RealScalar, mass: RealScalar, n_max: int, n_active: RealScalar,
+                      sample_dtype) -> tuple[Float[Array, " m"], Weights]:
     """Exact 1-D top-alpha draw: the ``n_active`` i.i.d. N(0, 1) candidates nearest to ``c``
     when the selection window holds probability ``mass`` (from :func:`window_mass`).
 

@@ -32,28 +32,41 @@ say which prediction it uses.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 from scipy import integrate, special, stats
 
+from collapse_jax.core._types import (
+    ArrayLike,
+    Float,
+    FloatArray,
+    IntScalar,
+    Real,
+    RealArray,
+    RealInput,
+    RealScalar,
+)
 from collapse_jax.core._validate import InvalidInput, check_float, check_int
 
 _SQRT2 = np.sqrt(2.0)
 _SQRT_2_PI = np.sqrt(2.0 / np.pi)
+#: A float array shaped like the argument ``u`` (annotation of the truncated-Gaussian maps).
+_FU = Float[ArrayLike, "*u"]
 
 
 # --------------------------------------------------------------------------------------
 # The truncated-Gaussian toolkit
 # --------------------------------------------------------------------------------------
 
-def window(r, sigma_c, sigma, s=1.0):
+def window(r: RealInput, sigma_c: RealInput, sigma: RealArray, s: RealArray = 1.0) -> FloatArray:
     """Standardised half-width ``w = (r s + sigma_c) / sigma`` of the verifier window for a
     row of norm ``s``."""
     return (np.asarray(r, dtype=float) * s + np.asarray(sigma_c, dtype=float)) / sigma
 
 
-def truncated_moments(u, w):
+def truncated_moments(u: Real[ArrayLike, "*u"], w: RealArray) -> tuple[_FU, _FU, _FU]:
     """``(P_acc(u), G(u), V(u))`` for ``Z_u ~ N(u, 1)`` truncated to ``[-w, w]``.
 
     Numerically stable for any ``u`` (the window may lie deep in a tail): ``G`` is odd and
@@ -88,22 +101,22 @@ def truncated_moments(u, w):
     return p, g, np.clip(v, 0.0, 1.0)
 
 
-def acceptance(u, w):
+def acceptance(u: Real[ArrayLike, "*u"], w: RealArray) -> _FU:
     """``P_acc(u) = Phi(w - u) - Phi(-w - u)``: chance that a synthetic row is kept."""
     return truncated_moments(u, w)[0]
 
 
-def mean_map(u, w):
+def mean_map(u: Real[ArrayLike, "*u"], w: RealArray) -> _FU:
     """``G(u)``: mean of ``N(u, 1)`` truncated to ``[-w, w]`` (the map of one round)."""
     return truncated_moments(u, w)[1]
 
 
-def variance_map(u, w):
+def variance_map(u: Real[ArrayLike, "*u"], w: RealArray) -> _FU:
     """``V(u) = G'(u)``: variance of ``N(u, 1)`` truncated to ``[-w, w]``."""
     return truncated_moments(u, w)[2]
 
 
-def rho(w):
+def rho(w: RealInput) -> FloatArray:
     """Contraction ``rho(w) = V(0) = 1 - 2 w phi(w) / (2 Phi(w) - 1)`` (theory.md 2.4).
 
     ``sup_u V(u) = V(0)``: the map ``T_j`` is a contraction with this Lipschitz constant.
@@ -112,12 +125,13 @@ def rho(w):
     return 1.0 - 2.0 * w * _phi(w) / special.erf(w / _SQRT2)
 
 
-def acceptance_at_center(w):
+def acceptance_at_center(w: RealInput) -> FloatArray:
     """``P_acc(0) = 2 Phi(w) - 1``: acceptance rate once the model sits at ``theta_c``."""
     return special.erf(np.asarray(w, dtype=float) / _SQRT2)
 
 
-def direction_map(a, theta_c, w, sigma, s=1.0):
+def direction_map(a: RealInput, theta_c: RealArray, w: RealArray, sigma: RealArray,
+                  s: RealArray = 1.0) -> FloatArray:
     """Exact per-direction map ``T_j(a) = theta_c + (sigma/s) G(s (a - theta_c) / sigma)``:
     the expected next coefficient of direction ``j`` given the current one ``a`` (block
     design, infinitely many rows)."""
@@ -125,7 +139,8 @@ def direction_map(a, theta_c, w, sigma, s=1.0):
     return theta_c + (sigma / s) * mean_map(s * (a - theta_c) / sigma, w)
 
 
-def direction_fixed_point(theta_c, w, sigma, s=1.0, bracket: float = 50.0):
+def direction_fixed_point(theta_c: RealScalar, w: RealScalar, sigma: RealScalar, s: RealScalar = 1.0,
+                          bracket: RealScalar = 50.0) -> float:
     """Solve ``T_j(a) = a`` numerically (Brent). ``G(u) - u`` is strictly decreasing
     (``G' = V < 1``) and vanishes at ``u = 0``, so the root is ``theta_c`` itself: the
     verifier's knowledge centre, not the truth."""
@@ -136,7 +151,8 @@ def direction_fixed_point(theta_c, w, sigma, s=1.0, bracket: float = 50.0):
                         theta_c - span, theta_c + span, xtol=1e-14, rtol=1e-14))
 
 
-def linear_stationary_error(p, sigma, n, w, s=1.0):
+def linear_stationary_error(p: RealArray, sigma: RealArray, n: RealArray, w: RealInput,
+                            s: RealArray = 1.0) -> FloatArray:
     """Linearised stationary ``E||theta_inf - theta_c||^2 = p sigma^2 rho / (s^2 n_acc
     (1 - rho^2))`` with ``n_acc = n P_acc(0)`` accepted rows per direction (theory.md 2.4,
     INFERRED). It ignores the curvature of ``G``/``V`` and the spread of the accepted count
@@ -146,7 +162,9 @@ def linear_stationary_error(p, sigma, n, w, s=1.0):
     return p * sigma**2 * r_ / (s**2 * n_acc * (1.0 - r_**2))
 
 
-def theorem41_bound(rounds: int, err0, p, sigma, w, n, s=1.0):
+def theorem41_bound(rounds: IntScalar, err0: RealScalar, p: RealScalar, sigma: RealScalar,
+                    w: RealScalar, n: RealScalar, s: RealScalar = 1.0
+                    ) -> Float[np.ndarray, " k"]:
     """Theorem 4.1 (Yi et al., READ) for ``k = 0 .. rounds``:
     ``E||theta_k - theta_c||^2 <= rho^{2k} E||theta_0 - theta_c||^2
     + p sigma^2 / s^2 sum_{j<k} rho^{2(k-j)-1} / n_j``.
@@ -163,7 +181,7 @@ def theorem41_bound(rounds: int, err0, p, sigma, w, n, s=1.0):
     return r_ ** (2 * k) * err0 + noise
 
 
-def inverse_count_moment(n: int, prob):
+def inverse_count_moment(n: IntScalar, prob: RealInput) -> Float[np.ndarray, "..."]:
     """``E[1/m; m >= 1]`` for ``m ~ Binomial(n, prob)`` (elementwise in ``prob``).
 
     ``E[1/m; m >= 1] = int_0^inf [(1 - P + P e^{-z})^n - (1 - P)^n] dz``. For ``n P >= 30``
@@ -199,7 +217,7 @@ def inverse_count_moment(n: int, prob):
 # The initial OLS error and the exact propagation of the per-direction law
 # --------------------------------------------------------------------------------------
 
-def ols_coordinate_dof(n0: int, p: int) -> int:
+def ols_coordinate_dof(n0: IntScalar, p: IntScalar) -> int:
     """Degrees of freedom ``nu = n0 - p + 1`` of an OLS coordinate on ``n0`` Gaussian rows.
 
     With rows ``x ~ N(0, I_p)``, ``e = theta_0 - theta*`` has ``e_j = sigma Z / sqrt(chi2_nu)``
@@ -209,12 +227,13 @@ def ols_coordinate_dof(n0: int, p: int) -> int:
     return int(n0) - int(p) + 1
 
 
-def ols_error(p: int, n0: int, sigma):
+def ols_error(p: IntScalar, n0: IntScalar, sigma: RealArray) -> FloatArray:
     """``E||theta_0 - theta*||^2 = p sigma^2 / (n0 - p - 1)`` (Gaussian real rows, OLS)."""
     return p * sigma**2 / (n0 - p - 1.0)
 
 
-def student_t_nodes(nu: float, size: int = 801):
+def student_t_nodes(nu: RealScalar, size: IntScalar = 801
+                    ) -> tuple[Float[np.ndarray, " k"], Float[np.ndarray, " k"]]:
     """Quadrature nodes and weights of the Student-t law ``t_nu`` (a sinh-spaced trapezoid
     rule that resolves the centre and reaches the tails; weights sum to 1)."""
     xi = np.linspace(-1.0, 1.0, size) * np.arcsinh(4000.0)
@@ -237,7 +256,8 @@ class DirectionLaw(NamedTuple):
     fail: np.ndarray
 
 
-def propagate(nodes, weights, w, n: int, rounds: int) -> DirectionLaw:
+def propagate(nodes: Real[ArrayLike, " m"], weights: Real[ArrayLike, " m"], w: RealScalar, n: IntScalar,
+              rounds: IntScalar) -> DirectionLaw:
     """Carry the law of ``u_k`` (one block direction, replace paradigm) through ``rounds``.
 
     ``(nodes, weights)`` is the law of ``u_0``. Given ``u`` a round keeps
@@ -259,8 +279,9 @@ def propagate(nodes, weights, w, n: int, rounds: int) -> DirectionLaw:
     return DirectionLaw(*(np.asarray(x) for x in (mean, second, accept, cross, fail)))
 
 
-def _step(nodes, weights, w, n, grid_max: int = 3000, sd_per_step: float = 4.0,
-          tail_sd: float = 9.0):
+def _step(nodes: Float[np.ndarray, " m"], weights: Float[np.ndarray, " m"], w: RealScalar, n: IntScalar,
+          grid_max: int = 3000, sd_per_step: float = 4.0, tail_sd: float = 9.0
+          ) -> tuple[tuple[float, ...], Float[np.ndarray, " k"], Float[np.ndarray, " k"]]:
     """One round of :func:`propagate`: ``(moments, new_nodes, new_weights)`` with moments
     ``(E u', E u'^2, E P_acc(u), E u' u, P(m = 0))``."""
     moments, (g, sd, cont, stay) = _round_moments(nodes, weights, w, n)
@@ -268,7 +289,8 @@ def _step(nodes, weights, w, n, grid_max: int = 3000, sd_per_step: float = 4.0,
     return moments, nodes, weights
 
 
-def _round_moments(nodes, weights, w, n):
+def _round_moments(nodes: Float[np.ndarray, " m"], weights: Float[np.ndarray, " m"], w: RealScalar,
+                   n: IntScalar) -> tuple[tuple[float, ...], tuple[Float[np.ndarray, " m"], ...]]:
     """Exact moments of ``u'`` after one round from the law ``(nodes, weights)`` of ``u``,
     and the mixture ``(means, sds, weights)`` of the continuous part plus the weights that
     stay put (no accepted row)."""
@@ -287,7 +309,10 @@ def _round_moments(nodes, weights, w, n):
     return moments, (g, np.sqrt(var_c), cont, stay)
 
 
-def _regrid(means, sds, cw, point_nodes, point_w, grid_max, sd_per_step, tail_sd):
+def _regrid(means: Float[np.ndarray, " c"], sds: Float[np.ndarray, " c"], cw: Float[np.ndarray, " c"],
+            point_nodes: Float[np.ndarray, " q"], point_w: Float[np.ndarray, " q"], grid_max: IntScalar,
+            sd_per_step: RealScalar, tail_sd: RealScalar
+            ) -> tuple[Float[np.ndarray, " k"], Float[np.ndarray, " k"]]:
     """Mixture ``sum_i cw_i N(means_i, sds_i^2)`` on a uniform grid plus point masses.
 
     The grid spans the components heavier than ``_LIGHT``; lighter ones (whose variance
@@ -351,7 +376,7 @@ class Prediction(NamedTuple):
     fail: np.ndarray
 
 
-def predict(setting: Setting, rounds: int, *, t_nodes: int = 801) -> Prediction:
+def predict(setting: Setting, rounds: IntScalar, *, t_nodes: IntScalar = 801) -> Prediction:
     """Exact (see :func:`propagate`) per-round moments of the block-design replace loop.
 
     The truth ``theta*`` and the centre ``theta_c = theta* + delta e_1`` differ in one block
@@ -383,7 +408,8 @@ def predict(setting: Setting, rounds: int, *, t_nodes: int = 801) -> Prediction:
     return Prediction(err_center, err_star, offset, acc, lag, prev, fail)
 
 
-def stationary_error(setting: Setting, *, tol: float = 1e-10, max_rounds: int = 20000):
+def stationary_error(setting: Setting, *, tol: RealScalar = 1e-10, max_rounds: IntScalar = 20000
+                     ) -> tuple[float, float]:
     """Exact stationary ``E||theta_inf - theta_c||^2`` (block, replace) and the stationary
     lag-1 coefficient ``E[u_k u_{k-1}] / E[u_{k-1}^2]`` (``rho`` up to the curvature of
     ``G``).
@@ -410,14 +436,16 @@ def stationary_error(setting: Setting, *, tol: float = 1e-10, max_rounds: int = 
     return st.p * (st.sigma / st.s) ** 2 * cur, cross / prev
 
 
-def one_step_error(setting: Setting, *, t_nodes: int = 801) -> float:
+def one_step_error(setting: Setting, *, t_nodes: IntScalar = 801) -> float:
     """Exact ``E||theta_1 - theta*||^2`` by quadrature of the 1-D map over the Student-t law
     of the initial OLS error (block design): the near-term prediction of Theorem 3.1."""
     return float(predict(setting, 1, t_nodes=t_nodes).err_star[1])
 
 
-def one_step_improvement(p, n0, n, sigma, sigma_c, r_values, delta_values, s=1.0,
-                         *, t_nodes: int = 401):
+def one_step_improvement(p: IntScalar, n0: IntScalar, n: IntScalar, sigma: RealScalar,
+                         sigma_c: RealScalar, r_values: RealInput, delta_values: RealInput,
+                         s: RealScalar = 1.0, *, t_nodes: IntScalar = 401
+                         ) -> Float[np.ndarray, "n_delta n_r"]:
     """``E||theta_1 - theta*||^2 - E||theta_0 - theta*||^2`` on the grid
     ``(len(delta_values), len(r_values))`` by quadrature over the initial OLS error: negative
     where one verified round improves on the OLS fit. Its zero contour is the predicted
@@ -445,7 +473,8 @@ def one_step_improvement(p, n0, n, sigma, sigma_c, r_values, delta_values, s=1.0
 # No verifier, isotropic design
 # --------------------------------------------------------------------------------------
 
-def no_verifier_slope(p: int, n: int, sigma, s=1.0, design: str = "block"):
+def no_verifier_slope(p: IntScalar, n: IntScalar, sigma: RealArray, s: RealArray = 1.0,
+                      design: str = "block") -> FloatArray:
     """Growth of ``E||theta_k - theta*||^2`` per round without a verifier (T = identity).
 
     Each round adds an independent OLS error: ``p sigma^2 / (s^2 n)`` for the block design
@@ -460,7 +489,8 @@ def no_verifier_slope(p: int, n: int, sigma, s=1.0, design: str = "block"):
                      "block, isotropic")
 
 
-def _isotropic_row_law(p: int, r, sigma_c, sigma, s):
+def _isotropic_row_law(p: IntScalar, r: RealScalar, sigma_c: RealScalar, sigma: RealScalar, s: RealScalar
+                       ) -> tuple[Callable, Callable]:
     """``(moment, wx)`` for rows ``x ~ N(0, s^2 / p I)``: ``moment(f) = E f(||x||)`` by
     quadrature over the chi law of the norm, ``wx(norm)`` the verifier window of that row."""
     scale = s / np.sqrt(p)
@@ -476,7 +506,9 @@ def _isotropic_row_law(p: int, r, sigma_c, sigma, s):
     return moment, wx
 
 
-def isotropic_contraction(p: int, r, sigma_c, sigma, s=1.0):
+def isotropic_contraction(p: IntScalar, r: RealScalar, sigma_c: RealScalar, sigma: RealScalar,
+                          s: RealScalar = 1.0
+                          ) -> tuple[float, float, float]:
     """Linearised contraction of the isotropic design (INFERRED here, not from the paper).
 
     Rows ``x ~ N(0, s^2 / p I)``: row ``x`` sees the window ``w(x) = (r ||x|| + sigma_c) /
@@ -494,7 +526,9 @@ def isotropic_contraction(p: int, r, sigma_c, sigma, s=1.0):
     return float(num / den), float(rho(mean_w)), float(mean_w)
 
 
-def isotropic_linear_stationary_error(p: int, n: int, r, sigma_c, sigma, s=1.0):
+def isotropic_linear_stationary_error(p: IntScalar, n: IntScalar, r: RealScalar, sigma_c: RealScalar,
+                                      sigma: RealScalar,
+                                      s: RealScalar = 1.0) -> float:
     """Linearised stationary ``E||theta - theta_c||^2`` of the isotropic design (INFERRED):
     ``p c / (N b^2 (1 - rho_iso^2))`` with ``N = p n`` rows, ``b = E[||x||^2 P_0] / p`` and
     ``c = sigma^2 E[||x||^2 P_0 rho] / p``."""
@@ -510,15 +544,15 @@ def isotropic_linear_stationary_error(p: int, n: int, r, sigma_c, sigma, s=1.0):
 # helpers
 # --------------------------------------------------------------------------------------
 
-def _phi(x):
+def _phi(x: RealInput) -> FloatArray:
     return np.exp(-0.5 * np.asarray(x, dtype=float) ** 2) / np.sqrt(2.0 * np.pi)
 
 
-def _log_phi(x):
+def _log_phi(x: RealInput) -> FloatArray:
     return -0.5 * np.asarray(x, dtype=float) ** 2 - 0.5 * np.log(2.0 * np.pi)
 
 
-def _mills(x):
+def _mills(x: RealInput) -> FloatArray:
     """``Phibar(x) / phi(x)`` for ``x >= 0`` without overflow."""
     return np.sqrt(np.pi / 2.0) * special.erfcx(np.asarray(x, dtype=float) / _SQRT2)
 

@@ -9,11 +9,23 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
+from collapse_jax.core._types import (
+    ArrayLike,
+    Float,
+    FloatArray,
+    IntScalar,
+    Real,
+    RealArray,
+    RealInput,
+    RealScalar,
+    Window,
+)
+
 # a generic statistic, re-exported here where the power-law predictions use it
 from collapse_jax.core.stats import loglog_window_slope as loglog_window_slope
 
 
-def psi_closed_form(alpha, dim):
+def psi_closed_form(alpha: RealInput, dim: IntScalar) -> FloatArray:
     """Power-law exponent of accumulate + centred top-alpha selection (theory.md 1.3, INFERRED).
 
     ``psi(alpha, d) = 1 - b``, ``b = F_{chi2_{d+2}}(q) / alpha``, ``q = F_{chi2_d}^{-1}(alpha)``:
@@ -27,7 +39,8 @@ def psi_closed_form(alpha, dim):
     return 1.0 - b
 
 
-def replace_select_factor(alpha, dim, n, estimator: str = "mle"):
+def replace_select_factor(alpha: RealInput, dim: IntScalar, n: RealScalar, estimator: str = "mle"
+                          ) -> FloatArray:
     """Per-generation factor of E Tr Sigma_t under replace + top-alpha (theory.md 1.3).
 
     ``b (n - 1) / n`` for the MLE refit (``b`` for the unbiased one), ``b = 1 - psi``.
@@ -36,7 +49,7 @@ def replace_select_factor(alpha, dim, n, estimator: str = "mle"):
     return b * ((n - 1.0) / n if estimator == "mle" else 1.0)
 
 
-def _truncated_variance(lo, hi):
+def _truncated_variance(lo: RealArray, hi: RealArray) -> FloatArray:
     """Variance of N(0, 1) truncated to ``[lo, hi]``."""
     mass = special.ndtr(hi) - special.ndtr(lo)
     pl, ph = stats.norm.pdf(lo), stats.norm.pdf(hi)
@@ -44,7 +57,7 @@ def _truncated_variance(lo, hi):
     return 1.0 + (lo * pl - hi * ph) / mass - mean**2
 
 
-def _window_half_width_np(c, mass, iterations: int = 60):
+def _window_half_width_np(c: RealArray, mass: RealArray, iterations: int = 60) -> FloatArray:
     """Numpy twin of ``selection._window_half_width``: ``Phi(c + h) - Phi(c - h) = mass``."""
     c = -np.abs(c)
     h = np.maximum(special.ndtri(0.5 * (1.0 + mass)), 1e-12)
@@ -55,7 +68,7 @@ def _window_half_width_np(c, mass, iterations: int = 60):
     return h
 
 
-def replace_select_factor_exact(alpha: float, n: int, nodes: int = 64) -> float:
+def replace_select_factor_exact(alpha: RealScalar, n: IntScalar, nodes: int = 64) -> float:
     """Exact ``E[Tr Sigma_1 / Tr Sigma_0]`` of one replace + top-alpha generation, ``d = 1``,
     centred reference ``u* = mu*``, MLE refit: the finite-``n`` value of
     :func:`replace_select_factor` (which is its ``n -> inf`` form ``b (n - 1) / n``).
@@ -77,7 +90,7 @@ def replace_select_factor_exact(alpha: float, n: int, nodes: int = 64) -> float:
     return float((n - 1.0) / n * (wq[:, None] * wq[None, :] * v).sum())
 
 
-def log_selection_product(psi, t):
+def log_selection_product(psi: RealInput, t: RealInput) -> FloatArray:
     """``log prod_{s=1}^t (1 - psi / (s + 1))``: the accumulate trace decay, exact in ``t``.
 
     Accumulate with equal batches gives ``Sigma_t = Sigma_{t-1}^{1/2} (I - Psi / (t + 1))
@@ -89,7 +102,7 @@ def log_selection_product(psi, t):
             - special.gammaln(t + 2.0) + special.gammaln(2.0))
 
 
-def predicted_window_slope(psi, window):
+def predicted_window_slope(psi: RealScalar, window: Window) -> float:
     """Log-log slope that a trace following :func:`log_selection_product` shows over
     ``window``: ``-psi`` asymptotically, shallower at finite ``t`` by about
     ``psi (3 - psi) / (2 t)``."""
@@ -97,7 +110,7 @@ def predicted_window_slope(psi, window):
     return float(loglog_window_slope(t, log_selection_product(psi, t), window))
 
 
-def psi_from_slope(slope, window):
+def psi_from_slope(slope: RealScalar, window: Window) -> float:
     """Invert :func:`predicted_window_slope`: the exponent whose exact finite-``t`` trace
     shows ``slope`` over ``window`` (NaN outside the invertible range)."""
     from scipy.optimize import brentq
@@ -109,12 +122,13 @@ def psi_from_slope(slope, window):
     return float(brentq(f, lo, hi, xtol=1e-12))
 
 
-def w2_limit_initial(reference_dist_sq, trace0):
+def w2_limit_initial(reference_dist_sq: RealArray, trace0: RealArray) -> FloatArray:
     """Theorem 1 (Qiao et al., READ): ``W2^2(N_t, N_0) -> ||u* - mu_0||^2 + Tr Sigma_0``."""
     return np.asarray(reference_dist_sq) + np.asarray(trace0)
 
 
-def log_dissipation_product(psi_t, t):
+def log_dissipation_product(psi_t: Float[ArrayLike, " T"], t: Real[ArrayLike, " T"]
+                            ) -> Float[np.ndarray, " T"]:
     """``log prod_{s<=t} (1 - psi_s / (s + 1))`` for a measured per-generation dissipation
     ``psi_t`` (row 0 ignored): Theorem 2's mechanism generation by generation."""
     psi_t = np.asarray(psi_t, dtype=float)
@@ -123,7 +137,8 @@ def log_dissipation_product(psi_t, t):
     return np.concatenate([[0.0], np.cumsum(steps)])
 
 
-def dissipation_gap(psi, t, window):
+def dissipation_gap(psi: Float[ArrayLike, "seeds T d d"], t: Real[ArrayLike, " T"], window: Window
+                    ) -> Float[np.ndarray, " seeds"]:
     """Per-seed late-generation spectral gap of the dissipation matrix.
 
     ``psi`` is ``(seeds, T, d, d)``; returns ``lambda_min`` of each seed's mean of ``Psi_t``

@@ -7,8 +7,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from collapse_jax.core._types import Float, FloatArray, IntScalar, RealArray, RealInput, RealScalar
 
-def exclusion_mass_ratio(pool: int, n: int, t, paradigm: str):
+
+def exclusion_mass_ratio(pool: IntScalar, n: IntScalar, t: RealInput, paradigm: str
+                         ) -> FloatArray:
     """Mass left at generation ``t`` (relative to generation 0) of a mode that selection
     never keeps again (theory.md 1.3 in its ``alpha -> 0`` limit, ``psi = 1``).
 
@@ -24,7 +27,7 @@ def exclusion_mass_ratio(pool: int, n: int, t, paradigm: str):
     return pool / (pool + t * n)
 
 
-def log_offset_product(psi, t, offset):
+def log_offset_product(psi: RealInput, t: RealInput, offset: RealScalar) -> FloatArray:
     """``log prod_{s=1}^t (1 - psi / (s + offset))``: the accumulate decay of theory.md 1.3
     for a pool that starts ``offset`` batches large (``offset = 1`` is
     :func:`log_selection_product`). ``psi`` and ``t`` broadcast."""
@@ -35,7 +38,8 @@ def log_offset_product(psi, t, offset):
             - special.gammaln(t + c + 1.0) + special.gammaln(c + 1.0))
 
 
-def fit_offset_exponent(log_ratio, t, offset, grid=None):
+def fit_offset_exponent(log_ratio: RealArray, t: RealInput, offset: RealScalar,
+                        grid: Float[np.ndarray, " g"] | None = None) -> FloatArray:
     """Least-squares ``psi`` of ``log_ratio[..., t] ~ log_offset_product(psi, t, offset)``
     over a grid (vectorised over leading axes, e.g. bootstrap resamples)."""
     if grid is None:
