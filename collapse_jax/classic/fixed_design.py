@@ -10,7 +10,7 @@ error is ``||w_i - w*||^2`` (the test error ``E ||w - w*||^2_Sigma`` with ``Sigm
 * ``accumulate``: fit ``i`` uses all ``(X, y_1), ..., (X, y_i)``; with one design this is OLS
   on the average label vector, kept as a running sum (O(T) memory).
 * ``accumulate-subsample``: fit ``i`` uses a uniform random subset of ``pool_size`` rows of
-  everything so far, kept as a bottom-k priority pool (:mod:`collapse_jax.core.paradigms`).
+  everything so far, kept as a bottom-k priority pool (:mod:`collapse_jax.core.pool`).
 
 :func:`ols_kernel` runs any subset of the three in one scan with common random numbers
 (one design, one truth, one noise sequence per fit), so one compile serves all of them.
@@ -26,7 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from collapse_jax.core import _random, linalg, paradigms
+from collapse_jax.core import _random, linalg
+from collapse_jax.core import pool as pools
 from collapse_jax.core._types import Key
 from collapse_jax.core._validate import (
     InvalidInput,
@@ -36,7 +37,32 @@ from collapse_jax.core._validate import (
     check_precision,
 )
 
-PARADIGMS = paradigms.PARADIGMS
+PARADIGMS = pools.PARADIGMS
+
+
+class LabelSum(NamedTuple):
+    """Sufficient statistic of label vectors on one fixed design: their sum and number
+    (OLS on every ``(X, y_j)`` is OLS on ``(X, total / count)``)."""
+
+    total: jax.Array
+    count: jax.Array
+
+
+def _label_sum(rows: pools.Rows) -> LabelSum:
+    """One label vector (the last column of the ``(x, y)`` rows) as a :class:`LabelSum`."""
+    y = rows.points[:, -1]
+    return LabelSum(y, jnp.asarray(1.0, y.dtype))
+
+
+def _add(a: LabelSum, b: LabelSum) -> LabelSum:
+    return LabelSum(a.total + b.total, a.count + b.count)
+
+
+def _pools(pool_size: int):
+    """Each paradigm's pool of ``(x, y)`` rows on the fixed design."""
+    return {"replace": lambda: pools.replace(_label_sum),
+            "accumulate": lambda: pools.accumulate(_add, _label_sum),
+            "accumulate-subsample": lambda: pools.accumulate_subsample(pool_size)}
 
 
 class OLSConfig(NamedTuple):
@@ -139,37 +165,32 @@ def ols_kernel(key: Key, params: OLSParams, cfg: OLSConfig, silo=0):
     subsample = "accumulate-subsample" in cfg.paradigms
     prio = _random.uniform(k_pool, (G + 1, T), dtype) if subsample else None
 
-    def fit(paradigm, state, y, prio_i):
-        if paradigm == "replace":
-            return state, proj @ y
-        if paradigm == "accumulate":
-            total, count = state
-            total, count = total + y, count + 1.0
-            return (total, count), proj @ (total / count)
-        # accumulate-subsample: bottom-k priority pool of (x, y) rows (paradigms.bottom_k).
-        state = paradigms.bottom_k(state, jnp.concatenate([x, y[:, None]], axis=1), prio_i)
-        live = jnp.isfinite(state.priority).astype(dtype)
-        xp, yp = state.points[:, :-1] * live[:, None], state.points[:, -1] * live
-        return state, spd_solve(xp.T @ xp, xp.T @ yp)
+    def fit(pooled):
+        if isinstance(pooled, LabelSum):  # every label vector so far, on the one design
+            return proj @ (pooled.total / pooled.count)
+        # A bottom-k subset of the rows so far (weight 0: an empty slot).
+        live = pooled.weights
+        xp, yp = pooled.points[:, :-1] * live[:, None], pooled.points[:, -1] * live
+        return spd_solve(xp.T @ xp, xp.T @ yp)
 
-    def init(paradigm):
-        if paradigm == "replace":
-            return ()
-        if paradigm == "accumulate":
-            return (jnp.zeros((T,), dtype), jnp.asarray(0.0, dtype))
-        return paradigms.SubsamplePool(jnp.zeros((cfg.pool_size, d + 1), dtype),
-                                       jnp.full((cfg.pool_size,), jnp.inf, dtype))
+    by_name = {par: pools.pool_for(par, pools=_pools(cfg.pool_size), fn="ols_kernel")
+               for par in cfg.paradigms}
 
     def step(carry, xs):
         eps_i, prio_i = xs
         new, errs = {}, {}
         for par, (state, w) in carry.items():
-            new[par] = fit(par, state, x @ w + eps_i, prio_i)
+            rows = pools.Rows(jnp.concatenate([x, (x @ w + eps_i)[:, None]], axis=1),
+                              priority=prio_i)
+            state = by_name[par].update(state, rows)
+            new[par] = (state, fit(by_name[par].read(state)))
             errs[par] = jnp.sum((new[par][1] - w_star) ** 2)
         return new, errs
 
-    # Fit 1 on the real labels X w* + eps_0 is the first step of the same scan.
-    carry0 = {par: (init(par), w_star) for par in cfg.paradigms}
+    # Every pool starts empty: fit 1, on the real labels X w* + eps_0, is the first step of
+    # the same scan.
+    like = pools.Rows(jnp.zeros((T, d + 1), dtype))
+    carry0 = {par: (pool.empty(like), w_star) for par, pool in by_name.items()}
     final, errors = jax.lax.scan(step, carry0, (eps, prio))
     return {par: w for par, (_, w) in final.items()}, errors
 

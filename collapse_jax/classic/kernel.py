@@ -5,7 +5,7 @@ One kernel, :func:`refit_kernel`, runs the classic self-consuming loop for one s
 generation draws fresh points from the current fit and refits, under
 
 * ``replace`` / ``accumulate`` / ``accumulate-subsample``: the data pools of
-  :mod:`collapse_jax.core.paradigms` (``n`` new points per generation);
+  :mod:`collapse_jax.core.pool` (``n`` new points per generation);
 * ``mix``: real-data mixing (Bertrand et al. 2024): the fit maximises
   ``(1/n) sum_real log p + lam (1/m) sum_synth log p`` over the *fixed* real set and ``m``
   fresh synthetic draws, i.e. ``mu = (1 - w) rbar + w ybar``,
@@ -30,7 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import ndtr
 
-from collapse_jax.core import _random, paradigms
+from collapse_jax.core import _random
+from collapse_jax.core import pool as pools
 from collapse_jax.core._types import Key, Matrix, Vector
 from collapse_jax.core._validate import (
     InvalidInput,
@@ -44,7 +45,7 @@ from collapse_jax.core.metrics import logdet_psd
 from collapse_jax.core.selection import active_weights
 from collapse_jax.core.silos import Truth, draw_truth
 
-PARADIGMS = paradigms.PARADIGMS + ("mix",)
+PARADIGMS = pools.PARADIGMS + ("mix",)
 TRUTHS = ("standard", "random")
 ESTIMATORS = {"mle": 0.0, "unbiased": 1.0}
 #: Largest ``generations * batch * dim`` whose normal draws are made before the scan.
@@ -214,7 +215,9 @@ def refit_kernel(key: Key, params: RefitParams, cfg: RefitConfig, silo=0):
         keys = jax.random.split(k_draw, cfg.generations + 1)
         real_z = _random.normal(keys[0], (cfg.n_max, cfg.dim), dtype)
         draws = keys[1:]
-    subsample = cfg.paradigm == "accumulate-subsample"
+    # Real-data mixing refits on the fixed real set, not on a pool.
+    pool = None if mix else pools.pool_for(cfg.paradigm, size=cfg.pool_size, fn="refit_kernel")
+    subsample = pool is not None and pool.stochastic
     upd_keys = jax.random.split(k_upd, cfg.generations + 1) if subsample else None
     chol_true = cholesky(truth.cov)
     truth_sqrt = sqrtm_psd(truth.cov)
@@ -227,8 +230,8 @@ def refit_kernel(key: Key, params: RefitParams, cfg: RefitConfig, silo=0):
         mean0, cov0 = real_m.mean, _cov(real_m, params.ddof)
     else:
         k_init = upd_keys[0] if subsample else None
-        state = paradigms.init(cfg.paradigm, k_init, real, w_real, cfg.pool_size)
-        pooled = paradigms.pool_moments(cfg.paradigm, state)
+        state = pool.init(pools.Rows(real, w_real), k_init)
+        pooled = pool.read(state)
         mean0, cov0 = pooled.mean, _cov(pooled, params.ddof)
     w_batch = active_weights(batch_size, batch_count, dtype)
 
@@ -259,8 +262,8 @@ def refit_kernel(key: Key, params: RefitParams, cfg: RefitConfig, silo=0):
         if mix:
             new_mean, new_cov = _mix_fit(real_m, batch, params.weight, params.ddof)
         else:
-            state = paradigms.update(cfg.paradigm, state, k, x, w_batch, batch)
-            pooled = paradigms.pool_moments(cfg.paradigm, state)
+            state = pool.update(state, pools.Rows(x, w_batch, moments=batch), k)
+            pooled = pool.read(state)
             new_mean, new_cov = pooled.mean, _cov(pooled, params.ddof)
         return (state, new_mean, new_cov), fit_metrics(new_mean, new_cov, mean)
 

@@ -2,7 +2,7 @@
 
 The Gaussian family (``gaussian``, ``linalg``, ``metrics``, ``silos``), top-alpha selection
 (``selection``), optimal transport (``transport``, ott-jax), mixtures (``mixture``), the data
-pools of the three paradigms (``paradigms``), the closed forms of accumulate without selection
+pools of the three paradigms (``pool``), the closed forms of accumulate without selection
 (``accumulation``), interval statistics (``stats``), and the private helpers every layer uses
 (``_types``, ``_validate``, ``_errors``, ``_random``). The core never imports a family.
 """

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from collapse_jax.core import pool as pools
 from collapse_jax.core._types import Key, Vector
 from collapse_jax.core._validate import (
     InvalidInput,
@@ -29,6 +30,9 @@ from collapse_jax.knowledge_center import regression
 
 DESIGNS = ("block", "isotropic")
 PARADIGMS = ("replace", "accumulate")
+#: The pools over the rows' sufficient statistics :class:`regression.RoundStats`: replace keeps
+#: the newest round's, accumulate adds every round's to the real rows' (exact).
+POOLS = {"replace": pools.replace, "accumulate": lambda: pools.accumulate(regression.merge)}
 
 
 class VerifierConfig(NamedTuple):
@@ -182,18 +186,20 @@ def verifier_kernel(key: Key, params: VerifierParams, cfg: VerifierConfig, silo=
             out["accepted_dir"] = st.count
         return out
 
+    pool = pools.pool_for(cfg.paradigm, pools=POOLS, fn="verifier_kernel")
+    # Only a pool of block rows alone (replace) has the block design's diagonal Gram matrix;
+    # the accumulated pool also holds the real (isotropic) rows.
+    fit_block = block and cfg.paradigm == "replace"
+
     def step(carry, k):
-        theta, pool = carry
+        theta, state = carry
         st = round_fn(k, theta)
-        if cfg.paradigm == "replace":
-            new, failed = regression.ols(st, theta, block=block)
-        else:
-            pool = regression.merge(pool, st)
-            new, failed = regression.ols(pool, theta, block=False)
-        return (new, pool), metrics(new, st, failed, st.total / offered)
+        state = pool.update(state, st)
+        new, failed = regression.ols(pool.read(state), theta, block=fit_block)
+        return (new, state), metrics(new, st, failed, st.total / offered)
 
     keys = jax.random.split(k_rounds, cfg.rounds)
-    (theta, _), out = jax.lax.scan(step, (theta0, real), keys)
+    (theta, _), out = jax.lax.scan(step, (theta0, pool.init(real)), keys)
     real_row = real._replace(count=jnp.zeros((p,), dtype))
     first = metrics(theta0, real_row, jnp.asarray(0.0, dtype), jnp.asarray(1.0, dtype))
     out = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, out)

@@ -15,7 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from collapse_jax.core import _random, linalg, paradigms
+from collapse_jax.core import _random, linalg
+from collapse_jax.core import pool as pools
 from collapse_jax.core._types import Key, Matrix, Vector
 from collapse_jax.core._validate import (
     InvalidInput,
@@ -121,7 +122,7 @@ def selection_config(
     alpha = check_float(fn, "alpha", alpha, 0.0, 1.0, lo_open=True)
     alpha_min = check_float(fn, "alpha_min", alpha if alpha_min is None else alpha_min,
                             0.0, alpha, lo_open=True)
-    check_choice(fn, "paradigm", paradigm, paradigms.PARADIGMS)
+    check_choice(fn, "paradigm", paradigm, pools.PARADIGMS)
     check_choice(fn, "metric", metric, METRICS)
     check_choice(fn, "estimator", estimator, ESTIMATORS)
     check_choice(fn, "truth", truth, TRUTHS)
@@ -235,8 +236,9 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig, si
     chol_true = cholesky(truth.cov)
     real = truth.mean + _random.normal(k_real, (cfg.n_max, cfg.dim), dtype) @ chol_true.T
     w_real = active_weights(cfg.n_max, params.n, dtype)
-    state = paradigms.init(cfg.paradigm, k_pool, real, w_real, cfg.pool_size)
-    pooled = paradigms.pool_moments(cfg.paradigm, state)
+    pool = pools.pool_for(cfg.paradigm, size=cfg.pool_size, fn="selection_kernel")
+    state = pool.init(pools.Rows(real, w_real), k_pool)
+    pooled = pool.read(state)
     mean0, cov0 = pooled.mean, covariance(pooled, cfg.estimator)
     cov0_sqrt = sqrtm_psd(cov0)
     if cfg.metric == "fixed":
@@ -264,8 +266,8 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig, si
         # The points themselves are needed only by a pool that stores them (XLA drops
         # them otherwise).
         x = mean + z.astype(dtype) @ chol.T
-        state = paradigms.update(cfg.paradigm, state, k_upd, x, w.astype(dtype), batch)
-        pooled = paradigms.pool_moments(cfg.paradigm, state)
+        state = pool.update(state, pools.Rows(x, w.astype(dtype), moments=batch), k_upd)
+        pooled = pool.read(state)
         new_mean, new_cov = pooled.mean, covariance(pooled, cfg.estimator)
         out = fit_metrics(new_mean, new_cov)
         out["psi"] = psi

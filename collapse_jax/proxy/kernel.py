@@ -22,7 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from collapse_jax.core import linalg, mixture, paradigms, transport
+from collapse_jax.core import linalg, mixture, transport
+from collapse_jax.core import pool as data_pool
 from collapse_jax.core._types import Key
 from collapse_jax.core._validate import (
     InvalidInput,
@@ -171,71 +172,71 @@ class ProxyFinal(NamedTuple):
     pools: jax.Array            # every strategy's last pool points, axis 0 = S
 
 
-def _pool_init(cfg: ProxyConfig, x0, prio):
-    """Pool holding the public sample ``x0`` (``cfg.pool`` rows): ``(points, weights)``; for
-    accumulate-subsample the second entry holds the rows' uniform priorities ``prio``."""
-    dtype = x0.dtype
-    if cfg.paradigm == "accumulate":
-        size = cfg.pool + cfg.n * cfg.generations
-        pts = jnp.zeros((size, cfg.dim), dtype).at[: cfg.pool].set(x0)
-        return pts, (jnp.arange(size) < cfg.pool).astype(dtype)
-    if cfg.paradigm == "accumulate-subsample":
-        return x0, prio.astype(dtype)
-    return x0, jnp.ones((cfg.pool,), dtype)
+def _pools(cfg: ProxyConfig):
+    """Each paradigm's :class:`~collapse_jax.core.pool.Pool` of the kept points; every one
+    reads out ``(points, weights)`` of a fixed number of rows.
+
+    ``replace``: the ``n`` kept points, padded to ``cfg.pool`` rows with zero weights.
+    ``accumulate``: the public sample and every kept point, appended into a buffer of
+    ``cfg.pool + n generations`` rows. ``accumulate-subsample``: a bottom-k uniform subsample
+    of ``cfg.pool`` rows of the history (the priorities come from the caller's uniform
+    stream); the public sample fills it as drawn.
+    """
+
+    def pad(rows):
+        x = rows.points
+        size = cfg.pool - x.shape[0]
+        if size >= 0:
+            return (jnp.concatenate([x, jnp.zeros((size, cfg.dim), x.dtype)]),
+                    (jnp.arange(cfg.pool) < x.shape[0]).astype(x.dtype))
+        return x[: cfg.pool], jnp.ones((cfg.pool,), x.dtype)
+
+    def buffer_read(state):
+        pts = state.rows
+        return pts, (jnp.arange(pts.shape[0]) < state.count).astype(pts.dtype)
+
+    def filled(rows, key=None):
+        return data_pool.SubsamplePool(rows.points, rows.priority)
+
+    return {
+        "replace": lambda: data_pool.replace(pad),
+        "accumulate": lambda: data_pool.buffer(cfg.pool + cfg.n * cfg.generations)._replace(
+            read=buffer_read),
+        "accumulate-subsample": lambda: data_pool.accumulate_subsample(
+            cfg.pool, read=lambda s: (s.points, jnp.ones_like(s.priority)))._replace(
+                init=filled),
+    }
 
 
-def _pool_update(cfg: ProxyConfig, pool, x, gen, prio):
-    pts, w = pool
-    if cfg.paradigm == "replace":  # the n kept points, padded with zero weights
-        pad = cfg.pool - cfg.n
-        if pad >= 0:
-            return (jnp.concatenate([x, jnp.zeros((pad, cfg.dim), x.dtype)]),
-                    (jnp.arange(cfg.pool) < cfg.n).astype(w.dtype))
-        return x[: cfg.pool], jnp.ones((cfg.pool,), w.dtype)
-    if cfg.paradigm == "accumulate":
-        start = cfg.pool + (gen - 1) * cfg.n
-        pts = jax.lax.dynamic_update_slice(pts, x, (start, 0))
-        w = jax.lax.dynamic_update_slice(w, jnp.ones((cfg.n,), w.dtype), (start,))
-        return pts, w
-    # Bottom-k uniform subsample of the history: every point gets an i.i.d. uniform priority
-    # on arrival and the pool keeps the cfg.pool smallest (collapse_jax.core.paradigms).
-    return tuple(paradigms.bottom_k(paradigms.SubsamplePool(pts, w), x, prio.astype(w.dtype)))
-
-
-def _pool_weights(cfg: ProxyConfig, pool):
-    pts, w = pool
-    return pts, (jnp.ones_like(w) if cfg.paradigm == "accumulate-subsample" else w)
-
-
-def _fit(cfg: ProxyConfig, pool, init: mixture.Mixture, iterations: int):
-    pts, w = _pool_weights(cfg, pool)
+def _fit(cfg: ProxyConfig, pooled, init: mixture.Mixture, iterations: int):
+    pts, w = pooled
     if cfg.generator == "kde":
         return init
     mix, _ = mixture.em_fit(pts, w, init, iterations, cfg.em_reg)
     return mix
 
 
-def _moments(cfg: ProxyConfig, model, pool):
+def _moments(cfg: ProxyConfig, model, pooled):
     if cfg.generator == "kde":
-        pts, w = _pool_weights(cfg, pool)
+        pts, w = pooled
         return mixture.kde_moments(pts, w, cfg.kde_bandwidth)
     return mixture.moments_of(model)
 
 
-def _draw(cfg: ProxyConfig, stream, model, pool, size: int):
+def _draw(cfg: ProxyConfig, stream, model, pooled, size: int):
     """``size`` outputs of the generator, from a :class:`collapse_jax.core.mixture.Uniforms`
     stream. With ``cfg.junk = eta > 0`` a fraction ``eta`` of them (each independently) are
     low-quality "blurred" samples from the single Gaussian with the generator's own mean
     and covariance (mode averaging), which leaves the generator's mean and covariance
-    unchanged."""
+    unchanged. ``pooled``: the pool's ``(points, weights)``."""
     if cfg.generator == "kde":
-        pts, w = _pool_weights(cfg, pool)
+        pts, w = pooled
         x = mixture.kde_sample_from(stream, pts, w, cfg.kde_bandwidth, size)
     else:
         x = mixture.sample_from(stream, model, size)[0]
     if cfg.junk == 0.0:
         return x
-    mean, cov = _moments(cfg, model, pool)
+    mean, cov = _moments(cfg, model, pooled)
     chol = linalg.cholesky(cov + 1e-9 * jnp.eye(cfg.dim, dtype=cov.dtype))
     blur = mean + stream.normals((size, cfg.dim)).astype(x.dtype) @ chol.T
     return jnp.where(stream.take((size, 1)) < cfg.junk, blur, x)
@@ -247,8 +248,8 @@ def _draw_uniforms(cfg: ProxyConfig, size: int) -> int:
     return size + pairs + (pairs + size if cfg.junk > 0.0 else 0)
 
 
-def _trace(cfg: ProxyConfig, model, pool):
-    return jnp.trace(_moments(cfg, model, pool)[1])
+def _trace(cfg: ProxyConfig, model, pooled):
+    return jnp.trace(_moments(cfg, model, pooled)[1])
 
 
 
@@ -312,24 +313,25 @@ def proxy_kernel(key: Key, params: ProxyParams, cfg: ProxyConfig, silo=0):
     owner = jnp.argmax(jnp.sum(members, axis=1))
     channel = silo_data.Channel(silo_data.SiloBank(real, members, cfg.sinkhorn), record=False)
 
-    pool = _pool_init(cfg, x0, prio)
+    pool = data_pool.pool_for(cfg.paradigm, pools=_pools(cfg), fn="proxy_kernel")
+    state = pool.init(data_pool.Rows(x0, priority=prio.astype(dtype)))
     if cfg.generator == "gmm":
-        pts, w = _pool_weights(cfg, pool)
+        pts, w = pooled = pool.read(state)
         init = mixture.farthest_point_init(pts, w, cfg.components, cfg.em_reg)
-        model = _fit(cfg, pool, init, 5 * cfg.em_iterations)
+        model = _fit(cfg, pooled, init, 5 * cfg.em_iterations)
     else:
         model = mixture.Mixture(jnp.ones((1,), dtype), jnp.zeros((1, cfg.dim), dtype),
                                 jnp.eye(cfg.dim, dtype=dtype)[None])
     models = jax.tree.map(lambda a: jnp.broadcast_to(a, (n_s,) + a.shape), model)
-    pools = jax.tree.map(lambda a: jnp.broadcast_to(a, (n_s,) + a.shape), pool)
+    pools = jax.tree.map(lambda a: jnp.broadcast_to(a, (n_s,) + a.shape), state)
 
     def draw_all(u, models, pools, size):
         # Every strategy transforms the same uniforms: common random numbers.
-        return jax.vmap(lambda m, p: _draw(cfg, mixture.Uniforms(u), m, p, size))(models,
-                                                                                 pools)
+        return jax.vmap(lambda m, p: _draw(cfg, mixture.Uniforms(u), m, pool.read(p),
+                                           size))(models, pools)
 
     def trace_all(models, pools):
-        return jax.vmap(lambda m, p: _trace(cfg, m, p))(models, pools)
+        return jax.vmap(lambda m, p: _trace(cfg, m, pool.read(p)))(models, pools)
 
     nan_curve = jnp.full((cfg.rounds + 1,), jnp.nan, dtype)
     first = {"eval": draw_all(u_eval0, models, pools, cfg.n_eval),
@@ -339,7 +341,7 @@ def proxy_kernel(key: Key, params: ProxyParams, cfg: ProxyConfig, silo=0):
 
     def step(carry, xs):
         models, pools = carry
-        k, gen = xs
+        k = xs
         stream = mixture.uniform_block(k, sum(sizes), dtype)
         u_cand, u_eval, u_pool = (stream.take((m,)) for m in sizes)
         cands = draw_all(u_cand, models, pools, cfg.candidates)
@@ -351,15 +353,17 @@ def proxy_kernel(key: Key, params: ProxyParams, cfg: ProxyConfig, silo=0):
             if strategy == "barycenter":
                 frechet = fr
         kept = jnp.stack(kept)
-        pools = jax.vmap(lambda p, x: _pool_update(cfg, p, x, gen, u_pool))(pools, kept)
-        models = jax.vmap(lambda p, m: _fit(cfg, p, m, cfg.em_iterations))(pools, models)
+        # u_pool: the kept rows' arrival priorities (read by accumulate-subsample only).
+        pools = jax.vmap(lambda p, x: pool.update(p, data_pool.Rows(x, priority=u_pool)))(
+            pools, kept)
+        models = jax.vmap(lambda p, m: _fit(cfg, pool.read(p), m, cfg.em_iterations))(pools,
+                                                                                     models)
         out = {"eval": draw_all(u_eval, models, pools, cfg.n_eval),
                "trace": trace_all(models, pools), "converged": jnp.stack(conv),
                "frechet": frechet}
         return (models, pools), out
 
     keys = jax.random.split(k_gens, cfg.generations)
-    (models, pools), outs = jax.lax.scan(step, (models, pools),
-                                         (keys, jnp.arange(1, cfg.generations + 1)))
+    (models, pools), outs = jax.lax.scan(step, (models, pools), keys)
     outs = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, outs)
-    return ProxyFinal(counts, owner, models, pools[0]), outs
+    return ProxyFinal(counts, owner, models, jax.vmap(pool.read)(pools)[0]), outs

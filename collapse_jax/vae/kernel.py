@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from collapse_jax.core import pool as data_pool
 from collapse_jax.core._types import Key
 from collapse_jax.core._validate import (
     InvalidInput,
@@ -314,10 +315,11 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig, silo=0):
     vae_like = eqx.filter_eval_shape(CVAE, cfg.dim, cfg.latent, cfg.hidden, C, cfg.noise,
                                      key=k_ver_init)
 
-    pool_x = jnp.zeros((cfg.pool, cfg.dim), jnp.float32).at[: real_x.shape[0]].set(real_x)
-    pool_y = jnp.zeros((cfg.pool,), jnp.int32).at[: real_y.shape[0]].set(real_y)
-    count = jnp.asarray(real_x.shape[0], jnp.int32)
-    kept_size = C * cfg.n_keep_c
+    # The generator's data: a buffer of cfg.pool (image, label) rows; params.accumulate (an
+    # array, so that one sweep covers both paradigms) appends each round's kept images or
+    # replaces the pool with them.
+    pool = data_pool.buffer(cfg.pool, accumulate=params.accumulate)
+    state = pool.init(data_pool.Rows((real_x.astype(jnp.float32), real_y.astype(jnp.int32))))
 
     def measure(model, k):
         k_eval, k_elbo = jax.random.split(k)
@@ -351,23 +353,18 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig, silo=0):
         kept = cand.reshape(C, cfg.candidates_c, cfg.dim)[jnp.arange(C)[:, None], idx]
         return kept.reshape(-1, cfg.dim), jnp.repeat(jnp.arange(C), cfg.n_keep_c)
 
-    def round_step(carry, k):
-        pool_x, pool_y, count = carry
+    def round_step(state, k):
+        (pool_x, pool_y), count = pool.read(state)
         k_init, k_fit, k_meas, k_sel = jax.random.split(k, 4)
         model, losses = fit(k_fit, reinit(vae_like, k_init), neg_elbo, pool_x, pool_y, count,
                             cfg.vae)
         out, grid = measure(model, k_meas)
         tail = max(1, cfg.vae.steps // 10)
         out["train_loss"] = jnp.mean(losses[-tail:]).astype(dt)
-        kept_x, kept_y = select(model, k_sel)
-        at = jnp.where(params.accumulate > 0, count, 0)
-        at = jnp.minimum(at, cfg.pool - kept_size).astype(jnp.int32)
-        pool_x = jax.lax.dynamic_update_slice(pool_x, kept_x, (at, jnp.int32(0)))
-        pool_y = jax.lax.dynamic_update_slice(pool_y, kept_y.astype(jnp.int32), (at,))
-        new_count = jnp.where(params.accumulate > 0, count + kept_size, kept_size)
-        return (pool_x, pool_y, jnp.minimum(new_count, cfg.pool).astype(jnp.int32)), (out, grid)
+        state = pool.update(state, data_pool.Rows(select(model, k_sel)))
+        return state, (out, grid)
 
     keys = jax.random.split(k_rounds, cfg.rounds + 1)
-    _, (metrics, grids) = jax.lax.scan(round_step, (pool_x, pool_y, count), keys)
+    _, (metrics, grids) = jax.lax.scan(round_step, state, keys)
     return RetrainFinal(verifier_acc.astype(dt), real_accept.astype(dt), fd_pref_real,
                         grids), metrics

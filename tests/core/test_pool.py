@@ -1,0 +1,200 @@
+"""core.pool: the one data-pool abstraction (replace, accumulate, accumulate-subsample,
+buffer) that every kernel calls through ``init`` / ``update`` / ``read``."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from collapse_jax.core import paradigms
+from collapse_jax.core import pool as pools
+from collapse_jax.core._validate import InvalidInput
+from collapse_jax.core.gaussian import moments
+
+from ..conftest import Z
+
+
+def _batches(seed=0, sizes=(6, 4, 5), d=3):
+    rng = np.random.default_rng(seed)
+    return [jnp.asarray(rng.normal(size=(m, d)) * (1 + i) + i) for i, m in enumerate(sizes)]
+
+
+def _run(pool, batches, weights=None, key=None):
+    weights = weights or [None] * len(batches)
+    keys = [None] * len(batches) if key is None else list(jax.random.split(key, len(batches)))
+    state = pool.init(pools.Rows(batches[0], weights[0]), keys[0])
+    for x, w, k in zip(batches[1:], weights[1:], keys[1:]):
+        state = pool.update(state, pools.Rows(x, w), k)
+    return state
+
+
+# ---- bottom-k -----------------------------------------------------------------------------
+
+def test_bottom_k_keeps_the_smallest_priorities_of_everything_seen():
+    rng = np.random.default_rng(0)
+    k, d = 5, 3
+    pool = pools.SubsamplePool(jnp.zeros((k, d)), jnp.full((k,), jnp.inf))
+    xs, ps = [], []
+    for _ in range(4):
+        x = rng.normal(size=(7, d))
+        p = rng.uniform(size=7)
+        p[0] = np.inf  # a row never to keep (zero weight)
+        pool = pools.bottom_k(pool, jnp.asarray(x), jnp.asarray(p))
+        xs.append(x)
+        ps.append(p)
+    x_all, p_all = np.concatenate(xs), np.concatenate(ps)
+    best = np.argsort(p_all)[:k]
+    np.testing.assert_array_equal(np.sort(np.asarray(pool.priority)), np.sort(p_all[best]))
+    order = np.argsort(np.asarray(pool.priority))
+    np.testing.assert_array_equal(np.asarray(pool.points)[order], x_all[best])
+
+
+def test_bottom_k_fills_empty_slots_before_dropping_rows():
+    pool = pools.SubsamplePool(jnp.zeros((4, 1)), jnp.full((4,), jnp.inf))
+    pool = pools.bottom_k(pool, jnp.arange(3.0)[:, None], jnp.array([0.9, 0.5, 0.7]))
+    assert int(np.sum(np.isfinite(np.asarray(pool.priority)))) == 3
+    assert sorted(np.asarray(pool.points)[np.isfinite(np.asarray(pool.priority)), 0]) == [0, 1, 2]
+
+
+def test_paradigms_module_keeps_the_names_importable():
+    assert paradigms.PARADIGMS == pools.PARADIGMS == ("replace", "accumulate",
+                                                       "accumulate-subsample")
+    assert paradigms.bottom_k is pools.bottom_k
+
+
+# ---- replace / accumulate -----------------------------------------------------------------
+
+def test_replace_keeps_only_the_newest_batch():
+    batches = _batches()
+    m = pools.pool_for("replace").read(_run(pools.pool_for("replace"), batches))
+    want = moments(batches[-1])
+    for a, b in zip(m, want):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_accumulate_is_the_moments_of_the_concatenation():
+    batches = _batches()
+    w = [jnp.asarray(np.r_[np.ones(m - 2), 0.0, 0.0]) for m in (6, 4, 5)]
+    p = pools.pool_for("accumulate")
+    got = p.read(_run(p, batches, w))
+    want = moments(jnp.concatenate(batches), jnp.concatenate(w))
+    assert float(got.count) == float(want.count) == 9.0
+    np.testing.assert_allclose(np.asarray(got.mean), np.asarray(want.mean), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(got.scatter), np.asarray(want.scatter), rtol=1e-11,
+                               atol=1e-12)
+
+
+def test_given_batch_moments_are_used_as_they_are():
+    x = _batches()[0]
+    given = moments(2.0 * x)  # deliberately not the rows' moments
+    m = pools.pool_for("replace").init(pools.Rows(x, moments=given))
+    np.testing.assert_array_equal(np.asarray(m.mean), np.asarray(given.mean))
+
+
+def test_accumulate_of_sums_from_empty_equals_init():
+    p = pools.accumulate(lambda a, b: a + b, lambda r: r.points.sum(axis=0))
+    batches = _batches()
+    s = p.empty(pools.Rows(batches[0]))
+    np.testing.assert_array_equal(np.asarray(s), 0.0)
+    for x in batches:
+        s = p.update(s, pools.Rows(x))
+    np.testing.assert_allclose(np.asarray(s), np.asarray(jnp.concatenate(batches).sum(0)),
+                               rtol=1e-13)
+
+
+# ---- accumulate-subsample -----------------------------------------------------------------
+
+def test_subsample_holds_every_row_until_full_and_never_a_zero_weight_row():
+    x = jnp.arange(12.0)[:, None]
+    w = jnp.asarray(np.r_[np.ones(5), 0.0, np.ones(6)])
+    p = pools.pool_for("accumulate-subsample", size=20)
+    s = p.init(pools.Rows(x[:6], w[:6]), jax.random.key(1))
+    s = p.update(s, pools.Rows(x[6:], w[6:]), jax.random.key(2))
+    rows = pools._live_rows(s)
+    kept = sorted(np.asarray(rows.points)[np.asarray(rows.weights) > 0, 0])
+    assert kept == [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11]
+    m = p.read(s)
+    want = moments(x, w)
+    np.testing.assert_allclose(np.asarray(m.mean), np.asarray(want.mean), rtol=1e-12)
+
+
+def test_subsample_is_a_uniform_subset_of_the_history():
+    """Rows 0..N-1 arrive in batches of b; a pool of k must be a uniform k-subset, so the
+    number of first-batch rows kept is hypergeometric and the mean kept label has the
+    without-replacement variance; both are checked within Z standard errors over R seeds."""
+    N, b, k, R = 40, 8, 10, 4000
+    p = pools.pool_for("accumulate-subsample", size=k)
+    x = jnp.arange(float(N))[:, None]
+
+    def one(key):
+        keys = jax.random.split(key, N // b)
+        s = p.init(pools.Rows(x[:b]), keys[0])
+        for i in range(1, N // b):
+            s = p.update(s, pools.Rows(x[i * b:(i + 1) * b]), keys[i])
+        return s.points[:, 0]
+
+    kept = np.asarray(jax.jit(jax.vmap(one))(jax.random.split(jax.random.key(3), R)))
+    assert all(len(set(r)) == k for r in kept[:50])
+    first = (kept < b).sum(axis=1)
+    frac = b / N
+    var_first = k * frac * (1 - frac) * (N - k) / (N - 1)
+    assert abs(first.mean() - k * frac) <= Z * np.sqrt(var_first / R)
+    var_mean = (N**2 - 1) / 12 / k * (N - k) / (N - 1)
+    assert abs(kept.mean(axis=1).mean() - (N - 1) / 2) <= Z * np.sqrt(var_mean / R)
+
+
+# ---- buffer -------------------------------------------------------------------------------
+
+def test_buffer_appends_or_replaces_and_the_flag_vmaps():
+    xs = [jnp.full((3, 2), float(i + 1)) for i in range(3)]
+    ys = [jnp.full((3,), i + 1, jnp.int32) for i in range(3)]
+
+    def run(flag):
+        p = pools.buffer(10, accumulate=flag)
+        s = p.init(pools.Rows((xs[0], ys[0])))
+        for x, y in zip(xs[1:], ys[1:]):
+            s = p.update(s, pools.Rows((x, y)))
+        return p.read(s)
+
+    acc, rep = run(True), run(False)
+    assert int(acc.count) == 9 and int(rep.count) == 3
+    np.testing.assert_array_equal(np.asarray(acc.rows[1][:9]), np.repeat([1, 2, 3], 3))
+    np.testing.assert_array_equal(np.asarray(rep.rows[0][:3]), 3.0)
+    both = jax.vmap(run)(jnp.asarray([1.0, 0.0]))
+    np.testing.assert_array_equal(np.asarray(both.count), [9, 3])
+    np.testing.assert_array_equal(np.asarray(both.rows[0][0]), np.asarray(acc.rows[0]))
+    np.testing.assert_array_equal(np.asarray(both.rows[0][1][:3]), 3.0)
+    # A full buffer keeps its last rows: the write starts at capacity - m.
+    p = pools.buffer(5)
+    s = p.update(p.init(pools.Rows(xs[0])), pools.Rows(xs[1]))
+    assert int(s.count) == 5
+    np.testing.assert_array_equal(np.asarray(s.rows[:, 0]), [1, 1, 2, 2, 2])
+    assert int(p.empty(pools.Rows(xs[0])).count) == 0
+
+
+# ---- pool_for, jit --------------------------------------------------------------------------
+
+def test_unknown_paradigm_raises_invalid_input_naming_everything():
+    with pytest.raises(InvalidInput, match=r"my_kernel: paradigm='mix' is unknown; allowed one "
+                                           r"of replace, accumulate, accumulate-subsample"):
+        pools.pool_for("mix", size=4, fn="my_kernel")
+    with pytest.raises(InvalidInput, match=r"pool_for: paradigm='accumulate-subsample' is "
+                                           r"unknown; allowed one of replace"):
+        pools.pool_for("accumulate-subsample", pools={"replace": pools.replace})
+    with pytest.raises(InvalidInput, match=r"pool_for: size=None"):
+        pools.pool_for("accumulate-subsample")
+
+
+@pytest.mark.parametrize("name", pools.PARADIGMS)
+def test_jit_equals_eager(name):
+    p = pools.pool_for(name, size=7)
+    batches = _batches(1)
+    w = [jnp.ones(b.shape[0]) for b in batches]
+
+    def run(key):
+        return p.read(_run(p, batches, w, key))
+
+    key = jax.random.key(5)
+    eager, jitted = run(key), jax.jit(run)(key)
+    for a, b in zip(jax.tree.leaves(eager), jax.tree.leaves(jitted)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-12)
