@@ -27,7 +27,7 @@ decides:
 8. accumulate (every synthetic batch kept, no real mixing): ``E Tr Sigma_T / Tr Sigma*``
    follows its exact product, whose limit is ``sin(pi/sqrt n)/(pi/sqrt n)`` (theory.md 3.8,
    :func:`collapse_jax.power_law.accumulation.accumulate_trace_ratio`; the pool of
-   :mod:`collapse_jax.core.paradigms`).
+   :mod:`collapse_jax.core.pool`).
 
 All confidence intervals are simultaneous over the claims of the run (Bonferroni). The
 stationary variance has a power-law tail whose index falls as ``lam`` grows (solving
@@ -176,7 +176,7 @@ def body(a):
     runs = {lab: {k.split(":")[-1]: v for k, v in kept.items() if k.rsplit(":", 1)[0] == lab}
             for lab in labels}
 
-    # Accumulate without mixing: the paradigms.py pool, every synthetic batch kept.
+    # Accumulate without mixing: the core.pool accumulate pool, every synthetic batch kept.
     cfg_acc = refit_config(dim=a.dim, n=a.n, generations=T, paradigm="accumulate",
                            truth=a.truth)
     acc_seeds = ACCUMULATE_SEED_FACTOR * a.seeds

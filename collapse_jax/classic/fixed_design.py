@@ -20,7 +20,7 @@ error is ``||w_i - w*||^2`` (the test error ``E ||w - w*||^2_Sigma`` with ``Sigm
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -28,7 +28,7 @@ import numpy as np
 
 from collapse_jax.core import _random, linalg
 from collapse_jax.core import pool as pools
-from collapse_jax.core._types import Key
+from collapse_jax.core._types import Key, Metrics, Silo
 from collapse_jax.core._validate import (
     InvalidInput,
     check_choice,
@@ -145,7 +145,7 @@ def _ols_operator(x):
     return spd_solve(x.T @ x, x.T)
 
 
-def ols_kernel(key: Key, params: OLSParams, cfg: OLSConfig, silo=0):
+def ols_kernel(key: Key, params: OLSParams, cfg: OLSConfig, silo: Silo = 0) -> tuple[Any, Metrics]:
     """OLS retrained on its own labels under each of ``cfg.paradigms``, one seed.
 
     Returns ``(w_final, errors)``: ``w_final`` maps each paradigm to its last fit and
@@ -195,7 +195,7 @@ def ols_kernel(key: Key, params: OLSParams, cfg: OLSConfig, silo=0):
     return {par: w for par, (_, w) in final.items()}, errors
 
 
-def dohmatob_kernel(key: Key, params: OLSParams, cfg: OLSConfig, silo=0):
+def dohmatob_kernel(key: Key, params: OLSParams, cfg: OLSConfig, silo: Silo = 0) -> tuple[Any, Metrics]:
     """Test error of a model trained on generation-``n`` data (Dohmatob, Feng, Kempe 2024).
 
     A chain of replace refits on a fixed ``T0 x d`` design with label noise ``noise0``

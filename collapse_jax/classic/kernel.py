@@ -23,7 +23,7 @@ fitted model's mass beyond the truth's 2- and 3-sigma quantiles. The estimator (
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -32,7 +32,7 @@ from jax.scipy.special import ndtr
 
 from collapse_jax.core import _random
 from collapse_jax.core import pool as pools
-from collapse_jax.core._types import Key, Matrix, Vector
+from collapse_jax.core._types import Key, Matrix, Metrics, Silo, Vector
 from collapse_jax.core._validate import (
     InvalidInput,
     check_choice,
@@ -177,7 +177,7 @@ def _tail_mass(mean, cov, truth: Truth, sd_true, c):
     return ndtr(lo) + ndtr(hi)
 
 
-def refit_kernel(key: Key, params: RefitParams, cfg: RefitConfig, silo=0):
+def refit_kernel(key: Key, params: RefitParams, cfg: RefitConfig, silo: Silo = 0) -> tuple[Any, Metrics]:
     """Recursive Gaussian refit without selection, one seed (and one silo stream).
 
     Row 0 of every metric is the fit to ``n`` real draws from the truth; row ``r`` is the

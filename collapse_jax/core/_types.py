@@ -12,6 +12,7 @@ The test suite checks these annotations at run time (the jaxtyping pytest hook w
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, Real
 
@@ -42,8 +43,13 @@ FloatScalar = Float[ArrayLike, ""]
 #: A ``(first, last)`` window of generations.
 Window = Sequence[RealScalar] | Real[ArrayLike, " 2"]
 
+#: A kernel's silo index: a Python int, or a traced int32 scalar under ``vmap`` over silos.
+Silo = int | Int[ArrayLike, ""]
+#: A kernel's per-generation metrics: arrays with a leading ``(generations + 1,)`` axis, by name.
+Metrics = dict[str, Any]
+
 __all__ = [
     "Array", "ArrayLike", "Bool", "Float", "FloatArray", "FloatScalar", "Int", "IntScalar", "Key",
-    "Matrix", "MatrixLike", "Points", "PointsLike", "Real", "RealArray", "RealInput", "RealScalar",
-    "Scalar", "Vector", "VectorLike", "Weights", "WeightsLike", "Window",
+    "Matrix", "MatrixLike", "Metrics", "Points", "PointsLike", "Real", "RealArray", "RealInput",
+    "RealScalar", "Scalar", "Silo", "Vector", "VectorLike", "Weights", "WeightsLike", "Window",
 ]

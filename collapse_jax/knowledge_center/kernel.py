@@ -10,14 +10,14 @@ with or without the verifier, runs under one compile), and every metric has a le
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from collapse_jax.core import pool as pools
-from collapse_jax.core._types import Key, Vector
+from collapse_jax.core._types import Key, Metrics, Silo, Vector
 from collapse_jax.core._validate import (
     InvalidInput,
     check_choice,
@@ -136,7 +136,8 @@ def verifier_params(cfg: VerifierConfig, *, delta=0.5, r=0.2, sigma=1.0, sigma_c
                             for k in VerifierParams._fields))
 
 
-def verifier_kernel(key: Key, params: VerifierParams, cfg: VerifierConfig, silo=0):
+def verifier_kernel(key: Key, params: VerifierParams, cfg: VerifierConfig,
+                    silo: Silo = 0) -> tuple[Any, Metrics]:
     """Generate - verify - retrain for ``cfg.rounds`` rounds (one seed).
 
     ``theta* = 0`` (the loop is equivariant under a shift of ``theta*`` and ``theta_c``

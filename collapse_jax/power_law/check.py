@@ -25,7 +25,7 @@ import jax
 import numpy as np
 
 from collapse_jax.core import accumulation, stats
-from collapse_jax.core.paradigms import PARADIGMS
+from collapse_jax.core.pool import PARADIGMS
 from collapse_jax.engine import batch
 from collapse_jax.power_law import theory
 from collapse_jax.power_law.kernel import (

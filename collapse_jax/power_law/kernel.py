@@ -9,7 +9,7 @@ row 0 is the model fitted to the real data. Seeds, silos and sweeps are added by
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +17,7 @@ import numpy as np
 
 from collapse_jax.core import _random, linalg
 from collapse_jax.core import pool as pools
-from collapse_jax.core._types import Key, Matrix, Vector
+from collapse_jax.core._types import Key, Matrix, Metrics, Silo, Vector
 from collapse_jax.core._validate import (
     InvalidInput,
     check_choice,
@@ -208,7 +208,8 @@ def _to_data_coordinates(mz: Moments, mean, chol) -> Moments:
     return Moments(mz.count, mean + chol @ mz.mean, chol @ mz.scatter @ chol.T)
 
 
-def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig, silo=0):
+def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig,
+                     silo: Silo = 0) -> tuple[Any, Metrics]:
     """Recursive Gaussian refit with top-alpha selection toward a silo's reference.
 
     Generation 0 fits ``n`` real draws from the truth. Generation ``t >= 1`` draws

@@ -16,7 +16,7 @@ computed afterwards, batched, by :func:`collapse_jax.proxy.sample_metrics.evalua
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -24,7 +24,7 @@ import numpy as np
 
 from collapse_jax.core import linalg, mixture, transport
 from collapse_jax.core import pool as data_pool
-from collapse_jax.core._types import Key
+from collapse_jax.core._types import Key, Metrics, Silo
 from collapse_jax.core._validate import (
     InvalidInput,
     check_choice,
@@ -275,7 +275,7 @@ def _select(cfg: ProxyConfig, strategy: str, cand, channel, owner, real):
     return res.indices, res.converged, res.frechet
 
 
-def proxy_kernel(key: Key, params: ProxyParams, cfg: ProxyConfig, silo=0):
+def proxy_kernel(key: Key, params: ProxyParams, cfg: ProxyConfig, silo: Silo = 0) -> tuple[Any, Metrics]:
     """One seed of recursive training under every strategy of ``cfg.strategies``.
 
     The seed's truth sample, silo split and public sample are shared by all strategies;

@@ -29,7 +29,7 @@ leading ``(rounds + 1,)`` axis whose row 0 is the model trained on real images.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from collapse_jax.core import pool as data_pool
-from collapse_jax.core._types import Key
+from collapse_jax.core._types import Key, Metrics, Silo
 from collapse_jax.core._validate import (
     InvalidInput,
     check_float,
@@ -274,7 +274,8 @@ def top_fraction_mask(score, y, keep, classes: int):
     return jnp.zeros(n, bool).at[perm].set(kept_sorted)
 
 
-def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig, silo=0):
+def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
+                   silo: Silo = 0) -> tuple[Any, Metrics]:
     """One seed of the generate-verify-retrain loop (module docstring); ``silo`` is unused.
 
     Returns ``(RetrainFinal, metrics)``; ``metrics`` maps each name of :data:`METRIC_NAMES`

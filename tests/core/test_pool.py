@@ -6,7 +6,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from collapse_jax.core import paradigms
 from collapse_jax.core import pool as pools
 from collapse_jax.core._validate import InvalidInput
 from collapse_jax.core.gaussian import moments
@@ -56,10 +55,8 @@ def test_bottom_k_fills_empty_slots_before_dropping_rows():
     assert sorted(np.asarray(pool.points)[np.isfinite(np.asarray(pool.priority)), 0]) == [0, 1, 2]
 
 
-def test_paradigms_module_keeps_the_names_importable():
-    assert paradigms.PARADIGMS == pools.PARADIGMS == ("replace", "accumulate",
-                                                       "accumulate-subsample")
-    assert paradigms.bottom_k is pools.bottom_k
+def test_the_paradigm_names():
+    assert pools.PARADIGMS == ("replace", "accumulate", "accumulate-subsample")
 
 
 # ---- replace / accumulate -----------------------------------------------------------------

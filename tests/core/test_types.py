@@ -13,18 +13,26 @@ import pytest
 from beartype.roar import BeartypeException
 from jaxtyping import TypeCheckError
 
+from collapse_jax.classic import fixed_design
+from collapse_jax.classic import kernel as classic_kernel
 from collapse_jax.classic import theory as tc
-from collapse_jax.core import accumulation, gaussian, linalg, selection
+from collapse_jax.core import accumulation, gaussian, linalg, pool, selection
+from collapse_jax.knowledge_center import kernel as kc_kernel
 from collapse_jax.knowledge_center import theory as vt
+from collapse_jax.power_law import kernel as pl_kernel
 from collapse_jax.power_law import theory as pl
+from collapse_jax.proxy import kernel as proxy_kernel
 from collapse_jax.proxy import theory as pt
+from collapse_jax.vae import kernel as vae_kernel
 
 CHECK_ERRORS = (TypeCheckError, BeartypeException)
 
 #: One public function of each instrumented module.
 INSTRUMENTED = (pl.psi_closed_form, tc.refit_log_drift, vt.rho, pt.log_offset_product,
                 accumulation.accumulate_variance_limit, gaussian.moments, selection.top_n,
-                linalg.cholesky)
+                linalg.cholesky, pool.pool_for, pl_kernel.selection_kernel,
+                classic_kernel.refit_kernel, fixed_design.ols_kernel, kc_kernel.verifier_kernel,
+                proxy_kernel.proxy_kernel, vae_kernel.retrain_kernel)
 
 
 @pytest.mark.parametrize("fn", INSTRUMENTED, ids=lambda f: f"{f.__module__}.{f.__name__}")
@@ -62,3 +70,16 @@ def test_correct_calls_pass():
     assert pt.exclusion_mass_ratio(100, 10, np.arange(3), "accumulate").shape == (3,)
     lo = linalg.cholesky(jnp.array([[4.0, 2.0], [2.0, 3.0]]))
     np.testing.assert_allclose(lo @ lo.T, [[4.0, 2.0], [2.0, 3.0]], atol=1e-12)
+
+
+def test_a_kernel_rejects_a_config_of_the_wrong_type():
+    """The public kernels are checked too: a refit config handed to the selection kernel is
+    refused at the call, before anything is traced."""
+    import jax
+
+    cfg = pl_kernel.selection_config(dim=1, n=10, alpha=0.5, generations=3)
+    params = pl_kernel.selection_params(cfg, alpha=0.5, offset=1.0)
+    wrong = classic_kernel.refit_config(n=10, generations=3)
+    with pytest.raises(CHECK_ERRORS):
+        pl_kernel.selection_kernel(jax.random.key(0), params, wrong)
+    pl_kernel.selection_kernel(jax.random.key(0), params, cfg)  # the right one passes
