@@ -31,11 +31,18 @@ from collapse_jax.verdict.curves import (
     write_curves,
 )
 from collapse_jax.verdict.errors import CheckError
-from collapse_jax.verdict.family import simultaneous_level
+from collapse_jax.verdict.family import ClaimPlan, simultaneous_level
 from collapse_jax.verdict.files import atomic_write_text
 from collapse_jax.verdict.json_values import to_jsonable
 from collapse_jax.verdict.outputs import save_figure
-from collapse_jax.verdict.report import CLAIM_COLUMNS, claims_frame, read_report, write_report
+from collapse_jax.verdict.report import (
+    CLAIM_COLUMNS,
+    CheckReport,
+    check_report,
+    claims_frame,
+    read_report,
+    write_report,
+)
 from collapse_jax.verdict.table import format_table
 
 __all__ = [

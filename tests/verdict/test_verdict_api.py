@@ -279,3 +279,12 @@ def test_a_check_run_in_process_leaves_float64_as_it_was():
                        timeout=600, env={k: v for k, v in __import__("os").environ.items()
                                          if k != "JAX_ENABLE_X64"})
     assert r.returncode == 0 and "scoped" in r.stdout, (r.stdout[-2000:], r.stderr[-2000:])
+
+
+def test_every_public_name_is_defined():
+    import collapse_jax
+
+    missing = [n for n in verdict.__all__ if not hasattr(verdict, n)]
+    assert not missing, missing
+    for n in collapse_jax.__all__:
+        assert getattr(collapse_jax, n) is not None, n
