@@ -39,10 +39,23 @@ def draw_truth(key: Key, dim: int, kind: str, dtype) -> Truth:
     raise InvalidInput(f"draw_truth: kind={kind!r} is unknown; allowed one of standard, random")
 
 
-def biased_reference(key: Key, truth: Truth, offset) -> Vector:
-    """Reference ``u*`` of one silo: ``mu*`` shifted by ``offset`` standard deviations, with a
-    random sign, on a random ``ceil(d / 2)`` of the coordinates."""
+def biased_reference(key: Key, truth: Truth, offset, rule: str = "scaled") -> Vector:
+    """Reference ``u*`` of one silo.
+
+    ``scaled``: ``mu*`` shifted by ``offset`` standard deviations, with a random sign, on a
+    random ``ceil(d / 2)`` of the coordinates. ``gaussian`` (Qiao et al.'s script):
+    ``mu* + offset z`` on a random ``floor(d / 2)`` of the coordinates, ``z ~ N(0, 1)``, in the
+    data's units (not scaled by the truth's standard deviations).
+    """
     d = truth.mean.shape[0]
+    if rule == "gaussian":
+        k_perm, k_z = jax.random.split(key)
+        chosen = jax.random.permutation(k_perm, d) < d // 2
+        z = jax.random.normal(k_z, (d,), truth.mean.dtype)
+        return truth.mean + (offset * z * chosen).astype(truth.mean.dtype)
+    if rule != "scaled":
+        raise InvalidInput(f"biased_reference: rule={rule!r} is unknown; allowed one of "
+                           "scaled, gaussian")
     k_perm, k_sign = jax.random.split(key)
     chosen = jax.random.permutation(k_perm, d) < (d + 1) // 2
     sign = jnp.where(jax.random.bernoulli(k_sign, 0.5, (d,)), 1.0, -1.0)

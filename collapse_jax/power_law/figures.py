@@ -55,3 +55,32 @@ def power_law_figure(ratios: dict, *, window, fitted_slope, predicted_slope, psi
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+PRESET_COLORS = {"replace": "C2", "replace+select": "C1", "accumulate": "C0",
+                 "accumulate+select": "C3"}
+
+
+def preset_figure(curves: dict, findings: dict, *, n: int, window, seeds: int):
+    """Qiao et al.'s Gaussian experiment: the population mean of ``Tr Sigma_t / Tr Sigma*`` per
+    regime (log-log), the deterministic equivalent of accumulate + selection (dashed), and the
+    authors' published 10-run means at t = 10, 100, 300 (markers)."""
+    fig, ax = new_figure(1, 1, figsize=(7, 4.8))
+    for name, color in PRESET_COLORS.items():
+        mean = np.asarray(curves[name]["trace_ratio"]["mean"], dtype=float).ravel()
+        t = np.arange(mean.size)
+        ax.plot(t[1:], mean[1:], color=color, lw=1.6, label=f"{name} ({seeds} seeds)")
+        pub = findings.get("published", {}).get(name)
+        if pub:
+            ax.plot([10, 100, 300], [pub["r10"], pub["r100"], pub["r300"]], "o", color=color,
+                    mfc="none", ms=7)
+    eq = np.asarray(curves["accumulate+select (deterministic equivalent)"]["trace_ratio"]["mean"],
+                    dtype=float).ravel()
+    ax.plot(np.arange(1, eq.size), eq[1:], "k--", lw=1.2,
+            label="accumulate+select, deterministic equivalent")
+    ax.axvspan(window[0], window[1], color="0.92", zorder=0)
+    ax.set(xscale="log", yscale="log", xlabel="generation t", ylabel="Tr Sigma_t / Tr Sigma*",
+           title=f"Qiao et al.'s Gaussian experiment, n = {n} (circles: their published 10-run "
+                 "means)")
+    ax.legend(fontsize=8)
+    return fig

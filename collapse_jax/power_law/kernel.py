@@ -40,6 +40,11 @@ from collapse_jax.core.silos import Truth, biased_reference, draw_truth
 METRICS = ("current-fit", "fixed", "euclidean")
 TRUTHS = ("standard", "random")
 SAMPLERS = ("auto", "order-stat", "sort")
+#: Generation 0: a fit of ``n`` real draws (``real``), or the truth itself (``truth``: the
+#: accumulate pool starts empty, as in Qiao et al.'s script).
+STARTS = ("real", "truth")
+#: The silo reference rule (:func:`collapse_jax.core.silos.biased_reference`).
+REFERENCES = ("scaled", "gaussian")
 ESTIMATORS = ("mle", "unbiased")
 
 
@@ -62,6 +67,8 @@ class SelectionConfig(NamedTuple):
     sampler: str
     precision: str
     sample_precision: str
+    start: str = "real"
+    reference: str = "scaled"
 
 
 class SelectionParams(NamedTuple):
@@ -70,13 +77,15 @@ class SelectionParams(NamedTuple):
     ``alpha``: kept fraction (``N = round(n / alpha)`` candidates). ``n``: points kept per
     generation (and size of the real set), at most ``cfg.n_max``. ``offset``: silo bias of the
     reference in standard deviations of the truth. ``fixed_scale``: ``c`` in the ``fixed``
-    metric, whose precision is ``(c Sigma*)^{-1}``.
+    metric, whose precision is ``(c Sigma*)^{-1}``. ``ridge``: added to the diagonal of every
+    fitted covariance (Qiao et al.'s script adds ``1e-6``).
     """
 
     alpha: jax.Array
     n: jax.Array
     offset: jax.Array
     fixed_scale: jax.Array
+    ridge: jax.Array
 
 
 class SelectionFinal(NamedTuple):
@@ -107,12 +116,15 @@ def selection_config(
     sample_precision: str | None = None,
     n_max: int | None = None,
     alpha_min: float | None = None,
+    start: str = "real",
+    reference: str = "scaled",
 ) -> SelectionConfig:
     """Validated :class:`SelectionConfig`.
 
     ``n_max`` / ``alpha_min`` size the arrays when a sweep varies ``n`` / ``alpha`` (defaults:
     ``n`` and ``alpha``). ``sampler='auto'`` uses the exact order-statistics sampler in one
     dimension and sorting otherwise. ``pool_size`` (accumulate-subsample) defaults to ``n``.
+    ``start``: :data:`STARTS`; ``reference``: :data:`REFERENCES`.
     """
     fn = "selection_config"
     dim = check_int(fn, "dim", dim, 1, 512)
@@ -127,6 +139,8 @@ def selection_config(
     check_choice(fn, "estimator", estimator, ESTIMATORS)
     check_choice(fn, "truth", truth, TRUTHS)
     check_choice(fn, "sampler", sampler, SAMPLERS)
+    check_choice(fn, "start", start, STARTS)
+    check_choice(fn, "reference", reference, REFERENCES)
     check_precision(fn, precision)
     sample_precision = precision if sample_precision is None else sample_precision
     check_precision(fn, sample_precision)
@@ -143,10 +157,11 @@ def selection_config(
                            "<= 2**31 - 1 (lax.top_k indexes in int32)")
     return SelectionConfig(dim, n_max, candidates_max, generations, paradigm, metric,
                            bool(select), estimator, pool_size, truth, sampler, precision,
-                           sample_precision)
+                           sample_precision, start, reference)
 
 
-def selection_params(cfg: SelectionConfig, *, alpha=0.25, n=None, offset=0.0, fixed_scale=1.0):
+def selection_params(cfg: SelectionConfig, *, alpha=0.25, n=None, offset=0.0, fixed_scale=1.0,
+                     ridge=0.0):
     """Validated :class:`SelectionParams`.
 
     Scalars give one point; 1-D arrays (broadcast against each other) give a sweep whose
@@ -154,7 +169,7 @@ def selection_params(cfg: SelectionConfig, *, alpha=0.25, n=None, offset=0.0, fi
     """
     fn = "selection_params"
     raw = {"alpha": alpha, "n": cfg.n_max if n is None else n, "offset": offset,
-           "fixed_scale": fixed_scale}
+           "fixed_scale": fixed_scale, "ridge": ridge}
     arrays = {k: np.asarray(v, dtype=float) for k, v in raw.items()}
     shape = sweep_shape(fn, arrays)
     for v in arrays["alpha"].ravel():
@@ -167,6 +182,8 @@ def selection_params(cfg: SelectionConfig, *, alpha=0.25, n=None, offset=0.0, fi
         check_float(fn, "offset", v, 0.0)
     for v in arrays["fixed_scale"].ravel():
         check_float(fn, "fixed_scale", v, 0.0, lo_open=True)
+    for v in arrays["ridge"].ravel():
+        check_float(fn, "ridge", v, 0.0)
     n_cand = np.round(arrays["n"] / arrays["alpha"])
     if cfg.select and cfg.sampler == "sort" and np.any(n_cand > cfg.candidates_max):
         raise InvalidInput(f"{fn}: round(n / alpha)={int(n_cand.max())} exceeds the candidate "
@@ -174,7 +191,7 @@ def selection_params(cfg: SelectionConfig, *, alpha=0.25, n=None, offset=0.0, fi
                          "alpha_min in selection_config")
     dtype = jnp.float64 if cfg.precision == "float64" else jnp.float32
     return SelectionParams(*(jnp.asarray(np.broadcast_to(arrays[k], shape), dtype)
-                             for k in ("alpha", "n", "offset", "fixed_scale")))
+                             for k in ("alpha", "n", "offset", "fixed_scale", "ridge")))
 
 
 def _draw_standardised(key: Key, mass, mean, chol, reference, metric_precision, params, cfg):
@@ -212,7 +229,8 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig,
                      silo: Silo = 0) -> tuple[Any, Metrics]:
     """Recursive Gaussian refit with top-alpha selection toward a silo's reference.
 
-    Generation 0 fits ``n`` real draws from the truth. Generation ``t >= 1`` draws
+    Generation 0 fits ``n`` real draws from the truth (``cfg.start='truth'``: the generation-0
+    model is the truth and the pool starts empty). Generation ``t >= 1`` draws
     ``N = round(n / alpha)`` candidates from the current fit ``N(mu_{t-1}, Sigma_{t-1})``,
     keeps the ``n`` closest to the silo reference ``u*`` under ``cfg.metric`` (or ``n`` fresh
     draws when ``cfg.select`` is False), adds them to the pool (``cfg.paradigm``) and refits
@@ -233,14 +251,20 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig,
     k_truth, k_silos = jax.random.split(key)
     truth = draw_truth(k_truth, cfg.dim, cfg.truth, dtype)
     k_ref, k_real, k_pool, k_gens = jax.random.split(jax.random.fold_in(k_silos, silo), 4)
-    reference = biased_reference(k_ref, truth, params.offset)
+    reference = biased_reference(k_ref, truth, params.offset, rule=cfg.reference)
     chol_true = cholesky(truth.cov)
     real = truth.mean + _random.normal(k_real, (cfg.n_max, cfg.dim), dtype) @ chol_true.T
     w_real = active_weights(cfg.n_max, params.n, dtype)
     pool = pools.pool_for(cfg.paradigm, size=cfg.pool_size, fn="selection_kernel")
-    state = pool.init(pools.Rows(real, w_real), k_pool)
-    pooled = pool.read(state)
-    mean0, cov0 = pooled.mean, covariance(pooled, cfg.estimator)
+    eye = jnp.eye(cfg.dim, dtype=dtype)
+    if cfg.start == "truth":  # the generation-0 model is the truth; nothing pooled yet
+        state = pool.empty(pools.Rows(real, w_real))
+        mean0, cov0 = truth.mean, truth.cov
+    else:
+        state = pool.init(pools.Rows(real, w_real), k_pool)
+        pooled = pool.read(state)
+        mean0 = pooled.mean
+        cov0 = covariance(pooled, cfg.estimator) + params.ridge * eye
     cov0_sqrt = sqrtm_psd(cov0)
     if cfg.metric == "fixed":
         metric_precision = linalg.spd_inv(params.fixed_scale * truth.cov)
@@ -269,7 +293,8 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig,
         x = mean + z.astype(dtype) @ chol.T
         state = pool.update(state, pools.Rows(x, w.astype(dtype), moments=batch), k_upd)
         pooled = pool.read(state)
-        new_mean, new_cov = pooled.mean, covariance(pooled, cfg.estimator)
+        new_mean = pooled.mean
+        new_cov = covariance(pooled, cfg.estimator) + params.ridge * eye
         out = fit_metrics(new_mean, new_cov)
         out["psi"] = psi
         out["psi_min"] = min_eigenvalue(psi)

@@ -1,0 +1,195 @@
+"""Deterministic equivalent of the selection recursion: E Tr Sigma_t without the simulation.
+
+Top-alpha selection is a function of the current fit only through the standardised
+quantities of one generation: with ``x = m + L z`` (``Sigma = L L^T``, ``z ~ N(0, I_d)``) the
+score of a candidate is ``(x - u)^T P (x - u)`` for the metric's precision ``P``, so which
+``z`` are kept depends on ``(L^T P L, L^{-1}(u - m))`` alone. Given the fit, the expected
+moments of the kept batch (its mean ``b``, its MLE covariance ``C`` and ``E[b b^T]``, all in
+``z`` coordinates) follow from the Gaussian law; this module computes them exactly at finite
+``n`` by Monte Carlo over ``groups`` independent candidate sets of ``N = round(n / alpha)``
+draws each (the top ``n`` of each set, as the kernel keeps them), on its own key stream.
+
+Iterating the expected update of the fit gives the deterministic equivalent (mean-field
+limit) of the recursion:
+
+* replace: ``m' = m + L b``, ``Sigma' = L C L^T + ridge I``;
+* accumulate, pool of ``K`` points growing by ``n`` per generation:
+  ``M' = M + (n / K') L b``, ``S' = (K / K') S + (n / K') L C L^T + (K n / K'^2) L E[b b^T] L^T``
+  (``K' = K + n``; the fit is ``Sigma = S + ridge I``).
+
+One generation is exact in expectation given the fit (up to the Monte Carlo error of the
+groups). Iterating it replaces ``E f(Sigma_t)`` by ``f`` of the iterated expectation, an
+approximation whose error shrinks as the pool grows (accumulate) and does not vanish under
+replace, where the fit wanders. Without selection every generation is linear in the fit and
+the equivalent is exact (:func:`collapse_jax.core.accumulation.accumulate_trace_ratio` for
+accumulate). For the centred current-fit metric ``A = I`` and ``c = 0``: the kept covariance
+tends to ``(1 - psi(alpha, d)) I`` as ``n`` grows and the trace follows
+``prod (1 - psi / (s + 1))`` (theory.md 1.3).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from collapse_jax.core import _random, linalg
+from collapse_jax.core._types import Key, Matrix, Vector
+from collapse_jax.core._validate import InvalidInput, check_choice, check_float, check_int
+
+PARADIGMS = ("replace", "accumulate")
+METRICS = ("current-fit", "fixed", "euclidean")
+
+
+class EquivalentConfig(NamedTuple):
+    """Static structure of :func:`deterministic_equivalent` (hashable)."""
+
+    dim: int
+    n: int
+    candidates: int
+    generations: int
+    paradigm: str
+    metric: str
+    select: bool
+    groups: int
+    start_count: int
+
+
+def equivalent_config(*, dim: int, n: int, alpha: float, generations: int,
+                      paradigm: str = "accumulate", metric: str = "current-fit",
+                      select: bool = True, groups: int = 8,
+                      start_count: int | None = None) -> EquivalentConfig:
+    """Validated :class:`EquivalentConfig`. ``start_count``: points in the accumulate pool at
+    generation 0 (``n``: the fit of ``n`` real draws, as in the selection kernel; ``0``: the
+    generation-0 model is given and the pool starts empty, as in Qiao et al.'s script)."""
+    fn = "equivalent_config"
+    dim = check_int(fn, "dim", dim, 1, 512)
+    n = check_int(fn, "n", n, dim + 1)
+    alpha = check_float(fn, "alpha", alpha, 0.0, 1.0, lo_open=True)
+    generations = check_int(fn, "generations", generations, 1, 10**6)
+    check_choice(fn, "paradigm", paradigm, PARADIGMS)
+    check_choice(fn, "metric", metric, METRICS)
+    groups = check_int(fn, "groups", groups, 2, 10**6)
+    start_count = check_int(fn, "start_count", n if start_count is None else start_count, 0)
+    candidates = int(round(n / alpha)) if select else n
+    if candidates < n:
+        raise InvalidInput(f"{fn}: round(n / alpha) = {candidates} < n = {n}")
+    return EquivalentConfig(dim, n, candidates, generations, paradigm, metric, bool(select),
+                            groups, start_count)
+
+
+class KeptMoments(NamedTuple):
+    """Expected moments of one generation's kept batch in ``z`` coordinates."""
+
+    mean: Vector   # E b
+    cov: Matrix    # E C (MLE covariance within the batch)
+    outer: Matrix  # E b b^T
+
+
+def kept_moments(key: Key, mean: Vector, chol: Matrix, reference: Vector, precision: Matrix,
+                 cfg: EquivalentConfig) -> KeptMoments:
+    """Expected kept-batch moments of one generation from the fit ``N(mean, chol chol^T)``:
+    the top ``n`` of ``N`` candidates by the metric's score, averaged over ``cfg.groups``
+    independent candidate sets (no selection: the closed form ``0``, ``(n-1)/n I``, ``I/n``)."""
+    dtype = mean.dtype
+    d, n = cfg.dim, cfg.n
+    eye = jnp.eye(d, dtype=dtype)
+    if not cfg.select:
+        return KeptMoments(jnp.zeros(d, dtype), (n - 1.0) / n * eye, eye / n)
+    z = _random.normal(key, (cfg.groups, cfg.candidates, d), dtype)
+    if cfg.metric == "current-fit":
+        c = linalg.solve_lower(chol, reference - mean)
+        scores = jnp.sum((z - c) ** 2, axis=-1)
+    else:
+        x = mean + jnp.einsum("gnj,ij->gni", z, chol)
+        diff = x - reference
+        scores = jnp.einsum("gni,ij,gnj->gn", diff, precision, diff)
+    _, idx = jax.lax.top_k(-scores, n)
+    kept = jnp.take_along_axis(z, idx[..., None], axis=1)  # (G, n, d)
+    b = jnp.mean(kept, axis=1)
+    centred = kept - b[:, None, :]
+    cov = jnp.einsum("gni,gnj->gij", centred, centred) / n
+    return KeptMoments(jnp.mean(b, axis=0), jnp.mean(cov, axis=0),
+                       jnp.mean(jnp.einsum("gi,gj->gij", b, b), axis=0))
+
+
+def deterministic_equivalent(key: Key, mean0: Vector, cov0: Matrix, reference: Vector,
+                             precision: Matrix, cfg: EquivalentConfig, ridge=0.0) -> dict:
+    """Iterate the expected update of the fit for ``cfg.generations`` generations (module
+    docstring) from the generation-0 model ``N(mean0, cov0)``.
+
+    ``precision``: the ``fixed`` / ``euclidean`` metric's ``P`` (ignored by ``current-fit``);
+    ``ridge``: added to every fitted covariance (Qiao et al.'s script adds ``1e-6 I``).
+    Returns ``trace`` (``Tr Sigma_t``), ``dist_ref`` (``||m_t - u||^2``) and ``mean``
+    (``m_t``), each with a leading ``(generations + 1,)`` axis.
+    """
+    dtype = mean0.dtype
+    eye = jnp.eye(cfg.dim, dtype=dtype)
+    ridge = jnp.asarray(ridge, dtype)
+
+    def step(carry, xs):
+        m, s, count = carry  # s: the pool's (or the batch's) covariance before the ridge
+        k, _ = xs
+        cov = s + ridge * eye
+        chol = linalg.cholesky(cov)
+        km = kept_moments(k, m, chol, reference, precision, cfg)
+        batch_mean = m + chol @ km.mean
+        batch_cov = chol @ km.cov @ chol.T
+        if cfg.paradigm == "replace":
+            m_new, s_new, count_new = batch_mean, batch_cov, count
+        else:
+            new = count + cfg.n
+            spread = chol @ km.outer @ chol.T
+            m_new = m + (cfg.n / new) * (chol @ km.mean)
+            s_new = (count / new) * s + (cfg.n / new) * batch_cov + (count * cfg.n / new**2) * spread
+            count_new = new
+        out = {"trace": jnp.trace(s_new + ridge * eye),
+               "dist_ref": jnp.sum((m_new - reference) ** 2), "mean": m_new}
+        return (m_new, s_new, count_new), out
+
+    keys = jax.random.split(key, cfg.generations)
+    count0 = jnp.asarray(float(cfg.start_count), dtype)
+    # the generation-0 model is N(mean0, cov0): its pool covariance is cov0 minus the ridge
+    s0 = cov0 - ridge * eye
+    _, out = jax.lax.scan(step, (mean0, s0, count0), (keys, jnp.arange(cfg.generations)))
+    first = {"trace": jnp.trace(cov0), "dist_ref": jnp.sum((mean0 - reference) ** 2),
+             "mean": mean0}
+    return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, out)
+
+
+class SeedSetting(NamedTuple):
+    """What the selection kernel draws for one seed before its first generation (the truth
+    and the silo's reference), given the kernel's static choices."""
+
+    truth: str
+    reference: str
+    metric: str
+
+
+def equivalent_kernel(key: Key, params, cfg: tuple[EquivalentConfig, SeedSetting],
+                      silo=0) -> tuple[None, dict]:
+    """The deterministic equivalent for the truth and reference that
+    :func:`collapse_jax.power_law.kernel.selection_kernel` draws from the same ``key`` (the
+    same key derivation), from the generation-0 model ``N(mu*, Sigma*)`` (``start='truth'``).
+
+    ``params`` holds ``offset``, ``fixed_scale`` and ``ridge`` (a
+    :class:`~collapse_jax.power_law.kernel.SelectionParams`). The Monte Carlo of the kept
+    moments runs on its own stream (``fold_in`` of the kernel's generation key), so no sample
+    of the simulation enters the prediction: only the setting it starts from.
+    """
+    from collapse_jax.core.silos import biased_reference, draw_truth
+
+    eq_cfg, setting = cfg
+    dtype = jnp.float64
+    k_truth, k_silos = jax.random.split(key)
+    truth = draw_truth(k_truth, eq_cfg.dim, setting.truth, dtype)
+    k_ref, _, _, k_gens = jax.random.split(jax.random.fold_in(k_silos, silo), 4)
+    reference = biased_reference(k_ref, truth, params.offset, rule=setting.reference)
+    if setting.metric == "fixed":
+        precision = linalg.spd_inv(params.fixed_scale * truth.cov)
+    else:
+        precision = jnp.eye(eq_cfg.dim, dtype=dtype)
+    out = deterministic_equivalent(jax.random.fold_in(k_gens, 0xE0), truth.mean, truth.cov,
+                                   reference, precision, eq_cfg, ridge=params.ridge)
+    return None, {"ratio": out["trace"] / jnp.trace(truth.cov)}

@@ -1,0 +1,91 @@
+"""``--preset qiao-gaussian`` and the deterministic equivalent it predicts with.
+
+The equivalent must reduce to the closed forms where they exist (psi(alpha, d) for the
+centred current-fit metric, within its Monte Carlo error; the accumulate law without
+selection, exactly), and the preset's claims must pass at a small size and fail when their
+predictions are perturbed (negative controls)."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from collapse_jax.core import accumulation
+from collapse_jax.power_law import check, equivalent, preset, published, theory
+
+from ..conftest import Z
+
+
+def _slope(tr, window):
+    t = np.arange(tr.size)
+    return theory.loglog_window_slope(t, np.log(tr), window)
+
+
+def test_equivalent_reduces_to_psi_for_the_centred_metric():
+    d, alpha, n, window = 1, 0.25, 2000, (50, 200)
+    cfg = equivalent.equivalent_config(dim=d, n=n, alpha=alpha, generations=200, groups=8)
+    f = jax.jit(lambda k: equivalent.deterministic_equivalent(
+        k, jnp.zeros(d), jnp.eye(d), jnp.zeros(d), jnp.eye(d), cfg)["trace"])
+    slopes = np.array([_slope(np.asarray(f(jax.random.key(k))), window) for k in range(4)])
+    closed = theory.predicted_window_slope(float(theory.psi_closed_form(alpha, d)), window)
+    se = slopes.std(ddof=1) / np.sqrt(slopes.size)
+    assert abs(slopes.mean() - closed) <= Z * se + 1.0 / n, (slopes, closed)
+
+
+def test_equivalent_is_exact_without_selection():
+    """Without selection one generation is linear in the fit: the equivalent is the exact
+    expectation (the accumulate law from an empty pool, shifted by one generation)."""
+    d, n, T = 3, 20, 40
+    cfg = equivalent.equivalent_config(dim=d, n=n, alpha=1.0, generations=T, select=False,
+                                       start_count=0)
+    cov = jnp.diag(jnp.array([1.0, 2.0, 3.0]))
+    tr = np.asarray(equivalent.deterministic_equivalent(
+        jax.random.key(0), jnp.zeros(d), cov, jnp.ones(d), jnp.eye(d), cfg)["trace"]) / 6.0
+    t = np.arange(1, T + 1)
+    np.testing.assert_allclose(tr[1:], accumulation.accumulate_trace_ratio(n, t - 1),
+                               rtol=1e-12)
+
+
+def test_published_runs_are_the_papers_ten_seeds():
+    for n, regimes in published.PUBLISHED.items():
+        assert set(regimes) == set(preset.REGIMES), n
+        for rows in regimes.values():
+            assert len(rows) == len(published.SEEDS) == 10
+            assert all(len(r) == len(published.COLUMNS) for r in rows)
+
+
+def _run(tmp_path, name):
+    out = tmp_path / f"{name}.json"
+    code = check.main(["--preset", "qiao-gaussian", "--n", "100", "--seeds", "24",
+                       "--json", str(out)])
+    return code, {c["id"]: c for c in json.loads(out.read_text())["claims"]}
+
+
+def test_preset_decides_its_claims_and_its_negative_controls_fail(tmp_path, monkeypatch):
+    _, claims = _run(tmp_path, "preset")
+    assert set(claims) == set(preset.claim_ids(100))
+    for cid in ("P1", "P2", "P3"):
+        assert claims[cid]["passed"], claims[cid]
+    # Negative controls: each prediction perturbed beyond what the run can absorb.
+    monkeypatch.setattr(accumulation, "accumulate_trace_ratio",
+                        lambda n, t: 0.9 * (1.0 - 1.0 / n))              # P1: 10% low
+    real_kernel = equivalent.equivalent_kernel
+
+    def tilted(key, params, cfg, silo=0):                                 # P2: slope - 0.1
+        final, out = real_kernel(key, params, cfg, silo)
+        t = jnp.arange(out["ratio"].shape[0], dtype=out["ratio"].dtype)
+        return final, {"ratio": out["ratio"] * jnp.maximum(t, 1.0) ** -0.1}
+
+    monkeypatch.setattr(equivalent, "equivalent_kernel", tilted)
+    monkeypatch.setattr(preset, "P3_BOUND", -50.0)                       # P3: impossible gap
+    shifted = {n: {r: tuple((a, b, c, s + 0.5) if r == "accumulate+select" else (a, b, c, s)
+                            for a, b, c, s in rows) for r, rows in regs.items()}
+               for n, regs in published.PUBLISHED.items()}
+    monkeypatch.setattr(published, "PUBLISHED", shifted)                 # P4a: slopes + 0.5
+    code, bad = _run(tmp_path, "negative")
+    assert code == 1
+    for cid in ("P1", "P2", "P3", "P4a"):
+        assert not bad[cid]["passed"], bad[cid]
