@@ -48,7 +48,7 @@ def test_negative_control_a_wrong_exclusion_law_fails(tmp_path, capsys, monkeypa
     stays at 1) must fail claim 1a: at ``--quick`` the measured ratio is 0.47 with a CI of
     half-width 0.08, so 1 lies about 17 standard errors away. The check has no flag that
     perturbs a prediction, so the closed form is replaced in the test."""
-    from collapse_jax.power_law import theory
+    from collapse_jax.proxy import theory
 
     monkeypatch.setattr(theory, "exclusion_mass_ratio",
                         lambda pool, n, t, paradigm: np.ones_like(np.asarray(t, dtype=float)))
