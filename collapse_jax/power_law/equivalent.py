@@ -54,15 +54,19 @@ class EquivalentConfig(NamedTuple):
     select: bool
     groups: int
     start_count: int
+    sample_precision: str = "float64"
 
 
 def equivalent_config(*, dim: int, n: int, alpha: float, generations: int,
                       paradigm: str = "accumulate", metric: str = "current-fit",
                       select: bool = True, groups: int = 8,
-                      start_count: int | None = None) -> EquivalentConfig:
+                      start_count: int | None = None,
+                      sample_precision: str = "float64") -> EquivalentConfig:
     """Validated :class:`EquivalentConfig`. ``start_count``: points in the accumulate pool at
     generation 0 (``n``: the fit of ``n`` real draws, as in the selection kernel; ``0``: the
-    generation-0 model is given and the pool starts empty, as in Qiao et al.'s script)."""
+    generation-0 model is given and the pool starts empty, as in Qiao et al.'s script).
+    ``sample_precision``: of the standardised Monte Carlo draws and their scores (the kept
+    moments are summed in float64), as the selection kernel's ``sample_precision``."""
     fn = "equivalent_config"
     dim = check_int(fn, "dim", dim, 1, 512)
     n = check_int(fn, "n", n, dim + 1)
@@ -70,13 +74,14 @@ def equivalent_config(*, dim: int, n: int, alpha: float, generations: int,
     generations = check_int(fn, "generations", generations, 1, 10**6)
     check_choice(fn, "paradigm", paradigm, PARADIGMS)
     check_choice(fn, "metric", metric, METRICS)
+    check_choice(fn, "sample_precision", sample_precision, ("float64", "float32"))
     groups = check_int(fn, "groups", groups, 2, 10**6)
     start_count = check_int(fn, "start_count", n if start_count is None else start_count, 0)
     candidates = int(round(n / alpha)) if select else n
     if candidates < n:
         raise InvalidInput(f"{fn}: round(n / alpha) = {candidates} < n = {n}")
     return EquivalentConfig(dim, n, candidates, generations, paradigm, metric, bool(select),
-                            groups, start_count)
+                            groups, start_count, sample_precision)
 
 
 class KeptMoments(NamedTuple):
@@ -97,16 +102,18 @@ def kept_moments(key: Key, mean: Vector, chol: Matrix, reference: Vector, precis
     eye = jnp.eye(d, dtype=dtype)
     if not cfg.select:
         return KeptMoments(jnp.zeros(d, dtype), (n - 1.0) / n * eye, eye / n)
-    z = _random.normal(key, (cfg.groups, cfg.candidates, d), dtype)
+    sdtype = jnp.float32 if cfg.sample_precision == "float32" else dtype
+    z = _random.normal(key, (cfg.groups, cfg.candidates, d), sdtype)
+    c = linalg.solve_lower(chol, reference - mean)
     if cfg.metric == "current-fit":
-        c = linalg.solve_lower(chol, reference - mean)
-        scores = jnp.sum((z - c) ** 2, axis=-1)
+        scores = jnp.sum((z - c.astype(sdtype)) ** 2, axis=-1)
     else:
-        x = mean + jnp.einsum("gnj,ij->gni", z, chol)
-        diff = x - reference
-        scores = jnp.einsum("gni,ij,gnj->gn", diff, precision, diff)
+        # (x - u)^T P (x - u) = (z - c)^T A (z - c), A = L^T P L: the score in z coordinates
+        a_mat = (chol.T @ precision @ chol).astype(sdtype)
+        diff = z - c.astype(sdtype)
+        scores = jnp.einsum("gni,ij,gnj->gn", diff, a_mat, diff)
     _, idx = jax.lax.top_k(-scores, n)
-    kept = jnp.take_along_axis(z, idx[..., None], axis=1)  # (G, n, d)
+    kept = jnp.take_along_axis(z, idx[..., None], axis=1).astype(dtype)  # (G, n, d)
     b = jnp.mean(kept, axis=1)
     centred = kept - b[:, None, :]
     cov = jnp.einsum("gni,gnj->gij", centred, centred) / n

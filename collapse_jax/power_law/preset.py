@@ -127,7 +127,7 @@ def _equivalent(a, key, timing):
     cfg = equivalent.equivalent_config(
         dim=SETTING["dim"], n=a.preset_n, alpha=SETTING["alpha"],
         generations=SETTING["generations"], paradigm="accumulate", metric="fixed",
-        groups=GROUPS, start_count=0)
+        groups=GROUPS, start_count=0, sample_precision="float32")
     setting = equivalent.SeedSetting(truth="random", reference="gaussian", metric="fixed")
     sel_cfg = selection_config(dim=SETTING["dim"], n=a.preset_n, alpha=SETTING["alpha"],
                                generations=2, metric="fixed")
