@@ -173,7 +173,7 @@ def body(a):
                       reduce=red, chunk_size=a.chunk_size, sweep=True, options=a.batch_options)
     progress.step("simulation")
     # Simultaneous 95% CIs: Bonferroni over the claims declared in _validate.
-    level, n_claims = a.plan.level, a.plan.size
+    level = a.plan.level
     kept = red.kept()
     runs = {}
     for e in ests:
@@ -309,8 +309,7 @@ def body(a):
     report = {
         "config": config,
         "ci_level": level,
-        "ci_note": f"CIs: simultaneous 95% over the {n_claims} claims (each at level "
-                   f"{level:.4f}, Bonferroni)",
+        "ci_note": a.plan.note(),
         "precision": {"fit": "float64", "sampling": "float64"},
         "timing": {"compile_s": tm.compile_s, "run_s": tm.run_s,
                    "seed_generations_per_s": sg / max(tm.run_s, 1e-9)},

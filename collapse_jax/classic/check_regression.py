@@ -198,8 +198,7 @@ def body(a):
     report = {
         "config": config,
         "ci_level": level,
-        "ci_note": f"CIs: simultaneous 95% over the {a.plan.size} claims (each at level "
-                   f"{level:.4f}, Bonferroni)",
+        "ci_note": a.plan.note(),
         "precision": {"fit": "float64", "sampling": "float64"},
         "timing": {**timing, "seed_generations_per_s": sg / max(timing["run_s"], 1e-9)},
         "curves": curves,

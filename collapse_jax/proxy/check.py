@@ -368,7 +368,7 @@ def body(a):
 
     key = jax.random.key(a.key)
     rng = np.random.default_rng(a.key)
-    level, n_claims = a.plan.level, a.plan.size
+    level = a.plan.level
     boot = dict(rng=rng, resamples=a.bootstrap, level=level)
     st = a.strategy_list
     idx = {s: i for i, s in enumerate(st)}
@@ -646,8 +646,8 @@ def body(a):
         "config": config,
         "precision": {"simulation": cfg.precision, "statistics": "float64"},
         "ci_level": level,
-        "ci_note": f"CIs: simultaneous 95% over the {n_claims} claims (each at level "
-                   f"{level:.4f}, Bonferroni); Student t over seeds for means, BCa bootstrap "
+        "ci_note": a.plan.note()
+                   + "; Student t over seeds for means, BCa bootstrap "
                    f"(Student-expanded) over seeds (at least {a.bootstrap} resamples) for "
                    "fitted rates",
         "timing": {"compile_s": timing["compile_s"], "run_s": timing["run_s"],

@@ -431,8 +431,8 @@ def body(a):
         "config": config,
         "precision": {"networks": "float32", "metrics": "float64"},
         "ci_level": level,
-        "ci_note": f"CIs: simultaneous 95% over the {a.plan.size} claims (each at level "
-                   f"{level:.4f}, Bonferroni); BCa bootstrap (Student-expanded) over "
+        "ci_note": a.plan.note()
+                   + "; BCa bootstrap (Student-expanded) over "
                    f"{a.seeds} seeds",
         "timing": {"compile_s": tm.compile_s, "run_s": tm.run_s + feat_s,
                    "feature_net_s": feat_s,

@@ -66,6 +66,12 @@ class ClaimPlan:
         """Per-claim level (Bonferroni over the declared family)."""
         return simultaneous_level(self.size, self.family)
 
+    def note(self) -> str:
+        """The table's line on the family: ``CIs: simultaneous 95% over the k claims (each at
+        level L, Bonferroni)``; a check appends how its intervals were made."""
+        return (f"CIs: simultaneous {self.family:.0%} over the {self.size} claims (each at level "
+                f"{self.level:.4f}, Bonferroni)")
+
     def verify(self, decided: Sequence[str]) -> None:
         """Raise ``RuntimeError`` unless ``decided`` are the declared ids, each once (in any
         order: the table prints them as decided)."""
