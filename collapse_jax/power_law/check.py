@@ -435,8 +435,8 @@ def body(a):
         "config": config,
         "precision": {"fit": a.precision, "sampling": a.sample_precision},
         "ci_level": level,
-        "ci_note": f"CIs: simultaneous 95% over the {a.plan.size} claims (each at level "
-                   f"{level:.4f}, Bonferroni); Student t for means, BCa bootstrap "
+        "ci_note": a.plan.note()
+                   + "; Student t for means, BCa bootstrap "
                    "(Student-expanded) for fitted rates, over "
                    + (f"the means of {stream_groups(a.seeds)} groups of seeds (streamed)"
                       if a.chunk_size and a.chunk_size < a.seeds else "seeds"),
@@ -490,11 +490,10 @@ def _psi_grid(a, key):
 
 def _preset(a):
     """``--preset qiao-gaussian`` (:mod:`collapse_jax.power_law.preset`)."""
-    level = preset.validate(a)
-    rng = np.random.default_rng(a.key)
+    level = preset.validate(a, vars(build_parser().parse_args([])))
     key = jax.random.key(a.key)
     timing = {"compile_s": 0.0, "run_s": 0.0, "seed_generations": 0}
-    claims, curves, findings, config = preset.body(a, key, rng, level, timing)
+    claims, curves, findings, config = preset.body(a, key, level, timing)
     sg = timing.pop("seed_generations")
     differences = "; ".join(f"({i}) {d}" for i, d in enumerate(preset.DIFFERENCES, 1))
     report = {
@@ -504,15 +503,16 @@ def _preset(a):
         "curves": curves,
         "findings": findings,
         "ci_level": level,
-        "ci_note": f"CIs: simultaneous 95% over the {a.plan.size} claims (each at level "
-                   f"{level:.4f}, Bonferroni); Student t for means, BCa bootstrap over seeds for "
-                   f"slopes. Differences from the authors' run that remain: {differences}",
+        "ci_note": a.plan.note()
+                   + "; Student t for means and paired differences, Welch two-sample intervals "
+                   f"for the typicality claims. Differences from the authors' run that remain: "
+                   f"{differences}",
     }
 
     def figure(path):
         from collapse_jax.power_law import figures as plots
 
-        fig = plots.preset_figure(curves, findings, n=a.preset_n, window=preset.WINDOW,
+        fig = plots.preset_figure(curves, findings, n=a.n, window=preset.WINDOW,
                                   seeds=a.seeds)
         save_figure(fig, path, dpi=110, bbox_inches="tight")
 

@@ -37,6 +37,7 @@ import jax.numpy as jnp
 from collapse_jax.core import _random, linalg
 from collapse_jax.core._types import Key, Matrix, Vector
 from collapse_jax.core._validate import InvalidInput, check_choice, check_float, check_int
+from collapse_jax.power_law.kernel import seed_setting, selection_precision
 
 PARADIGMS = ("replace", "accumulate")
 METRICS = ("current-fit", "fixed", "euclidean")
@@ -135,9 +136,8 @@ def deterministic_equivalent(key: Key, mean0: Vector, cov0: Matrix, reference: V
     eye = jnp.eye(cfg.dim, dtype=dtype)
     ridge = jnp.asarray(ridge, dtype)
 
-    def step(carry, xs):
+    def step(carry, k):
         m, s, count = carry  # s: the pool's (or the batch's) covariance before the ridge
-        k, _ = xs
         cov = s + ridge * eye
         chol = linalg.cholesky(cov)
         km = kept_moments(k, m, chol, reference, precision, cfg)
@@ -159,44 +159,26 @@ def deterministic_equivalent(key: Key, mean0: Vector, cov0: Matrix, reference: V
     count0 = jnp.asarray(float(cfg.start_count), dtype)
     # the generation-0 model is N(mean0, cov0): its pool covariance is cov0 minus the ridge
     s0 = cov0 - ridge * eye
-    _, out = jax.lax.scan(step, (mean0, s0, count0), (keys, jnp.arange(cfg.generations)))
+    _, out = jax.lax.scan(step, (mean0, s0, count0), keys)
     first = {"trace": jnp.trace(cov0), "dist_ref": jnp.sum((mean0 - reference) ** 2),
              "mean": mean0}
     return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, out)
 
 
-class SeedSetting(NamedTuple):
-    """What the selection kernel draws for one seed before its first generation (the truth
-    and the silo's reference), given the kernel's static choices."""
-
-    truth: str
-    reference: str
-    metric: str
-
-
-def equivalent_kernel(key: Key, params, cfg: tuple[EquivalentConfig, SeedSetting],
-                      silo=0) -> tuple[None, dict]:
+def equivalent_kernel(key: Key, params, cfg: tuple, silo=0) -> tuple[None, dict]:
     """The deterministic equivalent for the truth and reference that
-    :func:`collapse_jax.power_law.kernel.selection_kernel` draws from the same ``key`` (the
-    same key derivation), from the generation-0 model ``N(mu*, Sigma*)`` (``start='truth'``).
+    :func:`collapse_jax.power_law.kernel.selection_kernel` draws from the same ``key``
+    (:func:`~collapse_jax.power_law.kernel.seed_setting`), from the generation-0 model
+    ``N(mu*, Sigma*)`` (``start='truth'``).
 
-    ``params`` holds ``offset``, ``fixed_scale`` and ``ridge`` (a
-    :class:`~collapse_jax.power_law.kernel.SelectionParams`). The Monte Carlo of the kept
-    moments runs on its own stream (``fold_in`` of the kernel's generation key), so no sample
-    of the simulation enters the prediction: only the setting it starts from.
+    ``params``: the kernel's :class:`~collapse_jax.power_law.kernel.SelectionParams`; ``cfg``:
+    ``(EquivalentConfig, SelectionConfig)``. The Monte Carlo of the kept moments runs on its
+    own stream (``fold_in`` of the kernel's generation key), so no sample of the simulation
+    enters the prediction: only the setting it starts from.
     """
-    from collapse_jax.core.silos import biased_reference, draw_truth
-
-    eq_cfg, setting = cfg
-    dtype = jnp.float64
-    k_truth, k_silos = jax.random.split(key)
-    truth = draw_truth(k_truth, eq_cfg.dim, setting.truth, dtype)
-    k_ref, _, _, k_gens = jax.random.split(jax.random.fold_in(k_silos, silo), 4)
-    reference = biased_reference(k_ref, truth, params.offset, rule=setting.reference)
-    if setting.metric == "fixed":
-        precision = linalg.spd_inv(params.fixed_scale * truth.cov)
-    else:
-        precision = jnp.eye(eq_cfg.dim, dtype=dtype)
+    eq_cfg, sel_cfg = cfg
+    truth, reference, (_, _, k_gens) = seed_setting(key, params, sel_cfg, jnp.float64, silo)
+    precision = selection_precision(sel_cfg.metric, params.fixed_scale, truth)
     out = deterministic_equivalent(jax.random.fold_in(k_gens, 0xE0), truth.mean, truth.cov,
                                    reference, precision, eq_cfg, ridge=params.ridge)
     return None, {"ratio": out["trace"] / jnp.trace(truth.cov)}

@@ -225,6 +225,28 @@ def _to_data_coordinates(mz: Moments, mean, chol) -> Moments:
     return Moments(mz.count, mean + chol @ mz.mean, chol @ mz.scatter @ chol.T)
 
 
+def seed_setting(key: Key, params: SelectionParams, cfg: SelectionConfig, dtype,
+                 silo: Silo = 0) -> tuple[Truth, Vector, tuple]:
+    """What one seed draws before its first generation: the truth, the silo's reference and
+    the keys of the real draws, the pool and the generations. The one derivation from the
+    seed's key, shared by :func:`selection_kernel` and the deterministic equivalent
+    (:func:`collapse_jax.power_law.equivalent.equivalent_kernel`), so both see the same
+    setting."""
+    k_truth, k_silos = jax.random.split(key)
+    truth = draw_truth(k_truth, cfg.dim, cfg.truth, dtype)
+    k_ref, k_real, k_pool, k_gens = jax.random.split(jax.random.fold_in(k_silos, silo), 4)
+    reference = biased_reference(k_ref, truth, params.offset, rule=cfg.reference)
+    return truth, reference, (k_real, k_pool, k_gens)
+
+
+def selection_precision(metric: str, fixed_scale, truth: Truth) -> Matrix:
+    """Precision ``P`` of the score ``(x - u)^T P (x - u)``: ``(c Sigma*)^{-1}`` for the
+    ``fixed`` metric, ``I`` otherwise (``current-fit`` scores in the fit's own coordinates)."""
+    if metric == "fixed":
+        return linalg.spd_inv(fixed_scale * truth.cov)
+    return jnp.eye(truth.mean.shape[0], dtype=truth.mean.dtype)
+
+
 def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig,
                      silo: Silo = 0) -> tuple[Any, Metrics]:
     """Recursive Gaussian refit with top-alpha selection toward a silo's reference.
@@ -248,10 +270,7 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig,
     ``generations + 1``.
     """
     dtype = jnp.float64 if cfg.precision == "float64" else jnp.float32
-    k_truth, k_silos = jax.random.split(key)
-    truth = draw_truth(k_truth, cfg.dim, cfg.truth, dtype)
-    k_ref, k_real, k_pool, k_gens = jax.random.split(jax.random.fold_in(k_silos, silo), 4)
-    reference = biased_reference(k_ref, truth, params.offset, rule=cfg.reference)
+    truth, reference, (k_real, k_pool, k_gens) = seed_setting(key, params, cfg, dtype, silo)
     chol_true = cholesky(truth.cov)
     real = truth.mean + _random.normal(k_real, (cfg.n_max, cfg.dim), dtype) @ chol_true.T
     w_real = active_weights(cfg.n_max, params.n, dtype)
@@ -266,10 +285,7 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig,
         mean0 = pooled.mean
         cov0 = covariance(pooled, cfg.estimator) + params.ridge * eye
     cov0_sqrt = sqrtm_psd(cov0)
-    if cfg.metric == "fixed":
-        metric_precision = linalg.spd_inv(params.fixed_scale * truth.cov)
-    else:
-        metric_precision = jnp.eye(cfg.dim, dtype=dtype)
+    metric_precision = selection_precision(cfg.metric, params.fixed_scale, truth)
 
     def fit_metrics(mean, cov):
         return gaussian_fit_metrics(mean, cov, reference, truth.mean, mean0, cov0, cov0_sqrt)

@@ -70,19 +70,19 @@ def claim_ids(n: int) -> list[str]:
     return ids
 
 
-#: Flags the preset fixes, with the check's defaults: another value is refused (exit 2).
-FIXED_FLAGS = {"dim": 1, "alpha": 0.25, "generations": 200, "paradigm": "accumulate",
-               "metric": "current-fit", "fixed_scale": 1.0, "offset": 1.0, "truth": "standard",
-               "estimator": "mle", "silos": 1, "fit_window": None, "precision": "float64"}
+#: Flags the preset fixes: a value other than the check's default is refused (exit 2).
+FIXED_FLAGS = ("dim", "alpha", "generations", "paradigm", "metric", "fixed_scale", "offset",
+               "truth", "estimator", "silos", "fit_window", "precision")
 
 
-def validate(a) -> float:
-    """Flags of the preset; declares the plan and returns the per-claim level."""
-    for flag, default in FIXED_FLAGS.items():
-        if getattr(a, flag) != default:
+def validate(a, defaults: dict) -> float:
+    """Flags of the preset (``defaults``: the check's parser defaults); declares the plan and
+    returns the per-claim level."""
+    for flag in FIXED_FLAGS:
+        if getattr(a, flag) != defaults[flag]:
             raise CheckError(f"--{flag.replace('_', '-')}={getattr(a, flag)!r} is invalid with "
                              f"--preset {NAME}: allowed only the default (the preset fixes it)")
-    if a.seeds == 1000:  # the check's default seeds: the preset's own
+    if a.seeds == defaults["seeds"]:  # --seeds not given: the preset's own size
         a.seeds = QUICK_SEEDS if a.quick else SEEDS
     level = a.plan.declare(claim_ids(a.n))
     check_flags([
@@ -91,7 +91,6 @@ def validate(a) -> float:
         ("--n", a.n, 11 <= a.n <= 5000, f"11 .. 5000 with --preset {NAME} (published: "
          "100, 200, 500)"),
     ])
-    a.preset_n = a.n
     return level
 
 
@@ -99,12 +98,12 @@ def _derive(out, start):
     final, m = out
     tr = np.asarray(m["trace"])[:, 0]                      # (seeds, T + 1)
     tr_true = np.trace(np.asarray(final.truth.cov)[:, 0], axis1=-2, axis2=-1)
-    return {"ratio": tr / tr_true[:, None], "dist_truth": np.asarray(m["dist_truth"])[:, 0]}
+    return {"ratio": tr / tr_true[:, None]}
 
 
 def _simulate(a, key, regime, timing, progress):
     paradigm, select = REGIMES[regime]
-    cfg = selection_config(dim=SETTING["dim"], n=a.preset_n, alpha=SETTING["alpha"],
+    cfg = selection_config(dim=SETTING["dim"], n=a.n, alpha=SETTING["alpha"],
                            generations=SETTING["generations"], paradigm=paradigm,
                            metric="fixed", select=select, truth="random", start="truth",
                            reference="gaussian", sampler="sort", sample_precision="float32")
@@ -125,24 +124,25 @@ def _equivalent(a, key, timing):
     of every simulated seed of that regime (:func:`equivalent.equivalent_kernel`: the same key
     derivation as the kernel, its own Monte Carlo stream); returns ``(seeds, T + 1)``."""
     cfg = equivalent.equivalent_config(
-        dim=SETTING["dim"], n=a.preset_n, alpha=SETTING["alpha"],
+        dim=SETTING["dim"], n=a.n, alpha=SETTING["alpha"],
         generations=SETTING["generations"], paradigm="accumulate", metric="fixed",
         groups=GROUPS, start_count=0, sample_precision="float32")
-    setting = equivalent.SeedSetting(truth="random", reference="gaussian", metric="fixed")
-    sel_cfg = selection_config(dim=SETTING["dim"], n=a.preset_n, alpha=SETTING["alpha"],
-                               generations=2, metric="fixed")
+    # the selection regime's static choices: the equivalent draws the same truths and references
+    sel_cfg = selection_config(dim=SETTING["dim"], n=a.n, alpha=SETTING["alpha"],
+                               generations=2, metric="fixed", truth="random",
+                               reference="gaussian", start="truth")
     params = selection_params(sel_cfg, alpha=SETTING["alpha"], offset=SETTING["offset"],
                               fixed_scale=SETTING["fixed_scale"], ridge=SETTING["ridge"])
     red = batch.SeedSummary(lambda out, start: {"ratio": np.asarray(out[1]["ratio"])[:, 0]})
     tm = batch.stream(equivalent.equivalent_kernel, _regime_key(key, "accumulate+select"),
-                      params, (cfg, setting), seeds=a.seeds, reduce=red,
+                      params, (cfg, sel_cfg), seeds=a.seeds, reduce=red,
                       chunk_size=a.chunk_size, options=a.batch_options)
     timing["compile_s"] += tm.compile_s
     timing["equivalent_s"] = tm.run_s
     return red.kept()["ratio"]
 
 
-def body(a, key, rng, level, timing):
+def body(a, key, level, timing):
     """Run the preset; returns ``(claims, curves, findings, config)``."""
     progress = Progress(5)
     kept = {r: _simulate(a, _regime_key(key, r), r, timing, progress) for r in REGIMES}
@@ -150,8 +150,10 @@ def body(a, key, rng, level, timing):
     progress.step("deterministic equivalent")
     T = SETTING["generations"]
     t = np.arange(T + 1)
-    n = a.preset_n
+    n = a.n
     ratio = {r: kept[r]["ratio"] for r in REGIMES}
+    w = WINDOW
+    slopes = {r: _seed_slopes(t, ratio[r], w) for r in REGIMES}  # the authors' per-run slope
     claims = []
 
     # P1: accumulate without selection, closed form (the pool starts empty: r(t) follows the
@@ -167,8 +169,7 @@ def body(a, key, rng, level, timing):
 
     # P2: accumulate + selection, per-seed window slope vs the deterministic equivalent of the
     # same seed's truth and reference (paired: the difference removes the spread of truths).
-    w = WINDOW
-    s_sim = _seed_slopes(t, ratio["accumulate+select"], w)
+    s_sim = slopes["accumulate+select"]
     s_eq = _seed_slopes(t, eq_curves, w)
     diff = s_sim - s_eq
     _, dci = stats.mean_ci(diff, level)
@@ -197,7 +198,7 @@ def body(a, key, rng, level, timing):
         rr = ratio[r]
         findings["population"][r] = {
             **{f"r{tt}": float(np.mean(rr[:, tt])) for tt in TIMES},
-            "slope_mean": float(np.nanmean(_seed_slopes(t, rr, w)))}
+            "slope_mean": float(np.nanmean(slopes[r]))}
     if n in published.PUBLISHED:
         pub = {r: np.asarray(published.PUBLISHED[n][r], dtype=float) for r in REGIMES}
         findings["published"] = {r: dict(zip(published.COLUMNS, pub[r].mean(axis=0).tolist()))
@@ -208,8 +209,7 @@ def body(a, key, rng, level, timing):
                 ("accumulate+select", 3, "per-run slope on [50, 300]"),
                 ("accumulate+select", 2, "r(300)"),
                 ("replace+select", 0, "log r(10)"))):
-            ours = (_seed_slopes(t, ratio[regime], w) if col == 3
-                    else ratio[regime][:, TIMES[col]])
+            ours = slopes[regime] if col == 3 else ratio[regime][:, TIMES[col]]
             theirs = pub[regime][:, col]
             if col == 0:
                 ours, theirs = np.log(ours), np.log(theirs)
