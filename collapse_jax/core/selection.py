@@ -163,3 +163,40 @@ def order_stat_window(key: Key, c: RealScalar, mass: RealScalar, n_max: int, n_a
     u = jax.random.uniform(key, (n_max,), sample_dtype)
     z = ndtri(jnp.clip(p_lo + u * (p_hi - p_lo), tiny, 1.0 - jnp.finfo(sample_dtype).epsneg))
     return flip * z.astype(dtype), active_weights(n_max, n_active, dtype)
+
+
+
+def threshold_n(scores: Float[Array, " N"], n_max: int, n_active: RealScalar,
+                n_candidates: RealScalar) -> tuple[Int[Array, " m"], Weights]:
+    """:func:`top_n` by a threshold instead of a sort: the same rows, found without sorting.
+
+    The bit pattern of a non-negative IEEE float, read as a signed integer, increases with
+    its value, so bisection over the integers finds the ``n_active``-th smallest score exactly
+    in ``8 * itemsize - 1`` counting passes of ``O(N)`` (31 for float32). Rows strictly below
+    the threshold are kept, and rows equal to it in index order until ``n_active`` are kept
+    (``lax.top_k``'s tie rule), so the kept set is exactly :func:`top_n`'s; the indices come
+    in increasing row order instead of by score. Scores must be non-negative (squared
+    distances). Cheaper than ``lax.top_k`` on the CPU backend when ``N`` is in the thousands
+    (``benchmarks/power_law_speed.py --preset``).
+    """
+    width = 8 * scores.dtype.itemsize
+    itype = jnp.int32 if width == 32 else jnp.int64
+    top = jnp.iinfo(itype).max
+    live = jnp.arange(scores.shape[0]) < n_candidates
+    bits = jnp.where(live, jax.lax.bitcast_convert_type(jnp.maximum(scores, 0.0), itype), top)
+    need = jnp.asarray(n_active).astype(itype)
+
+    def halve(_, bounds):
+        lo, hi = bounds
+        mid = lo + (hi - lo) // 2
+        enough = jnp.sum(bits <= mid, dtype=itype) >= need
+        return jnp.where(enough, lo, mid + 1), jnp.where(enough, mid, hi)
+
+    _, thr = jax.lax.fori_loop(0, width - 1, halve,
+                               (jnp.zeros((), itype), jnp.asarray(top - 1, itype)))
+    below = bits < thr
+    tie = bits == thr
+    room = need - jnp.sum(below, dtype=itype)
+    keep = below | (tie & (jnp.cumsum(tie, dtype=itype) <= room))
+    (idx,) = jnp.nonzero(keep, size=n_max, fill_value=0)
+    return idx, active_weights(n_max, n_active, scores.dtype)

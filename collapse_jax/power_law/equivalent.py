@@ -37,6 +37,8 @@ import jax.numpy as jnp
 from collapse_jax.core import _random, linalg
 from collapse_jax.core._types import Key, Matrix, Vector
 from collapse_jax.core._validate import InvalidInput, check_choice, check_float, check_int
+from collapse_jax.core.gaussian import covariance, moments
+from collapse_jax.core.selection import active_weights, threshold_n
 from collapse_jax.power_law.kernel import seed_setting, selection_precision
 
 PARADIGMS = ("replace", "accumulate")
@@ -56,18 +58,24 @@ class EquivalentConfig(NamedTuple):
     groups: int
     start_count: int
     sample_precision: str = "float64"
+    estimator: str = "mle"
 
 
 def equivalent_config(*, dim: int, n: int, alpha: float, generations: int,
                       paradigm: str = "accumulate", metric: str = "current-fit",
                       select: bool = True, groups: int = 8,
                       start_count: int | None = None,
-                      sample_precision: str = "float64") -> EquivalentConfig:
+                      sample_precision: str = "float64",
+                      estimator: str = "mle") -> EquivalentConfig:
     """Validated :class:`EquivalentConfig`. ``start_count``: points in the accumulate pool at
     generation 0 (``n``: the fit of ``n`` real draws, as in the selection kernel; ``0``: the
     generation-0 model is given and the pool starts empty, as in Qiao et al.'s script).
     ``sample_precision``: of the standardised Monte Carlo draws and their scores (the kept
-    moments are summed in float64), as the selection kernel's ``sample_precision``."""
+    moments are summed in float64), as the selection kernel's ``sample_precision``.
+    ``groups``: independent candidate sets per generation; ``1`` makes the recursion a replicate
+    of the simulation in law (one kept batch per generation), larger values remove
+    ``1 - 1/groups`` of its fluctuation (:func:`fluctuation_extrapolated`). ``estimator``:
+    the refit's covariance, ``mle`` or ``unbiased`` (as the kernel's)."""
     fn = "equivalent_config"
     dim = check_int(fn, "dim", dim, 1, 512)
     n = check_int(fn, "n", n, dim + 1)
@@ -76,13 +84,14 @@ def equivalent_config(*, dim: int, n: int, alpha: float, generations: int,
     check_choice(fn, "paradigm", paradigm, PARADIGMS)
     check_choice(fn, "metric", metric, METRICS)
     check_choice(fn, "sample_precision", sample_precision, ("float64", "float32"))
-    groups = check_int(fn, "groups", groups, 2, 10**6)
+    groups = check_int(fn, "groups", groups, 1, 10**6)
+    check_choice(fn, "estimator", estimator, ("mle", "unbiased"))
     start_count = check_int(fn, "start_count", n if start_count is None else start_count, 0)
     candidates = int(round(n / alpha)) if select else n
     if candidates < n:
         raise InvalidInput(f"{fn}: round(n / alpha) = {candidates} < n = {n}")
     return EquivalentConfig(dim, n, candidates, generations, paradigm, metric, bool(select),
-                            groups, start_count, sample_precision)
+                            groups, start_count, sample_precision, estimator)
 
 
 class KeptMoments(NamedTuple):
@@ -112,8 +121,9 @@ def kept_moments(key: Key, mean: Vector, chol: Matrix, reference: Vector, precis
         # (x - u)^T P (x - u) = (z - c)^T A (z - c), A = L^T P L: the score in z coordinates
         a_mat = (chol.T @ precision @ chol).astype(sdtype)
         diff = z - c.astype(sdtype)
-        scores = jnp.einsum("gni,ij,gnj->gn", diff, a_mat, diff)
-    _, idx = jax.lax.top_k(-scores, n)
+        scores = jnp.sum((diff @ a_mat) * diff, axis=-1)
+    # the kernel's rule: the n smallest scores of each set (top_k's rows, found by a threshold)
+    idx = jax.vmap(lambda s: threshold_n(s, n, n, cfg.candidates)[0])(scores)
     kept = jnp.take_along_axis(z, idx[..., None], axis=1).astype(dtype)  # (G, n, d)
     b = jnp.mean(kept, axis=1)
     centred = kept - b[:, None, :]
@@ -136,29 +146,37 @@ def deterministic_equivalent(key: Key, mean0: Vector, cov0: Matrix, reference: V
     eye = jnp.eye(cfg.dim, dtype=dtype)
     ridge = jnp.asarray(ridge, dtype)
 
+    def fit(s, count):
+        if cfg.estimator == "unbiased":
+            s = s * (count / (count - 1.0))
+        return s + ridge * eye
+
     def step(carry, k):
-        m, s, count = carry  # s: the pool's (or the batch's) covariance before the ridge
-        cov = s + ridge * eye
+        m, s, count = carry  # s: the pool's (or the batch's) MLE covariance
+        cov = fit(s, count)
         chol = linalg.cholesky(cov)
         km = kept_moments(k, m, chol, reference, precision, cfg)
         batch_mean = m + chol @ km.mean
         batch_cov = chol @ km.cov @ chol.T
         if cfg.paradigm == "replace":
-            m_new, s_new, count_new = batch_mean, batch_cov, count
+            m_new, s_new, count_new = batch_mean, batch_cov, jnp.asarray(float(cfg.n), dtype)
         else:
             new = count + cfg.n
             spread = chol @ km.outer @ chol.T
             m_new = m + (cfg.n / new) * (chol @ km.mean)
             s_new = (count / new) * s + (cfg.n / new) * batch_cov + (count * cfg.n / new**2) * spread
             count_new = new
-        out = {"trace": jnp.trace(s_new + ridge * eye),
+        out = {"trace": jnp.trace(fit(s_new, count_new)),
                "dist_ref": jnp.sum((m_new - reference) ** 2), "mean": m_new}
         return (m_new, s_new, count_new), out
 
     keys = jax.random.split(key, cfg.generations)
     count0 = jnp.asarray(float(cfg.start_count), dtype)
-    # the generation-0 model is N(mean0, cov0): its pool covariance is cov0 minus the ridge
+    # the generation-0 model is N(mean0, cov0): its pool's MLE covariance is cov0 minus the
+    # ridge (times (K - 1) / K for the unbiased estimator)
     s0 = cov0 - ridge * eye
+    if cfg.estimator == "unbiased" and cfg.start_count > 1:
+        s0 = s0 * ((cfg.start_count - 1.0) / cfg.start_count)
     _, out = jax.lax.scan(step, (mean0, s0, count0), keys)
     first = {"trace": jnp.trace(cov0), "dist_ref": jnp.sum((mean0 - reference) ** 2),
              "mean": mean0}
@@ -168,8 +186,8 @@ def deterministic_equivalent(key: Key, mean0: Vector, cov0: Matrix, reference: V
 def equivalent_kernel(key: Key, params, cfg: tuple, silo=0) -> tuple[None, dict]:
     """The deterministic equivalent for the truth and reference that
     :func:`collapse_jax.power_law.kernel.selection_kernel` draws from the same ``key``
-    (:func:`~collapse_jax.power_law.kernel.seed_setting`), from the generation-0 model
-    ``N(mu*, Sigma*)`` (``start='truth'``).
+    (:func:`~collapse_jax.power_law.kernel.seed_setting`), from the same generation-0 model:
+    the truth (``start='truth'``) or the fit of the same ``n`` real draws (``start='real'``).
 
     ``params``: the kernel's :class:`~collapse_jax.power_law.kernel.SelectionParams`; ``cfg``:
     ``(EquivalentConfig, SelectionConfig)``. The Monte Carlo of the kept moments runs on its
@@ -177,8 +195,56 @@ def equivalent_kernel(key: Key, params, cfg: tuple, silo=0) -> tuple[None, dict]
     enters the prediction: only the setting it starts from.
     """
     eq_cfg, sel_cfg = cfg
-    truth, reference, (_, _, k_gens) = seed_setting(key, params, sel_cfg, jnp.float64, silo)
+    dtype = jnp.float64 if sel_cfg.precision == "float64" else jnp.float32
+    truth, reference, (k_real, _, k_gens) = seed_setting(key, params, sel_cfg, dtype, silo)
+    if sel_cfg.start == "truth":
+        mean0, cov0 = truth.mean, truth.cov
+    else:  # the kernel's generation-0 fit of its n real draws (the setting, not a selection)
+        real = (truth.mean + _random.normal(k_real, (sel_cfg.n_max, sel_cfg.dim), dtype)
+                @ linalg.cholesky(truth.cov).T)
+        m0 = moments(real, active_weights(sel_cfg.n_max, params.n, dtype))
+        mean0 = m0.mean
+        cov0 = covariance(m0, sel_cfg.estimator) + params.ridge * jnp.eye(sel_cfg.dim, dtype=dtype)
     precision = selection_precision(sel_cfg.metric, params.fixed_scale, truth)
-    out = deterministic_equivalent(jax.random.fold_in(k_gens, 0xE0), truth.mean, truth.cov,
+    out = deterministic_equivalent(jax.random.fold_in(k_gens, 0xE0), mean0, cov0,
                                    reference, precision, eq_cfg, ridge=params.ridge)
-    return None, {"ratio": out["trace"] / jnp.trace(truth.cov)}
+    return None, {"ratio": out["trace"] / jnp.trace(truth.cov), "trace": out["trace"]}
+
+
+#: Candidate sets per generation of the two equivalents :func:`fluctuation_extrapolated`
+#: combines.
+GROUPS = (2, 4)
+
+
+def fluctuation_extrapolated(at_2, at_4):
+    """A quantity of the equivalent extrapolated to ``groups = 1`` from ``groups = 2, 4``.
+
+    With ``G`` independent candidate sets per generation the expected kept moments carry
+    ``1/G`` of the fluctuation of one kept batch, the simulation's (``G = 1`` is a replicate of
+    the simulation in law, ``G -> inf`` the mean-field limit). To first order in that variance a
+    smooth function of the trajectory (a window slope) is ``f(G) = f_inf + b / G``, so
+    ``f(1) = 3 f(2) - 2 f(4)`` and ``f_inf = 2 f(4) - f(2)``. Returns ``(f(1), f_inf)``.
+    """
+    return 3.0 * at_2 - 2.0 * at_4, 2.0 * at_4 - at_2
+
+
+def equivalent_curves(key: Key, params, sel_cfg, *, n: int, alpha: float, seeds: int,
+                      groups: int, paradigm: str | None = None, chunk_size=None,
+                      options=None) -> tuple[dict, object]:
+    """Run :func:`equivalent_kernel` for the first ``seeds`` seeds of the selection kernel's
+    ``sel_cfg`` / ``params`` under ``key`` (one sweep point; ``n`` and ``alpha`` its values).
+    Returns ``({"ratio", "trace"}: (seeds, generations + 1) arrays, timing)``."""
+    import numpy as np
+
+    from collapse_jax.engine import batch
+
+    eq_cfg = equivalent_config(
+        dim=sel_cfg.dim, n=n, alpha=alpha, generations=sel_cfg.generations,
+        paradigm=sel_cfg.paradigm if paradigm is None else paradigm, metric=sel_cfg.metric,
+        groups=groups, start_count=0 if sel_cfg.start == "truth" else n,
+        sample_precision=sel_cfg.sample_precision, estimator=sel_cfg.estimator)
+    red = batch.SeedSummary(lambda out, start: {k: np.asarray(v)[:, 0]
+                                                 for k, v in out[1].items()})
+    tm = batch.stream(equivalent_kernel, key, params, (eq_cfg, sel_cfg), seeds=seeds,
+                      reduce=red, chunk_size=chunk_size, options=options)
+    return red.kept(), tm

@@ -63,7 +63,8 @@ PRESET_COLORS = {"replace": "C2", "replace+select": "C1", "accumulate": "C0",
 
 def preset_figure(curves: dict, findings: dict, *, n: int, window, seeds: int):
     """Qiao et al.'s Gaussian experiment: the population mean of ``Tr Sigma_t / Tr Sigma*`` per
-    regime (log-log), the deterministic equivalent of accumulate + selection (dashed), and the
+    regime (log-log), the deterministic equivalent of accumulate + selection (dashed; its
+    mean-field limit dotted), and the
     authors' published 10-run means at t = 10, 100, 300 (markers)."""
     fig, ax = new_figure(1, 1, figsize=(7, 4.8))
     for name, color in PRESET_COLORS.items():
@@ -74,10 +75,14 @@ def preset_figure(curves: dict, findings: dict, *, n: int, window, seeds: int):
         if pub:
             ax.plot([10, 100, 300], [pub["r10"], pub["r100"], pub["r300"]], "o", color=color,
                     mfc="none", ms=7)
-    eq = np.asarray(curves["accumulate+select (deterministic equivalent)"]["trace_ratio"]["mean"],
-                    dtype=float).ravel()
-    ax.plot(np.arange(1, eq.size), eq[1:], "k--", lw=1.2,
-            label="accumulate+select, deterministic equivalent")
+    for key, style, label in (
+            ("accumulate+select (deterministic equivalent)", "k--",
+             "accumulate+select, deterministic equivalent (groups -> 1)"),
+            ("accumulate+select (mean-field limit)", "k:",
+             "accumulate+select, mean-field limit (groups -> inf)")):
+        if key in curves:
+            eq = np.asarray(curves[key]["trace_ratio"]["mean"], dtype=float).ravel()
+            ax.plot(np.arange(1, eq.size), eq[1:], style, lw=1.2, label=label)
     ax.axvspan(window[0], window[1], color="0.92", zorder=0)
     ax.set(xscale="log", yscale="log", xlabel="generation t", ylabel="Tr Sigma_t / Tr Sigma*",
            title=f"Qiao et al.'s Gaussian experiment, n = {n} (circles: their published 10-run "

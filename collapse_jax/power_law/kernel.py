@@ -32,6 +32,7 @@ from collapse_jax.core.selection import (
     active_weights,
     mahalanobis_sq,
     order_stat_window,
+    threshold_n,
     top_n,
     window_mass,
 )
@@ -39,13 +40,17 @@ from collapse_jax.core.silos import Truth, biased_reference, draw_truth
 
 METRICS = ("current-fit", "fixed", "euclidean")
 TRUTHS = ("standard", "random")
-SAMPLERS = ("auto", "order-stat", "sort")
+SAMPLERS = ("auto", "order-stat", "sort", "threshold")
 #: Generation 0: a fit of ``n`` real draws (``real``), or the truth itself (``truth``: the
 #: accumulate pool starts empty, as in Qiao et al.'s script).
 STARTS = ("real", "truth")
 #: The silo reference rule (:func:`collapse_jax.core.silos.biased_reference`).
 REFERENCES = ("scaled", "gaussian")
 ESTIMATORS = ("mle", "unbiased")
+#: Per-generation outputs: ``full`` (every metric of :func:`selection_kernel`) or ``light``
+#: (``trace``, ``dist_ref``, ``dist_truth``, ``psi_trace``, ``kept_fraction``: no matrix
+#: function of the fit, which in ten dimensions costs as much as the draws).
+OUTPUTS = ("full", "light")
 
 
 class SelectionConfig(NamedTuple):
@@ -69,6 +74,7 @@ class SelectionConfig(NamedTuple):
     sample_precision: str
     start: str = "real"
     reference: str = "scaled"
+    outputs: str = "full"
 
 
 class SelectionParams(NamedTuple):
@@ -118,13 +124,19 @@ def selection_config(
     alpha_min: float | None = None,
     start: str = "real",
     reference: str = "scaled",
+    outputs: str = "full",
 ) -> SelectionConfig:
     """Validated :class:`SelectionConfig`.
 
     ``n_max`` / ``alpha_min`` size the arrays when a sweep varies ``n`` / ``alpha`` (defaults:
     ``n`` and ``alpha``). ``sampler='auto'`` uses the exact order-statistics sampler in one
-    dimension and sorting otherwise. ``pool_size`` (accumulate-subsample) defaults to ``n``.
-    ``start``: :data:`STARTS`; ``reference``: :data:`REFERENCES`.
+    dimension and sorting otherwise. ``sampler='threshold'`` (any dimension, float32 draws):
+    ``sort``'s candidates, scored in the fit's standardised coordinates in float32 (``sort``
+    scores the data coordinates in the fit's precision) and kept by a bisection threshold
+    (:func:`collapse_jax.core.selection.threshold_n`: the same rows as ``lax.top_k`` for the
+    same scores, without a sort); several times faster in ten dimensions. ``pool_size``
+    (accumulate-subsample) defaults to ``n``.
+    ``start``: :data:`STARTS`; ``reference``: :data:`REFERENCES`; ``outputs``: :data:`OUTPUTS`.
     """
     fn = "selection_config"
     dim = check_int(fn, "dim", dim, 1, 512)
@@ -141,6 +153,7 @@ def selection_config(
     check_choice(fn, "sampler", sampler, SAMPLERS)
     check_choice(fn, "start", start, STARTS)
     check_choice(fn, "reference", reference, REFERENCES)
+    check_choice(fn, "outputs", outputs, OUTPUTS)
     check_precision(fn, precision)
     sample_precision = precision if sample_precision is None else sample_precision
     check_precision(fn, sample_precision)
@@ -149,7 +162,11 @@ def selection_config(
         sampler = "order-stat" if dim == 1 else "sort"
     if sampler == "order-stat" and dim != 1:
         raise InvalidInput(f"{fn}: sampler='order-stat' needs dim=1 (got dim={dim}); use 'sort'")
-    candidates_max = int(round(n_max / alpha_min)) if sampler == "sort" and select else n_max
+    if sampler == "threshold" and sample_precision != "float32":
+        raise InvalidInput(f"{fn}: sampler='threshold' needs sample_precision='float32' (got "
+                           f"{sample_precision!r}): it bisects over 32-bit scores")
+    drawn = sampler in ("sort", "threshold")
+    candidates_max = int(round(n_max / alpha_min)) if drawn and select else n_max
     # lax.top_k ranks the candidates with int32 indices: N = round(n_max / alpha_min) must fit.
     if candidates_max > 2**31 - 1:
         raise InvalidInput(f"{fn}: round(n_max / alpha_min) = {candidates_max} candidates "
@@ -157,7 +174,7 @@ def selection_config(
                            "<= 2**31 - 1 (lax.top_k indexes in int32)")
     return SelectionConfig(dim, n_max, candidates_max, generations, paradigm, metric,
                            bool(select), estimator, pool_size, truth, sampler, precision,
-                           sample_precision, start, reference)
+                           sample_precision, start, reference, outputs)
 
 
 def selection_params(cfg: SelectionConfig, *, alpha=0.25, n=None, offset=0.0, fixed_scale=1.0,
@@ -185,7 +202,7 @@ def selection_params(cfg: SelectionConfig, *, alpha=0.25, n=None, offset=0.0, fi
     for v in arrays["ridge"].ravel():
         check_float(fn, "ridge", v, 0.0)
     n_cand = np.round(arrays["n"] / arrays["alpha"])
-    if cfg.select and cfg.sampler == "sort" and np.any(n_cand > cfg.candidates_max):
+    if cfg.select and cfg.sampler in ("sort", "threshold") and np.any(n_cand > cfg.candidates_max):
         raise InvalidInput(f"{fn}: round(n / alpha)={int(n_cand.max())} exceeds the candidate "
                          f"buffer {cfg.candidates_max} of the config; raise n_max or lower "
                          "alpha_min in selection_config")
@@ -207,6 +224,17 @@ def _draw_standardised(key: Key, mass, mean, chol, reference, metric_precision, 
         z, w = order_stat_window(key, c, mass, cfg.n_max, params.n, sdtype)
         return z[:, None], w
     n_cand = jnp.round(params.n / params.alpha)
+    if cfg.sampler == "threshold":
+        z_all = _random.normal(key, (cfg.candidates_max, cfg.dim), sdtype)
+        c = linalg.solve_lower(chol, reference - mean).astype(sdtype)
+        if cfg.metric == "current-fit":
+            scores = jnp.sum((z_all - c) ** 2, axis=1)
+        else:  # (x - u)^T P (x - u) = (z - c)^T A (z - c), A = L^T P L
+            a_mat = (chol.T @ metric_precision @ chol).astype(sdtype)
+            diff = z_all - c
+            scores = jnp.sum((diff @ a_mat) * diff, axis=1)
+        idx, w = threshold_n(scores, cfg.n_max, params.n, n_cand)
+        return z_all[idx], w
     z_all = _random.normal(key, (cfg.candidates_max, cfg.dim), sdtype)
     if cfg.metric == "current-fit":
         c = linalg.solve_lower(chol, reference - mean).astype(sdtype)
@@ -284,10 +312,15 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig,
         pooled = pool.read(state)
         mean0 = pooled.mean
         cov0 = covariance(pooled, cfg.estimator) + params.ridge * eye
-    cov0_sqrt = sqrtm_psd(cov0)
+    cov0_sqrt = sqrtm_psd(cov0) if cfg.outputs == "full" else None
     metric_precision = selection_precision(cfg.metric, params.fixed_scale, truth)
 
+    full = cfg.outputs == "full"
+
     def fit_metrics(mean, cov):
+        if not full:
+            return {"trace": jnp.trace(cov), "dist_ref": jnp.sum((mean - reference) ** 2),
+                    "dist_truth": jnp.sum((mean - truth.mean) ** 2)}
         return gaussian_fit_metrics(mean, cov, reference, truth.mean, mean0, cov0, cov0_sqrt)
 
     def step(carry, xs):
@@ -298,7 +331,6 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig,
         z, w = _draw_standardised(k_draw, mass, mean, chol, reference, metric_precision,
                                   params, cfg)
         batch = _to_data_coordinates(moments(z, w), mean, chol)
-        psi = dissipation(batch, mean, cov)
         delta = batch.mean - mean
         # Exact accumulate weights: Sigma_t = t/(t+1) Sigma + C/(t+1) + t/(t+1)^2 delta delta^T.
         shift_w = gen / (gen + 1.0)
@@ -312,8 +344,10 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig,
         new_mean = pooled.mean
         new_cov = covariance(pooled, cfg.estimator) + params.ridge * eye
         out = fit_metrics(new_mean, new_cov)
-        out["psi"] = psi
-        out["psi_min"] = min_eigenvalue(psi)
+        if full:
+            psi = dissipation(batch, mean, cov)
+            out["psi"] = psi
+            out["psi_min"] = min_eigenvalue(psi)
         out["psi_trace"] = psi_trace
         out["kept_fraction"] = jnp.trace(batch.scatter) / batch.count / jnp.trace(cov)
         return (state, new_mean, new_cov), out
@@ -329,8 +363,9 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig,
                                                (keys, masses, jnp.arange(1, cfg.generations + 1,
                                                                         dtype=dtype)))
     first = fit_metrics(mean0, cov0)
-    first["psi"] = jnp.full((cfg.dim, cfg.dim), jnp.nan, dtype)
-    first["psi_min"] = jnp.asarray(jnp.nan, dtype)
+    if full:
+        first["psi"] = jnp.full((cfg.dim, cfg.dim), jnp.nan, dtype)
+        first["psi_min"] = jnp.asarray(jnp.nan, dtype)
     first["psi_trace"] = jnp.asarray(jnp.nan, dtype)
     first["kept_fraction"] = jnp.asarray(jnp.nan, dtype)
     metrics = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, metrics)

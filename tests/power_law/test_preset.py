@@ -69,10 +69,9 @@ def test_preset_decides_its_claims_and_its_negative_controls_fail(tmp_path, monk
     assert set(claims) == set(preset.claim_ids(100))
     for cid in ("P1", "P3"):
         assert claims[cid]["passed"], claims[cid]
-    # P2 compares with the deterministic equivalent, a mean-field approximation: at n = 200
-    # and 200 seeds its bias is resolved, 0.0033 in slope (docs/power_law.md); at n = 100 and
-    # 24 seeds it measured 0.013 (CI half-width about 0.01). It must stay within 0.025.
-    assert abs(claims["P2"]["measured"] - claims["P2"]["predicted"]) < 0.025, claims["P2"]
+    # P2 compares with the deterministic equivalent extrapolated to the simulation's
+    # fluctuation (groups 2, 4 -> 1); its prediction sees no sample of the run.
+    assert claims["P2"]["passed"], claims["P2"]
     # Negative controls: each prediction perturbed beyond what the run can absorb.
     monkeypatch.setattr(accumulation, "accumulate_trace_ratio",
                         lambda n, t: 0.9 * (1.0 - 1.0 / n))              # P1: 10% low
@@ -81,16 +80,23 @@ def test_preset_decides_its_claims_and_its_negative_controls_fail(tmp_path, monk
     def tilted(key, params, cfg, silo=0):                                 # P2: slope - 0.1
         final, out = real_kernel(key, params, cfg, silo)
         t = jnp.arange(out["ratio"].shape[0], dtype=out["ratio"].dtype)
-        return final, {"ratio": out["ratio"] * jnp.maximum(t, 1.0) ** -0.1}
+        return final, {k: v * jnp.maximum(t, 1.0) ** -0.1 for k, v in out.items()}
 
     monkeypatch.setattr(equivalent, "equivalent_kernel", tilted)
     monkeypatch.setattr(preset, "P3_BOUND", -50.0)                       # P3: impossible gap
-    shifted = {n: {r: tuple((a, b, c, s + 0.5) if r == "accumulate+select" else (a, b, c, s)
-                            for a, b, c, s in rows) for r, rows in regs.items()}
+    def shift(regime, row):  # P4a: slope + 0.5; P4b: r(300) + 1; P4c: r(10) / e^20
+        r10, r100, r300, slope = row
+        if regime == "accumulate+select":
+            return (r10, r100, r300 + 1.0, slope + 0.5)
+        if regime == "replace+select":
+            return (r10 * np.exp(-20.0), r100, r300, slope)
+        return row
+
+    shifted = {n: {r: tuple(shift(r, row) for row in rows) for r, rows in regs.items()}
                for n, regs in published.PUBLISHED.items()}
-    monkeypatch.setattr(published, "PUBLISHED", shifted)                 # P4a: slopes + 0.5
+    monkeypatch.setattr(published, "PUBLISHED", shifted)
     code, bad = _run(tmp_path, "negative")
     assert code == 1
-    for cid in ("P1", "P2", "P3", "P4a"):
+    for cid in ("P1", "P2", "P3", "P4a", "P4b", "P4c"):
         assert not bad[cid]["passed"], bad[cid]
     assert bad["P2"]["reason"] == "prediction outside CI", bad["P2"]
