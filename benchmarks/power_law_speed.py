@@ -1,6 +1,8 @@
 """Speed of the power-law kernel, as ratios against baselines measured in the same run.
 
-Run by hand: ``python benchmarks/power_law_speed.py [--seeds 1000] [--numpy-seeds 100]``.
+Run by hand: ``python benchmarks/power_law_speed.py [--seeds 1000] [--numpy-seeds 100]``, and
+``python benchmarks/power_law_speed.py --preset [--seeds 64] [--numpy-seeds 2] [--n 300]`` for
+Qiao et al.'s own configuration (below).
 
 Workload (issue default): accumulate + top-alpha selection, d = 1, n = 200, alpha = 0.25
 (N = 800 candidates), 200 generations, 1000 seeds, float64 fit.
@@ -15,6 +17,16 @@ Rows:
   seeds by construction);
 * ``roofline``: bare ``jax.random.normal`` of the candidate shape ``(seeds, N)`` once per
   generation, summed so that nothing is optimised away.
+
+``--preset``: the authors' configuration (``subexperiments/Gaussian_Modeling/
+gaussian_correct.py``: d = 10, alpha = 0.05, N = n / alpha candidates, 300 generations, fixed
+metric 0.3 Sigma*, offset 3 N(0, 1) on 5 coordinates, accumulate + selection). Rows: the kernel
+as ``--preset qiao-gaussian`` runs it (``threshold`` sampler, light outputs), the kernel with
+``lax.top_k`` and every metric (the configuration before the threshold sampler), the authors'
+``run_accumulate(use_selection=True)`` ported line by line (numpy legacy random stream,
+``multivariate_normal``, ``argsort``, ``vstack`` + ``np.cov`` of every kept batch each
+generation) timed on ``--numpy-seeds`` seeds, and the roofline ``jax.random.normal`` of
+``(seeds, N, d)`` per generation.
 """
 
 from __future__ import annotations
@@ -69,6 +81,65 @@ def numpy_loop(seeds: int, n: int, alpha: float, generations: int, seed: int = 0
     return time.perf_counter() - t0
 
 
+def authors_accumulate_select(seeds: int, n: int, alpha: float, generations: int,
+                              dim: int = 10) -> float:
+    """Qiao et al.'s ``GaussianModelCollapse.run_accumulate(use_selection=True)`` ported line
+    by line (one seed after another); returns the wall time."""
+    n_gen = int(n / alpha)
+    t0 = time.perf_counter()
+    for seed in range(seeds):
+        rs = np.random.RandomState(seed)  # their legacy global stream, one per seed
+        mu_star = rs.randn(dim)
+        a = rs.randn(dim, dim)
+        sigma_star = a @ a.T + np.eye(dim) * 0.1
+        u_bias = mu_star.copy()
+        dims = rs.choice(dim, size=dim // 2, replace=False)
+        u_bias[dims] += rs.randn(len(dims)) * 3.0
+        sigma_bias = sigma_star * 0.3
+        mu_t, sigma_t = mu_star.copy(), sigma_star.copy()
+        accumulated, results = [], []
+        for t in range(1, generations + 1):
+            samples = rs.multivariate_normal(mu_t, sigma_t, size=n_gen)
+            diff = samples - u_bias
+            maha = np.sum(diff @ np.linalg.inv(sigma_bias) * diff, axis=1)
+            samples = samples[np.argsort(-maha)[-n:]]
+            accumulated.append(samples)
+            all_samples = np.vstack(accumulated)
+            mu_t = np.mean(all_samples, axis=0)
+            sigma_t = np.cov(all_samples.T, bias=True) + np.eye(dim) * 1e-6
+            results.append((t, np.linalg.norm(mu_t - mu_star) ** 2, np.trace(sigma_t)))
+    return time.perf_counter() - t0
+
+
+def preset_main(a):
+    """The ``--preset`` rows (module docstring)."""
+    dim, alpha, gens = 10, 0.05, 300
+    n_cand = int(round(a.n / alpha))
+    rows = []
+    for label, sampler, outputs in (("jax threshold, light outputs (the preset)", "threshold",
+                                     "light"),
+                                    ("jax top_k, every metric (before)", "sort", "full")):
+        cfg = selection_config(dim=dim, n=a.n, alpha=alpha, generations=gens, metric="fixed",
+                               truth="random", start="truth", reference="gaussian",
+                               sampler=sampler, sample_precision="float32", outputs=outputs)
+        p = selection_params(cfg, alpha=alpha, offset=3.0, fixed_scale=0.3, ridge=1e-6)
+        _, first = batch.run(selection_kernel, jax.random.key(0), p, cfg, seeds=a.seeds,
+                             timed=True)
+        _, tm = batch.run(selection_kernel, jax.random.key(1), p, cfg, seeds=a.seeds, timed=True)
+        rows.append((label, first.compile_s, min(first.run_s, tm.run_s) / a.seeds))
+    t_np = authors_accumulate_select(a.numpy_seeds, a.n, alpha, gens) / a.numpy_seeds
+    rows.append((f"authors' script (timed on {a.numpy_seeds} seeds)", 0.0, t_np))
+    c_roof, t_roof = roofline(a.seeds, (n_cand, dim), gens)
+    rows.append(("roofline: jax.random.normal (seeds, N, d)", c_roof, t_roof / a.seeds))
+    print(f"Qiao et al.'s configuration: d={dim}, n={a.n}, alpha={alpha} (N={n_cand}), {gens} "
+          f"generations, accumulate+select, fixed metric; {a.seeds} seeds")
+    print(f"machine: {platform.machine()}, {jax.devices()[0].platform} "
+          f"({jax.devices()[0].device_kind}), jax {jax.__version__}")
+    print(f"{'variant':<46} {'compile s':>9} {'s / seed':>9} {'x authors':>9} {'x roofline':>10}")
+    for label, c, r in rows:
+        print(f"{label:<46} {c:9.2f} {r:9.4f} {t_np / r:9.2f} {rows[-1][2] / r:10.2f}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=1000)
@@ -77,7 +148,15 @@ def main():
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--alpha", type=float, default=0.25)
     ap.add_argument("--skip-sort", action="store_true", help="skip the slow sort row")
+    ap.add_argument("--preset", action="store_true",
+                    help="Qiao et al.'s configuration instead (d 10, alpha 0.05, n from --n, "
+                         "default 300; --seeds default 64, --numpy-seeds default 2)")
     a = ap.parse_args()
+    if a.preset:
+        a.seeds = 64 if a.seeds == ap.get_default("seeds") else a.seeds
+        a.numpy_seeds = 2 if a.numpy_seeds == ap.get_default("numpy_seeds") else a.numpy_seeds
+        a.n = 300 if a.n == ap.get_default("n") else a.n
+        return preset_main(a)
     sg = a.seeds * a.generations
     rows = []
     variants = [("jax order-stat, f32 draws", "order-stat", "float32"),

@@ -38,7 +38,7 @@ from collapse_jax.core import _random, linalg
 from collapse_jax.core._types import Key, Matrix, Vector
 from collapse_jax.core._validate import InvalidInput, check_choice, check_float, check_int
 from collapse_jax.core.gaussian import covariance, moments
-from collapse_jax.core.selection import active_weights, threshold_n
+from collapse_jax.core.selection import active_weights, order_stat_window, threshold_n, window_mass
 from collapse_jax.power_law.kernel import seed_setting, selection_precision
 
 PARADIGMS = ("replace", "accumulate")
@@ -113,8 +113,14 @@ def kept_moments(key: Key, mean: Vector, chol: Matrix, reference: Vector, precis
     if not cfg.select:
         return KeptMoments(jnp.zeros(d, dtype), (n - 1.0) / n * eye, eye / n)
     sdtype = jnp.float32 if cfg.sample_precision == "float32" else dtype
-    z = _random.normal(key, (cfg.groups, cfg.candidates, d), sdtype)
     c = linalg.solve_lower(chol, reference - mean)
+    if d == 1:  # every metric ranks by |z - c|: the exact order-statistics draw, O(n)
+        k_mass, k_win = jax.random.split(key)
+        masses = window_mass(k_mass, n, cfg.candidates, (cfg.groups,), dtype)
+        kept = jax.vmap(lambda k, m: order_stat_window(k, c[0], m, n, n, sdtype)[0])(
+            jax.random.split(k_win, cfg.groups), masses).astype(dtype)[..., None]
+        return _kept_moments(kept)
+    z = _random.normal(key, (cfg.groups, cfg.candidates, d), sdtype)
     if cfg.metric == "current-fit":
         scores = jnp.sum((z - c.astype(sdtype)) ** 2, axis=-1)
     else:
@@ -124,7 +130,12 @@ def kept_moments(key: Key, mean: Vector, chol: Matrix, reference: Vector, precis
         scores = jnp.sum((diff @ a_mat) * diff, axis=-1)
     # the kernel's rule: the n smallest scores of each set (top_k's rows, found by a threshold)
     idx = jax.vmap(lambda s: threshold_n(s, n, n, cfg.candidates)[0])(scores)
-    kept = jnp.take_along_axis(z, idx[..., None], axis=1).astype(dtype)  # (G, n, d)
+    return _kept_moments(jnp.take_along_axis(z, idx[..., None], axis=1).astype(dtype))
+
+
+def _kept_moments(kept) -> KeptMoments:
+    """:class:`KeptMoments` averaged over the groups of ``kept`` ``(G, n, d)``."""
+    n = kept.shape[1]
     b = jnp.mean(kept, axis=1)
     centred = kept - b[:, None, :]
     cov = jnp.einsum("gni,gnj->gij", centred, centred) / n

@@ -13,9 +13,10 @@ COLORS = {"accumulate+select": "C3", "accumulate": "C0", "replace+select": "C1",
 
 
 def power_law_figure(ratios: dict, *, window, fitted_slope, predicted_slope, psi,
-                     psi_grid=None, title=""):
+                     psi_grid=None, equivalent=None, title=""):
     """Left: ``Tr Sigma_t / Tr Sigma_0`` per setting on log-log axes, seed bands (10-90%),
-    the fitted slope and the theoretical curve. Right: psi measured vs closed form."""
+    the fitted slope, the theoretical curve and the deterministic equivalent of each setting
+    in ``equivalent`` (name -> curve). Right: psi measured vs closed form."""
     fig, axes = new_figure(1, 2 if psi_grid else 1, figsize=(12 if psi_grid else 6.5, 4.6))
     axes = np.atleast_1d(axes)
     ax = axes[0]
@@ -28,6 +29,10 @@ def power_law_figure(ratios: dict, *, window, fitted_slope, predicted_slope, psi
     theo = np.exp(log_selection_product(psi, t))
     ax.plot(t, theo * m[-1] / theo[-1], "k--", lw=1,
             label=f"theory prod(1 - psi/(s+1)), psi={psi:.3f}")
+    for name, curve in (equivalent or {}).items():
+        curve = np.asarray(curve, dtype=float)
+        ax.plot(np.arange(1, curve.size), curve[1:], ":", color="k", lw=1.5,
+                label=f"{name}: deterministic equivalent")
     w = (t >= window[0]) & (t <= window[1])
     tw = t[w]
     anchor = m[w][0]

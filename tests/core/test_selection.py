@@ -82,3 +82,21 @@ def test_top_n_respects_active_counts():
     idx, w = selection.top_n(scores, 3, 2, 4)  # only the first 4 candidates are live
     assert list(np.asarray(idx)) == [3, 1, 4 - 2]
     assert list(np.asarray(w)) == [1.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_threshold_n_keeps_the_rows_top_n_keeps(dtype):
+    """The bisection threshold keeps exactly lax.top_k's rows: random scores, ties (broken by
+    index as top_k breaks them), inactive candidates and zero scores."""
+    rng = np.random.default_rng(0)
+    cases = [rng.exponential(size=4000), rng.integers(0, 5, size=300).astype(float),
+             np.zeros(50), np.r_[rng.uniform(size=100), np.full(20, 0.5)]]
+    for scores in cases:
+        s = jnp.asarray(scores, dtype)
+        for n_act, n_cand in ((10, s.size), (10, s.size // 2), (1, s.size), (32, s.size)):
+            idx_t, w_t = selection.threshold_n(s, 32, n_act, n_cand)
+            idx_k, w_k = selection.top_n(s, 32, n_act, n_cand)
+            kept_t = set(np.asarray(idx_t)[np.asarray(w_t) > 0].tolist())
+            kept_k = set(np.asarray(idx_k)[np.asarray(w_k) > 0].tolist())
+            assert kept_t == kept_k, (scores[:8], n_act, n_cand)
+            assert float(w_t.sum()) == n_act

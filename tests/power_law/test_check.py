@@ -70,3 +70,34 @@ def test_bad_input_exits_2_with_one_line(args, flag):
     assert r.returncode == 2
     lines = [x for x in r.stderr.strip().splitlines() if x]
     assert len(lines) == 1 and flag in lines[0] and "Traceback" not in r.stderr
+
+
+def test_negative_controls_perturbed_predictions_fail(tmp_path, capsys, monkeypatch):
+    """Each prediction perturbed by more than the run resolves must fail: psi + 0.02 (claims 1
+    and 5), the accumulate law 10% low (3a), and a deterministic equivalent tilted by
+    t^(-0.01 n / 800) (claim 2 at n = 200: slope -0.0025; claim 6a: the drift from n to 4 n
+    moves by 0.0075). Same sizes as --quick: the compiled programs are reused."""
+    from collapse_jax.core import accumulation
+    from collapse_jax.power_law import equivalent, theory
+
+    real_psi, real_curves = theory.psi_closed_form, equivalent.equivalent_curves
+    monkeypatch.setattr(theory, "psi_closed_form", lambda a, d: real_psi(a, d) + 0.02)
+    monkeypatch.setattr(accumulation, "accumulate_trace_ratio",
+                        lambda n, t, estimator="mle": 0.9 * (1.0 - 1.0 / n))
+
+    def tilted(key, params, cfg, *, n, **kw):
+        import numpy as np
+
+        out, tm = real_curves(key, params, cfg, n=n, **kw)
+        t = np.maximum(np.arange(out["trace"].shape[-1]), 1.0)
+        return {k: v * t ** (-0.01 * n / 800) for k, v in out.items()}, tm
+
+    monkeypatch.setattr(equivalent, "equivalent_curves", tilted)
+    out = tmp_path / "r.json"
+    code = power_law.main(QUICK + ["--json", str(out)])
+    stdout = capsys.readouterr().out
+    assert code == 1, stdout
+    claims = _claims(out)
+    for cid in ("1", "2", "3a", "5", "6a"):
+        assert not claims[cid]["passed"], claims[cid]
+        assert claims[cid]["reason"] == "prediction outside CI", claims[cid]
