@@ -31,3 +31,30 @@ def roofline(seeds: int, draws, generations: int, repeats: int = 1) -> tuple[flo
         jax.block_until_ready(comp(jax.random.key(1 + r)))
         best = min(best, time.perf_counter() - t1)
     return compile_s, best
+
+
+def roofline_per_seed(seeds: int, size: int, generations: int, repeats: int = 1
+                      ) -> tuple[float, float]:
+    """As :func:`roofline`, but each seed draws ``size`` float32 normals from its own key as
+    one flat vector, vmapped over seeds: the way a kernel under ``batch.run`` draws its
+    candidates (``collapse_jax.core._random.normal``)."""
+
+    def f(keys):
+        def one(key):
+            def body(c, k):
+                return c + jnp.sum(jax.random.normal(k, (size,), jnp.float32)), None
+            return jax.lax.scan(body, jnp.zeros((), jnp.float32),
+                                jax.random.split(key, generations))[0]
+        return jax.vmap(one)(keys)
+
+    keys = jax.random.split(jax.random.key(0), seeds)
+    t0 = time.perf_counter()
+    comp = jax.jit(f).lower(keys).compile()
+    compile_s = time.perf_counter() - t0
+    best = math.inf
+    for r in range(1 + repeats):
+        k = jax.random.split(jax.random.key(1 + r), seeds)
+        t1 = time.perf_counter()
+        jax.block_until_ready(comp(k))
+        best = min(best, time.perf_counter() - t1)
+    return compile_s, best
