@@ -56,6 +56,9 @@ def test_negative_control_without_selection_fails(tmp_path, capsys):
     claims = _claims(out)
     assert claims["3b"]["reason"] == "CI not below bound" and not claims["3b"]["passed"]
     assert claims["4a"]["reason"] == "CI not below bound" and not claims["4a"]["passed"]
+    # without selection the offset deficit has no sign (the W2 gap of 4b still closes: its
+    # negative control halves the limit, below)
+    assert not claims["6b"]["passed"], claims["6b"]
     assert "FAIL" in stdout
 
 
@@ -76,11 +79,14 @@ def test_negative_controls_perturbed_predictions_fail(tmp_path, capsys, monkeypa
     """Each prediction perturbed by more than the run resolves must fail: psi + 0.02 (claims 1
     and 5), the accumulate law 10% low (3a), and a deterministic equivalent tilted by
     t^(-0.01 n / 800) (claim 2 at n = 200: slope -0.0025; claim 6a: the drift from n to 4 n
-    moves by 0.0075). Same sizes as --quick: the compiled programs are reused."""
+    moves by 0.0075), and the W2 limit of Theorem 1 halved (4b: the gap then grows). Same sizes
+    as --quick: the compiled programs are reused."""
     from collapse_jax.core import accumulation
     from collapse_jax.power_law import equivalent, theory
 
     real_psi, real_curves = theory.psi_closed_form, equivalent.equivalent_curves
+    real_limit = theory.w2_limit_initial
+    monkeypatch.setattr(theory, "w2_limit_initial", lambda *args: 0.5 * real_limit(*args))
     monkeypatch.setattr(theory, "psi_closed_form", lambda a, d: real_psi(a, d) + 0.02)
     monkeypatch.setattr(accumulation, "accumulate_trace_ratio",
                         lambda n, t, estimator="mle": 0.9 * (1.0 - 1.0 / n))
@@ -101,3 +107,4 @@ def test_negative_controls_perturbed_predictions_fail(tmp_path, capsys, monkeypa
     for cid in ("1", "2", "3a", "5", "6a"):
         assert not claims[cid]["passed"], claims[cid]
         assert claims[cid]["reason"] == "prediction outside CI", claims[cid]
+    assert claims["4b"]["reason"] == "CI not below bound", claims["4b"]
