@@ -588,7 +588,9 @@ def _preset(a):
     claims, curves, findings, config = preset.body(a, key, level, timing)
     sg = timing.pop("seed_generations")
     differences = "; ".join(f"({i}) {d}" for i, d in enumerate(preset.DIFFERENCES, 1))
+    summary = findings.pop("summary")
     report = {
+        "summary": summary,
         "config": {**dict(vars(a)), **config, "ci_level_per_claim": level},
         "precision": {"fit": "float64", "sampling": "float32"},
         "timing": {**timing, "seed_generations_per_s": sg / max(timing["run_s"], 1e-9)},

@@ -242,6 +242,7 @@ def body(a, key, level, timing):
                      f"ours {np.std(ours, ddof=1):.3g} over {ours.size}); t quantile with 9 df; "
                      "width cap 1.5 pooled seed standard deviations (their 10 runs bound the "
                      "power)"))
+    findings["summary"] = _summary(findings, n, a.seeds)
     curves = {r: {"trace_ratio": curve_summary(ratio[r][:, None, :])} for r in REGIMES}
     eq_one, eq_mf = equivalent.fluctuation_extrapolated(eq_curves[g2], eq_curves[g4])
     curves["accumulate+select (deterministic equivalent)"] = {
@@ -253,6 +254,26 @@ def body(a, key, level, timing):
               "equivalent_groups": list(equivalent.GROUPS),
               "differences_from_the_authors": list(DIFFERENCES)}
     return claims, curves, findings, config
+
+
+def _summary(findings: dict, n: int, seeds: int) -> str:
+    """The population's mean ``r(10), r(100), r(300)`` and per-seed slope on the window beside
+    the authors' published 10-run means, per regime (printed after the verdict table)."""
+    pub = findings["published"]
+    cols = [f"r({tt})" for tt in TIMES] + [f"slope {WINDOW[0]}-{WINDOW[1]}"]
+    head = (f"population ({seeds} seeds) vs the authors' published 10 runs, n = {n}"
+            + ("" if pub else " (no published folder for this n)"))
+    lines = [head, f"{'regime':<20}" + "".join(f"{c:>24}" for c in cols)]
+    for r in REGIMES:
+        ours = findings["population"][r]
+        vals = [ours[f"r{tt}"] for tt in TIMES] + [ours["slope_mean"]]
+        theirs = ([pub[r][f"r{tt}"] for tt in TIMES] + [pub[r]["slope"]]) if pub else None
+        cells = [f"{v:.4g}" + (f" / {w:.4g}" if theirs else "")
+                 for v, w in zip(vals, theirs or vals)]
+        lines.append(f"{r:<20}" + "".join(f"{c:>24}" for c in cells))
+    lines.append(("(ours / theirs; " if pub else "(")
+                 + "r(t) = mean Tr Sigma_t / Tr Sigma*; slope: mean per-run log-log slope)")
+    return "\n".join(lines)
 
 
 def _regime_key(key, regime):

@@ -292,6 +292,8 @@ def _run_float64(name, parser, body, args, jax, batch, timeout, written: set) ->
              f"device={env['device']['platform']}  precision={report.get('precision')}")
     ci_note = report.get("ci_note", "")
     print(format_table(title, claims, report.get("timing", {}), ci_note))
+    if report.get("summary"):
+        print(report["summary"])
     if args.json:
         write_report(args.json, full)
         written.add(args.json)

@@ -33,8 +33,9 @@ class CheckReport(TypedDict, total=False):
     (``"float64"`` or ``{part: dtype}``), ``timing`` (:class:`Timing`) and ``curves``
     (``{setting: {metric: {"mean": [...], "se": [...], ...}}}``). Optional: ``ci_level`` and
     ``ci_note`` (the per-claim level and how the CIs were made, printed under the table),
-    ``findings`` (measured numbers that are not claims) and ``theory`` (predicted values worth
-    keeping beside them).
+    ``findings`` (measured numbers that are not claims), ``theory`` (predicted values worth
+    keeping beside them) and ``summary`` (lines printed after the verdict table: a comparison
+    the claims draw from, such as a population set beside published runs).
     """
 
     config: dict
@@ -45,6 +46,7 @@ class CheckReport(TypedDict, total=False):
     ci_note: str
     findings: dict
     theory: dict
+    summary: str
 
 
 REQUIRED_KEYS = ("config", "precision", "timing", "curves")
@@ -60,7 +62,8 @@ def check_report(report: dict) -> None:
     problems = [f"missing {k!r}" for k in REQUIRED_KEYS if k not in report]
     problems += [f"unknown key {k!r}" for k in report if k not in known]
     for key, kind in (("config", dict), ("timing", dict), ("curves", dict),
-                      ("findings", dict), ("theory", dict), ("ci_note", str)):
+                      ("findings", dict), ("theory", dict), ("ci_note", str),
+                      ("summary", str)):
         if key in report and not isinstance(report[key], kind):
             problems.append(f"{key!r} is a {type(report[key]).__name__}, not a {kind.__name__}")
     if "precision" in report and not isinstance(report["precision"], (str, dict)):

@@ -61,12 +61,18 @@ def _run(tmp_path, name):
     out = tmp_path / f"{name}.json"
     code = check.main(["--preset", "qiao-gaussian", "--n", "100", "--seeds", "24",
                        "--json", str(out)])
-    return code, {c["id"]: c for c in json.loads(out.read_text())["claims"]}
+    report = json.loads(out.read_text())
+    return code, {c["id"]: c for c in report["claims"]}, report
 
 
 def test_preset_decides_its_claims_and_its_negative_controls_fail(tmp_path, monkeypatch):
-    _, claims = _run(tmp_path, "preset")
+    _, claims, report = _run(tmp_path, "preset")
     assert set(claims) == set(preset.claim_ids(100))
+    # the population beside the authors' published means, one row per regime, ours / theirs
+    rows = report["summary"].splitlines()
+    for r in preset.REGIMES:
+        row = next(x for x in rows if x.startswith(r + " "))
+        assert row.count(" / ") == 4, row
     for cid in ("P1", "P3"):
         assert claims[cid]["passed"], claims[cid]
     # P2 compares with the deterministic equivalent extrapolated to the simulation's
@@ -95,7 +101,7 @@ def test_preset_decides_its_claims_and_its_negative_controls_fail(tmp_path, monk
     shifted = {n: {r: tuple(shift(r, row) for row in rows) for r, rows in regs.items()}
                for n, regs in published.PUBLISHED.items()}
     monkeypatch.setattr(published, "PUBLISHED", shifted)
-    code, bad = _run(tmp_path, "negative")
+    code, bad, _ = _run(tmp_path, "negative")
     assert code == 1
     for cid in ("P1", "P2", "P3", "P4a", "P4b", "P4c"):
         assert not bad[cid]["passed"], bad[cid]
