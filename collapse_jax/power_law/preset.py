@@ -60,8 +60,8 @@ DIFFERENCES = (
     "here",
     "the candidates are drawn as mu + L z with L the Cholesky factor (numpy: SVD of Sigma): "
     "the same law, other draws",
-    "standardised draws in float32 (fit, scores and statistics in float64); the authors draw "
-    "in float64",
+    "standardised draws and their selection scores in float32 (the fit and the statistics in "
+    "float64); the authors draw and score in float64",
 )
 
 
