@@ -133,9 +133,10 @@ cfg_e = selection_config(dim=1, n=N_KEEP, alpha=0.25, generations=T)
 p_e = selection_params(cfg_e, alpha=0.25, offset=1.0)
 _, m_e = batch.run(selection_kernel, jax.random.key(3), p_e, cfg_e, seeds=SEEDS)
 tr_e = np.asarray(m_e["trace"])[:, 0]
-eq = {g: equivalent.equivalent_curves(jax.random.key(3), p_e, cfg_e, n=N_KEEP, alpha=0.25,
-                                      seeds=64, groups=g)[0]["trace"] for g in (2, 4)}
-one, mean_field = equivalent.fluctuation_extrapolated(eq[2].mean(0), eq[4].mean(0))
+eq, _ = equivalent.equivalent_curves(jax.random.key(3), p_e, cfg_e, n=N_KEEP, alpha=0.25,
+                                     seeds=64)
+one, mean_field = equivalent.fluctuation_extrapolated(
+    *(eq[g]["trace"].mean(0) for g in equivalent.GROUPS))
 window = (T // 6, T)
 sim_curve = tr_e.mean(0)
 print(f"{'':28}{'window slope':>14}")
@@ -171,9 +172,9 @@ p_q = selection_params(cfg_q, alpha=0.05, offset=3.0, fixed_scale=0.3, ridge=1e-
 final_q, m_q = batch.run(selection_kernel, jax.random.key(4), p_q, cfg_q, seeds=16)
 tr_true = np.trace(np.asarray(final_q.truth.cov)[:, 0], axis1=-2, axis2=-1)
 r_q = np.asarray(m_q["trace"])[:, 0] / tr_true[:, None]
-eq_q = {g: equivalent.equivalent_curves(jax.random.key(4), p_q, cfg_q, n=100, alpha=0.05,
-                                        seeds=8, groups=g)[0]["ratio"] for g in (2, 4)}
-one_q, _ = equivalent.fluctuation_extrapolated(eq_q[2], eq_q[4])
+eq_q, _ = equivalent.equivalent_curves(jax.random.key(4), p_q, cfg_q, n=100, alpha=0.05,
+                                       seeds=8)
+one_q, _ = equivalent.fluctuation_extrapolated(*(eq_q[g]["ratio"] for g in equivalent.GROUPS))
 tq = np.arange(301)
 s_sim = preset._seed_slopes(tq, r_q[:8], preset.WINDOW)
 s_eq = preset._seed_slopes(tq, one_q, preset.WINDOW)

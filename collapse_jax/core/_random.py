@@ -25,4 +25,3 @@ def normal(key: Key, shape: tuple[int, ...], dtype) -> jax.Array:
 def uniform(key: Key, shape: tuple[int, ...], dtype) -> jax.Array:
     """Uniform ``[0, 1)`` draws of ``shape``, generated flat and reshaped."""
     return jax.random.uniform(key, (math.prod(shape),), dtype).reshape(shape)
-

@@ -165,7 +165,6 @@ def order_stat_window(key: Key, c: RealScalar, mass: RealScalar, n_max: int, n_a
     return flip * z.astype(dtype), active_weights(n_max, n_active, dtype)
 
 
-
 def threshold_n(scores: Float[Array, " N"], n_max: int, n_active: RealScalar,
                 n_candidates: RealScalar) -> tuple[Int[Array, " m"], Weights]:
     """:func:`top_n` by a threshold instead of a sort: the same rows, found without sorting.

@@ -227,30 +227,26 @@ def _equivalent_slope(a, key, cfg_kw, params_kw, window, fit, boot, timing):
     the prediction for seed weights ``w`` ``(B, seeds)`` (for a paired bootstrap)."""
     cfg = selection_config(**cfg_kw)
     params = selection_params(cfg, **params_kw)
-    g2, g4 = equivalent.GROUPS
-    curves = {}
-    for g in (g2, g4):
-        out, tm = equivalent.equivalent_curves(
-            key, params, cfg, n=int(params_kw.get("n", cfg.n_max)), alpha=params_kw["alpha"],
-            seeds=min(a.seeds, EQUIVALENT_SEEDS), groups=g, chunk_size=a.chunk_size,
-            # the subsample pool is a uniform subset of the accumulated rows: the same
-            # expected moments as accumulate, more fluctuation
-            paradigm="accumulate" if cfg.paradigm == "accumulate-subsample" else None,
-            options=a.batch_options)
-        timing["compile_s"] += tm.compile_s
-        timing["equivalent_s"] = timing.get("equivalent_s", 0.0) + tm.run_s
-        curves[g] = out["trace"]
-    t = np.arange(curves[g2].shape[1])
+    out, tm = equivalent.equivalent_curves(
+        key, params, cfg, n=int(params_kw.get("n", cfg.n_max)), alpha=params_kw["alpha"],
+        seeds=min(a.seeds, EQUIVALENT_SEEDS), chunk_size=a.chunk_size,
+        # the subsample pool is a uniform subset of the accumulated rows: the same expected
+        # moments as accumulate, more fluctuation
+        paradigm="accumulate" if cfg.paradigm == "accumulate-subsample" else None,
+        options=a.batch_options)
+    timing["compile_s"] += tm["compile_s"]
+    timing["equivalent_s"] = timing.get("equivalent_s", 0.0) + tm["run_s"]
+    curves = [out[g]["trace"] for g in equivalent.GROUPS]
+    t = np.arange(curves[0].shape[1])
 
     def pred(w):
         return equivalent.fluctuation_extrapolated(
-            *(fit(t, np.log(w @ curves[g]), window) for g in (g2, g4)))[0]
+            *(fit(t, np.log(w @ c), window) for c in curves))[0]
 
-    est, ci = stats.bootstrap(pred, curves[g2], **boot)
-    mean_w = np.full((1, curves[g2].shape[0]), 1.0 / curves[g2].shape[0])
-    mf = equivalent.fluctuation_extrapolated(
-        *(float(fit(t, np.log(mean_w @ curves[g]), window)[0]) for g in (g2, g4)))[1]
-    curve = equivalent.fluctuation_extrapolated(*(curves[g].mean(axis=0) for g in (g2, g4)))[0]
+    est, ci = stats.bootstrap(pred, curves[0], **boot)
+    means = [c.mean(axis=0) for c in curves]
+    mf = equivalent.fluctuation_extrapolated(*(float(fit(t, np.log(m), window)) for m in means))[1]
+    curve = equivalent.fluctuation_extrapolated(*means)[0]
     return float(est), 0.5 * float(ci[1] - ci[0]), float(mf), curve / curve[0], pred
 
 
@@ -588,9 +584,8 @@ def _preset(a):
     claims, curves, findings, config = preset.body(a, key, level, timing)
     sg = timing.pop("seed_generations")
     differences = "; ".join(f"({i}) {d}" for i, d in enumerate(preset.DIFFERENCES, 1))
-    summary = findings.pop("summary")
     report = {
-        "summary": summary,
+        "summary": preset.summary(findings, a.n, a.seeds),
         "config": {**dict(vars(a)), **config, "ci_level_per_claim": level},
         "precision": {"fit": "float64", "sampling": "float32"},
         "timing": {**timing, "seed_generations_per_s": sg / max(timing["run_s"], 1e-9)},

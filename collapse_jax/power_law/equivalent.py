@@ -39,7 +39,11 @@ from collapse_jax.core._types import Key, Matrix, Vector
 from collapse_jax.core._validate import InvalidInput, check_choice, check_float, check_int
 from collapse_jax.core.gaussian import covariance, moments
 from collapse_jax.core.selection import active_weights, order_stat_window, threshold_n, window_mass
-from collapse_jax.power_law.kernel import seed_setting, selection_precision
+from collapse_jax.power_law.kernel import (
+    seed_setting,
+    selection_precision,
+    standardised_scores,
+)
 
 PARADIGMS = ("replace", "accumulate")
 METRICS = ("current-fit", "fixed", "euclidean")
@@ -113,21 +117,15 @@ def kept_moments(key: Key, mean: Vector, chol: Matrix, reference: Vector, precis
     if not cfg.select:
         return KeptMoments(jnp.zeros(d, dtype), (n - 1.0) / n * eye, eye / n)
     sdtype = jnp.float32 if cfg.sample_precision == "float32" else dtype
-    c = linalg.solve_lower(chol, reference - mean)
     if d == 1:  # every metric ranks by |z - c|: the exact order-statistics draw, O(n)
+        c = linalg.solve_lower(chol, reference - mean)
         k_mass, k_win = jax.random.split(key)
         masses = window_mass(k_mass, n, cfg.candidates, (cfg.groups,), dtype)
         kept = jax.vmap(lambda k, m: order_stat_window(k, c[0], m, n, n, sdtype)[0])(
             jax.random.split(k_win, cfg.groups), masses).astype(dtype)[..., None]
         return _kept_moments(kept)
     z = _random.normal(key, (cfg.groups, cfg.candidates, d), sdtype)
-    if cfg.metric == "current-fit":
-        scores = jnp.sum((z - c.astype(sdtype)) ** 2, axis=-1)
-    else:
-        # (x - u)^T P (x - u) = (z - c)^T A (z - c), A = L^T P L: the score in z coordinates
-        a_mat = (chol.T @ precision @ chol).astype(sdtype)
-        diff = z - c.astype(sdtype)
-        scores = jnp.sum((diff @ a_mat) * diff, axis=-1)
+    scores = standardised_scores(z, mean, chol, reference, precision, cfg.metric)
     # the kernel's rule: the n smallest scores of each set (top_k's rows, found by a threshold)
     idx = jax.vmap(lambda s: threshold_n(s, n, n, cfg.candidates)[0])(scores)
     return _kept_moments(jnp.take_along_axis(z, idx[..., None], axis=1).astype(dtype))
@@ -240,22 +238,30 @@ def fluctuation_extrapolated(at_2, at_4):
 
 
 def equivalent_curves(key: Key, params, sel_cfg, *, n: int, alpha: float, seeds: int,
-                      groups: int, paradigm: str | None = None, chunk_size=None,
-                      options=None) -> tuple[dict, object]:
-    """Run :func:`equivalent_kernel` for the first ``seeds`` seeds of the selection kernel's
-    ``sel_cfg`` / ``params`` under ``key`` (one sweep point; ``n`` and ``alpha`` its values).
-    Returns ``({"ratio", "trace"}: (seeds, generations + 1) arrays, timing)``."""
+                      paradigm: str | None = None, chunk_size=None, options=None
+                      ) -> tuple[dict, dict]:
+    """Run :func:`equivalent_kernel` with each candidate-set count of :data:`GROUPS` for the
+    first ``seeds`` seeds of the selection kernel's ``sel_cfg`` / ``params`` under ``key`` (one
+    sweep point; ``n`` and ``alpha`` its values).
+
+    Returns ``({groups: {"ratio", "trace"}: (seeds, generations + 1) arrays}, timing)`` with
+    ``timing`` the summed ``compile_s`` and ``run_s`` of the runs."""
     import numpy as np
 
     from collapse_jax.engine import batch
 
-    eq_cfg = equivalent_config(
-        dim=sel_cfg.dim, n=n, alpha=alpha, generations=sel_cfg.generations,
-        paradigm=sel_cfg.paradigm if paradigm is None else paradigm, metric=sel_cfg.metric,
-        groups=groups, start_count=0 if sel_cfg.start == "truth" else n,
-        sample_precision=sel_cfg.sample_precision, estimator=sel_cfg.estimator)
-    red = batch.SeedSummary(lambda out, start: {k: np.asarray(v)[:, 0]
-                                                 for k, v in out[1].items()})
-    tm = batch.stream(equivalent_kernel, key, params, (eq_cfg, sel_cfg), seeds=seeds,
-                      reduce=red, chunk_size=chunk_size, options=options)
-    return red.kept(), tm
+    curves, timing = {}, {"compile_s": 0.0, "run_s": 0.0}
+    for groups in GROUPS:
+        eq_cfg = equivalent_config(
+            dim=sel_cfg.dim, n=n, alpha=alpha, generations=sel_cfg.generations,
+            paradigm=sel_cfg.paradigm if paradigm is None else paradigm, metric=sel_cfg.metric,
+            groups=groups, start_count=0 if sel_cfg.start == "truth" else n,
+            sample_precision=sel_cfg.sample_precision, estimator=sel_cfg.estimator)
+        red = batch.SeedSummary(lambda out, start: {k: np.asarray(v)[:, 0]
+                                                     for k, v in out[1].items()})
+        tm = batch.stream(equivalent_kernel, key, params, (eq_cfg, sel_cfg), seeds=seeds,
+                          reduce=red, chunk_size=chunk_size, options=options)
+        curves[groups] = red.kept()
+        timing["compile_s"] += tm.compile_s
+        timing["run_s"] += tm.run_s
+    return curves, timing

@@ -224,25 +224,27 @@ def _draw_standardised(key: Key, mass, mean, chol, reference, metric_precision, 
         z, w = order_stat_window(key, c, mass, cfg.n_max, params.n, sdtype)
         return z[:, None], w
     n_cand = jnp.round(params.n / params.alpha)
-    if cfg.sampler == "threshold":
-        z_all = _random.normal(key, (cfg.candidates_max, cfg.dim), sdtype)
-        c = linalg.solve_lower(chol, reference - mean).astype(sdtype)
-        if cfg.metric == "current-fit":
-            scores = jnp.sum((z_all - c) ** 2, axis=1)
-        else:  # (x - u)^T P (x - u) = (z - c)^T A (z - c), A = L^T P L
-            a_mat = (chol.T @ metric_precision @ chol).astype(sdtype)
-            diff = z_all - c
-            scores = jnp.sum((diff @ a_mat) * diff, axis=1)
-        idx, w = threshold_n(scores, cfg.n_max, params.n, n_cand)
-        return z_all[idx], w
     z_all = _random.normal(key, (cfg.candidates_max, cfg.dim), sdtype)
-    if cfg.metric == "current-fit":
-        c = linalg.solve_lower(chol, reference - mean).astype(sdtype)
-        scores = jnp.sum((z_all - c) ** 2, axis=1)
-    else:
+    if cfg.metric == "current-fit" or cfg.sampler == "threshold":
+        scores = standardised_scores(z_all, mean, chol, reference, metric_precision, cfg.metric)
+    else:  # sort scores the data coordinates in the fit's precision
         scores = mahalanobis_sq(mean + z_all.astype(dtype) @ chol.T, reference, metric_precision)
-    idx, w = top_n(scores, cfg.n_max, params.n, n_cand)
+    select = threshold_n if cfg.sampler == "threshold" else top_n
+    idx, w = select(scores, cfg.n_max, params.n, n_cand)
     return z_all[idx], w.astype(sdtype)
+
+
+def standardised_scores(z, mean, chol, reference, precision, metric: str):
+    """Selection scores of standardised candidates ``z`` (``(..., N, d)``, ``x = mean + chol z``)
+    in their own precision: ``|z - c|^2`` for ``current-fit``, else ``(z - c)^T A (z - c)`` with
+    ``A = chol^T P chol`` (``= (x - u)^T P (x - u)``), ``c = chol^{-1} (u - mean)``. Shared by the
+    ``threshold`` sampler and the deterministic equivalent, so both rank alike."""
+    sdtype = z.dtype
+    diff = z - linalg.solve_lower(chol, reference - mean).astype(sdtype)
+    if metric == "current-fit":
+        return jnp.sum(diff**2, axis=-1)
+    a_mat = (chol.T @ precision @ chol).astype(sdtype)
+    return jnp.sum((diff @ a_mat) * diff, axis=-1)
 
 
 def _to_data_coordinates(mz: Moments, mean, chol) -> Moments:
@@ -312,10 +314,9 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig,
         pooled = pool.read(state)
         mean0 = pooled.mean
         cov0 = covariance(pooled, cfg.estimator) + params.ridge * eye
-    cov0_sqrt = sqrtm_psd(cov0) if cfg.outputs == "full" else None
-    metric_precision = selection_precision(cfg.metric, params.fixed_scale, truth)
-
     full = cfg.outputs == "full"
+    cov0_sqrt = sqrtm_psd(cov0) if full else None
+    metric_precision = selection_precision(cfg.metric, params.fixed_scale, truth)
 
     def fit_metrics(mean, cov):
         if not full:

@@ -138,17 +138,12 @@ def _equivalent(a, key, timing):
                                sample_precision="float32")
     params = selection_params(sel_cfg, alpha=SETTING["alpha"], offset=SETTING["offset"],
                               fixed_scale=SETTING["fixed_scale"], ridge=SETTING["ridge"])
-    curves = {}
-    timing["equivalent_s"] = 0.0
-    for g in equivalent.GROUPS:
-        out, tm = equivalent.equivalent_curves(
-            _regime_key(key, "accumulate+select"), params, sel_cfg, n=a.n,
-            alpha=SETTING["alpha"], seeds=min(a.seeds, EQUIVALENT_SEEDS), groups=g,
-            chunk_size=a.chunk_size, options=a.batch_options)
-        timing["compile_s"] += tm.compile_s
-        timing["equivalent_s"] += tm.run_s
-        curves[g] = out["ratio"]
-    return curves
+    out, tm = equivalent.equivalent_curves(
+        _regime_key(key, "accumulate+select"), params, sel_cfg, n=a.n, alpha=SETTING["alpha"],
+        seeds=min(a.seeds, EQUIVALENT_SEEDS), chunk_size=a.chunk_size, options=a.batch_options)
+    timing["compile_s"] += tm["compile_s"]
+    timing["equivalent_s"] = tm["run_s"]
+    return {g: curves["ratio"] for g, curves in out.items()}
 
 
 def body(a, key, level, timing):
@@ -242,7 +237,6 @@ def body(a, key, level, timing):
                      f"ours {np.std(ours, ddof=1):.3g} over {ours.size}); t quantile with 9 df; "
                      "width cap 1.5 pooled seed standard deviations (their 10 runs bound the "
                      "power)"))
-    findings["summary"] = _summary(findings, n, a.seeds)
     curves = {r: {"trace_ratio": curve_summary(ratio[r][:, None, :])} for r in REGIMES}
     eq_one, eq_mf = equivalent.fluctuation_extrapolated(eq_curves[g2], eq_curves[g4])
     curves["accumulate+select (deterministic equivalent)"] = {
@@ -256,7 +250,7 @@ def body(a, key, level, timing):
     return claims, curves, findings, config
 
 
-def _summary(findings: dict, n: int, seeds: int) -> str:
+def summary(findings: dict, n: int, seeds: int) -> str:
     """The population's mean ``r(10), r(100), r(300)`` and per-seed slope on the window beside
     the authors' published 10-run means, per regime (printed after the verdict table)."""
     pub = findings["published"]
@@ -286,8 +280,4 @@ def _regime_key(key, regime):
 def _seed_slopes(t, curves, window):
     """Per-seed least-squares slope of ``log r(t)`` on ``log t`` over ``window`` (the authors'
     per-run slope)."""
-    sel = (t >= window[0]) & (t <= window[1])
-    x = np.log(t[sel])
-    y = np.log(np.maximum(curves[:, sel], np.finfo(float).tiny))
-    xc = x - x.mean()
-    return (y - y.mean(axis=1, keepdims=True)) @ xc / np.sum(xc**2)
+    return stats.loglog_window_slope(t, np.log(np.maximum(curves, np.finfo(float).tiny)), window)

@@ -95,8 +95,8 @@ def test_negative_controls_perturbed_predictions_fail(tmp_path, capsys, monkeypa
         import numpy as np
 
         out, tm = real_curves(key, params, cfg, n=n, **kw)
-        t = np.maximum(np.arange(out["trace"].shape[-1]), 1.0)
-        return {k: v * t ** (-0.01 * n / 800) for k, v in out.items()}, tm
+        return {g: {k: v * np.maximum(np.arange(v.shape[-1]), 1.0) ** (-0.01 * n / 800)
+                    for k, v in curves.items()} for g, curves in out.items()}, tm
 
     monkeypatch.setattr(equivalent, "equivalent_curves", tilted)
     out = tmp_path / "r.json"
