@@ -33,16 +33,20 @@ def roofline(seeds: int, draws, generations: int, repeats: int = 1) -> tuple[flo
     return compile_s, best
 
 
-def roofline_per_seed(seeds: int, size: int, generations: int, repeats: int = 1
-                      ) -> tuple[float, float]:
+def roofline_per_seed(seeds: int, size: int, generations: int, repeats: int = 1,
+                      draw=None) -> tuple[float, float]:
     """As :func:`roofline`, but each seed draws ``size`` float32 normals from its own key as
     one flat vector, vmapped over seeds: the way a kernel under ``batch.run`` draws its
-    candidates (``collapse_jax.core._random.normal``)."""
+    candidates (``collapse_jax.core._random.normal``). ``draw(key, size)``: the draw to time
+    (default ``jax.random.normal(key, (size,), float32)``)."""
+    if draw is None:
+        def draw(key, size):
+            return jax.random.normal(key, (size,), jnp.float32)
 
     def f(keys):
         def one(key):
             def body(c, k):
-                return c + jnp.sum(jax.random.normal(k, (size,), jnp.float32)), None
+                return c + jnp.sum(draw(k, size)), None
             return jax.lax.scan(body, jnp.zeros((), jnp.float32),
                                 jax.random.split(key, generations))[0]
         return jax.vmap(one)(keys)

@@ -25,8 +25,11 @@ as ``--preset qiao-gaussian`` runs it (``threshold`` sampler, light outputs), th
 ``lax.top_k`` and every metric (the configuration before the threshold sampler), the authors'
 ``run_accumulate(use_selection=True)`` ported line by line (numpy legacy random stream,
 ``multivariate_normal``, ``argsort``, ``vstack`` + ``np.cov`` of every kept batch each
-generation) timed on ``--numpy-seeds`` seeds, and the roofline: ``jax.random.normal`` of ``N d``
-float32 draws per seed and generation, vmapped over seeds as the kernel draws them
+generation) timed on ``--numpy-seeds`` seeds, the sampler's bare draw
+(``collapse_jax.core._random.normal_f32``: float32 normals from both halves of each 64-bit
+threefry word) and the roofline: ``jax.random.normal`` of ``N d`` float32 draws per seed and
+generation, vmapped over seeds as the kernel draws them. The kernel can pass the roofline
+(ratio above 1): its draw spends half the threefry work of ``jax.random.normal``
 (``--skip-sort`` drops the slow top_k row).
 """
 
@@ -43,6 +46,7 @@ jax.config.update("jax_enable_x64", True)
 
 from _roofline import roofline, roofline_per_seed  # noqa: E402
 
+from collapse_jax.core import _random  # noqa: E402
 from collapse_jax.engine import batch  # noqa: E402
 from collapse_jax.power_law.kernel import (  # noqa: E402
     selection_config,
@@ -131,6 +135,9 @@ def preset_main(a):
         rows.append((label, first.compile_s, min(first.run_s, tm.run_s) / a.seeds))
     t_np = authors_accumulate_select(a.numpy_seeds, a.n, alpha, gens) / a.numpy_seeds
     rows.append((f"authors' script (timed on {a.numpy_seeds} seeds)", 0.0, t_np))
+    c_pair, t_pair = roofline_per_seed(a.seeds, n_cand * dim, gens,
+                                       draw=lambda k, size: _random.normal_f32(k, (size,)))
+    rows.append(("normal_f32 (the sampler's draw) N d per seed", c_pair, t_pair / a.seeds))
     c_roof, t_roof = roofline_per_seed(a.seeds, n_cand * dim, gens)
     rows.append(("roofline: jax.random.normal N d per seed", c_roof, t_roof / a.seeds))
     print(f"Qiao et al.'s configuration: d={dim}, n={a.n}, alpha={alpha} (N={n_cand}), {gens} "

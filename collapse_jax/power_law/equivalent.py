@@ -40,9 +40,11 @@ from collapse_jax.core._validate import InvalidInput, check_choice, check_float,
 from collapse_jax.core.gaussian import covariance, moments
 from collapse_jax.core.selection import active_weights, order_stat_window, threshold_n, window_mass
 from collapse_jax.power_law.kernel import (
+    frame_rotate,
+    frame_scores,
+    score_frame,
     seed_setting,
     selection_precision,
-    standardised_scores,
 )
 
 PARADIGMS = ("replace", "accumulate")
@@ -124,11 +126,13 @@ def kept_moments(key: Key, mean: Vector, chol: Matrix, reference: Vector, precis
         kept = jax.vmap(lambda k, m: order_stat_window(k, c[0], m, n, n, sdtype)[0])(
             jax.random.split(k_win, cfg.groups), masses).astype(dtype)[..., None]
         return _kept_moments(kept)
-    z = _random.normal(key, (cfg.groups, cfg.candidates, d), sdtype)
-    scores = standardised_scores(z, mean, chol, reference, precision, cfg.metric)
+    frame = score_frame(mean, chol, reference, precision, cfg.metric)
+    w = (_random.normal_f32(key, (cfg.groups, cfg.candidates, d)) if sdtype == jnp.float32
+         else _random.normal(key, (cfg.groups, cfg.candidates, d), sdtype))
     # the kernel's rule: the n smallest scores of each set (top_k's rows, found by a threshold)
-    idx = jax.vmap(lambda s: threshold_n(s, n, n, cfg.candidates)[0])(scores)
-    return _kept_moments(jnp.take_along_axis(z, idx[..., None], axis=1).astype(dtype))
+    idx = jax.vmap(lambda s: threshold_n(s, n, n, cfg.candidates)[0])(frame_scores(w, frame))
+    kept = jnp.take_along_axis(w, idx[..., None], axis=1).astype(dtype)
+    return _kept_moments(frame_rotate(kept, frame))
 
 
 def _kept_moments(kept) -> KeptMoments:

@@ -131,10 +131,12 @@ def selection_config(
     ``n_max`` / ``alpha_min`` size the arrays when a sweep varies ``n`` / ``alpha`` (defaults:
     ``n`` and ``alpha``). ``sampler='auto'`` uses the exact order-statistics sampler in one
     dimension and sorting otherwise. ``sampler='threshold'`` (any dimension, float32 draws):
-    ``sort``'s candidates, scored in the fit's standardised coordinates in float32 (``sort``
-    scores the data coordinates in the fit's precision) and kept by a bisection threshold
-    (:func:`collapse_jax.core.selection.threshold_n`: the same rows as ``lax.top_k`` for the
-    same scores, without a sort); several times faster in ten dimensions. ``pool_size``
+    as many candidates as ``sort``, drawn in the eigenframe of the score
+    (:class:`ScoreFrame`) with :func:`collapse_jax.core._random.normal_f32`, scored in float32
+    (``sort`` scores the data coordinates in the fit's precision) and kept by a bisection
+    threshold (:func:`collapse_jax.core.selection.threshold_n`: the same rows as ``lax.top_k``
+    for the same scores, without a sort); several times faster in ten dimensions, the same
+    law, another stream. ``pool_size``
     (accumulate-subsample) defaults to ``n``.
     ``start``: :data:`STARTS`; ``reference``: :data:`REFERENCES`; ``outputs``: :data:`OUTPUTS`.
     """
@@ -224,27 +226,63 @@ def _draw_standardised(key: Key, mass, mean, chol, reference, metric_precision, 
         z, w = order_stat_window(key, c, mass, cfg.n_max, params.n, sdtype)
         return z[:, None], w
     n_cand = jnp.round(params.n / params.alpha)
+    if cfg.sampler == "threshold":  # score the draws in the eigenframe of the score's form
+        frame = score_frame(mean, chol, reference, metric_precision, cfg.metric)
+        w_all = _random.normal_f32(key, (cfg.candidates_max, cfg.dim))
+        idx, w = threshold_n(frame_scores(w_all, frame), cfg.n_max, params.n, n_cand)
+        return frame_rotate(w_all[idx], frame), w.astype(sdtype)
     z_all = _random.normal(key, (cfg.candidates_max, cfg.dim), sdtype)
-    if cfg.metric == "current-fit" or cfg.sampler == "threshold":
-        scores = standardised_scores(z_all, mean, chol, reference, metric_precision, cfg.metric)
+    if cfg.metric == "current-fit":
+        scores = frame_scores(z_all, score_frame(mean, chol, reference, metric_precision,
+                                                 cfg.metric))
     else:  # sort scores the data coordinates in the fit's precision
         scores = mahalanobis_sq(mean + z_all.astype(dtype) @ chol.T, reference, metric_precision)
-    select = threshold_n if cfg.sampler == "threshold" else top_n
-    idx, w = select(scores, cfg.n_max, params.n, n_cand)
+    idx, w = top_n(scores, cfg.n_max, params.n, n_cand)
     return z_all[idx], w.astype(sdtype)
 
 
-def standardised_scores(z, mean, chol, reference, precision, metric: str):
-    """Selection scores of standardised candidates ``z`` (``(..., N, d)``, ``x = mean + chol z``)
-    in their own precision: ``|z - c|^2`` for ``current-fit``, else ``(z - c)^T A (z - c)`` with
-    ``A = chol^T P chol`` (``= (x - u)^T P (x - u)``), ``c = chol^{-1} (u - mean)``. Shared by the
-    ``threshold`` sampler and the deterministic equivalent, so both rank alike."""
-    sdtype = z.dtype
-    diff = z - linalg.solve_lower(chol, reference - mean).astype(sdtype)
+class ScoreFrame(NamedTuple):
+    """The selection score of standardised candidates ``z`` (``x = mean + chol z``) as a
+    weighted sum of squares: ``s = sum_i lam_i (w_i - centre_i)^2`` with ``z = rotation w``.
+
+    ``(x - u)^T P (x - u) = (z - c)^T A (z - c)`` with ``A = chol^T P chol`` and
+    ``c = chol^{-1} (u - mean)``; ``A = Q diag(lam) Q^T`` (:func:`collapse_jax.core.linalg.eigh`,
+    pure JAX) gives ``w = Q^T z``, ``centre = Q^T c``. Since ``Q`` is orthogonal, i.i.d. N(0, 1)
+    draws ``w`` are as good as i.i.d. draws ``z``: scoring ``w`` costs ``d`` multiply-adds per
+    candidate, fused with the draw, where the quadratic form ``(z - c)^T A (z - c)`` is a
+    batched ``(N, d) @ (d, d)`` product that costs as much as the draw itself on the CPU
+    backend. Only the kept rows are rotated back. ``current-fit`` (``A = I``) has no rotation.
+    """
+
+    lam: Vector
+    centre: Vector
+    rotation: Matrix | None
+
+
+def score_frame(mean, chol, reference, precision, metric: str) -> ScoreFrame:
+    """:class:`ScoreFrame` of the metric's score for the fit ``N(mean, chol chol^T)``, in the
+    fit's precision. Shared by the ``threshold`` sampler and the deterministic equivalent, so
+    both rank alike."""
+    c = linalg.solve_lower(chol, reference - mean)
     if metric == "current-fit":
-        return jnp.sum(diff**2, axis=-1)
-    a_mat = (chol.T @ precision @ chol).astype(sdtype)
-    return jnp.sum((diff @ a_mat) * diff, axis=-1)
+        return ScoreFrame(jnp.ones_like(c), c, None)
+    lam, q = linalg.eigh(chol.T @ precision @ chol)
+    return ScoreFrame(lam, q.T @ c, q)
+
+
+def frame_scores(w, frame: ScoreFrame):
+    """Scores ``sum_i lam_i (w_i - centre_i)^2`` of frame coordinates ``w`` (``(..., N, d)``),
+    in the precision of ``w``."""
+    sdtype = w.dtype
+    return jnp.sum(frame.lam.astype(sdtype) * (w - frame.centre.astype(sdtype)) ** 2, axis=-1)
+
+
+def frame_rotate(w, frame: ScoreFrame):
+    """Standardised coordinates ``z = Q w`` of frame rows ``w`` (``(..., m, d)``), rotated in
+    the fit's precision and returned in the precision of ``w``."""
+    if frame.rotation is None:
+        return w
+    return (w.astype(frame.rotation.dtype) @ frame.rotation.T).astype(w.dtype)
 
 
 def _to_data_coordinates(mz: Moments, mean, chol) -> Moments:

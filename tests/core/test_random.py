@@ -15,3 +15,38 @@ def test_flat_draws_equal_shaped_draws(name, dtype):
     flat = jax.vmap(lambda k: getattr(_random, name)(k, shape, dtype))(keys)
     assert flat.shape == shaped.shape == (3, *shape)
     assert bool(jnp.all(flat == shaped))
+
+
+def test_normal_from_bits_is_jax_normal_conversion():
+    """normal_f32 converts words exactly as jax.random.normal does: fed the 32-bit words of
+    jax.random.bits it returns jax.random.normal's numbers bit for bit."""
+    key = jax.random.key(11)
+    words = jax.random.bits(key, (4099,), jnp.uint32)
+    assert bool(jnp.all(_random.normal_from_bits(words)
+                        == jax.random.normal(key, (4099,), jnp.float32)))
+
+
+def test_normal_f32_law_and_reproducibility():
+    """Both halves of each 64-bit word feed the draws: the law is N(0, 1) (mean, variance,
+    fourth moment and the tail beyond 3 within 5 standard errors; the halves uncorrelated),
+    the same key gives the same numbers, any shape (odd sizes included) is served."""
+    import numpy as np
+
+    with jax.enable_x64(True):
+        x = np.asarray(jax.jit(lambda k: _random.normal_f32(k, (200_001,)))(jax.random.key(3)),
+                       np.float64)
+        again = np.asarray(_random.normal_f32(jax.random.key(3), (200_001,)))
+        shaped = _random.normal_f32(jax.random.key(3), (7, 3, 5))
+    m = x.size
+    assert x.dtype == np.float64 and np.array_equal(again, x.astype(np.float32))
+    assert shaped.shape == (7, 3, 5) and shaped.dtype == jnp.float32
+    for stat, se in [(x.mean(), 1 / np.sqrt(m)), (x.var() - 1.0, np.sqrt(2 / m)),
+                     (np.mean(x**4) - 3.0, np.sqrt(96 / m))]:
+        assert abs(stat) < 5 * se, (stat, se)
+    p3 = 0.0026997960632601866  # P(|Z| > 3)
+    assert abs(np.mean(np.abs(x) > 3) - p3) < 5 * np.sqrt(p3 * (1 - p3) / m)
+    half = m // 2 + 1  # first and second halves of the same 64-bit words
+    r = np.corrcoef(x[: m // 2], x[half: half + m // 2])[0, 1]
+    assert abs(r) < 5 / np.sqrt(m // 2)
+    assert not np.array_equal(x[:1000], np.asarray(jax.random.normal(jax.random.key(3), (1000,),
+                                                                     jnp.float32)))
