@@ -148,3 +148,38 @@ def test_float64_without_x64_is_refused():
         assert selection_config(precision="float32").precision == "float32"
     finally:
         jax.config.update("jax_enable_x64", True)
+
+
+def test_score_frame_is_the_quadratic_form():
+    """The eigenframe scores sum lam (w - centre)^2 of w = Q^T z equal the Mahalanobis score
+    (x - u)^T P (x - u) of x = mean + L z, and frame_rotate maps w back to z (float64, to
+    rounding: an identity of the frame, not a statistical claim)."""
+    import jax.numpy as jnp
+
+    from collapse_jax.core import linalg
+    from collapse_jax.power_law.kernel import frame_rotate, frame_scores, score_frame
+
+    rng = np.random.default_rng(3)
+    d = 6
+    a = rng.normal(size=(d, d))
+    cov = a @ a.T + 0.1 * np.eye(d)
+    b = rng.normal(size=(d, d))
+    precision = np.linalg.inv(0.3 * (b @ b.T + 0.1 * np.eye(d)))
+    mean, ref = rng.normal(size=d), rng.normal(size=d) * 3
+    z = rng.normal(size=(50, d))
+    with jax.enable_x64(True):
+        chol = linalg.cholesky(jnp.asarray(cov))
+        x = mean + z @ np.asarray(chol).T
+        want = np.einsum("mi,ij,mj->m", x - ref, precision, x - ref)
+        for metric in ("fixed", "current-fit"):
+            frame = score_frame(jnp.asarray(mean), chol, jnp.asarray(ref),
+                                jnp.asarray(precision), metric)
+            w = z if frame.rotation is None else z @ np.asarray(frame.rotation)
+            got = np.asarray(frame_scores(jnp.asarray(w), frame))
+            if metric == "fixed":
+                np.testing.assert_allclose(got, want, rtol=1e-9)
+            else:
+                c = np.linalg.solve(np.asarray(chol), ref - mean)
+                np.testing.assert_allclose(got, np.sum((z - c) ** 2, axis=1), rtol=1e-12)
+            np.testing.assert_allclose(np.asarray(frame_rotate(jnp.asarray(w), frame)), z,
+                                       atol=1e-12)
