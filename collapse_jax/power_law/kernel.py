@@ -41,6 +41,10 @@ from collapse_jax.core.silos import Truth, biased_reference, draw_truth
 METRICS = ("current-fit", "fixed", "euclidean")
 TRUTHS = ("standard", "random")
 SAMPLERS = ("auto", "order-stat", "sort", "threshold")
+#: generator families: the Gaussian, and the symmetric multivariate Laplace
+#: ``x = mean + L sqrt(W) g`` (``W ~ Exp(1)``, ``g ~ N(0, I)``: covariance ``L L^T``, heavier
+#: tails, kurtosis 6 per coordinate), both refit by their moments (mean and covariance)
+FAMILIES = ("gaussian", "laplace")
 #: Generation 0: a fit of ``n`` real draws (``real``), or the truth itself (``truth``: the
 #: accumulate pool starts empty, as in Qiao et al.'s script).
 STARTS = ("real", "truth")
@@ -75,6 +79,7 @@ class SelectionConfig(NamedTuple):
     start: str = "real"
     reference: str = "scaled"
     outputs: str = "full"
+    family: str = "gaussian"
 
 
 class SelectionParams(NamedTuple):
@@ -125,6 +130,7 @@ def selection_config(
     start: str = "real",
     reference: str = "scaled",
     outputs: str = "full",
+    family: str = "gaussian",
 ) -> SelectionConfig:
     """Validated :class:`SelectionConfig`.
 
@@ -138,7 +144,9 @@ def selection_config(
     for the same scores, without a sort); several times faster in ten dimensions, the same
     law, another stream. ``pool_size``
     (accumulate-subsample) defaults to ``n``.
-    ``start``: :data:`STARTS`; ``reference``: :data:`REFERENCES`; ``outputs``: :data:`OUTPUTS`.
+    ``start``: :data:`STARTS`; ``reference``: :data:`REFERENCES`; ``outputs``: :data:`OUTPUTS`;
+    ``family``: :data:`FAMILIES` (``laplace`` draws every candidate and real point as
+    ``sqrt(W) g``; the order-statistics sampler is Gaussian, so ``auto`` sorts).
     """
     fn = "selection_config"
     dim = check_int(fn, "dim", dim, 1, 512)
@@ -156,14 +164,18 @@ def selection_config(
     check_choice(fn, "start", start, STARTS)
     check_choice(fn, "reference", reference, REFERENCES)
     check_choice(fn, "outputs", outputs, OUTPUTS)
+    check_choice(fn, "family", family, FAMILIES)
     check_precision(fn, precision)
     sample_precision = precision if sample_precision is None else sample_precision
     check_precision(fn, sample_precision)
     pool_size = check_int(fn, "pool_size", n_max if pool_size is None else pool_size, dim + 1)
     if sampler == "auto":
-        sampler = "order-stat" if dim == 1 else "sort"
+        sampler = "order-stat" if dim == 1 and family == "gaussian" else "sort"
     if sampler == "order-stat" and dim != 1:
         raise InvalidInput(f"{fn}: sampler='order-stat' needs dim=1 (got dim={dim}); use 'sort'")
+    if sampler == "order-stat" and family != "gaussian":
+        raise InvalidInput(f"{fn}: sampler='order-stat' draws Gaussian order statistics (got "
+                           f"family={family!r}); use 'sort' or 'threshold'")
     if sampler == "threshold" and sample_precision != "float32":
         raise InvalidInput(f"{fn}: sampler='threshold' needs sample_precision='float32' (got "
                            f"{sample_precision!r}): it bisects over 32-bit scores")
@@ -176,7 +188,7 @@ def selection_config(
                            "<= 2**31 - 1 (lax.top_k indexes in int32)")
     return SelectionConfig(dim, n_max, candidates_max, generations, paradigm, metric,
                            bool(select), estimator, pool_size, truth, sampler, precision,
-                           sample_precision, start, reference, outputs)
+                           sample_precision, start, reference, outputs, family)
 
 
 def selection_params(cfg: SelectionConfig, *, alpha=0.25, n=None, offset=0.0, fixed_scale=1.0,
@@ -219,7 +231,7 @@ def _draw_standardised(key: Key, mass, mean, chol, reference, metric_precision, 
     dtype = mean.dtype
     sdtype = jnp.float64 if cfg.sample_precision == "float64" else jnp.float32
     if not cfg.select:
-        return (_random.normal(key, (cfg.n_max, cfg.dim), sdtype),
+        return (family_draws(key, (cfg.n_max, cfg.dim), sdtype, cfg.family),
                 active_weights(cfg.n_max, params.n, sdtype))
     if cfg.sampler == "order-stat":
         c = (reference[0] - mean[0]) / chol[0, 0]
@@ -228,10 +240,10 @@ def _draw_standardised(key: Key, mass, mean, chol, reference, metric_precision, 
     n_cand = jnp.round(params.n / params.alpha)
     if cfg.sampler == "threshold":  # score the draws in the eigenframe of the score's form
         frame = score_frame(mean, chol, reference, metric_precision, cfg.metric)
-        w_all = _random.normal_f32(key, (cfg.candidates_max, cfg.dim))
+        w_all = family_draws(key, (cfg.candidates_max, cfg.dim), sdtype, cfg.family, fast=True)
         idx, w = threshold_n(frame_scores(w_all, frame), cfg.n_max, params.n, n_cand)
         return frame_rotate(w_all[idx], frame), w.astype(sdtype)
-    z_all = _random.normal(key, (cfg.candidates_max, cfg.dim), sdtype)
+    z_all = family_draws(key, (cfg.candidates_max, cfg.dim), sdtype, cfg.family)
     if cfg.metric == "current-fit":
         scores = frame_scores(z_all, score_frame(mean, chol, reference, metric_precision,
                                                  cfg.metric))
@@ -239,6 +251,22 @@ def _draw_standardised(key: Key, mass, mean, chol, reference, metric_precision, 
         scores = mahalanobis_sq(mean + z_all.astype(dtype) @ chol.T, reference, metric_precision)
     idx, w = top_n(scores, cfg.n_max, params.n, n_cand)
     return z_all[idx], w.astype(sdtype)
+
+
+def family_draws(key: Key, shape: tuple[int, int], sdtype, family: str = "gaussian",
+                 fast: bool = False):
+    """Standardised rows (zero mean, identity covariance) of the generator family: i.i.d.
+    N(0, 1) (``fast``: float32 through :func:`collapse_jax.core._random.normal_f32`), times
+    ``sqrt(W)``, ``W ~ Exp(1)`` per row, for the symmetric multivariate Laplace. Any rotation
+    of the rows has the same law (both families are spherical), which the eigenframe of the
+    ``threshold`` sampler relies on. The Gaussian draws come from ``key`` itself (the streams
+    of the Gaussian kernel are unchanged); the Laplace splits it."""
+    if family == "gaussian":
+        return _random.normal_f32(key, shape) if fast else _random.normal(key, shape, sdtype)
+    k_g, k_w = jax.random.split(key)
+    g = _random.normal_f32(k_g, shape) if fast else _random.normal(k_g, shape, sdtype)
+    w = jax.random.exponential(k_w, (shape[0],), sdtype)
+    return g * jnp.sqrt(w)[:, None]
 
 
 class ScoreFrame(NamedTuple):
@@ -340,7 +368,7 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig,
     dtype = jnp.float64 if cfg.precision == "float64" else jnp.float32
     truth, reference, (k_real, k_pool, k_gens) = seed_setting(key, params, cfg, dtype, silo)
     chol_true = cholesky(truth.cov)
-    real = truth.mean + _random.normal(k_real, (cfg.n_max, cfg.dim), dtype) @ chol_true.T
+    real = truth.mean + family_draws(k_real, (cfg.n_max, cfg.dim), dtype, cfg.family) @ chol_true.T
     w_real = active_weights(cfg.n_max, params.n, dtype)
     pool = pools.pool_for(cfg.paradigm, size=cfg.pool_size, fn="selection_kernel")
     eye = jnp.eye(cfg.dim, dtype=dtype)

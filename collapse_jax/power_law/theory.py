@@ -151,3 +151,49 @@ def dissipation_gap(psi: Float[ArrayLike, "seeds T d d"], t: Real[ArrayLike, " T
     m = np.nanmean(psi[:, sel], axis=1)
     m = 0.5 * (m + np.swapaxes(m, -1, -2))
     return np.linalg.eigvalsh(m)[:, 0]
+
+
+#: generator families with a centred dissipation here (``kernel.FAMILIES``)
+PSI_FAMILIES = ("gaussian", "laplace")
+
+
+def _radial_sq_laws(dim: int, family: str):
+    """``(cdf(s), partial(s))`` of the squared radius ``R^2`` of the family's standardised law
+    (identity covariance): ``P(R^2 <= s)`` and ``E[R^2; R^2 <= s]``. Gaussian: ``R^2 ~
+    chi2_d`` and ``E[chi2_d; chi2_d <= s] = d F_{chi2_{d+2}}(s)``. Symmetric multivariate
+    Laplace: ``R^2 = W chi2_d`` with ``W ~ Exp(1)``, one integral over ``W`` each."""
+    from scipy import integrate
+
+    if family == "gaussian":
+        return (lambda s: stats.chi2.cdf(s, dim),
+                lambda s: dim * stats.chi2.cdf(s, dim + 2))
+
+    def mix(f):
+        return integrate.quad(lambda w: f(w) * np.exp(-w), 0.0, np.inf, limit=400,
+                              epsabs=1e-14, epsrel=1e-12)[0]
+
+    return (lambda s: mix(lambda w: stats.chi2.cdf(s / w, dim)),
+            lambda s: mix(lambda w: w * dim * stats.chi2.cdf(s / w, dim + 2)))
+
+
+def psi_family(alpha: RealScalar, dim: IntScalar, family: str = "gaussian") -> float:
+    """Power-law exponent of accumulate + centred top-alpha selection for a spherical
+    location-scale family refit by its moments (theory.md 1.3 generalised; INFERRED, tested by
+    ``proofs_checks.non_gaussian``): ``psi = 1 - E[R^2; R <= r_alpha] / (alpha E R^2)``, where
+    ``R`` is the radius of the family's standardised law (identity covariance, ``E R^2 = d``)
+    and ``P(R <= r_alpha) = alpha``: the share of the variance that the centred ball of mass
+    ``alpha`` keeps, one minus. A one-dimensional integral of the radial law (two for the
+    Laplace, whose radius is a mixture: nested quadrature); the Gaussian gives
+    :func:`psi_closed_form` (``tests/power_law/test_theory.py``). ``alpha = 1`` gives 0.
+    """
+    from scipy import optimize
+
+    alpha, dim = float(alpha), int(dim)
+    if alpha >= 1.0:
+        return 0.0
+    cdf, partial = _radial_sq_laws(dim, family)
+    hi = float(dim)
+    while cdf(hi) < alpha:
+        hi *= 2.0
+    s_alpha = optimize.brentq(lambda s: cdf(s) - alpha, 0.0, hi, xtol=1e-14, rtol=1e-13)
+    return 1.0 - partial(s_alpha) / (alpha * dim)
