@@ -249,10 +249,15 @@ def equivalent_curves(key: Key, params, sel_cfg, *, n: int, alpha: float, seeds:
     sweep point; ``n`` and ``alpha`` its values).
 
     Returns ``({groups: {"ratio", "trace"}: (seeds, generations + 1) arrays}, timing)`` with
-    ``timing`` the summed ``compile_s`` and ``run_s`` of the runs."""
+    ``timing`` the summed ``compile_s`` and ``run_s`` of the runs. Gaussian generators only
+    (its kept moments are a Gaussian Monte Carlo)."""
     import numpy as np
 
     from collapse_jax.engine import batch
+
+    if sel_cfg.family != "gaussian":
+        raise InvalidInput(f"equivalent_curves: the deterministic equivalent draws Gaussian "
+                           f"candidates (got family={sel_cfg.family!r}); allowed 'gaussian'")
 
     curves, timing = {}, {"compile_s": 0.0, "run_s": 0.0}
     for groups in GROUPS:

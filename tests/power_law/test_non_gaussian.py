@@ -106,3 +106,16 @@ class _nullcontext:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_equivalent_refuses_a_laplace_generator():
+    """The deterministic equivalent is a Gaussian Monte Carlo: a Laplace config is bad input,
+    not a wrong prediction."""
+    from collapse_jax.core._validate import InvalidInput
+    from collapse_jax.power_law import equivalent
+    from collapse_jax.power_law.kernel import selection_config, selection_params
+
+    cfg = selection_config(dim=2, n=10, alpha=0.5, generations=5, family="laplace")
+    with pytest.raises(InvalidInput, match="equivalent_curves.*family='laplace'"):
+        equivalent.equivalent_curves(jax.random.key(0), selection_params(cfg, alpha=0.5), cfg,
+                                     n=10, alpha=0.5, seeds=2)
