@@ -43,7 +43,21 @@ TABLE1 = {
         300: {"accumulate": (0.9803, 0.0520), "accumulate+select": (0.0161, 0.0087),
               "replace": (2.2282, 2.4741), "replace+select": (2.64e-7, 4.54e-7)},
         500: {"accumulate": (0.9990, 0.0327), "accumulate+select": (0.0149, 0.0082),
-              "replace": (1.0510, 0.5228), "replace+select": (2.86e-7, 5.04e-7)}}}
+              "replace": (1.0510, 0.5228), "replace+select": (2.86e-7, 5.04e-7)}},
+    "unequal-gmm": {
+        100: {"accumulate": (0.9699, 0.0845), "accumulate+select": (0.0690, 0.0960),
+              "replace": (0.0790, 0.0714), "replace+select": (5.01e-6, 4.20e-6)},
+        300: {"accumulate": (1.0263, 0.0527), "accumulate+select": (0.1422, 0.2637),
+              "replace": (0.6449, 0.6509), "replace+select": (1.05e-5, 1.01e-5)},
+        500: {"accumulate": (1.0010, 0.0406), "accumulate+select": (0.0736, 0.1163),
+              "replace": (0.5615, 0.3363), "replace+select": (1.56e-5, 2.19e-5)}}}
+#: Table 2, smallest component weight of the 0.8/0.2 mixture at t = 200 under accumulate:
+#: {n: {regime: (mean, sd)}} (their replace cells are ~1e-17 in every run: printed only)
+TABLE2_WEIGHT = {
+    100: {"accumulate": (0.2794, 0.0415), "accumulate+select": (0.1648, 0.1180)},
+    300: {"accumulate": (0.2123, 0.0251), "accumulate+select": (0.1692, 0.1260)},
+    500: {"accumulate": (0.2434, 0.0172), "accumulate+select": (0.1591, 0.1134)}}
+MIXTURES = ("unequal-gmm",)
 #: Table 2, Laplace mean absolute scale at t = 200: {n: {regime: (mean, sd)}}
 TABLE2_SCALE = {
     100: {"accumulate": (2.0087, 0.3099), "accumulate+select": (0.2463, 0.0591),
@@ -65,13 +79,17 @@ DIFFERENCES = (
     "not 1, at t = 0 in one run)",
     "anisotropic: candidates drawn as mu + L z with L the Cholesky factor in the eigenframe of "
     "the score, float32 standardised draws and scores (numpy: multivariate_normal in float64)",
-    "families not run here yet: the balanced and 0.8/0.2 Gaussian mixtures refit by "
-    "warm-started EM (their Table 2 weights)")
+    "mixtures (with --mixtures): EM's M-step keeps a component whose responsibility mass is "
+    "below 1e-6 of a point as it was (scikit-learn adds 10 eps to it and refits it on that "
+    "mass); the balanced mixture is not run")
 
 
-def claim_ids() -> list[str]:
+def claim_ids(mixtures: bool = False) -> list[str]:
     ids = ["Q1", "Q2"]
     ids += [f"T1{f[0]}-{SHORT[r]}" for f in FAMILIES for r in REGIMES]
+    if mixtures:
+        ids += ["M1"] + [f"T1u-{SHORT[r]}" for r in REGIMES]
+        ids += [f"T2u-{SHORT[r]}" for r in TABLE2_WEIGHT[100]]
     return ids
 
 
@@ -130,6 +148,20 @@ def simulate(a, key, progress):
             timing["compile_s"] += t_.compile_s
             timing["run_s"] += t_.run_s
         timing["seed_generations"] += 2 * a.seeds * GENERATIONS
+        if a.mixtures:
+            from collapse_jax.power_law import mixture_family as mf
+
+            for fam in MIXTURES:
+                mcfg = mf.mixture_config(family=fam, n=a.n, alpha=ALPHA, generations=GENERATIONS,
+                                         paradigm=paradigm, select=select, dim=DIM)
+                (_, mm), tmm = batch.run(mf.mixture_kernel, k, pl.laplace_params(mcfg), mcfg,
+                                         seeds=a.mixture_seeds, timed=True,
+                                         options=a.batch_options)
+                out.setdefault(fam, {})[regime] = {
+                    k_: np.asarray(v)[:, 0] for k_, v in mm.items()}
+                timing["compile_s"] += tmm.compile_s
+                timing["run_s"] += tmm.run_s
+                timing["seed_generations"] += a.mixture_seeds * GENERATIONS
         progress.step(regime)
     return out, timing
 
@@ -163,17 +195,47 @@ def body(a, key, level, progress):
             claims.append(_welch_claim(f"T1{f[0]}-{SHORT[r]}",
                                        f"dispersion ratio at t = {T} ({f}, {r}, n = {a.n})",
                                        runs[f][r]["ratio"][:, T], mean, sd, level))
+    families = FAMILIES + (MIXTURES if a.mixtures else ())
+    if a.mixtures:
+        for f in MIXTURES:
+            wa = runs[f]["accumulate"]["min_weight"][:, T]
+            ws = runs[f]["accumulate+select"]["min_weight"][:, T]
+            diff = float(ws.mean() - wa.mean())
+            se = float(np.sqrt(ws.var(ddof=1) / ws.size + wa.var(ddof=1) / wa.size))
+            q = stats.t_quantile(level, min(ws.size, wa.size) - 1)
+            claims.append(Claim(
+                "M1", f"{f}: selection erodes the minority mode: smallest component weight at "
+                f"t = {T} under accumulate + selection minus accumulate < 0 (true minority "
+                "weight 0.2)", 0.0, diff, (diff - q * se, diff + q * se), max_half_width=0.1,
+                relation="below",
+                note=f"accumulate {wa.mean():.4f}, accumulate + selection {ws.mean():.4f} "
+                     f"({ws.size} seeds each, independent truths: Welch SE {se:.3g}); the "
+                     "authors' Table 2: "
+                     + ", ".join(f"{r} {TABLE2_WEIGHT[a.n][r][0]:.4f}" for r in TABLE2_WEIGHT[a.n])))
+            for r in REGIMES:
+                mean, sd = TABLE1[f][a.n][r]
+                claims.append(_welch_claim(f"T1u-{SHORT[r]}",
+                                           f"dispersion ratio at t = {T} ({f}, {r}, n = {a.n})",
+                                           runs[f][r]["ratio"][:, T], mean, sd, level))
+            for r, (mean, sd) in TABLE2_WEIGHT[a.n].items():
+                claims.append(_welch_claim(f"T2u-{SHORT[r]}",
+                                           f"smallest component weight at t = {T} ({f}, {r}, "
+                                           f"n = {a.n})", runs[f][r]["min_weight"][:, T],
+                                           mean, sd, level))
     curves = {f"{f} {r}": {"dispersion_ratio": curve_summary(runs[f][r]["ratio"][:, None, :])}
-              for f in FAMILIES for r in REGIMES}
+              for f in families for r in REGIMES}
     findings = {"laplace_accumulate_select_slope": m1,
                 "population": {f: {r: float(np.mean(runs[f][r]["ratio"][:, T]))
-                                   for r in REGIMES} for f in FAMILIES},
+                                   for r in REGIMES} for f in families},
                 "laplace_mean_abs_scale": {r: float(np.mean(runs["laplace"][r]["scale"][:, T]))
                                            for r in REGIMES},
                 "published_mean_abs_scale": {r: TABLE2_SCALE[a.n][r][0] for r in REGIMES},
-                "published": {f: {r: TABLE1[f][a.n][r][0] for r in REGIMES} for f in FAMILIES}}
+                "published": {f: {r: TABLE1[f][a.n][r][0] for r in REGIMES} for f in families}}
+    if a.mixtures:
+        findings["minority_weight"] = {f: {r: float(np.mean(runs[f][r]["min_weight"][:, T]))
+                                           for r in REGIMES} for f in MIXTURES}
     config = {"preset": NAME, "dim": DIM, "alpha": ALPHA, "generations": T, "n": a.n,
-              "candidates": int(a.n / ALPHA), "families": list(FAMILIES),
+              "candidates": int(a.n / ALPHA), "families": list(families),
               "differences_from_the_authors": list(DIFFERENCES)}
     return claims, curves, findings, config, timing, runs
 
@@ -183,7 +245,7 @@ def summary(findings: dict, n: int, seeds: int) -> str:
     lines = [f"dispersion ratio at t = {GENERATIONS}: population ({seeds} seeds) / the authors' "
              f"Table 1 ({RUNS} runs), n = {n}",
              f"{'family':<12}" + "".join(f"{r:>26}" for r in REGIMES)]
-    for f in FAMILIES:
+    for f in findings["population"]:
         cells = [f"{findings['population'][f][r]:.4g} / {findings['published'][f][r]:.4g}"
                  for r in REGIMES]
         lines.append(f"{f:<12}" + "".join(f"{c:>26}" for c in cells))
@@ -191,4 +253,7 @@ def summary(findings: dict, n: int, seeds: int) -> str:
              f"{findings['published_mean_abs_scale'][r]:.4g}" for r in REGIMES]
     lines.append(f"{'laplace b':<12}" + "".join(f"{c:>26}" for c in cells)
                  + "   (mean absolute scale, their Table 2)")
+    for f, row in findings.get("minority_weight", {}).items():
+        lines.append(f"{f + ' w_min':<12}" + "".join(f"{row[r]:>26.4g}" for r in REGIMES)
+                     + "   (smallest component weight, ours; their replace cells ~1e-17)")
     return "\n".join(lines)
