@@ -237,7 +237,8 @@ def _preset(a):
         ("--n", a.n, a.n in pre.NS, "one of " + ", ".join(map(str, pre.NS))
          + " with --preset (the published runs)"),
         *[(f"--{k.replace('_', '-')}", getattr(a, k), getattr(a, k) == defaults[k],
-           f"its default with --preset (the authors' setting fixes it: {defaults[k]})")
+           "not given with --preset (the authors' setting fixes d = 10, alpha = 0.05, 200 "
+           "generations and the families)")
           for k in ("dim", "alpha", "generations", "family")]])
     import jax
 
