@@ -40,6 +40,7 @@ from collapse_jax.core._validate import InvalidInput, check_choice, check_float,
 from collapse_jax.core.gaussian import covariance, moments
 from collapse_jax.core.selection import active_weights, order_stat_window, threshold_n, window_mass
 from collapse_jax.power_law.kernel import (
+    family_draws,
     frame_rotate,
     frame_scores,
     score_frame,
@@ -127,8 +128,8 @@ def kept_moments(key: Key, mean: Vector, chol: Matrix, reference: Vector, precis
             jax.random.split(k_win, cfg.groups), masses).astype(dtype)[..., None]
         return _kept_moments(kept)
     frame = score_frame(mean, chol, reference, precision, cfg.metric)
-    w = (_random.normal_f32(key, (cfg.groups, cfg.candidates, d)) if sdtype == jnp.float32
-         else _random.normal(key, (cfg.groups, cfg.candidates, d), sdtype))
+    w = family_draws(key, (cfg.groups, cfg.candidates, d), sdtype,
+                     fast=sdtype == jnp.float32)
     # the kernel's rule: the n smallest scores of each set (top_k's rows, found by a threshold)
     idx = jax.vmap(lambda s: threshold_n(s, n, n, cfg.candidates)[0])(frame_scores(w, frame))
     kept = jnp.take_along_axis(w, idx[..., None], axis=1).astype(dtype)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from collapse_jax.core import accumulation, stats
+from collapse_jax.power_law import published
 from collapse_jax.verdict import Claim, curve_summary
 
 NAME = "qiao-nongaussian"
@@ -94,27 +95,20 @@ def claim_ids(mixtures: bool = False) -> list[str]:
 
 
 def _welch_claim(cid, label, ours, their_mean, their_sd, level):
-    """Two-sample typicality: the authors' 5-run mean within this population's mean +- t_4 of
-    the Welch SE (their sd from their summary file). Their 5 runs bound the power: even an
-    exact population mean leaves the half-width ``t_4 sd / sqrt(5)``. The cap is the larger of
-    1.25 times that and 1.5 pooled seed standard deviations (the Gaussian preset's cap): the
-    claim fails for width when this population's own error is not small beside the seed
-    spread (add seeds), and a pass says the authors' mean is within the spread of single
-    runs, which is all 5 runs can show."""
-    ours = np.asarray(ours, dtype=float)
-    se = np.sqrt(np.var(ours, ddof=1) / ours.size + their_sd**2 / RUNS)
+    """Two-sample typicality (:func:`published.typicality_claim`) against the authors' 5-run
+    mean and sd (from their summary file). Their 5 runs bound the power: even an exact
+    population mean leaves the half-width ``t_4 sd / sqrt(5)``. The cap is the larger of 1.25
+    times that and 1.5 pooled seed standard deviations (the Gaussian preset's cap): the claim
+    fails for width when this population's own error is not small beside the seed spread (add
+    seeds), and a pass says the authors' mean is within the spread of single runs, which is
+    all 5 runs can show."""
     q = stats.t_quantile(level, RUNS - 1)
-    m = float(np.mean(ours))
     floor = q * their_sd / np.sqrt(RUNS)
-    return Claim(
-        cid, f"the authors' {RUNS} runs are typical: their mean {label} lies within the "
-        "two-sample interval of this population's mean", their_mean, m, (m - q * se, m + q * se),
-        max_half_width=max(1.25 * floor,
-                           1.5 * float(np.sqrt(0.5 * (np.var(ours, ddof=1) + their_sd**2)))),
-        note=f"Welch SE {se:.3g} (their sd {their_sd:.3g} over {RUNS} runs, ours "
-             f"{np.std(ours, ddof=1):.3g} over {ours.size}); t quantile with {RUNS - 1} df "
-             f"= {q:.2f}: their runs alone leave +-{floor:.3g} (the smallest difference this "
-             "comparison can resolve)")
+    pooled = float(np.sqrt(0.5 * (np.var(ours, ddof=1) + their_sd**2)))
+    return published.typicality_claim(
+        cid, label, ours, their_mean, their_sd, RUNS, level, max(1.25 * floor, 1.5 * pooled),
+        note_tail=f" = {q:.2f}: their runs alone leave +-{floor:.3g} (the smallest difference "
+                  "this comparison can resolve)")
 
 
 def simulate(a, key, progress):

@@ -224,19 +224,12 @@ def body(a, key, level, timing):
             theirs = pub[regime][:, col]
             if col == 0:
                 ours, theirs = np.log(ours), np.log(theirs)
-            se = np.sqrt(np.var(ours, ddof=1) / ours.size + np.var(theirs, ddof=1) / theirs.size)
-            q = stats.t_quantile(level, theirs.size - 1)
-            m = float(np.mean(ours))
-            claims.append(Claim(
-                cid, f"the authors' 10 runs are typical: their mean {label} ({regime}, n = {n}) "
-                "lies within the two-sample interval of this population's mean",
-                float(np.mean(theirs)), m, (m - q * se, m + q * se),
-                max_half_width=1.5 * float(np.sqrt(0.5 * (np.var(ours, ddof=1)
-                                                          + np.var(theirs, ddof=1)))),
-                note=f"Welch SE {se:.3g} (their sd {np.std(theirs, ddof=1):.3g} over 10 runs, "
-                     f"ours {np.std(ours, ddof=1):.3g} over {ours.size}); t quantile with 9 df; "
-                     "width cap 1.5 pooled seed standard deviations (their 10 runs bound the "
-                     "power)"))
+            claims.append(published.typicality_claim(
+                cid, f"{label} ({regime}, n = {n})", ours, float(np.mean(theirs)),
+                float(np.std(theirs, ddof=1)), theirs.size, level,
+                1.5 * float(np.sqrt(0.5 * (np.var(ours, ddof=1) + np.var(theirs, ddof=1)))),
+                note_tail="; width cap 1.5 pooled seed standard deviations (their 10 runs "
+                          "bound the power)"))
     curves = {r: {"trace_ratio": curve_summary(ratio[r][:, None, :])} for r in REGIMES}
     eq_one, eq_mf = equivalent.fluctuation_extrapolated(eq_curves[g2], eq_curves[g4])
     curves["accumulate+select (deterministic equivalent)"] = {

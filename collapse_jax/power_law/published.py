@@ -11,6 +11,32 @@ on ``log t`` over ``t = 50..300`` computed here from the same column (the script
 slope). Numbers are rounded to 6 significant digits.
 """
 
+import numpy as np
+
+from collapse_jax.core import stats
+from collapse_jax.verdict.claim import Claim
+
+
+def typicality_claim(cid: str, label: str, ours, their_mean: float, their_sd: float,
+                     runs: int, level: float, cap: float, note_tail: str = "") -> Claim:
+    """Are the authors' ``runs`` runs typical of this population? Their mean must lie within
+    this population's mean +- ``t_(runs - 1)`` of the Welch standard error
+    ``sqrt(var(ours) / N + their_sd^2 / runs)``; ``cap`` bounds the half-width. Shared by the
+    Gaussian preset (their 10 runs per seed, from :data:`PUBLISHED`) and the non-Gaussian one
+    (their 5-run means and sds)."""
+    ours = np.asarray(ours, dtype=float)
+    se = np.sqrt(np.var(ours, ddof=1) / ours.size + their_sd**2 / runs)
+    q = stats.t_quantile(level, runs - 1)
+    m = float(np.mean(ours))
+    return Claim(
+        cid, f"the authors' {runs} runs are typical: their mean {label} lies within the "
+        "two-sample interval of this population's mean", their_mean, m, (m - q * se, m + q * se),
+        max_half_width=cap,
+        note=f"Welch SE {se:.3g} (their sd {their_sd:.3g} over {runs} runs, ours "
+             f"{np.std(ours, ddof=1):.3g} over {ours.size}); t quantile with {runs - 1} df"
+             + note_tail)
+
+
 FOLDERS = {100: "results_correct_20260125_163842", 200: "results_correct_20260121_071353",
            500: "results_correct_20260125_164037"}
 SEEDS = (42, 123, 456, 789, 2023, 2024, 2025, 3141, 1618, 9999)
