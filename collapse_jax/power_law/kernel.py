@@ -253,11 +253,11 @@ def _draw_standardised(key: Key, mass, mean, chol, reference, metric_precision, 
     return z_all[idx], w.astype(sdtype)
 
 
-def family_draws(key: Key, shape: tuple[int, int], sdtype, family: str = "gaussian",
+def family_draws(key: Key, shape: tuple[int, ...], sdtype, family: str = "gaussian",
                  fast: bool = False):
     """Standardised rows (zero mean, identity covariance) of the generator family: i.i.d.
     N(0, 1) (``fast``: float32 through :func:`collapse_jax.core._random.normal_f32`), times
-    ``sqrt(W)``, ``W ~ Exp(1)`` per row, for the symmetric multivariate Laplace. Any rotation
+    ``sqrt(W)``, ``W ~ Exp(1)`` per row (the last axis is the dimension), for the symmetric multivariate Laplace. Any rotation
     of the rows has the same law (both families are spherical), which the eigenframe of the
     ``threshold`` sampler relies on. The Gaussian draws come from ``key`` itself (the streams
     of the Gaussian kernel are unchanged); the Laplace splits it."""
@@ -265,8 +265,8 @@ def family_draws(key: Key, shape: tuple[int, int], sdtype, family: str = "gaussi
         return _random.normal_f32(key, shape) if fast else _random.normal(key, shape, sdtype)
     k_g, k_w = jax.random.split(key)
     g = _random.normal_f32(k_g, shape) if fast else _random.normal(k_g, shape, sdtype)
-    w = jax.random.exponential(k_w, (shape[0],), sdtype)
-    return g * jnp.sqrt(w)[:, None]
+    w = jax.random.exponential(k_w, tuple(shape[:-1]), sdtype)
+    return g * jnp.sqrt(w)[..., None]
 
 
 class ScoreFrame(NamedTuple):
