@@ -1,4 +1,4 @@
-"""Closed forms of accumulate without selection for the Gaussian refit (theory.md 3.8).
+"""Closed forms of accumulate and replace without selection for the moment refit (theory.md 3.8).
 
 Gerstgrasser et al.'s accumulate paradigm, exactly in expectation: the baseline that the
 power-law check (selection on top of it) and the real-mixing check (a growing real share)
@@ -33,6 +33,24 @@ def accumulate_trace_ratio(n: RealScalar, t: RealInput, estimator: str = "mle"
     logs = np.concatenate([[0.0], np.cumsum(np.log1p(-factors))])
     out = start * np.exp(logs[t])
     return out if out.size > 1 else float(out[0])
+
+
+def replace_trace_ratio(n: RealScalar, t: RealInput, ridge_share: RealScalar = 0.0
+                        ) -> float | Float[np.ndarray, "..."]:
+    """E Tr Sigma_t / Tr Sigma_0 under replace without selection: each generation refits the
+    mean and MLE covariance (plus ``ridge I``) to ``n`` fresh draws of the current fit.
+
+    ``E[S | fit] = (n - 1)/n Sigma`` for any law with a covariance, so with
+    ``rho = (n - 1)/n`` and ``c = ridge d / Tr Sigma_0`` (``ridge_share``), exactly:
+    ``rho^t + c (1 - rho^t) / (1 - rho)``. It holds for every family whose refit matches the
+    first two moments: the Gaussian, the moment-refit multivariate Laplace and a mixture refit
+    by EM with full covariances (any M-step gives the mixture the pooled covariance plus the
+    ridge), not for a median / mean-absolute-deviation refit.
+    """
+    t = np.asarray(t, dtype=float)
+    rho = (n - 1.0) / n
+    out = rho**t + ridge_share * (1.0 - rho**t) / (1.0 - rho)
+    return out if out.size > 1 else float(out)
 
 
 def accumulate_variance_limit(n: RealScalar) -> float:

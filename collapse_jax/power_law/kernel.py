@@ -257,10 +257,11 @@ def family_draws(key: Key, shape: tuple[int, ...], sdtype, family: str = "gaussi
                  fast: bool = False):
     """Standardised rows (zero mean, identity covariance) of the generator family: i.i.d.
     N(0, 1) (``fast``: float32 through :func:`collapse_jax.core._random.normal_f32`), times
-    ``sqrt(W)``, ``W ~ Exp(1)`` per row (the last axis is the dimension), for the symmetric multivariate Laplace. Any rotation
-    of the rows has the same law (both families are spherical), which the eigenframe of the
-    ``threshold`` sampler relies on. The Gaussian draws come from ``key`` itself (the streams
-    of the Gaussian kernel are unchanged); the Laplace splits it."""
+    ``sqrt(W)``, ``W ~ Exp(1)`` per row (the last axis is the dimension), for the symmetric
+    multivariate Laplace. Any rotation of the rows has the same law (both families are
+    spherical), which the eigenframe of the ``threshold`` sampler relies on. The Gaussian
+    draws come from ``key`` itself (the streams of the Gaussian kernel are unchanged); the
+    Laplace splits it."""
     if family == "gaussian":
         return _random.normal_f32(key, shape) if fast else _random.normal(key, shape, sdtype)
     k_g, k_w = jax.random.split(key)

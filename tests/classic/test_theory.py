@@ -157,3 +157,13 @@ def test_bad_inputs_raise():
         tc.refit_collapse_probability(10, 2, 0.0)
     with pytest.raises(ValueError, match="t=-1"):
         tc.refit_tail_mass(10, -1, 2.0)
+
+
+def test_replace_trace_ratio_is_the_ridge_recursion():
+    """replace_trace_ratio solves E Tr_{t+1} = (n - 1)/n E Tr_t + ridge d, Tr_0 = 1."""
+    n, d, ridge = 40, 3, 0.01
+    tr, share = 1.0, ridge * d
+    for t in range(1, 26):
+        tr = (n - 1) / n * tr + ridge * d
+        assert accumulation.replace_trace_ratio(n, t, share) == pytest.approx(tr, rel=1e-12)
+    assert accumulation.replace_trace_ratio(n, 25) == pytest.approx(((n - 1) / n) ** 25)

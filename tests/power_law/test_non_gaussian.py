@@ -70,8 +70,9 @@ def test_check_decides_every_claim(tmp_path, capsys):
 
 def test_negative_controls_wrong_predictions_fail(tmp_path, capsys, monkeypatch):
     """The Gaussian exponent predicted for the Laplace (L2), an accumulate law far below the
-    truth (L1 outside its CI, and L3 not below it) and a replace bound of -2 per generation
-    (L4) each fail."""
+    truth (L1 outside its CI, and L3 not below it), a replace bound of -2 per generation
+    (L4) and a replace drift without the (n - 1)/n bias (L5: an unbiased refit's 1) each
+    fail."""
     from collapse_jax.core import accumulation
 
     monkeypatch.setattr(theory, "psi_family",
@@ -79,12 +80,13 @@ def test_negative_controls_wrong_predictions_fail(tmp_path, capsys, monkeypatch)
                             alpha, dim)))
     monkeypatch.setattr(accumulation, "accumulate_trace_ratio", lambda n, t, est="mle": 0.01)
     monkeypatch.setattr(non_gaussian, "L4_BOUND", -2.0)
+    monkeypatch.setattr(accumulation, "replace_trace_ratio", lambda n, t, ridge_share=0.0: 1.0)
     out = tmp_path / "r.json"
     code = non_gaussian.main(SMALL + ["--json", str(out)])
     stdout = capsys.readouterr().out
     assert code == 1, stdout
     claims = _claims(out)
-    for cid in ("L1", "L2"):
+    for cid in ("L1", "L2", "L5"):
         assert claims[cid]["reason"] == "prediction outside CI", claims[cid]
     for cid in ("L3", "L4"):
         assert claims[cid]["reason"] == "CI not below bound", claims[cid]

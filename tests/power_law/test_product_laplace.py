@@ -63,8 +63,8 @@ def _claims(path):
 def test_preset_runs_and_negative_controls_fail(short_preset, tmp_path, capsys, monkeypatch):
     """Shortened to 30 generations and 40 seeds (the real preset is a slow test): every claim
     is decided and reported beside the authors' tables; an accumulate law halved (Q2), a power
-    law bound of -5 (Q1) and the authors' anisotropic accumulate mean moved to 0.5 (T1a-a)
-    each fail."""
+    law bound of -5 (Q1), a replace drift without the (n - 1)/n bias (Q3a: an unbiased
+    refit's 1) and the authors' anisotropic accumulate mean moved to 0.5 (T1a-a) each fail."""
     from collapse_jax.core import accumulation
 
     out = tmp_path / "r.json"
@@ -72,13 +72,14 @@ def test_preset_runs_and_negative_controls_fail(short_preset, tmp_path, capsys, 
     stdout = capsys.readouterr().out
     claims = _claims(out)
     assert set(claims) == set(nongauss_preset.claim_ids())
-    assert claims["Q2"]["passed"] and claims["Q1"]["passed"], stdout
+    assert all(claims[c]["passed"] for c in ("Q1", "Q2", "Q3a")), stdout
     assert "the authors' Table 1" in stdout and "laplace b" in stdout
 
     real = accumulation.accumulate_trace_ratio
     monkeypatch.setattr(accumulation, "accumulate_trace_ratio",
                         lambda n, t, est="mle": 0.5 * real(n, t, est))
     monkeypatch.setattr(nongauss_preset, "Q1_BOUND", -5.0)
+    monkeypatch.setattr(accumulation, "replace_trace_ratio", lambda n, t, ridge_share=0.0: 1.0)
     table = {f: {n: dict(c) for n, c in v.items()} for f, v in nongauss_preset.TABLE1.items()}
     table["anisotropic"][100]["accumulate"] = (0.5, 0.0896)
     monkeypatch.setattr(nongauss_preset, "TABLE1", table)
@@ -88,6 +89,7 @@ def test_preset_runs_and_negative_controls_fail(short_preset, tmp_path, capsys, 
     claims = _claims(out)
     assert claims["Q2"]["reason"] == "prediction outside CI", claims["Q2"]
     assert claims["Q1"]["reason"] == "CI not below bound", claims["Q1"]
+    assert claims["Q3a"]["reason"] == "prediction outside CI", claims["Q3a"]
     assert claims["T1a-a"]["reason"] == "prediction outside CI", claims["T1a-a"]
 
 
@@ -174,7 +176,8 @@ def test_minority_claim_can_fail(monkeypatch):
                     runs[f][r] = {"ratio": np.exp(-0.01 * np.arange(T + 1))
                                   * rng.uniform(0.9, 1.1, (seeds, 1)),
                                   "scale": rng.uniform(0.5, 1.5, (seeds, T + 1)),
-                                  "min_weight": w + 0.02 * rng.standard_normal((seeds, T + 1))}
+                                  "min_weight": w + 0.02 * rng.standard_normal((seeds, T + 1)),
+                                  "ridge_share": np.zeros(seeds)}
             return runs, {"compile_s": 0.0, "run_s": 1.0, "seed_generations": 1}
         return simulate
 
