@@ -91,7 +91,7 @@ fig, ax = plt.subplots(figsize=(5.5, 3.5))
 for paradigm, select in [("accumulate", False), ("accumulate", True), ("replace", False),
                          ("replace", True)]:
     cfg = pl.laplace_config(n=100, alpha=0.05, generations=T, paradigm=paradigm, select=select)
-    _, m = batch.run(pl.laplace_product_kernel, key, pl.laplace_params(cfg), cfg, seeds=32)
+    _, m = batch.run(pl.laplace_product_kernel, key, pl.preset_params(cfg), cfg, seeds=32)
     ratio = np.asarray(m["ratio"])[:, 0]
     ax.semilogy(t[1:], ratio.mean(0)[1:], label=paradigm + (" + select" if select else ""))
 ax.set(xlabel="generation t", ylabel="dispersion ratio (mean over seeds)")

@@ -204,20 +204,37 @@ def em_step(x: Points, w: Weights, mix: Mixture, reg: float) -> tuple[Mixture, A
     M-step: ``N_c = sum_i w_i r_ic``, ``pi_c = N_c / sum w``, ``mu_c`` and ``Sigma_c`` the
     responsibility-weighted moments plus ``reg I``. A component whose responsibility mass is
     below ``1e-6`` of a point keeps its mean and covariance (it is dead: ``pi_c ~ 0``).
+
+    Written as three matrix products over the points (the cost is linear in their number):
+    the E-step whitens every point for all components at once (``x L_c^{-T}``, the inverse
+    factors from the small pure-JAX triangular solve), and the M-step uses
+    ``N_c Sigma_c = sum_i r_ic (x_i - mu_c)(x_i - m)^T`` for any fixed ``m`` (the weighted
+    mean of the data here; the term in ``mu_c - m`` sums to zero), which centres one factor
+    exactly and shares the other between the components (then symmetrised).
     """
-    d = x.shape[1]
-    lp = component_log_density(x, mix) + jnp.log(jnp.maximum(mix.weights, 1e-300))
+    n, d = x.shape
+    k = mix.weights.shape[0]
+    chol = jax.vmap(linalg.cholesky)(mix.covs)
+    eye = jnp.eye(d, dtype=x.dtype)
+    linv = jax.vmap(lambda lo: linalg.solve_lower(lo, eye))(chol)  # (k, d, d)
+    z = ((x @ linv.reshape(k * d, d).T).reshape(n, k, d)
+         - jnp.einsum("kij,kj->ki", linv, mix.means)[None])
+    logdet = jnp.sum(jnp.log(jnp.diagonal(chol, axis1=1, axis2=2)), axis=1)
+    lp = (-0.5 * jnp.sum(z**2, axis=2) - logdet - 0.5 * d * math.log(2.0 * math.pi)
+          + jnp.log(jnp.maximum(mix.weights, 1e-300)))
     norm = logsumexp(lp, axis=1, keepdims=True)
     r = jnp.exp(lp - norm) * w[:, None]
     nc = jnp.sum(r, axis=0)
     total = jnp.sum(w)
     alive = nc > 1e-6
     safe = jnp.where(alive, nc, 1.0)
-    means = (r.T @ x) / safe[:, None]
-    xc = x[None, :, :] - means[:, None, :]
-    covs = jnp.einsum("nc,cni,cnj->cij", r, xc, xc) / safe[:, None, None]
-    covs = covs + reg * jnp.eye(d, dtype=x.dtype)
-    means = jnp.where(alive[:, None], means, mix.means)
+    centre = (w @ x) / total
+    xc = x - centre
+    means_c = (r.T @ xc) / safe[:, None]
+    rx = (r[:, :, None] * (xc[:, None, :] - means_c[None])).reshape(n, k * d)
+    covs = (rx.T @ xc).reshape(k, d, d) / safe[:, None, None]
+    covs = 0.5 * (covs + jnp.swapaxes(covs, 1, 2)) + reg * eye
+    means = jnp.where(alive[:, None], means_c + centre, mix.means)
     covs = jnp.where(alive[:, None, None], covs, mix.covs)
     loglik = jnp.sum(w * norm[:, 0]) / total
     return Mixture(nc / total, means, covs), loglik

@@ -69,9 +69,11 @@ def laplace_config(*, n: int, alpha: float, generations: int, paradigm: str, sel
     return LaplaceConfig(sel, paradigm, bool(select), n, candidates)
 
 
-def laplace_params(cfg: LaplaceConfig, *, offset: float = 3.0, fixed_scale: float = 0.3
-                   ) -> SelectionParams:
-    """The selection parameters the truth and reference derivation reads."""
+def preset_params(cfg, *, offset: float = 3.0, fixed_scale: float = 0.3) -> SelectionParams:
+    """The selection parameters that the truth and reference derivation of Qiao et al.'s
+    non-Gaussian preset reads, for any of its kernels' configs (a :class:`LaplaceConfig` or a
+    :class:`collapse_jax.power_law.mixture_family.MixtureConfig`: anything with ``n`` and
+    ``candidates``)."""
     f = jnp.float64
     return SelectionParams(jnp.asarray(cfg.n / cfg.candidates, f), jnp.asarray(cfg.n, f),
                            jnp.asarray(offset, f), jnp.asarray(fixed_scale, f),

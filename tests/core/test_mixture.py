@@ -95,3 +95,40 @@ def test_sample_metrics_on_the_truth(big_sample):
     assert float(r_head) < float(r)
     cov_head = float(jnp.mean(sample_metrics.mode_mass_ratio(head, TRUTH) >= 0.25))
     assert cov_head == pytest.approx(4 / 6)
+
+
+def test_em_step_equals_the_textbook_step_in_numpy():
+    """One em_step equals scikit-learn's formulas written directly in numpy (float64,
+    weighted points, a far-off tight component, a dead component that keeps its parameters):
+    responsibilities from the log densities, weights N_c / sum w, means and fully centred
+    covariances plus reg I, and the old mixture's mean log-likelihood."""
+    from scipy.stats import multivariate_normal
+
+    rng = np.random.default_rng(3)
+    n, d, reg = 500, 4, 1e-6
+    x = np.concatenate([rng.normal(0, 1, (300, d)), rng.normal(50, 1e-3, (200, d))])
+    w = rng.uniform(0.2, 1.0, n)
+    a = rng.normal(size=(3, d, d))
+    covs = np.einsum("kij,klj->kil", a, a) + 0.5 * np.eye(d)
+    covs[1] = 1e-6 * np.eye(d)
+    means = np.stack([np.zeros(d), np.full(d, 50.0), np.full(d, -1e3)])
+    weights = np.array([0.5, 0.3, 0.2])
+    with jax.enable_x64(True):
+        mix, ll = mixture.em_step(jnp.asarray(x), jnp.asarray(w),
+                                  mixture.Mixture(*map(jnp.asarray, (weights, means, covs))), reg)
+    lp = np.stack([multivariate_normal(means[c], covs[c]).logpdf(x) + np.log(weights[c])
+                   for c in range(3)], axis=1)
+    norm = np.logaddexp.reduce(lp, axis=1)
+    r = np.exp(lp - norm[:, None]) * w[:, None]
+    nc = r.sum(0)
+    assert nc[2] < 1e-6  # the third component is dead and keeps its parameters
+    np.testing.assert_allclose(np.asarray(mix.weights), nc / w.sum(), rtol=1e-10, atol=1e-300)
+    np.testing.assert_allclose(float(ll), np.sum(w * norm) / w.sum(), rtol=1e-12)
+    for c in range(2):
+        mu = r[:, c] @ x / nc[c]
+        diff = x - mu
+        cov = (r[:, c, None] * diff).T @ diff / nc[c] + reg * np.eye(d)
+        np.testing.assert_allclose(np.asarray(mix.means[c]), mu, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(mix.covs[c]), cov, rtol=1e-8, atol=1e-12)
+    np.testing.assert_array_equal(np.asarray(mix.means[2]), means[2])
+    np.testing.assert_array_equal(np.asarray(mix.covs[2]), covs[2])

@@ -41,7 +41,7 @@ def test_kernel_matches_the_authors_loop_in_law(paradigm, select):
     kw = dict(n=20, alpha=0.25, generations=12, paradigm=paradigm, select=select)
     cfg = pl.laplace_config(dim=3, **kw)
     with jax.enable_x64(True):
-        _, m = batch.run(pl.laplace_product_kernel, jax.random.key(5), pl.laplace_params(cfg),
+        _, m = batch.run(pl.laplace_product_kernel, jax.random.key(5), pl.preset_params(cfg),
                          cfg, seeds=300)
     ours = np.log(np.asarray(m["ratio"])[:, 0, -1])
     theirs = np.log([pl.numpy_reference(s, dim=3, **kw)[-1] for s in range(300)])
@@ -113,18 +113,21 @@ def test_preset_default_passes(tmp_path, capsys):
 @pytest.mark.slow
 def test_preset_with_mixtures_decides_the_minority_claim(short_preset, tmp_path, capsys,
                                                          monkeypatch):
-    """--mixtures adds the 0.8/0.2 mixture (EM refit, scikit-learn's loop): M1 and its Table 1
-    and Table 2 cells are declared, decided and printed (8 seeds: M1 may fail for width)."""
+    """--mixtures adds the 0.8/0.2 and 0.5/0.5 mixtures (EM refit, scikit-learn's loop): M1u,
+    M1g and their Table 1 and Table 2 cells are declared, decided and printed (8 seeds: M1
+    may fail for width)."""
     out = tmp_path / "r.json"
     argv = short_preset + ["--mixtures", "--mixture-seeds", "8", "--json", str(out)]
     non_gaussian.main(argv)
     stdout = capsys.readouterr().out
     claims = _claims(out)
     assert set(claims) == set(nongauss_preset.claim_ids(True))
-    assert "unequal-gmm w_min" in stdout
-    assert claims["M1"]["reason"].startswith("CI "), claims["M1"]
-    weights = json.loads(out.read_text())["findings"]["minority_weight"]["unequal-gmm"]
-    assert all(0.0 <= w <= 0.5 for w in weights.values())
+    assert "unequal-gmm w_min" in stdout and "gmm w_min" in stdout
+    for f in ("unequal-gmm", "gmm"):
+        m1 = claims[f"M1{f[0]}"]
+        assert m1["passed"] or m1["reason"].startswith("CI "), m1
+        weights = json.loads(out.read_text())["findings"]["minority_weight"][f]
+        assert all(0.0 <= w <= 0.5 for w in weights.values())
 
 
 def test_mixtures_flag_needs_the_preset(capsys):
@@ -157,8 +160,9 @@ def test_em_refit_is_monotone_and_stops_at_tol():
 
 
 def test_minority_claim_can_fail(monkeypatch):
-    """M1 decided on stand-in runs (no simulation): equal smallest weights with and without
-    selection fail it ('CI not below bound'); weights 0.1 lower under selection pass it."""
+    """M1u and M1g decided on stand-in runs (no simulation): equal smallest weights with and
+    without selection fail them ('CI not below bound'); weights 0.1 lower under selection pass
+    them."""
     import argparse
 
     from collapse_jax.power_law import nongauss_preset as pre
@@ -185,6 +189,7 @@ def test_minority_claim_can_fail(monkeypatch):
     for shift, passed in [(0.0, False), (0.1, True)]:
         monkeypatch.setattr(pre, "simulate", fake(shift))
         claims = {c.id: c for c in pre.body(a, None, 0.99, None)[0]}
-        assert claims["M1"].passed is passed, claims["M1"]
-        if not passed:
-            assert claims["M1"].reason == "CI not below bound"
+        for cid in ("M1u", "M1g"):
+            assert claims[cid].passed is passed, claims[cid]
+            if not passed:
+                assert claims[cid].reason == "CI not below bound"
