@@ -289,3 +289,27 @@ def pool_for(name: str, *, size: int | None = None,
         raise InvalidInput(f"{fn}: paradigm={name!r} is unknown; allowed one of "
                            + ", ".join(pools))
     return pools[name]()
+
+
+def growth_stages(steps: int, stages: int = 4) -> list[tuple[int, int]]:
+    """``steps`` in ``stages`` (at most) equal runs ``(lo, hi]`` for :func:`staged_scan`."""
+    cuts = sorted({round(steps * i / stages) for i in range(stages + 1)})
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def staged_scan(step: Callable, carry, xs, stages: list[tuple[int, int]],
+                grow: Callable):
+    """``lax.scan(step, carry, xs)`` run as one scan per stage ``(lo, hi]``, with
+    ``carry = grow(carry, hi)`` before each: a growing buffer (every row so far, kept by an
+    accumulate refit without sufficient statistics) is then sized for the rows its stage can
+    hold, so the work per step follows the filled size instead of the final one (about 0.6
+    of it with 4 equal stages), at one compiled scan body per stage. ``grow`` must pad with
+    what the step treats as empty (zero weights, ``+inf`` in a sorted buffer), so that the
+    results do not depend on the staging. Returns the final carry and the stacked outputs."""
+    outs = []
+    for lo, hi in stages:
+        carry = grow(carry, hi)
+        part = jax.tree.map(lambda a, lo=lo, hi=hi: a[lo:hi], xs)
+        carry, out = jax.lax.scan(step, carry, part)
+        outs.append(out)
+    return carry, jax.tree.map(lambda *o: jnp.concatenate(o), *outs)

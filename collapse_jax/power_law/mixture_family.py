@@ -24,13 +24,13 @@ import jax.numpy as jnp
 
 from collapse_jax.core import mixture as mx
 from collapse_jax.core._validate import check_choice, check_float, check_int
+from collapse_jax.core.pool import growth_stages, staged_scan
 from collapse_jax.core.selection import mahalanobis_sq, threshold_n
 from collapse_jax.power_law.kernel import seed_setting, selection_config, selection_precision
 
 FAMILIES = {"gmm": (0.5, 0.5), "unequal-gmm": (0.8, 0.2)}
 PARADIGMS = ("replace", "accumulate")
 SHIFT, COV_SCALES, REG, TOL, MAX_ITER = 0.9, (0.7, 0.9), 1e-6, 1e-3, 100
-STAGES = 4  # accumulate's pool grows in this many steps (pool_stages)
 
 
 class MixtureConfig(NamedTuple):
@@ -40,12 +40,14 @@ class MixtureConfig(NamedTuple):
     select: bool
     n: int
     candidates: int
+    stages: int  # accumulate's pool grows in this many steps (core.pool.staged_scan)
 
 
 def mixture_config(*, family: str, n: int, alpha: float, generations: int, paradigm: str,
-                   select: bool, dim: int = 10) -> MixtureConfig:
+                   select: bool, dim: int = 10, stages: int = 4) -> MixtureConfig:
     """Validated :class:`MixtureConfig` in Qiao et al.'s setting."""
     fn = "mixture_config"
+    stages = check_int(fn, "stages", stages, 1, 64)
     check_choice(fn, "family", family, tuple(FAMILIES))
     check_choice(fn, "paradigm", paradigm, PARADIGMS)
     dim = check_int(fn, "dim", dim, 1, 64)
@@ -56,7 +58,7 @@ def mixture_config(*, family: str, n: int, alpha: float, generations: int, parad
                            truth="random", reference="gaussian", start="truth",
                            outputs="light")
     return MixtureConfig(sel, family, paradigm, bool(select), n,
-                         int(n / alpha) if select else n)
+                         int(n / alpha) if select else n, stages)
 
 
 def true_mixture(key, truth, family: str) -> mx.Mixture:
@@ -124,25 +126,16 @@ def mixture_kernel(key, params, cfg: MixtureConfig, silo=0):
             fit, steps = em_refit(x, jnp.ones(n, dtype), mix)
         return (fit, pool, wts), metrics(fit, steps)
 
+    def grow(carry, hi):
+        # stage (lo, hi] holds hi n rows (zero weight past t n): EM never scans beyond them
+        fit, pool, wts = carry
+        extra = (hi * n if accumulate else 0) - pool.shape[0]
+        return fit, jnp.pad(pool, ((0, extra), (0, 0))), jnp.pad(wts, (0, extra))
+
     keys = jax.random.split(k_gens, gens)
     ts = jnp.arange(1, gens + 1, dtype=dtype)
     carry = (mix0, jnp.zeros((0, d), dtype), jnp.zeros(0, dtype))
-    outs = []
-    for lo, hi in pool_stages(gens) if accumulate else [(0, gens)]:
-        # the pool of stage (lo, hi] holds hi n rows: EM never scans padding beyond them
-        fit, pool, wts = carry
-        grow = (hi * n if accumulate else 0) - pool.shape[0]
-        carry = (fit, jnp.pad(pool, ((0, grow), (0, 0))), jnp.pad(wts, (0, grow)))
-        carry, out = jax.lax.scan(step, carry, (keys[lo:hi], ts[lo:hi]))
-        outs.append(out)
+    stages = growth_stages(gens, cfg.stages) if accumulate else [(0, gens)]
+    _, out = staged_scan(step, carry, (keys, ts), stages, grow)
     first = metrics(mix0, 0)
-    return None, jax.tree.map(lambda a, *b: jnp.concatenate([a[None], *b]), first, *outs)
-
-
-def pool_stages(generations: int, stages: int = STAGES) -> list[tuple[int, int]]:
-    """Accumulate's generations in ``stages`` equal runs ``(lo, hi]``, each with a pool of
-    ``hi n`` rows: EM's cost per generation follows the pool's filled size instead of its
-    final size (about 0.6 of the single padded pool's work with 4 stages), at one compiled
-    scan per stage. The rows past ``t n`` have weight 0, so the fits do not depend on it."""
-    cuts = sorted({round(generations * i / stages) for i in range(stages + 1)})
-    return list(zip(cuts[:-1], cuts[1:]))
+    return None, jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, out)

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from collapse_jax.core._validate import check_choice, check_float, check_int
+from collapse_jax.core.pool import growth_stages, staged_scan
 from collapse_jax.core.selection import mahalanobis_sq, threshold_n
 from collapse_jax.power_law.kernel import (
     SelectionParams,
@@ -43,20 +44,23 @@ PARADIGMS = ("replace", "accumulate")
 
 class LaplaceConfig(NamedTuple):
     """Static structure (hashable): the Gaussian preset's selection config (truth, reference
-    rule, sizes) and the paradigm."""
+    rule, sizes), the paradigm, and the stages in which accumulate's sorted pool grows
+    (:func:`collapse_jax.core.pool.staged_scan`)."""
 
     sel: object  # kernel.SelectionConfig
     paradigm: str
     select: bool
     n: int
     candidates: int
+    stages: int
 
 
 def laplace_config(*, n: int, alpha: float, generations: int, paradigm: str, select: bool,
-                   dim: int = 10) -> LaplaceConfig:
+                   dim: int = 10, stages: int = 4) -> LaplaceConfig:
     """Validated :class:`LaplaceConfig` in Qiao et al.'s setting (random truth, Gaussian
     reference rule, fixed metric, generation 0 = the truth)."""
     fn = "laplace_config"
+    stages = check_int(fn, "stages", stages, 1, 64)
     dim = check_int(fn, "dim", dim, 1, 64)
     n = check_int(fn, "n", n, 2, 10**5)
     generations = check_int(fn, "generations", generations, 2, 10**4)
@@ -66,7 +70,7 @@ def laplace_config(*, n: int, alpha: float, generations: int, paradigm: str, sel
                            truth="random", reference="gaussian", start="truth",
                            outputs="light")
     candidates = int(n / alpha) if select else n  # the authors' int(n / alpha)
-    return LaplaceConfig(sel, paradigm, bool(select), n, candidates)
+    return LaplaceConfig(sel, paradigm, bool(select), n, candidates, stages)
 
 
 def preset_params(cfg, *, offset: float = 3.0, fixed_scale: float = 0.3) -> SelectionParams:
@@ -118,7 +122,6 @@ def laplace_product_kernel(key, params: SelectionParams, cfg: LaplaceConfig, sil
     scale0 = jnp.sqrt(jnp.maximum(jnp.diagonal(truth.cov), 1e-8) / 2.0)
     d, n, gens = sel.dim, cfg.n, sel.generations
     accumulate = cfg.paradigm == "accumulate"
-    size = gens * n if accumulate else 1
 
     def refit_batch(kept):
         loc = jnp.median(kept, axis=0)
@@ -137,7 +140,7 @@ def laplace_product_kernel(key, params: SelectionParams, cfg: LaplaceConfig, sil
         pool = jax.vmap(_merge_sorted)(pool, jnp.sort(x, axis=0).T)
         count = (t * n).astype(jnp.int32)
         loc = jax.vmap(lambda p: _median_sorted(p, count))(pool)
-        filled = jnp.arange(size) < count
+        filled = jnp.arange(pool.shape[1]) < count
         mad = jnp.sum(jnp.where(filled, jnp.abs(pool - loc[:, None]), 0.0), axis=1) / count
         return (loc, mad + 1e-6, pool), _metrics(mad + 1e-6)
 
@@ -145,10 +148,16 @@ def laplace_product_kernel(key, params: SelectionParams, cfg: LaplaceConfig, sil
         return {"ratio": jnp.sum(scale**2) / jnp.sum(scale0**2),
                 "mean_abs_scale": jnp.mean(scale)}
 
-    pool0 = jnp.full((d, size), jnp.inf, dtype)
+    def grow(carry, hi):
+        # stage (lo, hi] holds hi n values per coordinate (+inf past t n: the merge drops it)
+        loc, scale, pool = carry
+        extra = (hi * n if accumulate else 1) - pool.shape[1]
+        return loc, scale, jnp.pad(pool, ((0, 0), (0, extra)), constant_values=jnp.inf)
+
     keys = jax.random.split(k_gens, gens)
-    _, out = jax.lax.scan(step, (loc0, scale0, pool0),
-                          (keys, jnp.arange(1, gens + 1, dtype=dtype)))
+    stages = growth_stages(gens, cfg.stages) if accumulate else [(0, gens)]
+    _, out = staged_scan(step, (loc0, scale0, jnp.zeros((d, 0), dtype)),
+                         (keys, jnp.arange(1, gens + 1, dtype=dtype)), stages, grow)
     first = _metrics(scale0)
     return None, jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, out)
 
