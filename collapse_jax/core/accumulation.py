@@ -57,3 +57,12 @@ def accumulate_variance_limit(n: RealScalar) -> float:
     """``sin(pi / sqrt(n)) / (pi / sqrt(n))``: limit of :func:`accumulate_trace_ratio`."""
     x = np.pi / np.sqrt(n)
     return float(np.sin(x) / x)
+
+
+def drift_half_width_cap(predicted: float) -> float:
+    """Width cap of a replace-drift claim (``E ratio_T`` against :func:`replace_trace_ratio`):
+    the interval must either pin the mean to a quarter of the prediction or resolve half of
+    the drift ``1 - predicted`` itself, and may always be 0.05 wide. The spread of replace
+    runs is heavy (the log ratio's sd grows like ``sqrt(T / n)`` and faster once the fit's
+    shape degenerates), so a relative cap alone fails small runs whose drift is large."""
+    return max(0.05, 0.25 * predicted, 0.5 * (1.0 - predicted))

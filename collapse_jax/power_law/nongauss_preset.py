@@ -143,7 +143,7 @@ def _drift_claim(cid, family, run, n, ridge_share, level):
     return Claim(
         cid, f"{family}, replace without selection follows the refit's own drift: E dispersion "
         f"ratio at t = {DRIFT_T} = ((n - 1)/n)^t (+ the ridge's share; refit: {refit})",
-        pred, m, ci, max_half_width=max(0.05, 0.25 * pred),
+        pred, m, ci, max_half_width=accumulation.drift_half_width_cap(pred),
         note=f"at t = {GENERATIONS}: mean {end.mean():.4g} against "
              f"{accumulation.replace_trace_ratio(n, GENERATIONS, ridge_share):.4g}, median "
              f"{np.median(end):.4g}, sd of the log ratio {np.std(np.log(end), ddof=1):.3f} (the "

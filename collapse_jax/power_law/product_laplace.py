@@ -44,8 +44,9 @@ PARADIGMS = ("replace", "accumulate")
 
 class LaplaceConfig(NamedTuple):
     """Static structure (hashable): the Gaussian preset's selection config (truth, reference
-    rule, sizes), the paradigm, and the stages in which accumulate's sorted pool grows
-    (:func:`collapse_jax.core.pool.staged_scan`)."""
+    rule, sizes), the paradigm, the stages in which accumulate's sorted pool grows
+    (:func:`collapse_jax.core.pool.staged_scan`) and the floor added to the refit scale (the
+    authors' 1e-6)."""
 
     sel: object  # kernel.SelectionConfig
     paradigm: str
@@ -53,14 +54,16 @@ class LaplaceConfig(NamedTuple):
     n: int
     candidates: int
     stages: int
+    floor: float
 
 
 def laplace_config(*, n: int, alpha: float, generations: int, paradigm: str, select: bool,
-                   dim: int = 10, stages: int = 4) -> LaplaceConfig:
+                   dim: int = 10, stages: int = 4, floor: float = 1e-6) -> LaplaceConfig:
     """Validated :class:`LaplaceConfig` in Qiao et al.'s setting (random truth, Gaussian
     reference rule, fixed metric, generation 0 = the truth)."""
     fn = "laplace_config"
     stages = check_int(fn, "stages", stages, 1, 64)
+    floor = check_float(fn, "floor", floor, 0.0)
     dim = check_int(fn, "dim", dim, 1, 64)
     n = check_int(fn, "n", n, 2, 10**5)
     generations = check_int(fn, "generations", generations, 2, 10**4)
@@ -70,7 +73,7 @@ def laplace_config(*, n: int, alpha: float, generations: int, paradigm: str, sel
                            truth="random", reference="gaussian", start="truth",
                            outputs="light")
     candidates = int(n / alpha) if select else n  # the authors' int(n / alpha)
-    return LaplaceConfig(sel, paradigm, bool(select), n, candidates, stages)
+    return LaplaceConfig(sel, paradigm, bool(select), n, candidates, stages, float(floor))
 
 
 def preset_params(cfg, *, offset: float = 3.0, fixed_scale: float = 0.3) -> SelectionParams:
@@ -125,7 +128,7 @@ def laplace_product_kernel(key, params: SelectionParams, cfg: LaplaceConfig, sil
 
     def refit_batch(kept):
         loc = jnp.median(kept, axis=0)
-        return loc, jnp.mean(jnp.abs(kept - loc), axis=0) + 1e-6
+        return loc, jnp.mean(jnp.abs(kept - loc), axis=0) + cfg.floor
 
     def step(carry, xs):
         loc, scale, pool = carry
@@ -142,7 +145,7 @@ def laplace_product_kernel(key, params: SelectionParams, cfg: LaplaceConfig, sil
         loc = jax.vmap(lambda p: _median_sorted(p, count))(pool)
         filled = jnp.arange(pool.shape[1]) < count
         mad = jnp.sum(jnp.where(filled, jnp.abs(pool - loc[:, None]), 0.0), axis=1) / count
-        return (loc, mad + 1e-6, pool), _metrics(mad + 1e-6)
+        return (loc, mad + cfg.floor, pool), _metrics(mad + cfg.floor)
 
     def _metrics(scale):
         return {"ratio": jnp.sum(scale**2) / jnp.sum(scale0**2),

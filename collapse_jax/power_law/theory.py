@@ -176,6 +176,29 @@ def _radial_sq_laws(dim: int, family: str):
             lambda s: mix(lambda w: w * dim * stats.chi2.cdf(s / w, dim + 2)))
 
 
+def psi_mad_laplace(alpha: RealScalar) -> float:
+    """Exponent of the *scale* of a 1-D Laplace refit by median and mean absolute deviation
+    (the authors' Laplace estimator) under accumulate + centred top-alpha selection
+    (theory.md 1.9, INFERRED, tested by ``proofs_checks.non_gaussian`` claim L6): the refit
+    pools a first absolute moment, so ``psi_1 = 1 - E[|z|; |z| <= c] / (alpha E|z|)`` with
+    ``|z| ~ Exp(1)``, ``c = -ln(1 - alpha)``: ``1 - (1 - (1 + c)(1 - alpha)) / alpha``.
+    A variance-type dispersion (``b^2``) then decays as ``t^(-2 psi_1)``."""
+    alpha = float(alpha)
+    if alpha >= 1.0:
+        return 0.0
+    c = -np.log1p(-alpha)
+    return float(1.0 - (1.0 - (1.0 + c) * (1.0 - alpha)) / alpha)
+
+
+def log_empty_pool_product(psi: RealInput, t: RealInput) -> FloatArray:
+    """``log prod_{s=1}^t (1 - psi / s)``: the accumulate decay when generation 0 is the truth
+    with an empty pool (the pool after generation ``t`` holds ``t`` equal batches, so the
+    refit's pooled moment follows ``t m_t = (t - 1) m_{t-1} + (1 - psi) m_{t-1}``)."""
+    t = np.asarray(t, dtype=float)
+    return (special.gammaln(t + 1.0 - psi) - special.gammaln(1.0 - psi)
+            - special.gammaln(t + 1.0))
+
+
 def psi_family(alpha: RealScalar, dim: IntScalar, family: str = "gaussian") -> float:
     """Power-law exponent of accumulate + centred top-alpha selection for a spherical
     location-scale family refit by its moments (theory.md 1.3 generalised; INFERRED, tested by

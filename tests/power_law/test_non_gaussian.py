@@ -39,6 +39,23 @@ def test_psi_family_laplace_matches_monte_carlo(alpha, dim):
     assert theory.psi_family(alpha, dim, "laplace") > float(theory.psi_closed_form(alpha, dim))
 
 
+@pytest.mark.parametrize("alpha", [0.1, 0.25, 0.6])
+def test_psi_mad_laplace_matches_monte_carlo(alpha):
+    """psi_1 = 1 - E[|z|; |z| <= c] / (alpha E|z|) for the 1-D Laplace in closed form equals
+    a 10^6-draw Monte Carlo of the centred interval of mass alpha within 5 standard errors;
+    the empty-pool product is the direct product."""
+    rng = np.random.default_rng(4)
+    z = np.sort(np.abs(rng.laplace(size=1_000_000)))
+    kept = z[: int(alpha * z.size)]
+    est = 1.0 - kept.mean() / z.mean()
+    se = est * np.sqrt(kept.var() / kept.mean() ** 2 / kept.size + z.var() / z.size)
+    assert abs(theory.psi_mad_laplace(alpha) - est) < 5 * se, (est, se)
+    t = np.arange(1, 40)
+    direct = np.cumsum(np.log1p(-theory.psi_mad_laplace(alpha) / t))
+    np.testing.assert_allclose(theory.log_empty_pool_product(theory.psi_mad_laplace(alpha), t),
+                               direct, rtol=1e-10)
+
+
 def test_laplace_draws_have_identity_covariance_and_kurtosis_six():
     """family_draws('laplace') rows: mean 0, covariance I, E z^4 = 3 E W^2 = 6 per
     coordinate (float32 fast path and float64), within 5 standard errors."""
@@ -71,10 +88,12 @@ def test_check_decides_every_claim(tmp_path, capsys):
 def test_negative_controls_wrong_predictions_fail(tmp_path, capsys, monkeypatch):
     """The Gaussian exponent predicted for the Laplace (L2), an accumulate law far below the
     truth (L1 outside its CI, and L3 not below it), a replace bound of -2 per generation
-    (L4) and a replace drift without the (n - 1)/n bias (L5: an unbiased refit's 1) each
-    fail."""
+    (L4), a replace drift without the (n - 1)/n bias (L5: an unbiased refit's 1) and the
+    second-moment exponent predicted for the mean-absolute-deviation refit (L6) each fail."""
     from collapse_jax.core import accumulation
 
+    psi2_1d = theory.psi_family(0.25, 1, "laplace")
+    monkeypatch.setattr(theory, "psi_mad_laplace", lambda alpha: psi2_1d)
     monkeypatch.setattr(theory, "psi_family",
                         lambda alpha, dim, family="gaussian": float(theory.psi_closed_form(
                             alpha, dim)))
@@ -86,7 +105,7 @@ def test_negative_controls_wrong_predictions_fail(tmp_path, capsys, monkeypatch)
     stdout = capsys.readouterr().out
     assert code == 1, stdout
     claims = _claims(out)
-    for cid in ("L1", "L2", "L5"):
+    for cid in ("L1", "L2", "L5", "L6"):
         assert claims[cid]["reason"] == "prediction outside CI", claims[cid]
     for cid in ("L3", "L4"):
         assert claims[cid]["reason"] == "CI not below bound", claims[cid]
