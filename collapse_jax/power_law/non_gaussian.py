@@ -85,7 +85,7 @@ def build_parser(prog: str | None = None):
                         f"{PRESET_SEEDS} ({PRESET_QUICK_SEEDS} with --quick)")
     p.add_argument("--mixtures", action="store_true",
                    help="with --preset: also run the authors' 0.8/0.2 and 0.5/0.5 Gaussian "
-                        "mixtures (EM refit on the whole pool; about 1.7 s per seed per mixture "
+                        "mixtures (EM refit on the whole pool; about 3 s per seed per mixture "
                         "for the four regimes at n = 100) and decide the mode-erosion claims "
                         "M1u, M1g and the drift claims Q3u, Q3g")
     p.add_argument("--mixture-seeds", type=int, default=24,
