@@ -58,9 +58,9 @@ DESCRIPTION = (
     "Selection collapse beyond the Gaussian (Qiao et al. 2026): does accumulate + centred "
     "top-alpha selection decay as t^-psi for a symmetric multivariate Laplace generator, with "
     "psi from the family's radial law? Claims L1 (accumulate law), L2 (the exponent), L3 "
-    "(selection below no selection), L4 (replace + selection geometric), L5 (replace drift); "
-    "--preset "
-    "qiao-nongaussian runs the authors' non-Gaussian experiment instead (docs/non_gaussian.md).")
+    "(selection below no selection), L4 (replace + selection geometric), L5 (replace drift), "
+    "L6 (the median / mean-absolute-deviation refit's exponent); --preset qiao-nongaussian "
+    "runs the authors' non-Gaussian experiment instead (docs/non_gaussian.md).")
 #: L4's bound on (replace + selection minus replace) mean log factor per generation
 L4_BOUND = 0.0
 

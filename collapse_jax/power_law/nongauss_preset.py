@@ -97,8 +97,10 @@ DIFFERENCES = (
     "the score, float32 standardised draws and scores (numpy: multivariate_normal in float64)",
     "mixtures (with --mixtures): EM's M-step keeps a component whose responsibility mass is "
     "below 1e-6 of a point as it was (scikit-learn adds 10 eps to it and refits it on that "
-    "mass); the accumulate pool grows in 4 stages (pool_stages: zero-weight padding, which "
-    "changes no fit)")
+    "mass)",
+    "accumulate keeps every kept point (the median and EM have no sufficient statistics) in a "
+    "buffer grown in 4 stages (core.pool.staged_scan: padding that no fit reads; the curves "
+    "equal the single buffer's to 1e-9)")
 
 
 def claim_ids(mixtures: bool = False) -> list[str]:
