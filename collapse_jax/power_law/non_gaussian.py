@@ -127,6 +127,14 @@ def body(a):
     shape = {}  # Tr Sigma*^2 / (Tr Sigma*)^2, mean over seeds
     t = np.arange(a.generations + 1)
 
+    def timed_run(kernel, params, cfg, seeds, generations):
+        out, tm = batch.run(kernel, key, params, cfg, seeds=seeds, timed=True,
+                            options=a.batch_options)
+        timing["compile_s"] += tm.compile_s
+        timing["run_s"] += tm.run_s
+        timing["seed_generations"] += seeds * generations
+        return out
+
     def run(paradigm, select, n, generations):
         # replace + selection shrinks the fit geometrically while its mean drifts off u*: the
         # standardised reference grows past float32's range within 30 generations at small
@@ -139,11 +147,7 @@ def body(a):
                                sample_precision="float64" if wide else "float32",
                                outputs="light", family=a.family)
         params = selection_params(cfg, alpha=a.alpha if select else 1.0, offset=0.0)
-        (final, m), tm = batch.run(selection_kernel, key, params, cfg, seeds=a.seeds,
-                                   timed=True, options=a.batch_options)
-        timing["compile_s"] += tm.compile_s
-        timing["run_s"] += tm.run_s
-        timing["seed_generations"] += a.seeds * generations
+        final, m = timed_run(selection_kernel, params, cfg, a.seeds, generations)
         # batch.run's leading axes: (seeds, silos = 1, ...)
         cov = np.asarray(final.truth.cov, dtype=float)[:, 0]
         tr_true = np.trace(cov, axis1=-2, axis2=-1)
@@ -167,12 +171,19 @@ def body(a):
 
     rng = np.random.default_rng(a.key)
 
-    def slopes_n(w):
-        return [stats.loglog_window_slope(t, np.log(w @ sel[i]), window) for i in range(3)]
+    def extrapolated_slope(curves):
+        """Log-log window slope of the seed mean of each of ``curves`` (one per n in ``ns``),
+        Richardson-extrapolated to n -> inf, with its BCa interval over seeds; and the raw
+        slope at each n."""
+        def slopes(w):
+            return [stats.loglog_window_slope(t, np.log(w @ c), window) for c in curves]
 
-    s_inf, ci2 = stats.bootstrap(lambda w: stats.richardson(slopes_n(w), ns), sel[0], rng=rng,
-                                 resamples=a.bootstrap, level=level)
-    raw = [float(v[0]) for v in slopes_n(np.full((1, a.seeds), 1.0 / a.seeds))]
+        est, ci = stats.bootstrap(lambda w: stats.richardson(slopes(w), ns), curves[0], rng=rng,
+                                  resamples=a.bootstrap, level=level)
+        seeds = curves[0].shape[0]
+        return est, ci, [float(v[0]) for v in slopes(np.full((1, seeds), 1.0 / seeds))]
+
+    s_inf, ci2, raw = extrapolated_slope(sel)
     pred2 = theory.predicted_window_slope(psi, window)
     gap = abs(pred2 - theory.predicted_window_slope(psi_gauss, window))
     claims.append(Claim(
@@ -233,28 +244,19 @@ def body(a):
             # the slope by about that much
             pcfg = pl.laplace_config(n=n_, alpha=a.alpha, generations=a.generations,
                                      paradigm="accumulate", select=True, dim=1, floor=0.0)
-            (_, mm), tm = batch.run(pl.laplace_product_kernel, key,
-                                    pl.preset_params(pcfg, offset=0.0), pcfg, seeds=mad_seeds,
-                                    timed=True, options=a.batch_options)
-            timing["compile_s"] += tm.compile_s
-            timing["run_s"] += tm.run_s
-            timing["seed_generations"] += mad_seeds * a.generations
+            _, mm = timed_run(pl.laplace_product_kernel, pl.preset_params(pcfg, offset=0.0),
+                              pcfg, mad_seeds, a.generations)
             mad.append(np.asarray(mm["ratio"], dtype=float)[:, 0])
         psi1 = theory.psi_mad_laplace(a.alpha)
         psi2_1d = theory.psi_family(a.alpha, 1, "laplace")
 
-        def mad_slopes(w):
-            return [stats.loglog_window_slope(t, np.log(w @ mad[i]), window) for i in range(3)]
-
-        s6, ci6 = stats.bootstrap(lambda w: stats.richardson(mad_slopes(w), ns), mad[0], rng=rng,
-                                  resamples=a.bootstrap, level=level)
+        s6, ci6, raw6 = extrapolated_slope(mad)
         tw = np.arange(window[0], window[1] + 1)
 
         def slope_of(p_):
             return float(stats.loglog_window_slope(
                 tw, 2.0 * theory.log_empty_pool_product(p_, tw), window))
 
-        raw6 = [float(v[0]) for v in mad_slopes(np.full((1, mad_seeds), 1.0 / mad_seeds))]
         claims.append(Claim(
             "L6", f"laplace in d = 1 refit by median and mean absolute deviation (the authors' "
             f"estimator without its 1e-6 floor), accumulate + centred selection "
