@@ -197,19 +197,28 @@ WORKLOADS = {
 }
 
 
-def speed_row(name: str) -> dict:
+def speed_row(name: str, seeds_factor: int = 1, numpy_fraction: float = 1.0) -> dict:
+    """One row of the speed table: the kernel at ``seeds_factor`` times its check's default
+    seeds, the numpy loop timed on ``numpy_fraction`` of its usual seeds (at least 2; 0 skips
+    it: ``numpy_s`` and ``x_numpy`` are then None) and scaled to the same seeds, the roofline
+    at the same shape."""
     w = WORKLOADS[name]
+    seeds = w.seeds * seeds_factor
     kernel, params, cfg = w.build()
-    _, first = batch.run(kernel, jax.random.key(0), params, cfg, seeds=w.seeds, timed=True)
-    _, again = batch.run(kernel, jax.random.key(1), params, cfg, seeds=w.seeds, timed=True)
+    _, first = batch.run(kernel, jax.random.key(0), params, cfg, seeds=seeds, timed=True)
+    _, again = batch.run(kernel, jax.random.key(1), params, cfg, seeds=seeds, timed=True)
     run_s = min(first.run_s, again.run_s)
-    t0 = time.perf_counter()
-    w.numpy_loop(w.numpy_seeds, np.random.default_rng(0))
-    numpy_s = (time.perf_counter() - t0) * w.seeds / w.numpy_seeds
-    roof_c, roof_s = roofline(w.seeds, w.draws, w.generations)
-    return {"kernel": name, "workload": w.note, "seeds": w.seeds, "compile_s": first.compile_s,
-            "run_s": run_s, "seed_gen_per_s": w.seeds * w.generations / run_s,
-            "numpy_s": numpy_s, "numpy_seeds_timed": w.numpy_seeds, "x_numpy": numpy_s / run_s,
+    numpy_s, timed = None, 0
+    if numpy_fraction > 0:
+        timed = max(2, round(w.numpy_seeds * numpy_fraction))
+        t0 = time.perf_counter()
+        w.numpy_loop(timed, np.random.default_rng(0))
+        numpy_s = (time.perf_counter() - t0) * seeds / timed
+    roof_c, roof_s = roofline(seeds, w.draws, w.generations)
+    return {"kernel": name, "workload": w.note, "seeds": seeds, "compile_s": first.compile_s,
+            "run_s": run_s, "seed_gen_per_s": seeds * w.generations / run_s,
+            "numpy_s": numpy_s, "numpy_seeds_timed": timed,
+            "x_numpy": None if numpy_s is None else numpy_s / run_s,
             "roofline_s": roof_s, "roofline_compile_s": roof_c, "x_roofline": roof_s / run_s}
 
 
@@ -298,8 +307,17 @@ def main():
                     help="cap on the --scale seed counts (each kernel also has its own: 1e5, "
                          "ols 1e4, verifier 1e3, to bound the run time)")
     ap.add_argument("--chunk", type=int, default=10_000)
+    ap.add_argument("--seeds-factor", type=int, default=1,
+                    help="run each kernel at this many times its check's default seeds (1; an "
+                         "accelerator wants more work per call)")
+    ap.add_argument("--numpy-fraction", type=float, default=1.0,
+                    help="time the numpy loop on this fraction of its usual seeds (1; 0 skips "
+                         "the numpy baseline)")
     ap.add_argument("--json", default=None, help="write the rows to this file")
     a = ap.parse_args()
+    if a.seeds_factor < 1 or not 0 <= a.numpy_fraction <= 10:
+        ap.error(f"--seeds-factor must be >= 1 (got {a.seeds_factor}) and --numpy-fraction in "
+                 f"[0, 10] (got {a.numpy_fraction})")
     dev = jax.devices()[0]
     print(f"machine: {platform.machine()}, {dev.platform} ({dev.device_kind}), "
           f"{len(jax.devices())} device(s), jax {jax.__version__}")
@@ -307,10 +325,11 @@ def main():
           f"{'numpy s':>8} {'x numpy':>8} {'roof s':>7} {'x roofline':>10}")
     rows = []
     for name in a.kernels:
-        r = speed_row(name)
+        r = speed_row(name, a.seeds_factor, a.numpy_fraction)
         rows.append(r)
+        num = ("-", "-") if r["numpy_s"] is None else (f"{r['numpy_s']:.2f}", f"{r['x_numpy']:.2f}")
         print(f"{name:<10} {r['seeds']:>6} {r['compile_s']:9.2f} {r['run_s']:8.3f} "
-              f"{r['seed_gen_per_s']:11.3g} {r['numpy_s']:8.2f} {r['x_numpy']:8.2f} "
+              f"{r['seed_gen_per_s']:11.3g} {num[0]:>8} {num[1]:>8} "
               f"{r['roofline_s']:7.3f} {r['x_roofline']:10.2f}", flush=True)
     for name in a.kernels:
         print(f"  {name}: {WORKLOADS[name].note}")

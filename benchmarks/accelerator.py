@@ -1,0 +1,281 @@
+"""Time every kernel and every check on the machine's default JAX backend (a GPU or TPU when one
+is there), beside baselines measured in the same run, and write the rows as JSON.
+
+Prepared and tested on CPU; meant to be run once where an accelerator is lent:
+
+    python benchmarks/accelerator.py --json docs/benchmarks_gpu.json [--budget-s 480]
+    python benchmarks/accelerator.py --table docs/benchmarks_gpu.json   # the README table
+
+Each stage is its own child process with a time limit (the smaller of its own cap and what is
+left of ``--budget-s``), so a stage that fails or runs long costs only itself: its row records
+the exit status, the wall time and the last line of its error, and the run goes on. The JSON
+is rewritten atomically after every stage, so whatever ran is kept even if the machine is taken
+away. Stages, most informative first:
+
+* ``env``: JAX version, devices, ``nvidia-smi`` when present, CPU count;
+* ``kernels``: ``benchmarks/kernels.py`` on the default backend at ``--seeds-factor`` times
+  each check's seeds (an accelerator wants more work per call), with the numpy per-seed loop
+  (on this machine's CPU, scaled linearly) and the ``jax.random.normal`` roofline on the same
+  device: ``x_numpy`` and ``x_roofline``;
+* one stage per check (``check:NAME``): the default run of every ``proofs_checks`` command,
+  the power-law preset, and the main check at 100 times its seeds, with wall time, exit status,
+  the check's own compile / run split, and its passed / failed counts;
+* ``kernels_cpu``: the same kernels with ``JAX_PLATFORMS=cpu`` on this machine's cores (no
+  numpy loop): the same run's CPU baseline of each kernel, so ``x_cpu = cpu run_s / run_s``;
+* ``preset_speed``: ``benchmarks/power_law_speed.py --preset`` (the authors' Gaussian
+  configuration against their own numpy loop);
+* ``scale``: ``kernels.py --scale`` for the power-law kernel up to ``--max-seeds``.
+
+``--quick`` runs the checks with ``--quick`` and every kernel at its default seeds with a
+tenth of the numpy loop: the CPU rehearsal (tests/benchmarks/test_accelerator.py runs a part).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+#: The check stages: (name, argv after ``python -m``, cap in seconds). With ``--quick`` each
+#: runs its own ``--quick`` (the 100x run: 2000 seeds, 50 generations).
+CHECKS = [
+    ("power_law", ["proofs_checks.power_law"], 240),
+    ("power_law_preset", ["proofs_checks.power_law", "--preset", "qiao-gaussian"], 300),
+    ("power_law_100x", ["proofs_checks.power_law", "--seeds", "100000"], 240),
+    ("knowledge_center", ["proofs_checks.knowledge_center"], 240),
+    ("gaussian_refit", ["proofs_checks.gaussian_refit"], 180),
+    ("regression_paradigms", ["proofs_checks.regression_paradigms"], 180),
+    ("real_mixing", ["proofs_checks.real_mixing"], 180),
+    ("non_gaussian", ["proofs_checks.non_gaussian"], 300),
+    ("vae_verification", ["proofs_checks.vae_verification"], 240),
+    ("proxy_references", ["proofs_checks.proxy_references"], 200),
+]
+STAGES = ["env", "kernels", *[f"check:{c[0]}" for c in CHECKS], "kernels_cpu", "preset_speed",
+          "scale"]
+
+
+def _env() -> dict:
+    out = {"python": sys.version.split()[0], "machine": platform.machine(),
+           "cpu_count": os.cpu_count()}
+    if shutil.which("nvidia-smi"):
+        r = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version",
+                            "--format=csv,noheader"], capture_output=True, text=True, timeout=30)
+        out["nvidia_smi"] = r.stdout.strip()
+    code = ("import jax, json; d = jax.devices(); print(json.dumps({'jax': jax.__version__, "
+            "'backend': jax.default_backend(), 'devices': [x.device_kind for x in d]}))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    if r.returncode == 0:
+        out.update(json.loads(r.stdout.strip().splitlines()[-1]))
+    else:
+        out["jax_error"] = (r.stderr.strip().splitlines() or ["failed"])[-1]
+    return out
+
+
+def _last_error(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def _child(argv: list[str], timeout: float, log, env_extra: dict | None = None) -> dict:
+    """Run one stage; its output goes to ``log``; returns rc, wall time and the error line."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", COLLAPSE_JAX_WATCHDOG="0", **(env_extra or {}))
+    log.write(f"\n$ {' '.join(argv)}  (limit {timeout:.0f} s)\n")
+    log.flush()
+    t0 = time.perf_counter()
+    try:
+        r = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True,
+                           timeout=max(timeout, 1))
+    except subprocess.TimeoutExpired as e:
+        for part in (e.stdout, e.stderr):
+            log.write(part.decode() if isinstance(part, bytes) else (part or ""))
+        return {"rc": None, "wall_s": time.perf_counter() - t0, "error": "time limit"}
+    wall = time.perf_counter() - t0
+    log.write(r.stdout + r.stderr)
+    log.flush()
+    row = {"rc": r.returncode, "wall_s": wall,
+           "stdout_tail": r.stdout.strip().splitlines()[-12:]}
+    if r.returncode not in (0, 1):
+        row["error"] = _last_error(r.stderr) or _last_error(r.stdout)
+    return row
+
+
+def _check_summary(path: Path) -> dict:
+    """Passed / failed counts, the check's own timing and device, from its JSON report."""
+    if not path.exists():
+        return {}
+    rep = json.loads(path.read_text())
+    claims = rep.get("claims") or []
+    timing = {k: v for k, v in (rep.get("timing") or {}).items()
+              if isinstance(v, (int, float))}
+    return {"passed": sum(bool(c.get("passed")) for c in claims),
+            "failed": sum(not c.get("passed") for c in claims),
+            "failed_ids": [c.get("id") for c in claims if not c.get("passed")],
+            "seeds": (rep.get("config") or {}).get("seeds"),
+            "timing": timing, "device": rep.get("device")}
+
+
+def _write(path: Path, doc: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, default=str))
+    os.replace(tmp, path)
+
+
+def run(a) -> int:
+    out = Path(a.json).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="accel_"))
+    doc = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "quick": a.quick,
+           "budget_s": a.budget_s, "stages": {}}
+    t_start = time.perf_counter()
+    py = sys.executable
+    factor = 1 if a.quick else a.seeds_factor
+    numpy_fraction = 0.1 if a.quick else a.numpy_fraction
+    log = open(a.log or out.with_suffix(".log"), "a")
+    for stage in a.stages:
+        left = a.budget_s - (time.perf_counter() - t_start)
+        if left < 5:
+            doc["stages"][stage] = {"skipped": f"budget of {a.budget_s:.0f} s spent"}
+            _write(out, doc)
+            continue
+        print(f"[{time.perf_counter() - t_start:6.0f} s] {stage} (limit "
+              f"{min(left, a.stage_cap):.0f} s)", file=sys.stderr, flush=True)
+        if stage == "env":
+            row = _env()
+        elif stage in ("kernels", "kernels_cpu"):
+            tmp = work / f"{stage}.json"
+            argv = [py, str(HERE / "kernels.py"), "--json", str(tmp),
+                    "--seeds-factor", str(factor),
+                    "--numpy-fraction", str(numpy_fraction if stage == "kernels" else 0)]
+            if a.kernels:
+                argv += ["--kernels", *a.kernels]
+            row = _child(argv, min(left, a.stage_cap), log,
+                         {"JAX_PLATFORMS": "cpu"} if stage == "kernels_cpu" else None)
+            if tmp.exists():
+                row.update(json.loads(tmp.read_text()))
+        elif stage == "preset_speed":
+            argv = [py, str(HERE / "power_law_speed.py"), "--preset"]
+            argv += ["--seeds", "16", "--numpy-seeds", "1", "--n", "100"] if a.quick else \
+                ["--seeds", str(a.preset_seeds)]
+            row = _child(argv, min(left, a.stage_cap), log)
+        elif stage == "scale":
+            tmp = work / "scale.json"
+            argv = [py, str(HERE / "kernels.py"), "--json", str(tmp), "--kernels", "refit",
+                    "--numpy-fraction", "0", "--scale", "--scale-kernels", "power_law_f32",
+                    "--max-seeds", str(1000 if a.quick else a.max_seeds)]
+            row = _child(argv, min(left, a.stage_cap), log)
+            if tmp.exists():
+                row["scale"] = json.loads(tmp.read_text()).get("scale")
+        else:
+            name = stage.split(":", 1)[1]
+            args = next(c[1] for c in CHECKS if c[0] == name)
+            if a.quick:
+                args = args + ["--quick"] if name != "power_law_100x" else \
+                    ["proofs_checks.power_law", "--seeds", "2000", "--generations", "50"]
+            report = work / f"{name}.json"
+            cap = next(c[2] for c in CHECKS if c[0] == name)
+            row = _child([py, "-m", *args, "--json", str(report)], min(left, cap, a.stage_cap),
+                         log)
+            row["argv"] = args
+            row.update(_check_summary(report))
+        doc["stages"][stage] = row
+        doc["elapsed_s"] = time.perf_counter() - t_start
+        _write(out, doc)
+        brief = {k: row.get(k) for k in ("rc", "wall_s", "passed", "failed", "error")
+                 if row.get(k) is not None}
+        print(f"         {brief}", file=sys.stderr, flush=True)
+    log.close()
+    shutil.rmtree(work, ignore_errors=True)
+    bad = [s for s, r in doc["stages"].items() if r.get("error") or r.get("jax_error")]
+    print(f"wrote {out} ({len(doc['stages'])} stages, {len(bad)} with an error: {bad})",
+          file=sys.stderr)
+    return 1 if bad else 0
+
+
+def _fmt(x, spec=".3g"):
+    return "-" if x is None else format(x, spec)
+
+
+def table(path: str) -> str:
+    """The markdown tables of a JSON written by :func:`run`."""
+    doc = json.loads(Path(path).read_text())
+    st = doc["stages"]
+    env = st.get("env", {})
+    lines = [f"Device: {env.get('nvidia_smi') or ', '.join(env.get('devices', []))}; backend "
+             f"{env.get('backend')}, jax {env.get('jax')}, {env.get('cpu_count')} CPU cores; "
+             f"run of {doc.get('started')}.", ""]
+    ker = {r["kernel"]: r for r in st.get("kernels", {}).get("speed", [])}
+    cpu = {r["kernel"]: r for r in st.get("kernels_cpu", {}).get("speed", [])}
+    if ker:
+        lines += ["| kernel | seeds | compile s | run s | x numpy | x roofline | CPU run s | x CPU |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for name, r in ker.items():
+            c = cpu.get(name, {}).get("run_s")
+            lines.append(f"| {name} | {r['seeds']} | {_fmt(r['compile_s'], '.1f')} | "
+                         f"{_fmt(r['run_s'])} | {_fmt(r.get('x_numpy'), '.1f')} | "
+                         f"{_fmt(r['x_roofline'], '.2f')} | {_fmt(c)} | "
+                         f"{_fmt(None if c is None else c / r['run_s'], '.1f')} |")
+        lines.append("")
+    checks = [(s.split(":", 1)[1], r) for s, r in st.items() if s.startswith("check:")]
+    if checks:
+        lines += ["| check run | seeds | wall s | compile s | run s | passed | failed | exit |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for name, r in checks:
+            if "skipped" in r:
+                lines.append(f"| {name} | | | | | | | skipped |")
+                continue
+            t = r.get("timing", {})
+            lines.append(f"| `{' '.join(r.get('argv', [name]))}` | "
+                         f"{_fmt(r.get('seeds'), 'd') if isinstance(r.get('seeds'), int) else '-'}"
+                         f" | {_fmt(r.get('wall_s'), '.1f')} | {_fmt(t.get('compile_s'), '.1f')} | "
+                         f"{_fmt(t.get('run_s'), '.1f')} | {_fmt(r.get('passed'), 'd')} | "
+                         f"{_fmt(r.get('failed'), 'd')} | {r.get('rc', '-')}"
+                         f"{' (' + r['error'] + ')' if r.get('error') else ''} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--json", default="docs/benchmarks_gpu.json",
+                    help="write the rows here (default docs/benchmarks_gpu.json)")
+    ap.add_argument("--log", default=None, help="append every stage's output here (default: "
+                    "the JSON path with .log)")
+    ap.add_argument("--budget-s", type=float, default=480.0,
+                    help="stop starting stages after this many seconds (480)")
+    ap.add_argument("--stage-cap", type=float, default=300.0,
+                    help="no stage runs longer than this (300 s)")
+    ap.add_argument("--stages", nargs="+", default=STAGES, choices=STAGES, metavar="STAGE",
+                    help="any of " + ", ".join(STAGES) + " (all, in this order)")
+    ap.add_argument("--kernels", nargs="+", default=None, metavar="KERNEL",
+                    help="kernels of the kernels stages (all of benchmarks/kernels.py)")
+    ap.add_argument("--seeds-factor", type=int, default=10,
+                    help="kernel seeds as a multiple of each check's default (10)")
+    ap.add_argument("--numpy-fraction", type=float, default=0.25,
+                    help="fraction of the usual seeds the numpy loop is timed on (0.25)")
+    ap.add_argument("--preset-seeds", type=int, default=1000,
+                    help="seeds of the preset speed stage (1000)")
+    ap.add_argument("--max-seeds", type=int, default=100_000,
+                    help="largest seed count of the scale stage (10^5, the kernel's own cap)")
+    ap.add_argument("--quick", action="store_true", help="the CPU rehearsal (see above)")
+    ap.add_argument("--table", metavar="JSON", help="print the markdown tables of JSON, run "
+                    "nothing")
+    a = ap.parse_args(argv)
+    if a.table:
+        print(table(a.table))
+        return 0
+    if a.budget_s <= 0 or a.stage_cap <= 0 or a.seeds_factor < 1 or a.preset_seeds < 1:
+        ap.error("--budget-s, --stage-cap, --seeds-factor and --preset-seeds must be positive")
+    return run(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

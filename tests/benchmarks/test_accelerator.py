@@ -1,0 +1,64 @@
+"""The accelerator benchmark's CPU rehearsal: the script that runs once where a GPU or TPU is
+lent must work before that machine's minutes are spent on it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("accelerator", ROOT / "benchmarks" /
+                                                  "accelerator.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_rehearsal_writes_rows_and_table(tmp_path):
+    acc = _module()
+    out = tmp_path / "bench.json"
+    rc = acc.main(["--quick", "--json", str(out), "--stages", "env", "check:gaussian_refit",
+                   "--budget-s", "600"])
+    doc = json.loads(out.read_text())
+    assert rc == 0, doc
+    env = doc["stages"]["env"]
+    assert env["backend"] == "cpu" and env["cpu_count"] >= 1
+    row = doc["stages"]["check:gaussian_refit"]
+    # the row is read from the check's own report: every claim counted, timings present
+    assert row["rc"] == 0 and row["passed"] == 21 and row["failed"] == 0
+    assert row["timing"]["compile_s"] > 0 and row["wall_s"] > row["timing"]["run_s"]
+    table = acc.table(str(out))
+    assert "proofs_checks.gaussian_refit --quick" in table and "| 21 | 0 | 0 |" in table
+
+
+def test_budget_skips_and_failures_are_recorded(tmp_path):
+    acc = _module()
+    out = tmp_path / "bench.json"
+    # a stage that fails on bad input is recorded with its exit status and error line
+    acc.CHECKS.append(("bad", ["proofs_checks.gaussian_refit", "--seeds", "-3"], 60))
+    try:
+        rc = acc.main(["--quick", "--json", str(out), "--stages", "env", "--budget-s", "600"])
+        assert rc == 0
+        acc.STAGES.append("check:bad")
+        rc = acc.main(["--quick", "--json", str(out), "--stages", "check:bad"])
+    finally:
+        acc.CHECKS.pop()
+    doc = json.loads(out.read_text())
+    row = doc["stages"]["check:bad"]
+    assert rc == 1 and row["rc"] == 2 and "seeds" in row["error"]
+    # with no budget left nothing starts, and the JSON says so (skipped, not dropped)
+    rc = acc.main(["--quick", "--json", str(out), "--stages", "env", "--budget-s", "1"])
+    assert json.loads(out.read_text())["stages"]["env"]["skipped"].startswith("budget")
+
+
+def test_bad_flags_exit_2():
+    acc = _module()
+    with pytest.raises(SystemExit) as e:
+        acc.main(["--budget-s", "0"])
+    assert e.value.code == 2
