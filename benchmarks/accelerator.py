@@ -134,8 +134,12 @@ def run(a) -> int:
     out = Path(a.json).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="accel_"))
-    doc = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "quick": a.quick,
-           "budget_s": a.budget_s, "stages": {}}
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    doc = {"started": started, "quick": a.quick, "budget_s": a.budget_s, "stages": {}}
+    if a.append and out.exists():
+        doc = json.loads(out.read_text())
+        doc.setdefault("appended", []).append({"started": started, "budget_s": a.budget_s,
+                                               "stages": list(a.stages)})
     t_start = time.perf_counter()
     py = sys.executable
     factor = 1 if a.quick else a.seeds_factor
@@ -188,6 +192,7 @@ def run(a) -> int:
             row["argv"] = args
             row.update(_check_summary(report))
         doc["stages"][stage] = row
+        row["run_started"] = started
         doc["elapsed_s"] = time.perf_counter() - t_start
         _write(out, doc)
         brief = {k: row.get(k) for k in ("rc", "wall_s", "passed", "failed", "error")
@@ -240,6 +245,9 @@ def table(path: str) -> str:
                          f"{_fmt(t.get('run_s'), '.1f')} | {_fmt(r.get('passed'), 'd')} | "
                          f"{_fmt(r.get('failed'), 'd')} | {r.get('rc', '-')}"
                          f"{' (' + r['error'] + ')' if r.get('error') else ''} |")
+        lines.append("")
+    if st.get("preset_speed", {}).get("stdout_tail"):
+        lines += ["```", *st["preset_speed"]["stdout_tail"], "```"]
     return "\n".join(lines)
 
 
@@ -266,6 +274,9 @@ def main(argv=None) -> int:
     ap.add_argument("--max-seeds", type=int, default=100_000,
                     help="largest seed count of the scale stage (10^5, the kernel's own cap)")
     ap.add_argument("--quick", action="store_true", help="the CPU rehearsal (see above)")
+    ap.add_argument("--append", action="store_true",
+                    help="add this run's stages to an existing --json (a second call on a warm "
+                         "machine: stages run again replace their rows)")
     ap.add_argument("--table", metavar="JSON", help="print the markdown tables of JSON, run "
                     "nothing")
     a = ap.parse_args(argv)

@@ -151,8 +151,9 @@ def preset_main(a):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seeds", type=int, default=1000)
-    ap.add_argument("--numpy-seeds", type=int, default=100)
+    ap.add_argument("--seeds", type=int, default=None, help="seeds (1000; --preset: 64)")
+    ap.add_argument("--numpy-seeds", type=int, default=None,
+                    help="seeds the numpy loop is timed on (100; --preset: 2)")
     ap.add_argument("--generations", type=int, default=200)
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--alpha", type=float, default=0.25)
@@ -162,10 +163,12 @@ def main():
                          "default 300; --seeds default 64, --numpy-seeds default 2)")
     a = ap.parse_args()
     if a.preset:
-        a.seeds = 64 if a.seeds == ap.get_default("seeds") else a.seeds
-        a.numpy_seeds = 2 if a.numpy_seeds == ap.get_default("numpy_seeds") else a.numpy_seeds
+        a.seeds = 64 if a.seeds is None else a.seeds
+        a.numpy_seeds = 2 if a.numpy_seeds is None else a.numpy_seeds
         a.n = 300 if a.n == ap.get_default("n") else a.n
         return preset_main(a)
+    a.seeds = 1000 if a.seeds is None else a.seeds
+    a.numpy_seeds = 100 if a.numpy_seeds is None else a.numpy_seeds
     sg = a.seeds * a.generations
     rows = []
     variants = [("jax order-stat, f32 draws", "order-stat", "float32"),
