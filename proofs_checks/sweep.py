@@ -602,7 +602,9 @@ def _run(a, argv, t0: float, tty: bool, started: dict) -> int:
     import jax
 
     from collapse_jax.engine import batch, sweep
+    from collapse_jax.verdict import cache
 
+    cache.enable(getattr(a, "compile_cache", None), jax, "python -m proofs_checks.sweep")
     with batch.float64():  # for this run only: the caller's jax_enable_x64 is left as it was
         return _run_float64(a, argv, t0, tty, started, jax, batch, sweep)
 

@@ -39,6 +39,7 @@ import numpy as np
 
 import collapse_jax
 from collapse_jax.core._errors import InvalidInput
+from collapse_jax.verdict import cache
 from collapse_jax.verdict.claim import Claim
 from collapse_jax.verdict.curves import write_curves
 from collapse_jax.verdict.errors import (
@@ -132,14 +133,16 @@ def base_parser(name: str, description: str, *, seeds: int, generations: int,
 
 
 def add_execution_flags(p, chunk_note: str) -> None:
-    """``--chunk-size``, ``--devices`` and ``--watchdog`` on a parser or argument group (how a
-    run executes, never what it computes); ``chunk_note`` ends the ``--chunk-size`` help."""
+    """``--chunk-size``, ``--devices``, ``--watchdog`` and ``--compile-cache`` on a parser or
+    argument group (how a run executes, never what it computes); ``chunk_note`` ends the
+    ``--chunk-size`` help."""
     p.add_argument("--chunk-size", type=int, default=None,
                    help="run seeds in chunks of this size, one compiled program for all "
                         f"chunks (bounds memory; {chunk_note})")
     p.add_argument("--devices", type=int, default=None,
                    help="shard the seed axis across this many devices (default 1)")
     add_watchdog_flag(p)
+    cache.add_cache_flag(p)
 
 
 class Progress:
@@ -241,6 +244,7 @@ def _run_check(name, parser, body, args, written: set) -> int:
 
     from collapse_jax.engine import batch
 
+    args.compile_cache_dir = cache.enable(getattr(args, "compile_cache", None), jax, parser.prog)
     batch.maybe_initialize_distributed()
     with batch.float64():  # for this run only: the caller's jax_enable_x64 is left as it was
         return _run_float64(name, parser, body, args, jax, batch, timeout, written)
@@ -283,9 +287,15 @@ def _run_float64(name, parser, body, args, jax, batch, timeout, written: set) ->
         # the progress callback); its devices and chunk size are the config's own flags.
         report = {**report, "config": {k: v for k, v in config.items()
                                        if k not in ("batch_options", "plan")}}
+    config = report.get("config")
+    if isinstance(config, dict) and "compile_cache_dir" in config:
+        # where compiled programs were cached is how the run executed, not what it computed
+        report = {**report, "config": {k: v for k, v in config.items()
+                                       if k != "compile_cache_dir"}}
     env = environment()
     full = {"check": name, "version": collapse_jax.__version__, **report,
             "device": env["device"], "versions": env["versions"],
+            "compile_cache": getattr(args, "compile_cache_dir", None),
             "claims": [c.to_json() for c in claims]}
     title = (f"{getattr(parser, 'title_name', None) or f'proofs_checks.{name}'}  "
              f"collapse_jax {collapse_jax.__version__}  "
