@@ -157,6 +157,9 @@ class Progress:
         self.enabled = self.style != "off"
         self.t0 = time.perf_counter()
         self._chunk_print = 0.0
+        run = live.current()
+        if run is not None and total > 0:
+            run.stage = f"stage 1 of {total}"
 
     def _live(self):
         run = live.current()

@@ -48,7 +48,7 @@ class Live:
         self.mode = mode()
         self.t0 = time.perf_counter()
         self.last_print = self.t0
-        self.stage = "starting"
+        self.stage = "the first stage"
         self._started = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
