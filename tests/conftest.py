@@ -19,6 +19,12 @@ import jax
 import pytest
 
 os.environ.setdefault("COLLAPSE_JAX_COMPILE_CACHE", "off")
+# The suite's own stderr stays as it was: no start lines, stage lines or heartbeat threads in
+# the in-process check runs (tests/verdict/test_live.py turns them on explicitly). Two CI runs
+# of the suite died with a segmentation fault in XLA's CPU compile of the VAE models
+# (tests/vae/test_models.py) after the in-process check runs had printed through them; the
+# cause is not established (docs/reporting.md).
+os.environ.setdefault("COLLAPSE_JAX_PROGRESS", "0")
 
 jax.config.update("jax_enable_x64", True)
 

@@ -109,6 +109,8 @@ def arm(live: Live) -> None:
     """Make ``live`` the current run; the first JAX tracing event starts it."""
     global _CURRENT, _LISTENING
     _CURRENT = live
+    if live.mode == "off":  # silenced: no listener, no thread, nothing in the process changes
+        return
     if not _LISTENING:
         import jax.monitoring
 
