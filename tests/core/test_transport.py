@@ -200,23 +200,6 @@ def test_selection_scores_raw_and_debiased():
     assert not np.array_equal(np.argsort(raw), np.argsort(deb))
 
 
-def test_annealed_solve_reaches_the_same_potentials():
-    x = jax.random.normal(jax.random.key(5), (30, 2))
-    y = jax.random.normal(jax.random.key(6), (25, 2)) + 1.0
-    plain = transport.sinkhorn_settings(0.1, 2000, momentum=1.0)
-    annealed = transport.sinkhorn_settings(0.1, 2000, momentum=1.0, anneal=1e3, decay=0.81)
-    a, b = jax.jit(lambda: (transport.solve(x, y, settings=plain),
-                            transport.solve(x, y, settings=annealed)))()
-    assert bool(a.converged) and bool(b.converged)
-    # potentials are defined up to a constant: compare the calibrated scores and the cost
-    np.testing.assert_allclose(transport.calibrated_scores(a.f),
-                               transport.calibrated_scores(b.f), atol=1e-4)
-    np.testing.assert_allclose(a.cost, b.cost, rtol=1e-4)
-    # fewer iterations than the schedule needs to reach epsilon: not converged, and said so
-    short = transport.sinkhorn_settings(0.1, 20, momentum=1.0, anneal=1e3, decay=0.81)
-    assert not bool(jax.jit(lambda: transport.solve(x, y, settings=short))().converged)
-
-
 @pytest.mark.parametrize(("kw", "word"), [({"anneal": 10.0}, "decay"),
                                           ({"anneal": 0.5, "decay": 0.8}, "anneal"),
                                           ({"anneal": 10.0, "decay": 0.0}, "decay")])
