@@ -282,16 +282,12 @@ def _run_float64(name, parser, body, args, jax, batch, timeout, written: set) ->
     args.plan.verify([c.id for c in claims])
     check_report(report)
     config = report.get("config")
-    if isinstance(config, dict) and ("batch_options" in config or "plan" in config):
-        # ``dict(vars(args))`` holds ``args.batch_options`` (not a flag, not JSON: it carries
-        # the progress callback); its devices and chunk size are the config's own flags.
-        report = {**report, "config": {k: v for k, v in config.items()
-                                       if k not in ("batch_options", "plan")}}
-    config = report.get("config")
-    if isinstance(config, dict) and "compile_cache_dir" in config:
-        # where compiled programs were cached is how the run executed, not what it computed
-        report = {**report, "config": {k: v for k, v in config.items()
-                                       if k != "compile_cache_dir"}}
+    # ``dict(vars(args))`` holds ``args.batch_options`` (not a flag, not JSON: it carries the
+    # progress callback; its devices and chunk size are the config's own flags), the plan and
+    # the compile-cache folder (how the run executed, not what it computed).
+    internal = ("batch_options", "plan", "compile_cache_dir")
+    if isinstance(config, dict) and any(k in config for k in internal):
+        report = {**report, "config": {k: v for k, v in config.items() if k not in internal}}
     env = environment()
     full = {"check": name, "version": collapse_jax.__version__, **report,
             "device": env["device"], "versions": env["versions"],
