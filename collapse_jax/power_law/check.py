@@ -279,7 +279,7 @@ def body(a):
     boot = dict(rng=rng, resamples=a.bootstrap, level=level)
     timing = {"compile_s": 0.0, "run_s": 0.0, "seed_generations": 0}
     own_selected = a.paradigm != "accumulate" or a.metric != "current-fit"
-    progress = Progress(4 + own_selected)
+    progress = Progress(5 + own_selected)
     ns = [a.n, 2 * a.n, 4 * a.n]
     big_offset = 3.0
     derive_full = _derive(window, dissipation=True)
@@ -324,7 +324,6 @@ def body(a):
     res["replace+select"] = {k: v[0] for k, v in m_rep.items()}
     res["replace"] = {k: v[3] for k, v in m_rep.items()}
     band["replace+select"], band["replace"] = bands_rep[0], bands_rep[3]
-    progress.step("statistics")
 
     claims = []
     # 1. closed-form exponent, n -> inf by Richardson extrapolation over the n sweep.
@@ -477,6 +476,7 @@ def body(a):
              "alpha": a.alpha}
     p_n = [_equivalent_slope(a, key, sw_kw, dict(alpha=a.alpha, n=n_, offset=0.0), window,
                              theory.loglog_window_slope, boot, timing) for n_ in (ns[0], ns[2])]
+    progress.step("deterministic equivalents (claims 2, 6a)")
     pred6 = p_n[0][0] - p_n[1][0]
     claims.append(Claim(
         "6a", f"the exponent's finite-n drift is the one the deterministic equivalent predicts: "
@@ -549,6 +549,7 @@ def body(a):
                                      f"{a.seeds} seeds")
         save_figure(fig, path, dpi=120, bbox_inches="tight")
 
+    progress.step("statistics")
     return report, claims, figure
 
 

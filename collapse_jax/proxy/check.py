@@ -97,6 +97,13 @@ def build_parser():
     p.add_argument("--epsilon", type=float, default=2.0,
                    help="entropic regularisation of every Sinkhorn solve, squared data "
                         "units (2.0)")
+    p.add_argument("--score", default="raw", choices=("raw", "debiased"),
+                   help="selection score: the calibrated raw potential, or the debiased one "
+                        "(the candidates' self-transport potential subtracted, as the authors' "
+                        "geomloss call does; docs/proxy_references.md) (raw)")
+    p.add_argument("--anneal", type=float, default=1.0,
+                   help="epsilon-scaling: start at this multiple of --epsilon and shrink by "
+                        "0.81 per Sinkhorn iteration, as geomloss does (1: no annealing)")
     p.add_argument("--sinkhorn-iterations", type=int, default=100,
                    help="Sinkhorn iterations, all run (100)")
     p.add_argument("--threshold", type=float, default=1e-3,
@@ -165,6 +172,7 @@ def _validate(a):
          f"n = {a.n} .. {PAIR_MAX} (pairwise costs, int32 index)"),
         ("--junk", a.junk, 0 <= a.junk < 1, "[0, 1)"),
         bounds.scale("--epsilon", a.epsilon),
+        ("--anneal", a.anneal, bounds.finite(a.anneal) and 1 <= a.anneal <= 1e12, "[1, 1e12]"),
         ("--sinkhorn-iterations", a.sinkhorn_iterations, 1 <= a.sinkhorn_iterations <= 100_000,
          "1 .. 100000"),
         # the L1 error of two probability vectors is at most 2: a larger threshold counts
@@ -208,6 +216,7 @@ def _config(a, strategies):
                         paradigm=a.paradigm, generator=a.generator, junk=a.junk,
                         n_eval=a.n_eval, epsilon=a.epsilon,
                         sinkhorn_iterations=a.sinkhorn_iterations, threshold=a.threshold,
+                        anneal=a.anneal, debias=a.score == "debiased",
                         tau=a.tau, rounds=a.rounds, support=a.n)
 
 
@@ -641,7 +650,8 @@ def body(a):
     config.update(candidates=cfg.candidates, iid_strategies=list(iid_st), ot_ns=list(ot_ns),
                   ot_seeds=ot_seeds, sinkhorn={"epsilon": a.epsilon,
                                                "iterations": a.sinkhorn_iterations,
-                                               "threshold": a.threshold, "momentum": 1.5})
+                                               "threshold": a.threshold, "momentum": 1.5,
+                                               "anneal": a.anneal, "score": a.score})
     report = {
         "config": config,
         "precision": {"simulation": cfg.precision, "statistics": "float64"},

@@ -90,7 +90,8 @@ def proxy_config(*, dim: int = 2, modes: int = 6, skew: float = 0.6, radius: flo
                  em_reg: float = 1e-3, kde_bandwidth: float = 0.2, junk: float = 0.0,
                  n_eval: int = 200,
                  epsilon: float = 0.25, sinkhorn_iterations: int = 100,
-                 threshold: float = 1e-3, momentum: float = 1.5, tau: float = 0.5,
+                 threshold: float = 1e-3, momentum: float = 1.5, anneal: float = 1.0,
+                 debias: bool = False, tau: float = 0.5,
                  rounds: int = 6,
                  support: int | None = None, kmeans_clusters: int = 8,
                  precision: str = "float32") -> ProxyConfig:
@@ -99,7 +100,9 @@ def proxy_config(*, dim: int = 2, modes: int = 6, skew: float = 0.6, radius: flo
     ``pool``: size of the public initial sample that generation 0 is fitted on and of the
     accumulate-subsample pool (default ``4 n``); ``replace`` refits on the ``n`` kept points,
     ``accumulate`` on the public sample plus everything kept so far. ``support`` (Scheme II)
-    defaults to ``n``.
+    defaults to ``n``. ``debias``: every selection score uses the debiased potential
+    (:func:`collapse_jax.core.transport.selection_scores`); ``anneal``: epsilon-scaling from
+    ``anneal * epsilon`` down by 0.81 per iteration (1: none).
     """
     fn = "proxy_config"
     dim = check_int(fn, "dim", dim, 1, 64)
@@ -128,7 +131,10 @@ def proxy_config(*, dim: int = 2, modes: int = 6, skew: float = 0.6, radius: flo
     kde_bandwidth = check_float(fn, "kde_bandwidth", kde_bandwidth, 0.0, lo_open=True)
     junk = check_float(fn, "junk", junk, 0.0, 1.0, hi_open=True)
     n_eval = check_int(fn, "n_eval", n_eval, 10)
-    settings = transport.sinkhorn_settings(epsilon, sinkhorn_iterations, threshold, momentum)
+    settings = transport.sinkhorn_settings(epsilon, sinkhorn_iterations, threshold, momentum,
+                                           anneal=anneal,
+                                           decay=1.0 if float(anneal) == 1.0 else 0.81,
+                                           debias=debias)
     tau = check_float(fn, "tau", tau, 0.0, 1.0, lo_open=True)
     rounds = check_int(fn, "rounds", rounds, 1, 200)
     support = check_int(fn, "support", n if support is None else support, 2, cand)
@@ -264,9 +270,8 @@ def _select(cfg: ProxyConfig, strategy: str, cand, channel, owner, real):
         msg = channel.scores(LOCAL_RULES[strategy], cand, owner, cfg.kmeans_clusters)
         return proxies.keep_lowest(msg.values, cfg.n), msg.converged.astype(dtype), nan_curve
     if strategy == "global-oracle":  # pooled real data: breaks privacy by construction
-        sol = transport.solve(cand, real, settings=cfg.sinkhorn)
-        idx = proxies.keep_lowest(transport.calibrated_scores(sol.f), cfg.n)
-        return idx, sol.converged.astype(dtype), nan_curve
+        scores, ok = transport.selection_scores(cand, real, settings=cfg.sinkhorn)
+        return proxies.keep_lowest(scores, cfg.n), ok.astype(dtype), nan_curve
     if strategy == "interpolation":
         res = proxies.scheme_interpolation(channel, cand, cfg.n, cfg.tau, cfg.sinkhorn)
         return res.indices, res.converged, nan_curve

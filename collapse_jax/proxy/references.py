@@ -80,8 +80,7 @@ def scheme_interpolation(channel, candidates: Points, n: int, tau,
     clouds = channel.geodesic(candidates, tau)
 
     def party_scores(xi):
-        sol = transport.solve(candidates, xi, settings=settings)
-        return transport.calibrated_scores(sol.f), sol.converged
+        return transport.selection_scores(candidates, xi, settings=settings)
 
     s, conv = jax.vmap(party_scores)(clouds.points)
     util = jnp.maximum(1.0 - jax.vmap(minmax)(s), 0.0)
@@ -151,7 +150,7 @@ def scheme_barycenter(channel, candidates: Points, n: int, rounds: int, support_
     this is a uniform subsample).
     """
     x, frechet, flags = barycenter_protocol(channel, candidates[:support_size], rounds, unroll)
-    sol = transport.solve(candidates, x, settings=settings)
-    idx = keep_lowest(transport.calibrated_scores(sol.f), n)
-    ok = jnp.concatenate([flags, sol.converged[None]]).astype(candidates.dtype)
+    scores, conv = transport.selection_scores(candidates, x, settings=settings)
+    idx = keep_lowest(scores, n)
+    ok = jnp.concatenate([flags, conv[None]]).astype(candidates.dtype)
     return SchemeTwoResult(idx, x, frechet, jnp.mean(ok))

@@ -170,8 +170,8 @@ class SiloBank:
         w = self.__members[silo]
         x = self.__points
         if rule == "ot":
-            sol = transport.solve(candidates, x, None, w, settings=self.__settings)
-            return PublishedScores(transport.calibrated_scores(sol.f), sol.converged)
+            return PublishedScores(*transport.selection_scores(candidates, x, w,
+                                                               settings=self.__settings))
         ok = jnp.asarray(True)
         if rule == "kmeans":
             c = mixture.kmeans(x, w, clusters)

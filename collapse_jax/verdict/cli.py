@@ -39,7 +39,7 @@ import numpy as np
 
 import collapse_jax
 from collapse_jax.core._errors import InvalidInput
-from collapse_jax.verdict import cache
+from collapse_jax.verdict import cache, live
 from collapse_jax.verdict.claim import Claim
 from collapse_jax.verdict.curves import write_curves
 from collapse_jax.verdict.errors import (
@@ -146,40 +146,75 @@ def add_execution_flags(p, chunk_note: str) -> None:
 
 
 class Progress:
-    """Stage messages on a terminal; silent when stderr is not a terminal."""
-
+    """Stage messages: a one-line bar on a terminal; piped, one line per stage with the elapsed
+    time and an estimate of what remains (see :mod:`collapse_jax.verdict.live`;
+    ``enabled=False`` silences it, ``True`` forces the bar)."""
 
     def __init__(self, total: int, enabled: bool | None = None):
         self.total, self.done = total, 0
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        m = live.mode()
+        self.style = ("tty" if enabled else "off") if enabled is not None else m
+        self.enabled = self.style != "off"
         self.t0 = time.perf_counter()
+        self._chunk_print = 0.0
+        run = live.current()
+        if run is not None and total > 0:
+            run.stage = f"stage 1 of {total}"
+
+    def _live(self):
+        run = live.current()
+        if run is not None:
+            run.started()
+        return run
+
+    def _line(self, text: str) -> None:
+        run = self._live()
+        if run is not None:
+            run.say(text)
+        else:
+            print(text, file=sys.stderr, flush=True)
 
     def chunks(self, done: int, total: int):
-        """Chunk-level bar (``batch.Options(progress=...)`` calls it after every chunk)."""
+        """Chunk-level progress (``batch.Options(progress=...)`` calls it after every chunk)."""
         dog = _WATCHDOG.get()
         if dog is not None:
             dog.set_stage(f"chunk {min(done + 1, total)} of {total}")
-        if self.enabled and total > 1:
-            el = time.perf_counter() - self.t0
-            rate = done / max(el, 1e-9)
+        if not self.enabled or total <= 1:
+            return
+        el = time.perf_counter() - self.t0
+        rate = done / max(el, 1e-9)
+        if self.style == "tty":
             print(f"\r  chunks {done}/{total}  {rate:.2f} chunks/s  {el:6.1f}s", end="",
                   file=sys.stderr, flush=True)
             if done == total:
                 print(file=sys.stderr)
+        elif done == total or el - self._chunk_print >= live.CHUNK_LINE_S:
+            self._chunk_print = el
+            left = (total - done) / rate if rate > 0 else float("nan")
+            self._line(f"  chunks {done}/{total}  {el:.1f} s, ~{left:.0f} s left")
 
     def step(self, label: str):
         self.done += 1
         dog = _WATCHDOG.get()
+        stage = f"stage {min(self.done + 1, self.total)} of {self.total} (after {label!r})"
         if dog is not None:
-            dog.set_stage(f"stage {min(self.done + 1, self.total)} of "
-                                        f"{self.total} (after {label!r})")
-        if self.enabled:
+            dog.set_stage(stage)
+        run = self._live()
+        if run is not None:
+            run.stage = stage if self.done < self.total else "the statistics and the report"
+        if not self.enabled:
+            return
+        el = time.perf_counter() - self.t0
+        if self.style == "tty":
             width = 24
             fill = int(width * self.done / self.total)
-            el = time.perf_counter() - self.t0
             print(f"\r[{'#' * fill}{'.' * (width - fill)}] {self.done}/{self.total} "
                   f"{label[:40]:<40} {el:6.1f}s", end="" if self.done < self.total else "\n",
                   file=sys.stderr, flush=True)
+        else:
+            left = el / self.done * (self.total - self.done)
+            tail = f", ~{left:.0f} s left at this pace" if self.done < self.total else ""
+            self._line(f"  [{self.done}/{self.total}] {label}: {el:.1f} s elapsed{tail}")
 
 
 def apply_quick(a: argparse.Namespace, defaults: dict, quick: dict, keys) -> None:
@@ -250,6 +285,23 @@ def _run_check(name, parser, body, args, written: set) -> int:
         return _run_float64(name, parser, body, args, jax, batch, timeout, written)
 
 
+def _banner(args, jax, devices) -> str:
+    """The start line: what this run computes and where."""
+    parts = []
+    for flag in ("seeds", "generations", "rounds", "key"):
+        if getattr(args, flag, None) is not None:
+            parts.append(f"{flag} {getattr(args, flag)}")
+    if getattr(args, "quick", False):
+        parts.append("--quick")
+    if getattr(args, "preset", None):
+        parts.append(f"--preset {args.preset}")
+    dev = jax.devices()[0]
+    parts.append(f"{devices or 1} x {dev.platform}")
+    cache_dir = getattr(args, "compile_cache_dir", None)
+    parts.append(f"compile cache {cache_dir or 'off'}")
+    return "running: " + ", ".join(parts) + " (compiling first; stage lines follow)"
+
+
 def _run_float64(name, parser, body, args, jax, batch, timeout, written: set) -> int:
     if getattr(args, "chunk_size", None) is not None and args.chunk_size < 1:
         raise CheckError(f"--chunk-size={args.chunk_size} is invalid: allowed >= 1")
@@ -267,12 +319,17 @@ def _run_float64(name, parser, body, args, jax, batch, timeout, written: set) ->
     # The claims this run decides: the check declares their ids (hence the family size and
     # the per-claim level) before it computes; they are compared with the decided ones below.
     args.plan = ClaimPlan()
+    run = live.Live(parser.prog, lambda: _banner(args, jax, devices))
+    live.arm(run)
     with Watchdog(parser.prog, name, timeout) as dog:
         token = _WATCHDOG.set(dog)
         try:
             report, claims, figure_fn = body(args)
         finally:
             _WATCHDOG.reset(token)
+            live.disarm()
+    if run._started:
+        run.say(f"  done computing in {run.elapsed():.1f} s")
     if not claims:
         raise RuntimeError(f"{name}: the run decided no claim (a check that cannot fail is a "
                            "defect)")

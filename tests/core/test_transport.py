@@ -172,3 +172,55 @@ def test_ot_layer_error_shrinks_like_one_over_n(z):
     assert np.mean(np.asarray(out[128]["converged"])) > 0.95
     fr = np.asarray(out[128]["frechet"])[:, 0]
     assert np.all(np.diff(fr, axis=-1) <= 1e-6 * fr[:, :1])  # Theorem 5 on every seed
+
+
+def test_selection_scores_raw_and_debiased():
+    x = jax.random.normal(jax.random.key(3), (40, 2))
+    y = 0.5 + jax.random.normal(jax.random.key(4), (30, 2))
+    raw_st = transport.sinkhorn_settings(0.5, 300)
+    deb_st = transport.sinkhorn_settings(0.5, 300, debias=True)
+    raw, ok_r = jax.jit(lambda: transport.selection_scores(x, y, settings=raw_st))()
+    deb, ok_d = jax.jit(lambda: transport.selection_scores(x, y, settings=deb_st))()
+    f = transport.solve(x, y, settings=raw_st).f
+    f_self = transport._self_solution(x, raw_st).f
+    assert bool(ok_r) and bool(ok_d)
+    np.testing.assert_allclose(raw, transport.calibrated_scores(f), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(deb, transport.calibrated_scores(f - f_self), rtol=1e-9,
+                               atol=1e-9)
+    # run long, the symmetric solver finds the potential the plain solve does (up to its
+    # constant); measured: marginal errors 6e-16 and 2e-8, largest score difference 8e-5 of a
+    # score range of about 1 (one of 40 points), so 2e-4 bounds a solver disagreement, not a
+    # Monte Carlo error
+    long_st = transport.sinkhorn_settings(0.5, 3000, momentum=1.0)
+    sym = transport._self_solution(x, long_st).f
+    plain = transport.solve(x, x, settings=long_st).f
+    np.testing.assert_allclose(transport.calibrated_scores(sym),
+                               transport.calibrated_scores(plain), atol=2e-4)
+    # the self term is not a constant: the two scores rank the candidates differently
+    assert not np.array_equal(np.argsort(raw), np.argsort(deb))
+
+
+def test_annealed_solve_reaches_the_same_potentials():
+    x = jax.random.normal(jax.random.key(5), (30, 2))
+    y = jax.random.normal(jax.random.key(6), (25, 2)) + 1.0
+    plain = transport.sinkhorn_settings(0.1, 2000, momentum=1.0)
+    annealed = transport.sinkhorn_settings(0.1, 2000, momentum=1.0, anneal=1e3, decay=0.81)
+    a, b = jax.jit(lambda: (transport.solve(x, y, settings=plain),
+                            transport.solve(x, y, settings=annealed)))()
+    assert bool(a.converged) and bool(b.converged)
+    # potentials are defined up to a constant: compare the calibrated scores and the cost
+    np.testing.assert_allclose(transport.calibrated_scores(a.f),
+                               transport.calibrated_scores(b.f), atol=1e-4)
+    np.testing.assert_allclose(a.cost, b.cost, rtol=1e-4)
+    # fewer iterations than the schedule needs to reach epsilon: not converged, and said so
+    short = transport.sinkhorn_settings(0.1, 20, momentum=1.0, anneal=1e3, decay=0.81)
+    assert not bool(jax.jit(lambda: transport.solve(x, y, settings=short))().converged)
+
+
+@pytest.mark.parametrize(("kw", "word"), [({"anneal": 10.0}, "decay"),
+                                          ({"anneal": 0.5, "decay": 0.8}, "anneal"),
+                                          ({"anneal": 10.0, "decay": 0.0}, "decay")])
+def test_annealing_settings_are_validated(kw, word):
+    from collapse_jax.core._errors import InvalidInput
+    with pytest.raises(InvalidInput, match=word):
+        transport.sinkhorn_settings(0.1, 100, **kw)

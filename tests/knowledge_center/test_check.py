@@ -93,7 +93,9 @@ def test_bad_input_exits_2_with_one_line(args, flag, capsys):
 
 def test_too_few_rounds_for_the_stationary_regime_exits_2(capsys):
     assert kc.main(["--quick", "--rounds", "8"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    # this refusal needs the exact theory, which is computed first: the start line of the
+    # run (collapse_jax.verdict.live) may precede the one error line
+    err = [x for x in capsys.readouterr().err.strip().splitlines() if ": running: " not in x]
     assert len(err) == 1 and "--rounds=8" in err[0]
 
 

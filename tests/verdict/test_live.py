@@ -1,0 +1,97 @@
+"""What a running check prints on stderr (collapse_jax.verdict.live): the start line once the
+run computes, one line per stage when piped, the heartbeat, and silence on request."""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from collapse_jax.verdict import cli, live
+from collapse_jax.verdict.claim import Claim
+
+
+def _body(steps=2, trace=True, sleep=0.0):
+    def body(args):
+        args.plan.declare(["c1"])
+        progress = cli.Progress(steps)
+        if trace:
+            jax.jit(lambda x: x * 2.0)(jnp.arange(3.0)).block_until_ready()
+        for i in range(steps):
+            time.sleep(sleep)
+            progress.step(f"stage{i + 1}")
+        claim = Claim("c1", "statement", 1.0, 1.0, (0.9, 1.1), 0.5, "equal")
+        return ({"config": {}, "precision": "float64", "curves": {},
+                 "timing": {"compile_s": 0.0, "run_s": 0.0, "seed_generations_per_s": 0.0}},
+                [claim], None)
+    return body
+
+
+def _run(body, argv=()):
+    p = cli.base_parser("fake_live", "fake", seeds=100, generations=7)
+    return cli.run_check("fake_live", p, body, ["--watchdog", "0", "--compile-cache", "off",
+                                                *argv])
+
+
+@pytest.fixture
+def piped(monkeypatch):
+    monkeypatch.delenv(live.ENV, raising=False)  # capsys: stderr is not a terminal
+    return monkeypatch
+
+
+def test_piped_run_prints_start_stages_and_end(piped, capsys):
+    assert _run(_body(steps=3), ["--seeds", "123"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("python -m proofs_checks.fake_live: running: seeds 123, "
+                             "generations 7, key 0, 1 x cpu, compile cache off")
+    assert [x.split(":")[0] for x in err[1:4]] == ["  [1/3] stage1", "  [2/3] stage2",
+                                                   "  [3/3] stage3"]
+    assert "s left at this pace" in err[1] and "left" not in err[3]
+    assert err[4].startswith("  done computing in ") and len(err) == 5
+    assert live.current() is None  # disarmed after the run
+
+
+def test_start_line_comes_from_the_first_stage_without_a_trace(piped, capsys):
+    assert _run(_body(steps=1, trace=False)) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert ": running: " in err[0] and err[1].startswith("  [1/1] stage1")
+
+
+def test_silenced(piped, capsys):
+    piped.setenv(live.ENV, "0")
+    assert _run(_body(steps=2)) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_bad_input_inside_body_before_computing_is_one_line(piped, capsys):
+    def body(args):
+        raise cli.CheckError("--seeds=3 is invalid: allowed >= 10")
+    assert _run(body) == 2
+    err = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+    assert len(err) == 1 and "--seeds=3" in err[0]
+
+
+def test_heartbeat_names_the_stage_during_silence(piped, capsys):
+    run = live.Live("prog", "running: test", heartbeat_s=0.2)
+    live.arm(run)
+    try:
+        run.stage = "stage 2 of 3 (after 'compile')"
+        run.started()
+        time.sleep(0.7)
+    finally:
+        live.disarm()
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "prog: running: test"
+    beats = [x for x in err[1:] if "still in stage 2 of 3 (after 'compile')" in x]
+    assert len(beats) >= 2
+    n = len(err)
+    time.sleep(0.5)  # disarmed: the heartbeat stopped
+    assert len(capsys.readouterr().err.splitlines()) == 0 and n == len(err)
+
+
+def test_mode_from_environment(monkeypatch):
+    for value, expected in (("0", "off"), ("off", "off"), ("1", "lines"), ("lines", "lines")):
+        monkeypatch.setenv(live.ENV, value)
+        assert live.mode() == expected
