@@ -1,10 +1,25 @@
 """``python -m proofs_checks.gaussian_refit``:
 Gaussian refit on its own samples: the classic collapse laws (Shumailov, Bertrand).
 
-The check lives in :mod:`collapse_jax.classic.check_gaussian_refit`; ``--help`` lists its flags.
+The check lives in :mod:`collapse_jax.classic.check_gaussian_refit`; ``--help`` lists its flags
+(from a stored text, without importing JAX: :mod:`proofs_checks._help`).
 """
 
-from collapse_jax.classic.check_gaussian_refit import main
+from proofs_checks._help import maybe_print_help
+
+
+def main(argv=None) -> int:
+    from collapse_jax.classic.check_gaussian_refit import main as run
+
+    return run(argv)
+
+
+def build_parser():
+    from collapse_jax.classic.check_gaussian_refit import build_parser as build
+
+    return build()
+
 
 if __name__ == "__main__":
+    maybe_print_help("gaussian_refit")  # the stored text: no JAX import (proofs_checks/_help.py)
     raise SystemExit(main())

@@ -30,6 +30,11 @@ finished point is kept, and ``--resume DIR`` continues).
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # the stored --help text, before the imports that bring JAX
+    from proofs_checks._help import maybe_print_help
+
+    maybe_print_help("sweep")
+
 import argparse
 import json
 import math

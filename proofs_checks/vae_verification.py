@@ -1,10 +1,25 @@
 """``python -m proofs_checks.vae_verification``:
 Verified retraining of a small neural generator (Yi et al. 2025).
 
-The check lives in :mod:`collapse_jax.vae.check`; ``--help`` lists its flags.
+The check lives in :mod:`collapse_jax.vae.check`; ``--help`` lists its flags
+(from a stored text, without importing JAX: :mod:`proofs_checks._help`).
 """
 
-from collapse_jax.vae.check import main
+from proofs_checks._help import maybe_print_help
+
+
+def main(argv=None) -> int:
+    from collapse_jax.vae.check import main as run
+
+    return run(argv)
+
+
+def build_parser():
+    from collapse_jax.vae.check import build_parser as build
+
+    return build()
+
 
 if __name__ == "__main__":
+    maybe_print_help("vae_verification")  # the stored text: no JAX import (proofs_checks/_help.py)
     raise SystemExit(main())

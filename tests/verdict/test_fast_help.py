@@ -1,0 +1,53 @@
+"""``--help`` from stored texts: the same text as the live parsers, printed without importing
+JAX (proofs_checks/_help.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from proofs_checks import _help
+from proofs_checks._help_texts import TEXTS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_command_is_stored():
+    assert sorted(TEXTS) == sorted(_help.COMMANDS)
+
+
+@pytest.mark.parametrize("name", sorted(_help.COMMANDS))
+def test_stored_text_is_the_live_parsers_help(name):
+    # when this fails, a parser changed: regenerate with `python -m proofs_checks._help --write`
+    assert TEXTS[name] == _help.live_help(name)
+
+
+@pytest.mark.parametrize("name", ["power_law", "sweep", "vae_verification"])
+def test_help_imports_no_jax(name):
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", f"proofs_checks.{name}",
+                        "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout == TEXTS[name]
+    imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "proofs_checks._help" in imported  # the listing is real
+    assert not {"jax", "scipy", "numpy"} & imported
+
+
+def test_other_arguments_go_to_the_parser(capsys):
+    _help.maybe_print_help("power_law", ["--seeds", "5"])
+    _help.maybe_print_help("power_law", [])
+    _help.maybe_print_help("unknown", ["--help"])
+    assert capsys.readouterr().out == ""
+    with pytest.raises(SystemExit) as e:
+        _help.maybe_print_help("power_law", ["-h"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out == TEXTS["power_law"]
+
+
+def test_write_refuses_other_arguments(capsys):
+    assert _help.main(["--bogus"]) == 2
+    assert "usage: python -m proofs_checks._help --write" in capsys.readouterr().err
