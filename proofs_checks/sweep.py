@@ -38,6 +38,7 @@ if __name__ == "__main__":  # the stored --help text, before the imports that br
 import argparse
 import json
 import math
+import os
 import shlex
 import sys
 import tempfile
@@ -447,8 +448,10 @@ def _writable(flag: str, d: Path) -> None:
                          f"({e.strerror or e})") from None
 
 
-def _new_run(a) -> dict:
+def _new_run(a, primary: bool = True) -> dict:
     s = _build(a)
+    if not primary:  # process 0 checks and creates the folder; the others never write
+        return {**s, "out": a.out}
     out = Path(a.out)
     if out.exists() and not out.is_dir():
         raise CheckError(f"--out={a.out!r} is invalid: it is a file; allowed a new or empty "
@@ -610,20 +613,32 @@ def _run(a, argv, t0: float, tty: bool, started: dict) -> int:
     from collapse_jax.verdict import cache
 
     cache.enable(getattr(a, "compile_cache", None), jax, "python -m proofs_checks.sweep")
+    batch.maybe_initialize_distributed()
+    if not batch.is_primary():  # several processes: process 0 alone prints (and writes)
+        sys.stdout = open(os.devnull, "w")  # for the rest of this process
+        tty = False
     with batch.float64():  # for this run only: the caller's jax_enable_x64 is left as it was
         return _run_float64(a, argv, t0, tty, started, jax, batch, sweep)
 
 
 def _run_float64(a, argv, t0, tty, started, jax, batch, sweep) -> int:
     _check_execution(a)
-    s = _resumed_run(a, _given(argv)) if a.resume else _new_run(a)
+    try:
+        s = _resumed_run(a, _given(argv)) if a.resume else _new_run(a, batch.is_primary())
+    except CheckError:
+        batch.agree(False)  # the other processes stop too, instead of waiting for this one
+        raise
+    if not batch.agree(True):
+        raise CheckError("another process of this run refused its input (its message names "
+                         "the flag); nothing was computed")
     kernel, cfg, make_params = _kernel(s["entry"], s["cfg"])
 
     timeout = watchdog_timeout(a)
 
     def progress(done, total, rate):
         dog.set_stage(f"points {done} of {total} done")
-        _show_progress(done, total, rate, time.perf_counter() - t0, tty)
+        if batch.is_primary():
+            _show_progress(done, total, rate, time.perf_counter() - t0, tty)
 
     started["out"] = s["out"]
     options = batch.Options(devices=a.devices, chunk_size=a.chunk_size).checked(PROG)

@@ -10,7 +10,8 @@ six memory mappings until it is released, and Linux allows 65,530 per process by
 (``vm.max_map_count``): measured, the suite passed 18,500 mappings and 3.8 GB at 22% of its
 tests, and every CI run that crashed died with a segmentation fault inside XLA's CPU compiler
 or executable serialiser at about 82%. So every test module ends by releasing JAX's compiled
-programs (``jax.clear_caches``), which keeps the process's mappings and memory bounded.
+programs (``collapse_jax.engine.batch.clear_caches``: JAX's caches and the engine's compiled
+chunk programs), which keeps the process's mappings and memory bounded.
 
 The persistent compilation cache is off for the suite: in this process (``jax_enable_
 compilation_cache``), and for the checks the tests start as child processes
@@ -43,5 +44,7 @@ def z():
 def _release_compiled_programs():
     """Release every compiled program when a test module ends (see the module doc)."""
     yield
-    jax.clear_caches()
+    from collapse_jax.engine import batch
+
+    batch.clear_caches()
     gc.collect()

@@ -7,6 +7,11 @@ seeds (common random numbers, which sharpens comparisons between points).
 * ``devices``: the seed axis is split across that many devices with ``jax.sharding`` (a 1-D
   mesh named ``"seeds"``); seeds are padded to a multiple of the device count and the padding
   is dropped from the outputs.
+* several processes (``jax.distributed``, see :func:`maybe_initialize_distributed`): the mesh
+  spans every process's devices; each process builds only its own shards of the keys and
+  parameters (:func:`to_devices`) and gathers the others' outputs after each chunk
+  (:func:`to_host`), so every process holds the global result and computes the same
+  statistics; the command-line checks print and write from process 0 only (:func:`is_primary`).
 * ``chunk_size``: seeds run ``chunk_size`` at a time in a host loop over one compiled program
   (the last chunk is padded), so device memory does not grow with the number of seeds.
   :func:`stream` hands each chunk to a reducer instead of keeping it, which bounds host memory
@@ -194,12 +199,87 @@ def maybe_initialize_distributed() -> bool:
                                       "JAX_PROCESS_ID"))
     if env.get("COLLAPSE_JAX_DISTRIBUTED") != "1" and not explicit:
         return False
+    if "JAX_CPU_COLLECTIVES_IMPLEMENTATION" not in env:
+        # CPU devices of several processes need a collectives backend to gather results
+        # (harmless on accelerators, whose collectives are their own)
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
     if explicit:
         jax.distributed.initialize(env["JAX_COORDINATOR_ADDRESS"],
                                    int(env["JAX_NUM_PROCESSES"]), int(env["JAX_PROCESS_ID"]))
     else:
         jax.distributed.initialize()
     return True
+
+
+def clear_caches() -> None:
+    """Release every compiled program: JAX's (``jax.clear_caches``) and the compiled chunk
+    programs this module keeps. A long-lived process that runs many checks or sweeps calls it
+    between them: each compiled CPU program holds about six memory mappings until released,
+    and Linux allows 65,530 per process by default (docs/reporting.md)."""
+    _COMPILED.clear()
+    jax.clear_caches()
+
+
+def multi_process() -> bool:
+    """Whether this run spans several JAX processes (``jax.distributed`` initialised)."""
+    return jax.process_count() > 1
+
+
+def is_primary() -> bool:
+    """Whether this process writes the run's outputs and prints its progress: process 0."""
+    return jax.process_index() == 0
+
+
+def to_devices(tree, sharding):
+    """Place host values on ``sharding``. In one process this is ``jax.device_put``; when the
+    sharding spans several processes, every process builds only its addressable shards from
+    its own copy (``jax.make_array_from_callback``; every process holds the same values, so
+    the global array is the one a single process would build). PRNG key arrays travel as
+    their key data."""
+    if not multi_process():
+        return jax.device_put(tree, sharding)
+
+    def put(x):
+        if jax.dtypes.issubdtype(getattr(x, "dtype", None), jax.dtypes.prng_key):
+            data = np.asarray(jax.random.key_data(x))
+            arr = jax.make_array_from_callback(data.shape, sharding, lambda idx: data[idx])
+            return jax.random.wrap_key_data(arr, impl=jax.random.key_impl(x))
+        a = np.asarray(x)
+        return jax.make_array_from_callback(a.shape, sharding, lambda idx: a[idx])
+
+    return jax.tree.map(put, tree)
+
+
+def to_host(tree):
+    """Every leaf as a numpy array of the *global* result: in several processes each one
+    gathers the shards of the others (``process_allgather``), so the statistics of every
+    process see all seeds."""
+    if not multi_process():
+        return tree
+    from jax.experimental import multihost_utils
+
+    return jax.tree.map(lambda a: np.asarray(multihost_utils.process_allgather(a, tiled=True)),
+                        tree)
+
+
+def agree(ok: bool) -> bool:
+    """Whether every process of the run says ``ok`` (one process: ``ok`` itself). Each process
+    calls it at the same point, so one that refuses its input stops all of them instead of
+    leaving the others waiting in a collective."""
+    if not multi_process():
+        return ok
+    from jax.experimental import multihost_utils
+
+    return bool(np.all(multihost_utils.process_allgather(np.asarray([ok], np.int32))))
+
+
+def broadcast(values: np.ndarray) -> np.ndarray:
+    """Process 0's ``values`` on every process (one process: ``values``)."""
+    if not multi_process():
+        return values
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.broadcast_one_to_all(values))
 
 
 def seed_keys(key: Key, seeds: int, start: int = 0) -> jax.Array:
@@ -272,7 +352,7 @@ class _Program:
         self.mesh = None
         if devices > 1:
             self.mesh = Mesh(np.asarray(jax.devices()[:devices]), ("seeds",))
-            params = jax.device_put(params, NamedSharding(self.mesh, PartitionSpec()))
+            params = to_devices(params, NamedSharding(self.mesh, PartitionSpec()))
         self.params = params
         self.compiled = None
         self.compile_s = 0.0
@@ -280,7 +360,7 @@ class _Program:
     def keys(self, start):
         keys = seed_keys(self.key, self.chunk, start)
         if self.mesh is not None:
-            keys = jax.device_put(keys, NamedSharding(self.mesh, PartitionSpec("seeds")))
+            keys = to_devices(keys, NamedSharding(self.mesh, PartitionSpec("seeds")))
         return keys
 
     def key_spec(self):
@@ -369,7 +449,7 @@ def _drive(name, fn, kernel, key, params, cfg, seeds, silos, chunk_size, devices
                  per_chunk=per_chunk, chunk=chunk, seeds=seeds)
     for i, (start, valid) in enumerate(parts):
         t0 = time.perf_counter()
-        out = jax.block_until_ready(prog(start))
+        out = to_host(jax.block_until_ready(prog(start)))
         run_s += time.perf_counter() - t0
         consume(out, start, valid, seed_axis)
         if options.progress is not None:

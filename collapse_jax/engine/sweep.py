@@ -202,7 +202,7 @@ def _prepare(out: Path, record: dict, extra: dict | None) -> None:
                                        "numpy": np.__version__,
                                        "python": platform.python_version()},
                 "device": {"platform": dev.platform, "kind": dev.device_kind,
-                           "count": jax.device_count()},
+                           "count": jax.device_count(), "processes": jax.process_count()},
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -243,7 +243,16 @@ def run_grid(kernel, key_seed: int, cfg, make_params: Callable[..., object],
     record = {"kernel": kernel_name or getattr(kernel, "__name__", str(kernel)),
               "cfg": {k: v for k, v in cfg._asdict().items()}, "grid": grid, "seeds": seeds,
               "silos": silos, "key": key_seed}
-    _prepare(out, record, extra)
+    if not batch.is_primary():
+        # several processes: process 0 reads and writes the folder; this one computes the
+        # same batches in lockstep (the points to run come from process 0)
+        return _follow(kernel, key_seed, cfg, make_params, grid, points, seeds, silos,
+                       batch_points, options)
+    try:
+        _prepare(out, record, extra)
+    except InvalidInput:
+        batch.broadcast(np.full(len(points) + 1, -1, np.int64))  # the others stop too
+        raise
     pdir = out / POINTS
     index = {point_name(i): i for i in range(len(points))}
     unlisted = "not in the manifest"
@@ -262,6 +271,7 @@ def run_grid(kernel, key_seed: int, cfg, make_params: Callable[..., object],
             recomputed[i] = unlisted if why == "not in the manifest" else why
             todo.append(i)
     manifest = {k: v for k, v in manifest.items() if k in index and index[k] not in recomputed}
+    batch.broadcast(_todo_mask(todo, len(points)))
     _atomic_write(out / MANIFEST, _manifest_bytes(manifest))
     computed: list[int] = []
     key = jax.random.key(key_seed)
@@ -288,6 +298,33 @@ def run_grid(kernel, key_seed: int, cfg, make_params: Callable[..., object],
         raise SweepInterrupted(len(manifest), len(points), str(out)) from None
     return {"done": sorted(index[k] for k in manifest), "computed": computed,
             "total": len(points), "recomputed": recomputed}
+
+
+def _todo_mask(todo: list[int], total: int) -> np.ndarray:
+    """``[1, m_0, .., m_{P-1}]`` with ``m_i = 1`` for a point to compute (``[-1, ...]``: the
+    run was refused)."""
+    mask = np.zeros(total + 1, np.int64)
+    mask[0] = 1
+    mask[1 + np.asarray(todo, np.int64)] = 1
+    return mask
+
+
+def _follow(kernel, key_seed, cfg, make_params, grid, points, seeds, silos, batch_points,
+            options) -> dict:
+    """A process other than 0 of a multi-process sweep: run the batches process 0 runs (its
+    points to compute, broadcast), write nothing."""
+    mask = batch.broadcast(np.zeros(len(points) + 1, np.int64))
+    if mask[0] < 0:
+        raise InvalidInput("run_grid: process 0 refused the sweep folder (its message says "
+                           "why); nothing was computed")
+    todo = [i for i in range(len(points)) if mask[1 + i]]
+    key = jax.random.key(key_seed)
+    for idx in [todo[i:i + batch_points] for i in range(0, len(todo), batch_points)]:
+        padded = idx + [idx[-1]] * (batch_points - len(idx))
+        lists = {k: [points[i][k] for i in padded] for k in grid}
+        batch.run_sweep(kernel, key, make_params(**lists), cfg, seeds=seeds, silos=silos,
+                        options=options)
+    return {"done": [], "computed": todo, "total": len(points), "recomputed": {}}
 
 
 def _manifest_bytes(manifest: dict) -> bytes:

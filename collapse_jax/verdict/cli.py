@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextvars
+import os
 import platform
 import sys
 import time
@@ -90,7 +91,7 @@ def environment() -> dict:
                      "numpy": np.__version__, "ott-jax": ott_version,
                      "python": platform.python_version()},
         "device": {"platform": dev[0].platform, "kind": dev[0].device_kind, "count": len(dev),
-                   "machine": platform.machine()},
+                   "processes": jax.process_count(), "machine": platform.machine()},
     }
 
 
@@ -281,6 +282,14 @@ def _run_check(name, parser, body, args, written: set) -> int:
 
     args.compile_cache_dir = cache.enable(getattr(args, "compile_cache", None), jax, parser.prog)
     batch.maybe_initialize_distributed()
+    if not batch.is_primary():
+        # Several processes: all compute the same run in lockstep (collapse_jax.engine.batch);
+        # process 0 alone prints the table and progress and writes the outputs.
+        os.environ[live.ENV] = "0"
+        for flag in ("json", "curves", "plot"):
+            if getattr(args, flag, None) is not None:
+                setattr(args, flag, None)
+        sys.stdout = open(os.devnull, "w")  # for the rest of this process
     with batch.float64():  # for this run only: the caller's jax_enable_x64 is left as it was
         return _run_float64(name, parser, body, args, jax, batch, timeout, written)
 
