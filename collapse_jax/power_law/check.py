@@ -545,8 +545,8 @@ def body(a):
         fig = plots.power_law_figure(
             bands, window=window, fitted_slope=raw[0], predicted_slope=pred1, psi=psi_cf,
             psi_grid=grid_pts, equivalent={"accumulate+select": p_n[0][3]},
-            title=f"alpha={a.alpha:g}, d={a.dim}, n={a.n}, "
-                                     f"{a.seeds} seeds")
+            replace_factor=theory.replace_select_factor(a.alpha, a.dim, a.n, a.estimator),
+            title=f"alpha={a.alpha:g}, d={a.dim}, n={a.n}, {a.seeds} seeds")
         save_figure(fig, path, dpi=120, bbox_inches="tight")
 
     progress.step("statistics")
@@ -570,10 +570,12 @@ def _psi_grid(a, key):
         tt = np.arange(gens + 1)
         win = (max(2, gens // 6), gens)
         for i, al in enumerate(alphas):
-            slope = float(theory.loglog_window_slope(tt, np.log(tr[i].mean(0)), win))
-            out.append({"alpha": al, "dim": dim,
+            slope, ci = stats.loglog_slope_ci(tt, tr[i], win, rng=np.random.default_rng(i),
+                                              resamples=300)
+            ends = sorted(theory.psi_from_slope(float(c), win) for c in ci)
+            out.append({"alpha": al, "dim": dim, "seeds": seeds,
                         "predicted": float(theory.psi_closed_form(al, dim)),
-                        "measured": theory.psi_from_slope(slope, win)})
+                        "measured": theory.psi_from_slope(float(slope), win), "ci": ends})
     return out
 
 
