@@ -1,0 +1,139 @@
+"""The monitor against simulated Gaussian loops whose law is known (collapse_jax.monitor.
+simulate runs the real loops: refit, sample, top-alpha select, accumulate or replace).
+
+Truths: accumulate without selection is bounded; accumulate + top-alpha decays as a power law
+with exponent psi(alpha, d) (theory.md 1.3); replace + centred top-alpha shrinks the variance
+by b (n - 1) / n per generation. Keys are fixed, so every case is deterministic.
+"""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from collapse_jax.monitor import analyse
+from collapse_jax.monitor.detect import detect
+from collapse_jax.monitor.simulate import gaussian_loop
+from collapse_jax.power_law.theory import psi_closed_form, replace_select_factor
+
+QUICK = dict(kernel_metrics=False, resamples=40)
+
+
+def _inside(ci, value):
+    return ci[0] <= value <= ci[1]
+
+
+@pytest.mark.parametrize("dim,n,gens", [(2, 500, 20), (64, 300, 10)])
+def test_accumulate_without_selection_is_bounded(dim, n, gens):
+    g = gaussian_loop("accumulate", n=n, dim=dim, generations=gens, seed=100 + dim)
+    r = analyse(g, **QUICK)
+    assert r["law"] == "bounded"
+    assert r["detected_at"] is None
+    assert r["exponent"] is None
+
+
+@pytest.mark.parametrize("alpha,dim,n,gens", [(0.5, 2, 500, 20), (0.25, 16, 1000, 12),
+                                              (0.5, 64, 1000, 10)])
+def test_accumulate_with_selection_is_power_law(alpha, dim, n, gens):
+    g = gaussian_loop("accumulate", n=n, dim=dim, generations=gens, alpha=alpha, seed=200 + dim)
+    r = analyse(g, alpha=alpha, **QUICK)
+    psi = float(psi_closed_form(alpha, dim))
+    assert r["law"] == "power"
+    assert r["detected_at"] is not None and r["detected_at"] <= 3
+    assert r["effective_dimension"]["used"] == dim
+    assert _inside(r["exponent"]["ci"], psi), (r["exponent"], psi)
+    assert r["theory"]["consistent"] is True
+    # negative control: the exponent of a neighbouring selection ratio is rejected
+    wrong = float(psi_closed_form(min(alpha + 0.25, 0.95), dim))
+    assert not _inside(r["exponent"]["ci"], wrong), (r["exponent"], wrong)
+
+
+@pytest.mark.parametrize("alpha,dim", [(0.9, 2), (0.8, 16)])
+def test_replace_with_selection_is_geometric(alpha, dim):
+    n = 500
+    g = gaussian_loop("replace", n=n, dim=dim, generations=15, alpha=alpha, seed=300 + dim,
+                      centre="fit")
+    r = analyse(g, alpha=alpha, **QUICK)
+    rho = float(replace_select_factor(alpha, dim, n))
+    assert r["law"] == "geometric"
+    assert r["detected_at"] is not None
+    assert _inside(r["exponent"]["ci"], rho), (r["exponent"], rho)
+    assert not _inside(r["exponent"]["ci"], rho ** 1.5)
+
+
+def test_healthy_iid_pipeline_not_collapsed():
+    g = gaussian_loop("iid", n=400, dim=8, generations=15, seed=7)
+    r = analyse(g, **QUICK)
+    assert r["law"] == "bounded" and r["detected_at"] is None
+
+
+def test_detector_false_alarm_rate_scalar(z):
+    """The calibrated CUSUM on i.i.d. null series (unequal SEs) alarms at the nominal rate."""
+    rng = np.random.default_rng(2024)
+    reps, fa, T = 3000, 0.05, 15
+    alarms = 0
+    for _ in range(reps):
+        se = rng.uniform(0.02, 0.08, T)
+        y = 1.0 + se * rng.standard_normal(T)
+        alarms += detect(y, se, fa, key=1)["detected_at"] is not None
+    rate = alarms / reps
+    assert abs(rate - fa) <= z * np.sqrt(fa * (1 - fa) / reps), rate
+
+
+def test_bootstrap_se_of_log_total_variance(z):
+    """Bootstrap SE of log Tr S for Gaussian data vs the exact sd over independent draws."""
+    rng = np.random.default_rng(5)
+    vals, ses = [], []
+    for _ in range(60):
+        x = rng.standard_normal((300, 4)) * np.array([1.0, 2.0, 0.5, 1.0])
+        r = analyse([x, x], **QUICK)["generations"][0]
+        vals.append(r["log_total_variance"])
+        ses.append(r["log_total_variance_se"])
+    sd = np.std(vals, ddof=1)
+    # the sd of 60 draws has relative SE about 1 / sqrt(2 * 59)
+    assert abs(np.mean(ses) - sd) <= z * sd / np.sqrt(2 * 59), (np.mean(ses), sd)
+
+
+# ---- slow calibration runs (pytest -m slow) ----
+
+@pytest.mark.slow
+def test_false_alarm_rate_full_pipeline(z):
+    """Alarm rate over whole healthy (i.i.d.) pipelines vs the nominal rate; accumulating
+    pipelines without selection must not exceed it by more than Z binomial standard errors."""
+    reps, fa = 300, 0.05
+    for mode in ("iid", "accumulate"):
+        alarms = sum(
+            analyse(gaussian_loop(mode, n=200, dim=2, generations=10, seed=10_000 + i),
+                    false_alarm=fa, kernel_metrics=False, resamples=30)["detected_at"] is not None
+            for i in range(reps))
+        rate, se = alarms / reps, np.sqrt(fa * (1 - fa) / reps)
+        print(f"{mode}: false-alarm rate {rate:.4f} (nominal {fa}, binomial SE {se:.4f})")
+        if mode == "iid":
+            assert abs(rate - fa) <= z * se
+        else:
+            assert rate <= fa + z * se
+
+
+@pytest.mark.slow
+def test_classification_accuracy_and_exponent_coverage(z):
+    reps = 40
+    cases = {"bounded": dict(mode="accumulate", alpha=None),
+             "power": dict(mode="accumulate", alpha=0.5),
+             "geometric": dict(mode="replace", alpha=0.9)}
+    covered, n_power = 0, 0
+    for law, case in cases.items():
+        right = 0
+        for i in range(reps):
+            g = gaussian_loop(case["mode"], n=400, dim=3, generations=15, alpha=case["alpha"],
+                              seed=20_000 + 100 * len(law) + i, centre="fit")
+            r = analyse(g, alpha=case["alpha"], kernel_metrics=False, resamples=30)
+            right += r["law"] == law
+            if law == "power" and r["law"] == "power":
+                n_power += 1
+                covered += _inside(r["exponent"]["ci"], float(psi_closed_form(0.5, 3)))
+        print(f"{law}: {right}/{reps} classified correctly")
+        assert right >= 0.9 * reps
+    cov = covered / n_power
+    print(f"power exponent 95% CI coverage: {covered}/{n_power}")
+    # coverage of a nominal 95% interval, one-sided binomial check
+    assert cov >= 0.95 - z * np.sqrt(0.95 * 0.05 / n_power)
+    assert stats.binom.sf(covered - 1, n_power, 0.95) > 1e-4
