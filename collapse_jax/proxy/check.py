@@ -675,17 +675,19 @@ def body(a):
         from collapse_jax.proxy.kernel import truth_of
 
         panels = [({s: met["coverage"][:, :, i] for i, s in enumerate(st)}, "mode coverage",
-                   f"skewed split (beta={a.beta:g})"),
+                   f"skewed split (Dirichlet beta = {a.beta:g})"),
                   ({s: met["sinkhorn_div"][:, :, i] for i, s in enumerate(st)},
-                   "Sinkhorn divergence to truth", f"skewed split (beta={a.beta:g})")]
+                   "Sinkhorn divergence to truth", f"skewed split (Dirichlet beta = {a.beta:g})")]
         if iid_st:
             panels.append(({s: met_iid["coverage"][:, :, i] for i, s in enumerate(iid_st)},
-                           "mode coverage", f"IID split (beta={a.iid_beta:g})"))
+                           "mode coverage", f"IID split (Dirichlet beta = {a.iid_beta:g})"))
         frechet = (out["frechet"][:, 1:].reshape(-1, a.rounds + 1) if "barycenter" in idx
                    else None)
         fig = plots_proxy.proxy_figure(
-            panels, frechet, title=f"d={a.dim}, M={a.modes}, K={a.silos}, n={a.n}, "
-                                   f"alpha={a.alpha:g}, {a.paradigm}, {a.seeds} seeds")
+            panels, frechet, title=f"dimension d = {a.dim}, mixture modes M = {a.modes}, "
+                                   f"silos K = {a.silos}, kept per generation n = {a.n}, kept "
+                                   f"fraction alpha = {a.alpha:g}, {a.paradigm}, {a.seeds} "
+                                   "seeds")
         save_figure(fig, path, dpi=110, bbox_inches="tight")
         p = Path(path)
         gpath = p.with_name(p.stem + "_gallery" + p.suffix)

@@ -9,14 +9,28 @@ from collapse_jax.verdict.figures import band_plot, new_figure
 STRATEGY_COLORS = {"random": "0.45", "local": "C3", "global-oracle": "k",
                    "interpolation": "C0", "barycenter": "C2", "kmeans": "C1",
                    "center-match": "C4", "cov-match": "C5"}
+#: Line styles: the controls (random: dashed grey; the oracle's pooled reference: dotted black,
+#: thick) stand apart from the references a silo can build, drawn solid.
+STRATEGY_STYLES = {"random": "--", "global-oracle": ":"}
+#: What each strategy's reference is (the legend's text).
+STRATEGY_LABELS = {
+    "random": "random (no selection; control)",
+    "local": "local (own data only)",
+    "global-oracle": "global oracle (pooled data; control)",
+    "interpolation": "interpolation proxy (Scheme I)",
+    "barycenter": "barycenter proxy (Scheme II)",
+    "kmeans": "k-means baseline",
+    "center-match": "center-match baseline",
+    "cov-match": "cov-match baseline",
+}
 
 
-def ci_band(ax, t, curves, label, color):
+def ci_band(ax, t, curves, label, color, ls="-"):
     """Seed mean (line) and its 95% band ``mean +- 1.96 SE`` over seeds (shaded)."""
     v = np.asarray(curves, dtype=float)
     m = np.nanmean(v, axis=0)
     se = np.nanstd(v, axis=0, ddof=1) / np.sqrt(np.sum(np.isfinite(v), axis=0).clip(1))
-    ax.plot(t, m, color=color, label=label, lw=1.6)
+    ax.plot(t, m, color=color, label=label, lw=2.2 if ls == ":" else 1.6, ls=ls)
     ax.fill_between(t, m - 1.96 * se, m + 1.96 * se, color=color, alpha=0.15, lw=0)
 
 
@@ -25,8 +39,12 @@ def curves_axes(ax, by_strategy: dict, ylabel: str, title: str = "", band: str =
     band over seeds: ``ci`` (95% interval of the mean) or ``quantile`` (10-90%)."""
     for name, v in by_strategy.items():
         v = np.asarray(v, dtype=float)
-        draw = ci_band if band == "ci" else band_plot
-        draw(ax, np.arange(v.shape[1]), v, name, STRATEGY_COLORS.get(name))
+        label = STRATEGY_LABELS.get(name, name)
+        if band == "ci":
+            ci_band(ax, np.arange(v.shape[1]), v, label, STRATEGY_COLORS.get(name),
+                    STRATEGY_STYLES.get(name, "-"))
+        else:
+            band_plot(ax, np.arange(v.shape[1]), v, label, STRATEGY_COLORS.get(name))
     ax.set_xlabel("generation")
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
@@ -43,7 +61,8 @@ def frechet_axes(ax, frechet):
     ax.plot(r, np.nanmean(fr, axis=0), color="k", lw=2, label="mean over seeds x generations")
     ax.set_xlabel("barycenter round r")
     ax.set_ylabel("Frechet variance V_r / V_0")
-    ax.set_title("Scheme II: sum_k lambda_k OT_eps(X_r, Q_k)", fontsize=9)
+    ax.set_title("Scheme II's barycenter: Frechet variance\n"
+                 "V_r = sum_k lambda_k OT_eps(X_r, Q_k) over rounds r", fontsize=9)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
 
@@ -54,11 +73,21 @@ def proxy_figure(panels: list, frechet=None, *, title: str = ""):
     fig, axes = new_figure(1, k, figsize=(4.8 * k, 4.2), squeeze=False)
     for ax, (by_strategy, ylabel, sub) in zip(axes[0], panels):
         curves_axes(ax, by_strategy, ylabel, sub)
-    axes[0, 0].legend(fontsize=7, loc="best")
     if frechet is not None:
         frechet_axes(axes[0, -1], frechet)
+    # one legend for every curves panel, below them; it names each strategy's reference
+    handles, labels = {}, []
+    for ax in axes[0, :len(panels)]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in handles:
+                handles[lab] = h
+                labels.append(lab)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.98))
+    fig.tight_layout(rect=(0, 0.13, 1, 0.97))
+    fig.legend([handles[lab] for lab in labels], labels, loc="lower center",
+               ncol=min(4, len(labels)), fontsize=8, frameon=False,
+               title="strategy (each panel: seed mean, shaded band: 95% CI of the mean over "
+                     "seeds)", title_fontsize=8)
     return fig
 
 
