@@ -48,6 +48,28 @@ def maybe_print_help(name: str, argv: list[str] | None = None) -> None:
     raise SystemExit(0)
 
 
+def check_module(target: str):
+    """A module ``__getattr__`` for a command's shim: ``main``, ``build_parser`` and every
+    other name are the check module ``target``'s own objects, imported on first use (so that
+    ``--help`` needs no import of the check)."""
+    import importlib
+
+    def attr(name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(importlib.import_module(target), name)
+
+    return attr
+
+
+def run(name: str, target: str) -> None:
+    """``python -m proofs_checks.NAME``: the stored help, or the check's ``main``."""
+    import importlib
+
+    maybe_print_help(name)
+    raise SystemExit(importlib.import_module(target).main())
+
+
 def live_help(name: str) -> str:
     """``name``'s help from its parser, formatted at :data:`COLUMNS` characters."""
     import importlib

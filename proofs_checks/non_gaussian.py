@@ -6,21 +6,9 @@ The check lives in :mod:`collapse_jax.power_law.non_gaussian`; ``--help`` lists 
 (from a stored text, without importing JAX: :mod:`proofs_checks._help`).
 """
 
-from proofs_checks._help import maybe_print_help
+from proofs_checks._help import check_module, run
 
-
-def main(argv=None) -> int:
-    from collapse_jax.power_law.non_gaussian import main as run
-
-    return run(argv)
-
-
-def build_parser():
-    from collapse_jax.power_law.non_gaussian import build_parser as build
-
-    return build()
-
+__getattr__ = check_module("collapse_jax.power_law.non_gaussian")  # main, build_parser, ... on use
 
 if __name__ == "__main__":
-    maybe_print_help("non_gaussian")  # the stored text: no JAX import (proofs_checks/_help.py)
-    raise SystemExit(main())
+    run("non_gaussian", "collapse_jax.power_law.non_gaussian")

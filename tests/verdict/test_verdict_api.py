@@ -115,7 +115,8 @@ def test_existing_relations_unchanged_and_unknown_refused():
 
 def test_proofs_checks_commands_are_thin_shims():
     """``proofs_checks/<name>.py`` are the command names users know: a docstring and the
-    family check's ``main``, nothing else."""
+    family check's ``main`` (imported on first use, so that ``--help`` prints a stored text
+    without importing the check: proofs_checks/_help.py), nothing else."""
     import importlib
 
     root = pathlib.Path(collapse_jax.__file__).parent.parent / "proofs_checks"
@@ -126,7 +127,7 @@ def test_proofs_checks_commands_are_thin_shims():
              "vae_verification": "vae.check"}
     for name, target in shims.items():
         text = (root / f"{name}.py").read_text()
-        assert len(text.splitlines()) <= 12, name
+        assert len(text.splitlines()) <= 14, name
         shim = importlib.import_module(f"proofs_checks.{name}")
         assert shim.main is importlib.import_module(f"collapse_jax.{target}").main, name
 
