@@ -7,7 +7,18 @@ the log total variance (bounded, power, geometric), sets its rate beside the the
 calibrated false-alarm rate. See ``docs/monitor.md``.
 """
 
-from collapse_jax.monitor.analysis import analyse
-from collapse_jax.monitor.loaders import load_generations, load_reference
-
 __all__ = ["analyse", "load_generations", "load_reference"]
+
+
+def __getattr__(name: str):
+    """The public functions, imported on first use: ``python -m collapse_jax.monitor --help``
+    then imports neither NumPy's linear algebra nor SciPy."""
+    if name == "analyse":
+        from collapse_jax.monitor.analysis import analyse
+
+        return analyse
+    if name in ("load_generations", "load_reference"):
+        from collapse_jax.monitor import loaders
+
+        return getattr(loaders, name)
+    raise AttributeError(f"module 'collapse_jax.monitor' has no attribute {name!r}")

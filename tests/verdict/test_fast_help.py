@@ -51,3 +51,14 @@ def test_other_arguments_go_to_the_parser(capsys):
 def test_write_refuses_other_arguments(capsys):
     assert _help.main(["--bogus"]) == 2
     assert "usage: python -m proofs_checks._help --write" in capsys.readouterr().err
+
+
+def test_monitor_help_imports_no_numpy():
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "collapse_jax.monitor",
+                        "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.startswith("usage: python -m collapse_jax.monitor")
+    imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "collapse_jax.monitor.cli" in imported
+    assert not {"jax", "scipy", "numpy"} & imported
