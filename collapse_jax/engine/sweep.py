@@ -247,7 +247,7 @@ def run_grid(kernel, key_seed: int, cfg, make_params: Callable[..., object],
         # several processes: process 0 reads and writes the folder; this one computes the
         # same batches in lockstep (the points to run come from process 0)
         return _follow(kernel, key_seed, cfg, make_params, grid, points, seeds, silos,
-                       batch_points, options)
+                       batch_points, stop_after, options)
     try:
         _prepare(out, record, extra)
     except InvalidInput:
@@ -275,16 +275,11 @@ def run_grid(kernel, key_seed: int, cfg, make_params: Callable[..., object],
     _atomic_write(out / MANIFEST, _manifest_bytes(manifest))
     computed: list[int] = []
     key = jax.random.key(key_seed)
-    batches = [todo[i:i + batch_points] for i in range(0, len(todo), batch_points)]
     t0 = time.perf_counter()
     try:
-        for b, idx in enumerate(batches):
-            if stop_after is not None and b >= stop_after:
-                break
-            padded = idx + [idx[-1]] * (batch_points - len(idx))
-            lists = {k: [points[i][k] for i in padded] for k in grid}
-            _, metrics = batch.run_sweep(kernel, key, make_params(**lists), cfg, seeds=seeds,
-                                         silos=silos, options=options)
+        for idx in _batches(todo, batch_points, stop_after):
+            metrics = _run_batch(kernel, key, cfg, make_params, grid, points, idx,
+                                 batch_points, seeds, silos, options)
             for p, i in enumerate(idx):
                 data = _point_csv(i, points[i], _summaries(metrics, p))
                 _atomic_write(pdir / point_name(i), data)
@@ -309,8 +304,24 @@ def _todo_mask(todo: list[int], total: int) -> np.ndarray:
     return mask
 
 
+def _batches(todo: list[int], batch_points: int, stop_after: int | None) -> list[list[int]]:
+    """The batches of points a run computes, the same in every process."""
+    out = [todo[i:i + batch_points] for i in range(0, len(todo), batch_points)]
+    return out if stop_after is None else out[:stop_after]
+
+
+def _run_batch(kernel, key, cfg, make_params, grid, points, idx, batch_points, seeds, silos,
+               options) -> dict:
+    """Metrics of the points ``idx``, padded with the last one to ``batch_points`` (one
+    compiled program serves every batch)."""
+    padded = idx + [idx[-1]] * (batch_points - len(idx))
+    lists = {k: [points[i][k] for i in padded] for k in grid}
+    return batch.run_sweep(kernel, key, make_params(**lists), cfg, seeds=seeds, silos=silos,
+                           options=options)[1]
+
+
 def _follow(kernel, key_seed, cfg, make_params, grid, points, seeds, silos, batch_points,
-            options) -> dict:
+            stop_after, options) -> dict:
     """A process other than 0 of a multi-process sweep: run the batches process 0 runs (its
     points to compute, broadcast), write nothing."""
     mask = batch.broadcast(np.zeros(len(points) + 1, np.int64))
@@ -319,11 +330,9 @@ def _follow(kernel, key_seed, cfg, make_params, grid, points, seeds, silos, batc
                            "why); nothing was computed")
     todo = [i for i in range(len(points)) if mask[1 + i]]
     key = jax.random.key(key_seed)
-    for idx in [todo[i:i + batch_points] for i in range(0, len(todo), batch_points)]:
-        padded = idx + [idx[-1]] * (batch_points - len(idx))
-        lists = {k: [points[i][k] for i in padded] for k in grid}
-        batch.run_sweep(kernel, key, make_params(**lists), cfg, seeds=seeds, silos=silos,
-                        options=options)
+    for idx in _batches(todo, batch_points, stop_after):
+        _run_batch(kernel, key, cfg, make_params, grid, points, idx, batch_points, seeds, silos,
+                   options)
     return {"done": [], "computed": todo, "total": len(points), "recomputed": {}}
 
 
