@@ -34,6 +34,8 @@ def execute(src: Path, out_dir: Path, timeout: int = 900) -> Path:
     import jupytext
     import nbclient
 
+    from collapse_jax.verdict.files import atomic_write_text
+
     nb = jupytext.read(src)
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
@@ -41,9 +43,7 @@ def execute(src: Path, out_dir: Path, timeout: int = 900) -> Path:
                             resources={"metadata": {"path": str(ROOT)}}).execute()
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{src.stem}.ipynb"
-    tmp = out_dir / f".{src.stem}.ipynb.tmp"
-    tmp.write_text(jupytext.writes(nb, fmt="ipynb"), encoding="utf-8")
-    os.replace(tmp, out)
+    atomic_write_text(str(out), jupytext.writes(nb, fmt="ipynb"))
     return out
 
 

@@ -102,11 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m proofs_checks._help --write   (regenerates "
               f"{os.path.relpath(path)})", file=sys.stderr)
         return 2
-    text = render()
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    from collapse_jax.verdict.files import atomic_write_text
+
+    atomic_write_text(path, render())
     print(f"wrote {path} ({len(COMMANDS)} commands)")
     return 0
 
