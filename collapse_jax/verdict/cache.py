@@ -28,8 +28,10 @@ from pathlib import Path
 ENV = "COLLAPSE_JAX_COMPILE_CACHE"
 _OFF = {"0", "off", "none", "false", "no"}
 #: Programs compiling faster than this are not written (JAX's own default is 1 s; the checks
-#: compile many programs of 0.2-1 s whose sum matters).
+#: compile many programs of 0.2-1 s whose sum matters). ``$COLLAPSE_JAX_CACHE_MIN_COMPILE_S``
+#: overrides it (0 writes every program, which makes what a run writes independent of timing).
 MIN_COMPILE_S = 0.2
+MIN_COMPILE_ENV = "COLLAPSE_JAX_CACHE_MIN_COMPILE_S"
 
 
 def add_cache_flag(p) -> None:
@@ -38,6 +40,16 @@ def add_cache_flag(p) -> None:
                    help="persistent compilation cache folder (default "
                         f"${ENV}, else ~/.cache/collapse_jax/xla; 'off' disables): a second "
                         "run with the same shapes skips most compiling")
+
+
+def min_compile_s() -> float:
+    """The compile time below which a program is not written: ``$COLLAPSE_JAX_CACHE_MIN_
+    COMPILE_S`` when it is a number >= 0, else :data:`MIN_COMPILE_S`."""
+    try:
+        value = float(os.environ.get(MIN_COMPILE_ENV, MIN_COMPILE_S))
+    except ValueError:
+        return MIN_COMPILE_S
+    return value if value >= 0 else MIN_COMPILE_S
 
 
 def default_dir() -> Path:
@@ -71,6 +83,6 @@ def enable(flag: str | None, jax, prog: str = "collapse_jax") -> str | None:
         return None
     if jax.config.jax_compilation_cache_dir != folder:
         jax.config.update("jax_compilation_cache_dir", folder)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_S)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile_s())
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return folder
