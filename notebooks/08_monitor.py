@@ -144,11 +144,12 @@ for n in NAMES:
 # %% [markdown]
 # ## Reading it
 # **Unverified retraining.** The diversity of the generated features falls every round and
-# the early warning fires at the first retrained generation (the CUSUM crosses its threshold
-# at generation 1 and keeps climbing). The fitted law is a power law; its exponent says how
+# the early warning fires at generation 3 (the default `accumulate` null tests from
+# generation 2 on: generation 0 is the first model's training data, not a sample of it; the
+# CUSUM then keeps climbing). The fitted law is a power law; its exponent says how
 # fast the diversity shrinks. The k-NN panel shows recall and coverage against the real
 # digits falling with it while precision stays high: the samples still look like digits but
-# cover less and less of them (the Frechet distance above rises from about 15 to about 83).
+# cover less and less of them (the Frechet distance above rises from about 15 to about 77).
 # No theory line is drawn: the closed form `psi(alpha, d)` of `theory.md` 1.3 is for an
 # *accumulating* pipeline with Mahalanobis top-alpha selection, and this loop replaces its
 # data each round without any selection, so `alpha=` would set the fit beside a prediction
@@ -253,25 +254,25 @@ for i, n in enumerate(NAMES):
 # %% [markdown]
 # ## What a practitioner reads from this
 # * **Unverified retraining collapses, and the monitor sees it at once**, as generated and
-#   class by class: detection at generation 1 for every seed. Pooled over classes the
+#   class by class: detection at generation 2, the first the default null tests, class by
+#   class, and at 3 as generated, for every seed. Pooled over classes the
 #   diversity falls slowly and is fitted as a power law (`psi` about 0.2 to 0.35 in the
 #   features); most of the pooled spread is between classes, and that part barely moves.
 #   Within each class the fall is fast and speeds up over the rounds; the monitor calls it
-#   geometric with a factor of about 0.45 to 0.63 per round, with wide intervals (0.23 to
-#   0.89) at 9 generations, because the per-round drops are not constant.
-# * **Verified retraining collapses too, but the pooled diversity misses it.** As
-#   generated, the monitor reports *bounded* and no detection in the features (in raw
-#   pixels the round-1 drop sets off the detector, but the law is still bounded): the
-#   verifier spreads the classes apart while each class shrinks onto a prototype. Only
-#   recall and coverage in the third panel show it. Class-centred, the within-class
-#   diversity falls by more than two orders of magnitude in three rounds and then stays at a
-#   floor, and the detector fires at generation 1 for every seed. Neither law has that
-#   shape: the monitor fits a power law with `psi` near its upper bound of 2 (a power curve
-#   with `psi` close to 2 drops by `1 - psi/2` at once and then flattens), or for one seed a
-#   geometric factor whose interval is wide (in pixels it reaches past 1). The fitted curve
-#   visibly misses the three-round crash. Read these rates as a description of "crash, then
-#   plateau", not as the exponent of a power law. The plateau sits at the verifier's
-#   preferred images (notebook 05, `theory.md` 2.3), not at a model that keeps degrading.
+#   geometric with a factor of about 0.46 to 0.69 per round, with wide intervals (0.23 to
+#   0.91) at 9 generations, because the per-round drops are not constant.
+# * **Verified retraining collapses too, but the pooled diversity misses it.** As generated, the
+#   monitor reports *bounded* and no detection in the features and in raw pixels: the verifier
+#   spreads the classes apart while each class shrinks onto a prototype. Only recall and
+#   coverage in the third panel show it. Class-centred, the within-class diversity falls by more
+#   than two orders of magnitude in three rounds and then stays at a floor, and the detector
+#   fires at generation 2, the first it tests, for every seed. Neither law has that shape: the
+#   monitor fits a power law with `psi` near its upper bound of 2 (a power curve with `psi`
+#   close to 2 drops by `1 - psi/2` at once and then flattens), or for one seed a geometric
+#   factor whose interval is wide (in pixels it reaches past 1). The fitted curve visibly misses
+#   the three-round crash. Read these rates as a description of "crash, then plateau", not as
+#   the exponent of a power law. The plateau sits at the verifier's preferred images (notebook
+#   05, `theory.md` 2.3), not at a model that keeps degrading.
 # * **For a conditional generator, monitor each condition** (centre per class, as here, or
 #   run the monitor on each class), and read the recall/coverage panel as well as the law:
 #   a diversity pooled over conditions can grow while every condition collapses, and the

@@ -9,7 +9,7 @@ from importlib import metadata
 import numpy as np
 
 from collapse_jax.core._validate import check_float, check_int
-from collapse_jax.monitor.detect import detect
+from collapse_jax.monitor.detect import NULLS, detect
 from collapse_jax.monitor.law import fit_law
 from collapse_jax.monitor.loaders import Generations
 from collapse_jax.monitor.metrics import (
@@ -50,7 +50,7 @@ def _versions() -> dict:
 def analyse(generations, reference=None, *, alpha=None, dim=None, false_alarm: float = 0.01,
             key: int = 0, resamples: int = 100, knn_k: int = 5, knn_subsample: int = 1000,
             rff_features: int = 128, law_level: float = 0.01, kernel_metrics: bool = True,
-            reference_label: str | None = None) -> dict:
+            reference_label: str | None = None, null: str = "accumulate") -> dict:
     """Analyse recursive generations; returns the JSON-ready result (see docs/monitor.md).
 
     ``generations``: a :class:`Generations` (from :func:`load_generations`) or a list of
@@ -62,6 +62,8 @@ def analyse(generations, reference=None, *, alpha=None, dim=None, false_alarm: f
     if dim is not None:
         dim = check_int(FN, "dim", dim, 1)
     false_alarm = check_float(FN, "false_alarm", false_alarm, 0.0, 0.5, lo_open=True, hi_open=True)
+    if null not in NULLS:
+        raise ValueError(f"{FN}: null={null!r} is invalid; allowed {', '.join(NULLS)}")
     key = check_int(FN, "key", key, 0, 2**63 - 1)
     resamples = check_int(FN, "resamples", resamples, 20, 100000)
     knn_k = check_int(FN, "knn_k", knn_k, 1, 100)
@@ -92,7 +94,7 @@ def analyse(generations, reference=None, *, alpha=None, dim=None, false_alarm: f
     y = np.array([r["log_total_variance"] for r in rows])
     se = np.array([r["log_total_variance_se"] for r in rows])
     law = fit_law(y, se, level=law_level)
-    det = detect(y, se, false_alarm, key)
+    det = detect(y, se, false_alarm, key, null=null)
     law["evidence"]["law_before_detection_guard"] = law["law"]
     if law["law"] != "bounded" and det["detected_at"] is None:
         # a trend significant against independent errors but not against the sequential
@@ -147,7 +149,8 @@ def analyse(generations, reference=None, *, alpha=None, dim=None, false_alarm: f
                       "shell_expected_mass": list(SHELL_EXPECTED)},
         "configuration": {
             "input": generations.path, "layout": generations.layout, "alpha": alpha,
-            "dim": dim, "false_alarm": false_alarm, "key": key, "resamples": resamples,
+            "dim": dim, "false_alarm": false_alarm, "null": null, "key": key,
+            "resamples": resamples,
             "resampling": "bootstrap over random groups of samples (one sample per group when "
                           "a generation has at most max_groups samples)",
             "max_groups": cfg.max_groups, "knn_k": knn_k, "knn_subsample": knn_subsample,

@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--false-alarm", type=float, default=0.01,
                    help="probability of a false alarm over the whole run for a pipeline "
                         "that does not collapse")
+    p.add_argument("--null", choices=("accumulate", "iid"), default="accumulate",
+                   help="the no-collapse pipeline the alarm threshold is calibrated on: "
+                        "'accumulate' (a bounded pipeline refitting on all data so far, whose "
+                        "diversity wanders; the default), or 'iid' (independent generations "
+                        "of one law: more power, excess alarms on accumulating pipelines)")
     p.add_argument("--key", type=int, default=0,
                    help="random key of the resampling, subsamples and threshold calibration")
     p.add_argument("--resamples", type=int, default=100,
@@ -107,8 +112,11 @@ def _summary(res: dict) -> str:
                      f"replace factor {th['replace_factor']:.4g}; consistent: {th['consistent']}")
     det = res["detected_at"]
     fa = res["detection"]["false_alarm"]
-    lines.append(f"collapse detected at generation {det}" if det is not None else
-                 f"no collapse detected (false-alarm rate {fa:g})")
+    null = res["detection"]["null"]
+    lines.append(f"collapse detected at generation {det} ({null} null, false-alarm rate {fa:g})"
+                 if det is not None else
+                 f"no collapse detected ({null} null, false-alarm rate {fa:g}, tested from "
+                 f"generation {res['detection']['first_generation_tested']})")
     return "\n".join(lines)
 
 
@@ -123,7 +131,7 @@ def run(argv=None) -> int:
     res = analyse(gens, ref, alpha=args.alpha, dim=args.dim, false_alarm=args.false_alarm,
                   key=args.key, resamples=args.resamples, knn_k=args.knn_k,
                   knn_subsample=args.knn_subsample, rff_features=args.rff_features,
-                  law_level=args.law_level, reference_label=args.reference)
+                  law_level=args.law_level, reference_label=args.reference, null=args.null)
     res["configuration"]["command"] = ["python", "-m", PROG, *(sys.argv[1:] if argv is None
                                                                else argv)]
     from collapse_jax.verdict.files import atomic_write_text

@@ -44,9 +44,12 @@ def make_figure(result: dict):
     ax.legend(fontsize=7)
     ax = axes[1]
     d = result["detection"]
-    ax.plot(t[1:], d["cusum"], "o-", ms=3, color="C2", label="CUSUM of drops")
-    ax.axhline(d["threshold"], color="k", ls="--",
-               label=f"threshold (false alarm {d['false_alarm']:g})")
+    first = d.get("first_generation_tested", 1)
+    ax.plot(t[first:first + len(d["cusum"])], d["cusum"], "o-", ms=3, color="C2",
+            label=f"CUSUM of drops ({d.get('null', 'iid')} null)")
+    if d["threshold"] is not None:
+        ax.axhline(d["threshold"], color="k", ls="--",
+                   label=f"threshold (false alarm {d['false_alarm']:g})")
     ax.set_xlabel("generation")
     ax.set_ylabel("CUSUM statistic")
     ax.set_title("early warning")

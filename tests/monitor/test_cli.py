@@ -82,6 +82,45 @@ def test_formats_round_trip(tmp_path, healthy, capsys):
     assert results[0]["detected_at"] == results[1]["detected_at"] == results[2]["detected_at"]
 
 
+def test_parquet_table_gives_the_npz_metrics(tmp_path, healthy, capsys):
+    """A Parquet table (``generation`` column, one column per feature; unequal generation
+    sizes) reads as the same generations as the .npz."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    gens = [a[: 150 + 10 * i] for i, a in enumerate(healthy)]
+    frame = pd.concat([pd.DataFrame({"generation": i, **{f"f{j}": a[:, j] for j in range(3)}})
+                       for i, a in enumerate(gens)])
+    table = tmp_path / "g.parquet"
+    frame.to_parquet(table)
+    out = []
+    for path in (_npz(tmp_path / "g.npz", gens), table):
+        js = tmp_path / "out.json"
+        rc, _, err = _run([path, "--json", js, *FAST], capsys)
+        assert rc in (0, 1), err
+        out.append(json.loads(js.read_text()))
+    assert out[1]["configuration"]["layout"] == "parquet"
+    assert [g["samples"] for g in out[1]["generations"]] == [len(a) for a in gens]
+    np.testing.assert_allclose([g["total_variance"] for g in out[1]["generations"]],
+                               [g["total_variance"] for g in out[0]["generations"]], rtol=1e-12)
+
+
+def test_internal_error_exit_3_one_line(tmp_path, healthy, capsys, monkeypatch):
+    """An error that is not bad input (here a failure inside the analysis) exits 3 with one
+    line naming its type, and writes no output file."""
+    import collapse_jax.monitor.analysis as analysis
+
+    def broken(*args, **kwargs):
+        raise FloatingPointError("simulated failure\nsecond line")
+
+    monkeypatch.setattr(analysis, "analyse", broken)
+    js = tmp_path / "out.json"
+    rc, out, err = _run([_npz(tmp_path / "g.npz", healthy), "--json", js, *FAST], capsys)
+    assert rc == 3
+    assert err.strip() == ("collapse_jax.monitor: internal error: FloatingPointError: "
+                           "simulated failure")
+    assert not js.exists()
+
+
 def test_healthy_exit_0(tmp_path, healthy, capsys):
     rc, out, err = _run([_npz(tmp_path / "g.npz", healthy), *FAST], capsys)
     assert rc == 0, err
@@ -156,6 +195,7 @@ def _bad_cases(tmp_path):
     cases["reference features"] = [str(good), "--reference", str(tmp_path / "ref.npy")]
     np.save(tmp_path / "ref.npy", rng.standard_normal((10, 4)))
     cases["unknown flag"] = [str(good), "--bogus"]
+    cases["null"] = [str(good), "--null", "gaussian"]
     return cases
 
 
