@@ -112,7 +112,8 @@ def _round_robin(m: int) -> Int[np.ndarray, "rounds pairs 2"]:
     return np.asarray(rounds, dtype=np.int32)
 
 
-def eigh(a: MatrixLike, max_sweeps: int = JACOBI_MAX_SWEEPS) -> tuple[Float[Array, " d"], Matrix]:
+def eigh(a: MatrixLike, max_sweeps: int = JACOBI_MAX_SWEEPS, *, rtol: float | None = None,
+         sort: bool = True) -> tuple[Float[Array, " d"], Matrix]:
     """Eigen-decomposition ``a = V diag(w) V^T`` of a symmetric matrix by parallel Jacobi.
 
     Returns ``(w, V)`` with ``w`` ascending, like ``jnp.linalg.eigh``. Each round applies
@@ -122,6 +123,14 @@ def eigh(a: MatrixLike, max_sweeps: int = JACOBI_MAX_SWEEPS) -> tuple[Float[Arra
     each lane keeps its own converged value, so results do not depend on the batch. An odd
     dimension is padded with a zero row and column that no rotation touches (its
     off-diagonal entries stay exactly zero, so every rotation angle with it is zero).
+
+    ``rtol``: leave a pair ``(p, q)`` unrotated when ``|a_pq| <= rtol sqrt(|a_pp a_qq|)``, and
+    stop once no pair exceeds it. A (near-)scalar matrix then gives ``V = I`` instead of
+    eigenvectors spun by rounding noise: in a degenerate eigenspace any basis is exact, and
+    the one Jacobi picks from noise-level entries changes with the last bit of the input,
+    which an XLA program may round differently with the size of the batch it runs in. The
+    eigenvalues move by at most ``rtol`` relative. ``sort=False`` returns the eigenpairs in
+    the matrix's own order, so that near-equal eigenvalues are not permuted by rounding.
     """
     a = jnp.asarray(a)
     d = a.shape[-1]
@@ -143,6 +152,8 @@ def eigh(a: MatrixLike, max_sweeps: int = JACOBI_MAX_SWEEPS) -> tuple[Float[Arra
         p, q = pq
         app, aqq, apq = a[p, p], a[q, q], a[p, q]
         small = apq == 0
+        if rtol is not None:
+            small = small | (jnp.abs(apq) <= rtol * jnp.sqrt(jnp.abs(app * aqq)))
         tau = (aqq - app) / (2.0 * jnp.where(small, 1.0, apq))
         t = jnp.where(tau >= 0, 1.0, -1.0) / (jnp.abs(tau) + jnp.sqrt(1.0 + tau * tau))
         t = jnp.where(small, 0.0, t)
@@ -161,11 +172,17 @@ def eigh(a: MatrixLike, max_sweeps: int = JACOBI_MAX_SWEEPS) -> tuple[Float[Arra
 
     def cond(state):
         i, a, _ = state
-        return (i < max_sweeps) & (jnp.sum((a * offdiag) ** 2) > tol)
+        go = (i < max_sweeps) & (jnp.sum((a * offdiag) ** 2) > tol)
+        if rtol is not None:
+            diag = jnp.abs(jnp.diagonal(a))
+            go = go & jnp.any(jnp.abs(a * offdiag) > rtol * jnp.sqrt(diag[:, None] * diag))
+        return go
 
     _, a, v = jax.lax.while_loop(cond, sweep, (0, a, eye))
     w = jnp.diagonal(a)[:d]
     v = v[:d, :d]
+    if not sort:
+        return w, v
     order = jnp.argsort(w)
     return w[order], v[:, order]
 

@@ -227,7 +227,8 @@ def selection_params(cfg: SelectionConfig, *, alpha=0.25, n=None, offset=0.0, fi
 
 def _draw_standardised(key: Key, mass, mean, chol, reference, metric_precision, params, cfg):
     """Kept batch of one generation in the fit's standardised coordinates ``z``
-    (``x = mean + chol @ z``), in the sampling precision, with row weights."""
+    (``x = mean + chol @ z``), in the sampling precision (the ``threshold`` sampler's rotated
+    rows in the fit's), with row weights."""
     dtype = mean.dtype
     sdtype = jnp.float64 if cfg.sample_precision == "float64" else jnp.float32
     if not cfg.select:
@@ -242,7 +243,7 @@ def _draw_standardised(key: Key, mass, mean, chol, reference, metric_precision, 
         frame = score_frame(mean, chol, reference, metric_precision, cfg.metric)
         w_all = family_draws(key, (cfg.candidates_max, cfg.dim), sdtype, cfg.family, fast=True)
         idx, w = threshold_n(frame_scores(w_all, frame), cfg.n_max, params.n, n_cand)
-        return frame_rotate(w_all[idx], frame), w.astype(sdtype)
+        return frame_rotate(w_all[idx], frame), w.astype(dtype)
     z_all = family_draws(key, (cfg.candidates_max, cfg.dim), sdtype, cfg.family)
     if cfg.metric == "current-fit":
         scores = frame_scores(z_all, score_frame(mean, chol, reference, metric_precision,
@@ -288,6 +289,15 @@ class ScoreFrame(NamedTuple):
     rotation: Matrix | None
 
 
+#: Pairs of the score's form below this relative size are not rotated by the frame's Jacobi
+#: (:func:`collapse_jax.core.linalg.eigh`'s ``rtol``). The preset starts from the truth, where
+#: ``A = chol^T (0.3 Sigma*)^{-1} chol = I / 0.3`` up to rounding: without it the frame's
+#: eigenvectors were spun by the noise, which XLA rounds differently with the chunk a seed runs
+#: in, and 2 of 1000 seeds drew other candidates with an automatic chunk than with 32 seeds per
+#: chunk. Far below the float32 scores' resolution (6e-8), so it changes no ranking.
+FRAME_RTOL = 1e-12
+
+
 def score_frame(mean, chol, reference, precision, metric: str) -> ScoreFrame:
     """:class:`ScoreFrame` of the metric's score for the fit ``N(mean, chol chol^T)``, in the
     fit's precision. Shared by the ``threshold`` sampler and the deterministic equivalent, so
@@ -295,7 +305,7 @@ def score_frame(mean, chol, reference, precision, metric: str) -> ScoreFrame:
     c = linalg.solve_lower(chol, reference - mean)
     if metric == "current-fit":
         return ScoreFrame(jnp.ones_like(c), c, None)
-    lam, q = linalg.eigh(chol.T @ precision @ chol)
+    lam, q = linalg.eigh(chol.T @ precision @ chol, rtol=FRAME_RTOL, sort=False)
     return ScoreFrame(lam, q.T @ c, q)
 
 
@@ -307,11 +317,13 @@ def frame_scores(w, frame: ScoreFrame):
 
 
 def frame_rotate(w, frame: ScoreFrame):
-    """Standardised coordinates ``z = Q w`` of frame rows ``w`` (``(..., m, d)``), rotated in
-    the fit's precision and returned in the precision of ``w``."""
+    """Standardised coordinates ``z = Q w`` of frame rows ``w`` (``(..., m, d)``), rotated and
+    returned in the fit's precision (a cast back to float32 would round ``z`` to an ulp that
+    depends on the last bit of the rotation, which XLA may round differently with the batch
+    size)."""
     if frame.rotation is None:
         return w
-    return (w.astype(frame.rotation.dtype) @ frame.rotation.T).astype(w.dtype)
+    return w.astype(frame.rotation.dtype) @ frame.rotation.T
 
 
 def _to_data_coordinates(mz: Moments, mean, chol) -> Moments:
@@ -398,7 +410,9 @@ def selection_kernel(key: Key, params: SelectionParams, cfg: SelectionConfig,
         chol = cholesky(cov)
         z, w = _draw_standardised(k_draw, mass, mean, chol, reference, metric_precision,
                                   params, cfg)
-        batch = _to_data_coordinates(moments(z, w), mean, chol)
+        # The kept batch's moments in the fit's precision: float32 sums over the batch round
+        # with the summation order, which XLA may change with the chunk size.
+        batch = _to_data_coordinates(moments(z.astype(dtype), w.astype(dtype)), mean, chol)
         delta = batch.mean - mean
         # Exact accumulate weights: Sigma_t = t/(t+1) Sigma + C/(t+1) + t/(t+1)^2 delta delta^T.
         shift_w = gen / (gen + 1.0)

@@ -146,3 +146,31 @@ def test_reproducer_lapack_stalls_or_finishes():
     assert r.returncode == 0
     assert float(r.stdout.split()[1]) == pytest.approx(float(pure.stdout.split()[1]),
                                                        rel=1e-10)
+
+
+@pytest.mark.parametrize("d", (2, 5, 10))
+def test_eigh_rtol_gives_the_identity_frame_for_a_scalar_matrix_whatever_its_noise(d):
+    """A scalar matrix whose off-diagonal entries are rounding noise: without ``rtol`` the
+    eigenvectors follow the noise (two noise patterns give two bases); with it they are ``I``
+    and the eigenvalues the diagonal, in the matrix's order with ``sort=False``. A matrix with
+    real off-diagonal mass is still decomposed to rounding."""
+    rng = np.random.default_rng(d)
+    eigh = jax.jit(lambda a: linalg.eigh(a, rtol=1e-10, sort=False))
+    bases = []
+    for _ in range(2):
+        noise = rng.normal(scale=1e-15, size=(d, d))
+        a = np.eye(d) / 0.3 + 0.5 * (noise + noise.T)
+        w, v = (np.asarray(t) for t in eigh(a))
+        np.testing.assert_array_equal(v, np.eye(d))
+        np.testing.assert_array_equal(w, np.diagonal(a))
+        bases.append(np.asarray(jax.jit(linalg.eigh)(a)[1]))
+    if d >= 5:  # without rtol the noise picks the basis
+        assert not np.allclose(np.abs(bases[0]), np.abs(bases[1]), atol=1e-3)
+    a = _spd(rng, d)
+    w, v = (np.asarray(t) for t in eigh(a))
+    # entries below rtol relative may stay: the reconstruction is exact to rtol, the
+    # eigenvalues (second order in them) to rounding
+    norm = np.linalg.norm(a, 2)
+    np.testing.assert_allclose((v * w) @ v.T, a, rtol=0, atol=d * 1e-10 * norm)
+    np.testing.assert_allclose(np.sort(w), np.linalg.eigvalsh(a), rtol=0, atol=_tol(a, d))
+    np.testing.assert_allclose(v.T @ v, np.eye(d), rtol=0, atol=8 * d * EPS)

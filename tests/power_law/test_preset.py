@@ -106,3 +106,31 @@ def test_preset_decides_its_claims_and_its_negative_controls_fail(tmp_path, monk
     for cid in ("P1", "P2", "P3", "P4a", "P4b", "P4c"):
         assert not bad[cid]["passed"], bad[cid]
     assert bad["P2"]["reason"] == "prediction outside CI", bad["P2"]
+
+
+def test_a_seed_draws_the_same_candidates_alone_and_in_any_chunk():
+    """The preset's generation-0 frame is degenerate (``A = I / 0.3`` up to rounding): its
+    Jacobi basis used to follow noise that XLA rounds differently with the batch, and seeds 716
+    and 717 of the replace + selection regime drew other candidates alone, in a pair and in a
+    chunk of 32 (r(1) 0.477, 0.493 and 0.467 for seed 716). Now every batch gives one answer."""
+    from collapse_jax.engine import batch
+    from collapse_jax.power_law.kernel import selection_config, selection_kernel, selection_params
+
+    s = preset.SETTING
+    cfg = selection_config(dim=s["dim"], n=200, alpha=s["alpha"], generations=3,
+                           paradigm="replace", metric="fixed", select=True, truth="random",
+                           start="truth", reference="gaussian", sampler="threshold",
+                           sample_precision="float32", outputs="light")
+    params = selection_params(cfg, alpha=s["alpha"], offset=s["offset"],
+                              fixed_scale=s["fixed_scale"], ridge=s["ridge"])
+    key = preset._regime_key(jax.random.key(0), "replace+select")
+
+    def traces(start, count):
+        keys = batch.seed_keys(key, count, start)
+        _, m = jax.jit(batch._over_seeds, static_argnums=(0, 3, 4))(
+            selection_kernel, keys, params, cfg, 1)
+        return np.asarray(m["trace"])[716 - start: 718 - start, 0]
+
+    alone = np.concatenate([traces(716, 1), traces(717, 1)])
+    for start, count in ((716, 2), (700, 32)):
+        np.testing.assert_allclose(traces(start, count), alone, rtol=1e-12, atol=0)
