@@ -53,7 +53,7 @@ def test_kernel_matches_the_authors_loop_in_law(paradigm, select):
 def short_preset(monkeypatch):
     monkeypatch.setattr(nongauss_preset, "GENERATIONS", 30)
     monkeypatch.setattr(nongauss_preset, "WINDOW", (10, 30))
-    return ["--preset", "qiao-nongaussian", "--seeds", "40"]
+    return ["--preset", "qiao-nongaussian", "--seeds", "40", "--mixture-seeds", "8"]
 
 
 def _claims(path):
@@ -185,14 +185,37 @@ def test_minority_claim_can_fail(monkeypatch):
             return runs, {"compile_s": 0.0, "run_s": 1.0, "seed_generations": 1}
         return simulate
 
-    a = argparse.Namespace(n=100, seeds=seeds, mixtures=True, mixture_seeds=seeds)
-    for shift, passed in [(0.0, False), (0.1, True)]:
-        monkeypatch.setattr(pre, "simulate", fake(shift))
-        claims = {c.id: c for c in pre.body(a, None, 0.99, None)[0]}
-        for cid in ("M1u", "M1g"):
-            assert claims[cid].passed is passed, claims[cid]
-            if not passed:
-                assert claims[cid].reason == "CI not below bound"
+    for mixtures, ids in [(True, ("M1u", "M1g")), (False, ("M1u",))]:
+        a = argparse.Namespace(n=100, seeds=seeds, mixtures=mixtures, mixture_seeds=seeds)
+        for shift, passed in [(0.0, False), (0.1, True)]:
+            monkeypatch.setattr(pre, "simulate", fake(shift))
+            claims = {c.id: c for c in pre.body(a, None, 0.99, None)[0]}
+            assert [c for c in claims if c.startswith("M1")] == list(ids)
+            assert list(claims) == pre.claim_ids(mixtures)
+            for cid in ids:
+                assert claims[cid].passed is passed, claims[cid]
+                if not passed:
+                    assert claims[cid].reason == "CI not below bound"
+
+
+def test_mixtures_run_one_seed_per_program_on_the_cpu():
+    """EM's while_loop under vmap runs every seed until the slowest stops: on the CPU the
+    preset's mixtures run one seed per device per program unless --chunk-size says otherwise;
+    and one seed per program gives the numbers of one program for all seeds."""
+    from collapse_jax.engine import batch
+    from collapse_jax.power_law import mixture_family as mf
+    from collapse_jax.power_law import nongauss_preset as pre
+    from collapse_jax.power_law import product_laplace as pl
+
+    assert pre._mixture_options(batch.Options()).chunk_size == 1
+    assert pre._mixture_options(batch.Options(chunk_size=5)).chunk_size == 5
+    cfg = mf.mixture_config(family="unequal-gmm", n=12, alpha=0.25, generations=6,
+                            paradigm="accumulate", select=True, dim=2)
+    runs = [batch.run(mf.mixture_kernel, jax.random.key(2), pl.preset_params(cfg), cfg,
+                      seeds=3, options=o)[1]
+            for o in (batch.Options(), pre._mixture_options(batch.Options()))]
+    for name in ("ratio", "min_weight", "em_steps"):
+        np.testing.assert_allclose(runs[0][name], runs[1][name], rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("family", ["laplace", "unequal-gmm"])
