@@ -20,7 +20,14 @@ level follow from them, and the harness checks the decided claims against them),
 """
 
 from collapse_jax.verdict.claim import RELATION_SYMBOLS, RELATIONS, Claim
-from collapse_jax.verdict.cli import Progress, apply_quick, base_parser, check_flags, run_check
+from collapse_jax.verdict.cli import (
+    Progress,
+    apply_quick,
+    base_parser,
+    check_flags,
+    fixed_by_preset,
+    run_check,
+)
 from collapse_jax.verdict.curves import (
     CURVE_COLUMNS,
     curve_rows,
@@ -60,6 +67,7 @@ __all__ = [
     "base_parser",
     "check_flags",
     "check_report",
+    "fixed_by_preset",
     "claims_frame",
     "curve_rows",
     "curve_summary",

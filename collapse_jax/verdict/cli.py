@@ -235,6 +235,14 @@ def check_flags(checks) -> None:
             raise CheckError(f"{flag}={value!r} is invalid: allowed {allowed}")
 
 
+def fixed_by_preset(a, defaults: dict, names, allowed: str) -> list:
+    """:func:`check_flags` rows refusing every flag of ``names`` (``argparse`` dests) whose
+    value differs from the parser's default ``defaults[name]``: the flags a preset fixes.
+    ``allowed`` says why (``"not given with --preset X (...)"``)."""
+    return [(f"--{k.replace('_', '-')}", getattr(a, k), getattr(a, k) == defaults[k], allowed)
+            for k in names]
+
+
 def run_check(name: str, parser: argparse.ArgumentParser,
               body: Callable[[argparse.Namespace], tuple[dict, list[Claim], object]],
               argv=None, *, wall_time: bool = False) -> int:
