@@ -35,6 +35,7 @@ import numpy as np
 from collapse_jax.core import stats
 from collapse_jax.engine import batch
 from collapse_jax.knowledge_center import theory as vt
+from collapse_jax.knowledge_center import yi_linear as yl
 from collapse_jax.knowledge_center.kernel import (
     DESIGNS,
     PARADIGMS,
@@ -44,7 +45,14 @@ from collapse_jax.knowledge_center.kernel import (
 )
 from collapse_jax.verdict import bounds
 from collapse_jax.verdict.claim import Claim
-from collapse_jax.verdict.cli import Progress, apply_quick, base_parser, check_flags, run_check
+from collapse_jax.verdict.cli import (
+    Progress,
+    apply_quick,
+    base_parser,
+    check_flags,
+    fixed_by_preset,
+    run_check,
+)
 from collapse_jax.verdict.errors import CheckError
 from collapse_jax.verdict.outputs import save_figure
 
@@ -87,7 +95,51 @@ def build_parser():
     p.add_argument("--no-verifier", action="store_true",
                    help="run claims 1-6, 8, 9 without the verifier (a negative control: they "
                         "should fail)")
+    p.add_argument("--preset", choices=("yi-linear",), default=None,
+                   help="run an author's experiment instead: yi-linear is Yi et al.'s one-round "
+                        "simulation/linear_regression_empirical_loss.py (d 5, 100 real and 100 "
+                        "synthetic isotropic rows, theta_c = theta* + a 1, their grid of 300 "
+                        "biases x 150 widths, --seeds simulations per cell, default "
+                        f"{yl.SIM_N} as theirs; claims Y0-Y4)")
+    p.add_argument("--grid-step", type=int, default=None,
+                   help="with --preset yi-linear: every k-th bias and width of the authors' "
+                        f"grid (default 1, the whole grid; {yl.QUICK_GRID_STEP} with --quick)")
+    p.add_argument("--claim-seeds", type=int, default=yl.CLAIM_SEEDS,
+                   help="with --preset yi-linear: simulations at each claim's cell (default "
+                        f"{yl.CLAIM_SEEDS}; 100 .. 10**6)")
     return p
+
+
+#: Most simulations of the yi-linear map (cells x seeds): its outputs stay below ~1.2 GB.
+YI_MAX_SIMULATIONS = 2 * 10**7
+
+
+def _yi_linear(a):
+    """``--preset yi-linear`` (:mod:`collapse_jax.knowledge_center.yi_linear`)."""
+    defaults = vars(build_parser().parse_args([]))
+    if a.seeds == defaults["seeds"]:
+        a.seeds = yl.SIM_N
+    if a.grid_step is None:
+        a.grid_step = yl.QUICK_GRID_STEP if a.quick else 1
+    fixed = ("generations", "p", "n0", "n", "sigma", "sigma_c", "r", "delta", "design",
+             "paradigm", "no_verifier")
+    cells = 1
+    if 1 <= a.grid_step <= 300:
+        cells = np.prod([v.size for v in yl.grid(a.grid_step)])
+    check_flags([
+        ("--seeds", a.seeds, 2 <= a.seeds <= 10**5, "2 .. 100000 simulations per cell"),
+        ("--grid-step", a.grid_step, 1 <= a.grid_step <= 300, "1 .. 300"),
+        ("--claim-seeds", a.claim_seeds, 100 <= a.claim_seeds <= 10**6, "100 .. 1000000"),
+        ("--seeds", a.seeds, cells * a.seeds <= YI_MAX_SIMULATIONS,
+         f"at most {YI_MAX_SIMULATIONS // cells} with --grid-step {a.grid_step} ({cells} "
+         f"cells; {YI_MAX_SIMULATIONS} simulations in all)"),
+        ("--key", a.key, a.key >= 0, ">= 0"),
+        *fixed_by_preset(a, defaults, fixed,
+                         "not given with --preset yi-linear (the authors' script fixes d = 5, "
+                         "100 real and 100 synthetic rows, sigma = 1, one round and its "
+                         "verifier)")])
+    a.generations = None  # one round: the start line names no generations
+    return yl.body(a)
 
 
 def _validate(a):
@@ -244,8 +296,100 @@ def _lag_parts(theta, theta_c, lo, hi):
 
 
 #: The claims every run decides (the Bonferroni family of :func:`build_claims`).
-CLAIMS = ("1a", "1b", "2", "3a", "3b", "4a", "4b", "4c", "5a", "5b", "6a", "6b", "7", "8", "9a",
-          "9b")
+CLAIMS = ("1a", "1b", "2", "3a", "3b", "4a", "4b", "4c", "10a", "10b", "5a", "5b", "6a", "6b",
+          "7", "8", "9a", "9b")
+#: Seeds of each point of the gain claims 10a, 10b (one round at a few rows: cheap).
+GAIN_SEEDS = 4000
+#: Largest synthetic rows per direction searched for the gain's sign change.
+GAIN_N_MAX = 4096
+
+
+def gain_curve(a, n):
+    """Exact first-round gain ``E||theta_1 - theta*||^2 - E||theta_0 - theta*||^2`` at ``n``
+    synthetic rows per direction (the quadrature of :func:`vt.one_step_improvement`)."""
+    return float(vt.one_step_improvement(a.p, a.n0, int(n), a.sigma, a.sigma_c, [a.r],
+                                         [a.delta])[0, 0])
+
+
+def gain_crossing(a) -> int | None:
+    """Smallest ``n`` (synthetic rows per direction) from which the quadrature's first-round
+    gain is negative, by bisection past the gain's peak (it rises from ``n = 1`` while the
+    synthetic fit is noisier than the real one, then falls toward the verifier's pull);
+    ``None`` when it stays positive up to :data:`GAIN_N_MAX`."""
+    lo = 1 + int(np.argmax([gain_curve(a, n) for n in (1, 2, 3, 4)]))
+    if gain_curve(a, lo) < 0:
+        return lo
+    hi = GAIN_N_MAX
+    if gain_curve(a, hi) >= 0:
+        return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if gain_curve(a, mid) >= 0 else (lo, mid)
+    return hi
+
+
+def measured_gain(a, key, n: int, seeds: int, timing=None) -> np.ndarray:
+    """Per-seed first-round gain ``||theta_1 - theta*||^2 - ||theta_0 - theta*||^2`` of the
+    run's loop (its design, paradigm and verifier) at ``n`` synthetic rows per direction."""
+    cfg = verifier_config(p=a.p, n0=a.n0, n=int(n), rounds=1, design=a.design,
+                          paradigm=a.paradigm)
+    params = verifier_params(cfg, delta=a.delta, r=a.r, sigma=a.sigma, sigma_c=a.sigma_c,
+                             verify=not a.no_verifier)
+    (_, m), tm = batch.run(verifier_kernel, key, params, cfg, seeds=seeds, timed=True,
+                           options=getattr(a, "batch_options", None))
+    if timing is not None:
+        timing["compile_s"] += tm.compile_s
+        timing["run_s"] += tm.run_s
+    err = np.asarray(m["err_star"])[:, 0]
+    return err[:, 1] - err[:, 0]
+
+
+def gain_sweep(a, key, seeds: int = 1000) -> dict:
+    """The gain against the ratio of synthetic to real rows for the figure: the quadrature on
+    a fine grid of ``n`` and the measured mean and SE at a few ``n`` (one compile each)."""
+    import jax
+
+    cross = gain_crossing(a)
+    top = max(4 * (cross or a.n), 8)
+    fine = np.unique(np.geomspace(1, top, 60).round().astype(int))
+    coarse = np.unique(np.geomspace(1, top, 9).round().astype(int))
+    means, ses = [], []
+    for i, n_ in enumerate(coarse):
+        g = measured_gain(a, jax.random.fold_in(key, i), n_, seeds)
+        m_, se_ = _mean(g)
+        means.append(m_)
+        ses.append(se_)
+    return {"n": coarse, "measured": np.array(means), "se": np.array(ses), "fine_n": fine,
+            "theory": np.array([gain_curve(a, n_) for n_ in fine]), "n_star": cross,
+            "p": a.p, "n0": a.n0, "seeds": seeds}
+
+
+def _gain_specs(a, key, timing):
+    """Claims 10a, 10b: the first-round gain at ``n* / 2`` and ``2 n*`` synthetic rows per
+    direction (``n*`` the quadrature's sign change) has the quadrature's sign: the variance
+    the verified synthetic rows remove against the bias they add (Theorem 3.1's trade-off),
+    as the ratio of synthetic to real rows grows. Each point runs one round for
+    :data:`GAIN_SEEDS` seeds on its own key."""
+    import jax
+
+    cross = gain_crossing(a)
+    points = ((max(1, cross // 2), 2 * cross) if cross is not None else (2, a.n))
+    out = []
+    for cid, n_, k in zip(("10a", "10b"), points, jax.random.split(key)):
+        gain = measured_gain(a, k, n_, GAIN_SEEDS, timing)
+        pred = gain_curve(a, n_)
+        where = (f"n* = {cross} rows per direction ({a.p * cross} synthetic against {a.n0} "
+                 f"real rows)" if cross is not None else
+                 f"no sign change up to n = {GAIN_N_MAX}")
+        out.append(Spec(
+            cid, f"the first verified round's gain changes sign where the quadrature says: at "
+                 f"n = {n_} synthetic rows per direction ({a.p * n_ / a.n0:.3g} x the real "
+                 f"rows) E||theta_1 - theta*||^2 - E||theta_0 - theta*||^2 "
+                 + ("< 0" if pred < 0 else "> 0"),
+            0.0, *_mean(gain), max_half_width=0.5 * abs(pred),
+            relation="below" if pred < 0 else "above",
+            note=f"quadrature: {pred:+.4f}; sign change at {where}; {GAIN_SEEDS} seeds"))
+    return out
 
 
 def _seeds_row(a):
@@ -303,6 +447,11 @@ def build_claims(specs: list[Spec], level: float = 0.95,
 
 
 def body(a):
+    if a.preset is not None:
+        return _yi_linear(a)
+    check_flags([(f"--{k.replace('_', '-')}", getattr(a, k), getattr(a, k) == v,
+                  "only with --preset yi-linear")
+                 for k, v in (("grid_step", None), ("claim_seeds", yl.CLAIM_SEEDS))])
     _validate(a)
     import jax
 
@@ -493,6 +642,9 @@ def body(a):
         0.0, *_mean(late - e1), max_half_width=0.5 * abs(d4c),
         relation="above" if d4c > 0 else "below", note=f"exact: {d4c:+.4f}"))
 
+    # 10. the near-term gain changes sign where the quadrature says, as synthetic rows grow.
+    specs.extend(_gain_specs(a, jax.random.fold_in(key, 10), timing))
+
     # 5. r changes the speed, not the limit.
     coord = {r_: res[r_name(r_)]["coord"] for r_ in r_list}  # rounds k5..K
     p5 = float(np.mean(pred[(d_main, r_min)].offset[k5:K + 1])
@@ -624,6 +776,7 @@ def body(a):
         from collapse_jax.knowledge_center import figures as pk
 
         phase = phase_map(a, key)
+        gain = gain_sweep(a, jax.random.fold_in(key, 11))
 
         def run(name, metric):  # mean and SE over every seed, whole curves of the first seeds
             s_ = red.summary(f"{name}:{metric}")
@@ -639,6 +792,7 @@ def body(a):
             stationary={r_: stat[(d_main, r_)] for r_ in r_list},
             bound=bound, no_verifier=red.summary("no-verifier:err_star"),
             no_verifier_walk=run("no-verifier", "walk"), no_verifier_slope=pred7, phase=phase,
+            gain=gain,
             title=f"p={a.p}, n0={a.n0}, n={a.n}, sigma={a.sigma:g}, sigma_c={a.sigma_c:g}, "
                   f"r={r_main:g}, Delta={d_main:g}, {a.seeds} seeds, {a.design}/{a.paradigm}"
                   + (", no verifier" if a.no_verifier else "")

@@ -74,7 +74,7 @@ def phase_panel(ax, phase: dict):
 
 def knowledge_center_figure(*, delta_runs, delta_theory, r_runs, r_theory, stationary, bound,
                             no_verifier, no_verifier_walk, no_verifier_slope, phase=None,
-                            title=""):
+                            gain=None, title=""):
     """Four panels: error to ``theta*`` for several Delta, error to ``theta_c`` for several r
     (with the exact stationary levels and the Theorem 4.1 bound), the no-verifier random walk
     ``||theta_k - theta_0||^2`` (with its error to ``theta*``), and the phase map of
@@ -82,8 +82,11 @@ def knowledge_center_figure(*, delta_runs, delta_theory, r_runs, r_theory, stati
     curves ``{value: (K + 1,)}``. Curves (runs, ``no_verifier_walk``, ``no_verifier``) are
     ``(seeds, K + 1)`` arrays or streamed summaries ``{"mean", "se"}`` over every seed, with
     an optional ``"sample"`` of whole per-seed curves for the 10-90% bands (see
-    :func:`seed_band`); only the mean of ``no_verifier`` is drawn."""
-    fig, axes = new_figure(2, 2, figsize=(12.5, 9.0))
+    :func:`seed_band`); only the mean of ``no_verifier`` is drawn. With ``gain`` (from
+    :func:`collapse_jax.knowledge_center.check.gain_sweep`) a fifth panel draws the first
+    round's gain against the ratio of synthetic to real rows."""
+    fig, axes = new_figure(2, 3 if gain is not None else 2,
+                           figsize=(18.5 if gain is not None else 12.5, 9.0))
     ax = axes[0, 0]
     error_panel(ax, delta_runs, delta_theory, label="Delta",
                 ylabel="E||theta_k - theta*||^2")
@@ -122,6 +125,26 @@ def knowledge_center_figure(*, delta_runs, delta_theory, r_runs, r_theory, stati
         phase_panel(ax, phase)
     else:
         ax.set_axis_off()
+    if gain is not None:
+        gain_panel(axes[0, 2], gain)
+        axes[1, 2].set_axis_off()
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def gain_panel(ax, gain: dict):
+    """First-round gain against ``p n / n0`` (synthetic rows over real rows): the quadrature
+    (line) and measured means with 2-SE bars, the predicted sign change dotted."""
+    ratio = gain["p"] / gain["n0"]
+    ax.semilogx(ratio * gain["fine_n"], gain["theory"], "k-", lw=1.2, label="quadrature")
+    ax.errorbar(ratio * gain["n"], gain["measured"], yerr=2 * gain["se"], fmt="o", ms=4,
+                color="C0", label=f"simulated ({gain['seeds']} seeds, 2 SE)")
+    ax.axhline(0.0, color="0.5", lw=0.6)
+    if gain["n_star"] is not None:
+        ax.axvline(ratio * gain["n_star"], color="C3", ls=":",
+                   label=f"sign change: {gain['p'] * gain['n_star']} synthetic rows")
+    ax.set(xlabel="synthetic rows / real rows (p n / n0)",
+           ylabel="E||theta_1 - theta*||^2 - E||theta_0 - theta*||^2")
+    ax.set_title("near-term gain against the amount of verified data", fontsize=10)
+    ax.legend(fontsize=7)

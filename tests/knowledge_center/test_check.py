@@ -6,8 +6,8 @@ import pytest
 from collapse_jax.knowledge_center import check as kc
 from collapse_jax.knowledge_center import figures as pk
 
-IDS = {"1a", "1b", "2", "3a", "3b", "4a", "4b", "4c", "5a", "5b", "6a", "6b", "7", "8", "9a",
-       "9b"}
+IDS = {"1a", "1b", "2", "3a", "3b", "4a", "4b", "4c", "10a", "10b", "5a", "5b", "6a", "6b", "7",
+       "8", "9a", "9b"}
 
 
 def test_quick_run_passes_and_writes_contract_json(tmp_path, capsys):
@@ -28,7 +28,7 @@ def test_quick_run_passes_and_writes_contract_json(tmp_path, capsys):
         assert len(cur["err_center"]["mean"]) == rounds + 1
         assert len(cur["theta"]["mean"][0]) == rep["config"]["p"]
     assert rep["findings"]["failed_rounds"]["main"] == 0
-    assert "PASS" in printed and "16 passed" in printed
+    assert "PASS" in printed and "18 passed" in printed
 
 
 # --no-verifier runs claims 1-6, 8 and 9 on the loop without a verifier: the contraction
@@ -50,6 +50,44 @@ def test_negative_control_without_a_verifier_fails(tmp_path, capsys):
         assert not c["passed"] and c["reason"] == "prediction outside CI", c
         assert c["measured"] > 0.99, c  # the no-verifier coefficient: T = identity
     assert "FAIL" in printed
+
+
+def test_gain_sign_change_is_found_and_a_flipped_prediction_fails(monkeypatch, tmp_path,
+                                                                   capsys):
+    """Claims 10a, 10b read the quadrature's sign on both sides of its sign change n*: the
+    crossing lies where the exact gain changes sign, and the quadrature negated (each point
+    predicted with the wrong sign) fails both claims."""
+    a = kc.build_parser().parse_args([])
+    n_star = kc.gain_crossing(a)
+    assert kc.gain_curve(a, n_star) < 0 <= kc.gain_curve(a, n_star - 1)
+    real = kc.gain_curve
+    monkeypatch.setattr(kc, "gain_curve", lambda a_, n: -real(a_, n))
+    monkeypatch.setattr(kc, "gain_crossing", lambda a_: n_star)
+    out = tmp_path / "r.json"
+    assert kc.main(["--quick", "--json", str(out)]) == 1
+    capsys.readouterr()
+    claims = {c["id"]: c for c in json.loads(out.read_text())["claims"]}
+    assert claims["10a"]["reason"] == "CI not below bound", claims["10a"]
+    assert claims["10b"]["reason"] == "CI not above bound", claims["10b"]
+
+
+def test_gain_sweep_follows_the_quadrature(tmp_path):
+    """The figure's gain-vs-ratio points: each measured mean (1000 seeds) lies within 3.3
+    standard errors of the exact quadrature (simultaneous over the 9 points, Bonferroni),
+    on both sides of the sign change; the panel draws."""
+    import jax
+
+    from collapse_jax.verdict.figures import new_figure
+
+    a = kc.build_parser().parse_args(["--quick"])
+    g = kc.gain_sweep(a, jax.random.key(5))
+    exact = np.array([kc.gain_curve(a, n) for n in g["n"]])
+    assert np.all(np.abs(g["measured"] - exact) < 3.3 * g["se"]), (g["measured"], exact)
+    assert exact.max() > 0 > exact.min() and g["n_star"] == kc.gain_crossing(a)
+    fig, ax = new_figure(figsize=(4, 3))
+    pk.gain_panel(ax, g)
+    fig.savefig(tmp_path / "g.png")
+    assert (tmp_path / "g.png").stat().st_size > 5000
 
 
 @pytest.mark.slow  # a second compile (the accumulate loop)
