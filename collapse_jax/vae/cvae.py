@@ -105,7 +105,14 @@ def neg_elbo(model: CVAE, key: Key, x: Float[Array, "b dim"], y: Int[Array, " b"
     return jnp.mean(loss)
 
 
-def generate(model: CVAE, key: Key, labels: Int[Array, " m"]) -> Float[Array, "m dim"]:
-    """Images of the given classes (decoder means), one latent draw each."""
-    z = jax.random.normal(key, (labels.shape[0], model.latent), DTYPE)
-    return jax.vmap(model.decode)(z, labels)
+def generate(model: CVAE, key: Key, labels: Int[Array, " m"], binary: bool = False
+             ) -> Float[Array, "m dim"]:
+    """Images of the given classes, one latent draw each: decoder means, or with
+    ``binary=True`` samples of the Bernoulli likelihood (every pixel drawn 0 or 1 with the
+    decoder's probability, as Yi et al. sample binarised MNIST)."""
+    k_z, k_x = jax.random.split(key)
+    z = jax.random.normal(k_z if binary else key, (labels.shape[0], model.latent), DTYPE)
+    mean = jax.vmap(model.decode)(z, labels)
+    if not binary:
+        return mean
+    return jax.random.bernoulli(k_x, mean).astype(DTYPE)

@@ -29,6 +29,7 @@ leading ``(rounds + 1,)`` axis whose row 0 is the model trained on real images.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any, NamedTuple
 
 import equinox as eqx
@@ -40,6 +41,7 @@ from collapse_jax.core import pool as data_pool
 from collapse_jax.core._types import Key, Metrics, Silo
 from collapse_jax.core._validate import (
     InvalidInput,
+    check_choice,
     check_float,
     check_int,
     check_precision,
@@ -53,6 +55,10 @@ from collapse_jax.vae.data import CLASSES, Split
 from collapse_jax.vae.init import reinit
 from collapse_jax.vae.train import TrainConfig, fit, train_config
 
+#: ``classifier``: log-confidence of a digit classifier in the conditioning class;
+#: ``discriminator``: Yi et al.'s realism verifier, log p(real | x) of a real-vs-synthetic MLP
+#: trained on the verifier's real images against samples of a CVAE trained on them.
+VERIFIER_KINDS = ("classifier", "discriminator")
 METRIC_NAMES = ("fd_real", "fd_pref", "precision", "recall", "coverage", "pixel_var",
                 "accept", "confidence", "judge_acc", "train_loss", "test_elbo")
 
@@ -79,6 +85,8 @@ class RetrainConfig(NamedTuple):
     k_nn: int
     grid: int
     precision: str
+    verifier_kind: str
+    binary: bool
 
 
 class RealSet(NamedTuple):
@@ -133,11 +141,15 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
                    verifier_features: int = 32, n_real: int = 200, n_keep: int = 500,
                    keep_min: float = 0.1, n_eval: int = 1000, verifier_max: int = 1000,
                    accumulate: bool = False, k_nn: int = 3, grid: int = 6,
-                   precision: str = "float64", classes: int = CLASSES) -> RetrainConfig:
+                   precision: str = "float64", classes: int = CLASSES,
+                   verifier_kind: str = "classifier", binary: bool = False) -> RetrainConfig:
     """Validated :class:`RetrainConfig`.
 
     ``n_real``, ``n_keep`` and ``n_eval`` are totals over the classes and must be multiples of
-    ``classes``; ``keep_min`` sizes the candidate buffer (``ceil(n_keep_c / keep_min)`` per
+    ``classes``; ``binary=True`` (with ``noise=0``, Yi et al.'s pipeline) makes the synthetic
+    images the verifier filters and the next model trains on Bernoulli samples of the decoder
+    (0/1 pixels; the discriminator's fake class too), while the measured images stay decoder
+    means; ``keep_min`` sizes the candidate buffer (``ceil(n_keep_c / keep_min)`` per
     class), ``verifier_max`` the verifier's data buffer; ``accumulate=True`` sizes the data pool
     for the accumulate paradigm (``n_real + (rounds + 1) n_keep`` rows).
     """
@@ -157,6 +169,7 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
     k_nn = check_int(fn, "k_nn", k_nn, 1, n_eval // classes - 1)
     grid = check_int(fn, "grid", grid, 1, n_eval // classes)
     check_precision(fn, precision)
+    check_choice(fn, "verifier_kind", verifier_kind, VERIFIER_KINDS)
     n_keep_c = n_keep // classes
     candidates_c = int(math.ceil(n_keep_c / keep_min - 1e-9))
     pool = n_real + (rounds + 1) * n_keep if accumulate else max(n_real, n_keep)
@@ -168,7 +181,7 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
         check_int(fn, "verifier_hidden", verifier_hidden, 1),
         check_int(fn, "verifier_features", verifier_features, 1),
         n_real // classes, n_keep_c, candidates_c, n_eval // classes, pool, verifier_max,
-        k_nn, grid, precision)
+        k_nn, grid, precision, verifier_kind, bool(binary))
 
 
 def _dtype(cfg):
@@ -274,6 +287,43 @@ def top_fraction_mask(score, y, keep, classes: int):
     return jnp.zeros(n, bool).at[perm].set(kept_sorted)
 
 
+def _verifier(k_init, k_fit, r: RealSet, v_order, vae_like, size, cfg: RetrainConfig):
+    """Train the verifier on the first ``size`` real images of ``v_order``; returns
+    ``(network, held-out accuracy, score)`` with ``score(x, y)`` the log-score it ranks by.
+
+    ``classifier``: a digit classifier, score ``log p(y | x)``, accuracy on held-out digits.
+    ``discriminator`` (Yi et al.'s kind): a CVAE is trained on those real images (the
+    generator's own recipe), the same number of its samples (decoder means, or Bernoulli
+    samples with ``cfg.binary``; the labels of the real images) are the fake class, and a
+    two-class MLP of the classifier's shape learns real against fake; score ``log p(real |
+    x)`` whatever the class, accuracy the mean of its held-out real and fresh-fake accuracies."""
+    C = cfg.classes
+    vx, vy = r.train_x[v_order], r.train_y[v_order]
+    if cfg.verifier_kind == "classifier":
+        like = eqx.filter_eval_shape(Classifier, cfg.dim, cfg.verifier_hidden,
+                                     cfg.verifier_features, C, key=k_init)
+        net, _ = fit(k_fit, reinit(like, k_init), cross_entropy, vx, vy, size, cfg.verifier)
+        return net, accuracy(net, r.test_x, r.test_y), partial(log_confidence, net)
+    k_ref_init, k_ref_fit, k_fake, k_fake_test = jax.random.split(jax.random.fold_in(k_fit, 1), 4)
+    ref, _ = fit(k_ref_fit, reinit(vae_like, k_ref_init), neg_elbo, vx, vy, size, cfg.vae)
+    fake = generate(ref, k_fake, vy, cfg.binary)
+    # rows alternate real / fake, so the first 2 size rows hold size of each
+    xd = jnp.stack([vx.astype(jnp.float32), fake], axis=1).reshape(-1, cfg.dim)
+    yd = jnp.tile(jnp.array([1, 0], jnp.int32), vx.shape[0])
+    like = eqx.filter_eval_shape(Classifier, cfg.dim, cfg.verifier_hidden,
+                                 cfg.verifier_features, 2, key=k_init)
+    net, _ = fit(k_fit, reinit(like, k_init), cross_entropy, xd, yd, 2 * size, cfg.verifier)
+
+    def score(x, y):
+        return log_confidence(net, x, jnp.ones_like(y))
+
+    n_test = r.test_y.shape[0]
+    acc = 0.5 * (accuracy(net, r.test_x, jnp.ones(n_test, jnp.int32))
+                 + accuracy(net, generate(ref, k_fake_test, r.test_y, cfg.binary),
+                            jnp.zeros(n_test, jnp.int32)))
+    return net, acc, score
+
+
 def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
                    silo: Silo = 0) -> tuple[Any, Metrics]:
     """One seed of the generate-verify-retrain loop (module docstring); ``silo`` is unused.
@@ -293,17 +343,14 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
     real_x, real_y = r.train_x[order], r.train_y[order]
     v_order = balanced_order(k_ver_real, r.train_y, C)
     v_order = v_order[: min(cfg.verifier_max, v_order.shape[0])]
-    clf_like = eqx.filter_eval_shape(Classifier, cfg.dim, cfg.verifier_hidden,
-                                     cfg.verifier_features, C, key=k_ver_init)
-    verifier, _ = fit(k_ver_fit, reinit(clf_like, k_ver_init), cross_entropy,
-                      r.train_x[v_order], r.train_y[v_order],
-                      params.verifier_size.astype(jnp.int32), cfg.verifier)
-    verifier_acc = accuracy(verifier, r.test_x, r.test_y)
-    real_accept = jnp.mean(log_confidence(verifier, r.test_x, r.test_y) >= jnp.log(0.5))
+    vae_like = eqx.filter_eval_shape(CVAE, cfg.dim, cfg.latent, cfg.hidden, C, cfg.noise,
+                                     key=k_ver_init)
+    _, verifier_acc, vscore = _verifier(k_ver_init, k_ver_fit, r, v_order, vae_like,
+                                        params.verifier_size.astype(jnp.int32), cfg)
+    real_accept = jnp.mean(vscore(r.test_x, r.test_y) >= jnp.log(0.5))
 
     # What the verifier prefers: the top keep fraction of each class of the real pool.
-    pref = top_fraction_mask(log_confidence(verifier, r.train_x, r.train_y), r.train_y,
-                             params.keep, C)
+    pref = top_fraction_mask(vscore(r.train_x, r.train_y), r.train_y, params.keep, C)
     train_feat = jax.vmap(r.feature_net.features)(r.train_x).astype(dt)
     pref_mean, pref_cov = nm.feature_gaussian(train_feat, pref.astype(dt))
     pref_cov_sqrt = nm.sqrtm_newton_schulz(pref_cov)
@@ -313,8 +360,6 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
     eval_y = jnp.repeat(jnp.arange(C), cfg.n_eval_c)
     cand_y = jnp.repeat(jnp.arange(C), cfg.candidates_c)
     n_cand = jnp.round(cfg.n_keep_c / params.keep)
-    vae_like = eqx.filter_eval_shape(CVAE, cfg.dim, cfg.latent, cfg.hidden, C, cfg.noise,
-                                     key=k_ver_init)
 
     # The generator's data: a buffer of cfg.pool (image, label) rows; params.accumulate (an
     # array, so that one sweep covers both paradigms) appends each round's kept images or
@@ -324,11 +369,11 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
 
     def measure(model, k):
         k_eval, k_elbo = jax.random.split(k)
-        g = generate(model, k_eval, eval_y)
+        g = generate(model, k_eval, eval_y)  # decoder means, as Yi et al. measure FID
         feat = jax.vmap(r.feature_net.features)(g).astype(dt)
         prec, rec, cov = nm.precision_recall_coverage(feat, eval_y, r.test_feat, r.test_y,
                                                       r.test_radii, cfg.k_nn)
-        conf = jnp.exp(log_confidence(verifier, g, eval_y))
+        conf = jnp.exp(vscore(g, eval_y))
         out = {
             "fd_real": nm.frechet_distance(feat, r.test_feat_mean, r.test_feat_cov,
                                            r.test_feat_cov_sqrt),
@@ -344,8 +389,8 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
 
     def select(model, k):
         k_draw, k_rand = jax.random.split(k)
-        cand = generate(model, k_draw, cand_y)
-        score_v = log_confidence(verifier, cand, cand_y).astype(jnp.float32)
+        cand = generate(model, k_draw, cand_y, cfg.binary)
+        score_v = vscore(cand, cand_y).astype(jnp.float32)
         score_r = jax.random.uniform(k_rand, score_v.shape, jnp.float32)
         score = jnp.where(params.verify > 0, score_v, score_r).reshape(C, cfg.candidates_c)
         live = jnp.arange(cfg.candidates_c)[None, :] < n_cand

@@ -29,6 +29,10 @@ from collapse_jax.core.gaussian import covariance, moments
 #: ``mu`` down to ~1e-16, and unresolved smaller eigenvalues add at most ``sqrt(mu ||A||_F)``
 #: each to a trace.
 NS_ITERS = 60
+#: Lift of ``A / ||A||_F`` before the iterations (float64; float32 inputs use NS_RIDGE_32):
+#: far above rounding (1e-16) and resolved within ``NS_ITERS`` (sqrt(1e-13) = 3e-7 after
+#: about 40 steps).
+NS_RIDGE, NS_RIDGE_32 = 1e-13, 1e-6
 
 
 def feature_gaussian(f: Float[Array, "m k"], w=None):
@@ -45,6 +49,13 @@ def sqrtm_newton_schulz(a: Float[Array, "k k"], iters: int = NS_ITERS):
 
     ``Y_k -> (A / c)^{1/2}``, so ``A^{1/2} = sqrt(c) Y_k``. Matrix products only (no LAPACK),
     which keeps batched programs off the CPU runtime's LAPACK path.
+
+    The iteration diverges on a negative eigenvalue (``Y`` and ``Z`` grow like ``2.25^k``), and
+    a rank-deficient ``A`` (the features of a collapsed generator: the cross term ``S_2^{1/2}
+    S_1 S_2^{1/2}``) has zero eigenvalues that rounding can make slightly negative: a verified
+    run at ``--quick`` sizes overflowed to NaN that way. So ``A / c`` is lifted by
+    :data:`NS_RIDGE` ``I`` (which resolves within the iterations): each square-rooted
+    eigenvalue moves by at most ``sqrt(NS_RIDGE c)``, a trace by ``k sqrt(NS_RIDGE c)``.
     """
     a = 0.5 * (a + a.T)
     c = jnp.maximum(jnp.sqrt(jnp.sum(a**2)), jnp.finfo(a.dtype).tiny)
@@ -55,7 +66,8 @@ def sqrtm_newton_schulz(a: Float[Array, "k k"], iters: int = NS_ITERS):
         t = 0.5 * (3.0 * eye - z @ y)
         return y @ t, t @ z
 
-    y, _ = jax.lax.fori_loop(0, iters, body, (a / c, eye))
+    ridge = NS_RIDGE if a.dtype == jnp.float64 else NS_RIDGE_32
+    y, _ = jax.lax.fori_loop(0, iters, body, (a / c + ridge * eye, eye))
     y = 0.5 * (y + y.T)
     return jnp.sqrt(c) * y
 

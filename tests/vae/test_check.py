@@ -94,3 +94,41 @@ def test_cli_bad_choice_is_one_line_without_traceback():
     assert r.returncode == 2
     lines = [x for x in r.stderr.strip().splitlines() if x]
     assert len(lines) == 1 and "--verifier" in lines[0] and "Traceback" not in r.stderr
+
+
+def test_verifier_kinds_are_the_kernels():
+    from collapse_jax.vae import kernel as nr
+
+    assert set(check.VERIFIER_KINDS) == set(nr.VERIFIER_KINDS)
+
+
+def test_noise_needs_the_gaussian_likelihood(capsys):
+    assert check.main(["--quick", "--noise", "0.2"]) == 2
+    assert "--noise=0.2 is invalid" in capsys.readouterr().err
+
+
+def test_differences_from_the_authors_are_listed():
+    """What separates a run from Yi et al.'s pipeline, by the run's own flags."""
+    from collapse_jax.vae import data as nd
+
+    a = check.build_parser().parse_args(["--verifier-kind", "classifier", "--likelihood",
+                                         "gaussian", "--n-keep", "2000"])
+    a.rounds, a.steps = 10, 1000
+    diffs = check.differences(a, nd.load_digits())
+    text = " ".join(diffs)
+    assert "8x8" in text and "2000 (the same every round; 10 x the real set)" in text
+    assert "digit classifier" in text and "Gaussian decoder" in text
+    a = check.build_parser().parse_args([])
+    a.rounds, a.steps, a.n_keep = 10, 1000, 500
+    text = " ".join(check.differences(a, nd.load_digits()))
+    assert "discriminator" in text and "Gaussian" not in text
+
+
+def test_yi_mnist_preset_fixes_the_authors_sizes_and_needs_data(capsys):
+    a = check.build_parser().parse_args(["--preset", "yi-mnist", "--data", "m.npz"])
+    check._apply_preset(a)
+    assert (a.latent, a.n_real, a.n_keep, a.generations, a.keep) == (20, 500, 30000, 20, 0.1)
+    assert check.main(["--preset", "yi-mnist"]) == 2
+    assert "--data=None is invalid" in capsys.readouterr().err
+    assert check.main(["--preset", "yi-mnist", "--data", "m.npz", "--n-keep", "500"]) == 2
+    assert "--n-keep=500 is invalid: allowed not given" in capsys.readouterr().err
