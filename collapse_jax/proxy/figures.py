@@ -8,7 +8,8 @@ from collapse_jax.verdict.figures import band_plot, new_figure
 
 STRATEGY_COLORS = {"random": "0.45", "local": "C3", "global-oracle": "k",
                    "interpolation": "C0", "barycenter": "C2", "kmeans": "C1",
-                   "center-match": "C4", "cov-match": "C5"}
+                   "center-match": "C4", "cov-match": "C5", "party-scores": "C0",
+                   "kmeans-pool": "C1", "cov-match-greedy": "C5"}
 #: Line styles: the controls (random: dashed grey; the oracle's pooled reference: dotted black,
 #: thick) stand apart from the references a silo can build, drawn solid.
 STRATEGY_STYLES = {"random": "--", "global-oracle": ":"}
@@ -22,6 +23,9 @@ STRATEGY_LABELS = {
     "kmeans": "k-means baseline",
     "center-match": "center-match baseline",
     "cov-match": "cov-match baseline",
+    "party-scores": "party scores (Scheme I, the authors')",
+    "kmeans-pool": "k-means of the pool (the authors')",
+    "cov-match-greedy": "greedy cov-match (the authors')",
 }
 
 

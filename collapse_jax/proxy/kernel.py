@@ -36,11 +36,11 @@ from collapse_jax.proxy import references as proxies
 from collapse_jax.proxy import silo_data
 
 STRATEGIES = ("random", "local", "global-oracle", "interpolation", "barycenter", "kmeans",
-              "center-match", "cov-match")
+              "center-match", "cov-match", "kmeans-pool", "cov-match-greedy", "party-scores")
 GENERATORS = ("gmm", "kde")
 POOLS = ("replace", "accumulate", "accumulate-subsample")
 LOCAL_RULES = {"local": "ot", "kmeans": "kmeans", "center-match": "center-match",
-               "cov-match": "cov-match"}
+               "cov-match": "cov-match", "cov-match-greedy": "cov-match-greedy"}
 
 
 class ProxyConfig(NamedTuple):
@@ -73,6 +73,7 @@ class ProxyConfig(NamedTuple):
     support: int
     kmeans_clusters: int
     precision: str
+    silo_weights: str
 
 
 class ProxyParams(NamedTuple):
@@ -94,13 +95,15 @@ def proxy_config(*, dim: int = 2, modes: int = 6, skew: float = 0.6, radius: flo
                  debias: bool = False, tau: float = 0.5,
                  rounds: int = 6,
                  support: int | None = None, kmeans_clusters: int = 8,
-                 precision: str = "float32") -> ProxyConfig:
+                 precision: str = "float32", silo_weights: str = "sizes") -> ProxyConfig:
     """Validated :class:`ProxyConfig` (``N = round(n / alpha)`` candidates).
 
     ``pool``: size of the public initial sample that generation 0 is fitted on and of the
     accumulate-subsample pool (default ``4 n``); ``replace`` refits on the ``n`` kept points,
     ``accumulate`` on the public sample plus everything kept so far. ``support`` (Scheme II)
-    defaults to ``n``. ``debias``: every selection score uses the debiased potential
+    defaults to ``n``; ``silo_weights`` ``"sizes"`` or ``"uniform"`` (Scheme II's
+    ``lambda_k``, :func:`collapse_jax.proxy.references.barycenter_protocol`). ``debias``:
+    every selection score uses the debiased potential
     (:func:`collapse_jax.core.transport.selection_scores`); ``anneal``: epsilon-scaling from
     ``anneal * epsilon`` down by 0.81 per iteration (1: none).
     """
@@ -140,6 +143,7 @@ def proxy_config(*, dim: int = 2, modes: int = 6, skew: float = 0.6, radius: flo
     support = check_int(fn, "support", n if support is None else support, 2, cand)
     kmeans_clusters = check_int(fn, "kmeans_clusters", kmeans_clusters, 1)
     check_precision(fn, precision)
+    check_choice(fn, "silo_weights", silo_weights, proxies.SILO_WEIGHTS)
     for name, v in (("skew", skew), ("radius", radius), ("scale", scale)):
         check_float(fn, name, v, 0.0, lo_open=True)
     return ProxyConfig(dim, modes, float(skew), float(radius), float(scale), n, cand, pool,
@@ -147,7 +151,7 @@ def proxy_config(*, dim: int = 2, modes: int = 6, skew: float = 0.6, radius: flo
                        silos, generations, strategies, paradigm, generator, components,
                        em_iterations, float(em_reg), float(kde_bandwidth), float(junk), n_eval,
                        settings,
-                       float(tau), rounds, support, kmeans_clusters, precision)
+                       float(tau), rounds, support, kmeans_clusters, precision, silo_weights)
 
 
 def proxy_params(cfg: ProxyConfig, *, beta=0.1) -> ProxyParams:
@@ -266,17 +270,22 @@ def _select(cfg: ProxyConfig, strategy: str, cand, channel, owner, real):
     one = jnp.asarray(1.0, dtype)
     if strategy == "random":  # candidates are i.i.d.: the first n are a uniform subset
         return jnp.arange(cfg.n), one, nan_curve
+    if strategy == "kmeans-pool":  # the authors' K-means: no reference at all
+        return proxies.kmeans_pool_select(cand, cfg.n), one, nan_curve
     if strategy in LOCAL_RULES:
-        msg = channel.scores(LOCAL_RULES[strategy], cand, owner, cfg.kmeans_clusters)
+        msg = channel.scores(LOCAL_RULES[strategy], cand, owner, cfg.kmeans_clusters, cfg.n)
         return proxies.keep_lowest(msg.values, cfg.n), msg.converged.astype(dtype), nan_curve
     if strategy == "global-oracle":  # pooled real data: breaks privacy by construction
         scores, ok = transport.selection_scores(cand, real, settings=cfg.sinkhorn)
         return proxies.keep_lowest(scores, cfg.n), ok.astype(dtype), nan_curve
+    if strategy == "party-scores":  # the authors' Scheme I
+        res = proxies.scheme_party_scores(channel, cand, cfg.n)
+        return res.indices, res.converged, nan_curve
     if strategy == "interpolation":
         res = proxies.scheme_interpolation(channel, cand, cfg.n, cfg.tau, cfg.sinkhorn)
         return res.indices, res.converged, nan_curve
     res = proxies.scheme_barycenter(channel, cand, cfg.n, cfg.rounds, cfg.support,
-                                    cfg.sinkhorn)
+                                    cfg.sinkhorn, weights=cfg.silo_weights)
     return res.indices, res.converged, res.frechet
 
 

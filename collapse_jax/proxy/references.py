@@ -24,13 +24,35 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from collapse_jax.core import transport
+from collapse_jax.core import mixture, transport
 from collapse_jax.core._types import Array, Points
 
 
 def keep_lowest(scores: Array, n: int) -> Array:
     """Indices of the ``n`` lowest scores."""
     _, idx = jax.lax.top_k(-scores, n)
+    return idx
+
+
+def kmeans_pool_select(candidates: Points, n: int, iterations: int = 20) -> Array:
+    """Qiao et al.'s K-means baseline (``selection/image_selection.py``, after Lin et al.
+    2023), reference-free: Lloyd's k-means of the candidate pool itself into ``n`` clusters,
+    then for every cluster in turn its unused member closest to the centroid (an empty
+    cluster takes the closest unused candidate overall). Theirs starts scikit-learn's
+    k-means++ at ``random_state=0``; here the farthest-point start of
+    :func:`collapse_jax.core.mixture.kmeans`. Returns ``n`` distinct indices."""
+    w = jnp.ones(candidates.shape[0], candidates.dtype)
+    centres = mixture.kmeans(candidates, w, n, iterations)
+    d2 = jnp.sum((candidates[:, None, :] - centres[None]) ** 2, axis=-1)  # (N, n)
+    label = jnp.argmin(d2, axis=1)
+
+    def pick(used, j):
+        col = jnp.where(used, jnp.inf, d2[:, j])
+        member = jnp.where(label == j, col, jnp.inf)
+        best = jnp.where(jnp.isfinite(jnp.min(member)), jnp.argmin(member), jnp.argmin(col))
+        return used.at[best].set(True), best
+
+    _, idx = jax.lax.scan(pick, jnp.zeros(candidates.shape[0], bool), jnp.arange(n))
     return idx
 
 
@@ -73,6 +95,23 @@ class SchemeOneResult(NamedTuple):
     converged: Array
 
 
+def scheme_party_scores(channel, candidates: Points, n: int) -> SchemeOneResult:
+    """Scheme I as Qiao et al. run it (``gem_selection.py``, "local_greedy"): every party
+    scores all N candidates against its own data (the calibrated OT score of the ``ot``
+    rule) and publishes the score vector; the centre turns each into utilities
+    ``max(1 - minmax(score), 0)`` and keeps ``n`` by the greedy submodular rule over the
+    parties that hold data. No proxy cloud, no party weights."""
+    sizes = channel.sizes().counts
+    msgs = [channel.scores("ot", candidates, k) for k in range(channel.silos)]
+    s = jnp.stack([m.values for m in msgs])
+    conv = jnp.stack([m.converged for m in msgs])
+    parties = sizes > 0
+    util = jnp.where(parties[:, None], jnp.maximum(1.0 - jax.vmap(minmax)(s), 0.0), 0.0)
+    idx = greedy_submodular(util, n, parties)
+    ok = jnp.sum(jnp.where(parties, conv, False)) / jnp.maximum(jnp.sum(parties), 1)
+    return SchemeOneResult(idx, util, ok.astype(candidates.dtype))
+
+
 def scheme_interpolation(channel, candidates: Points, n: int, tau,
                          settings: transport.SinkhornSettings) -> SchemeOneResult:
     """Scheme I: collaborative geodesic interpolation with submodular aggregation."""
@@ -102,11 +141,17 @@ class SchemeTwoResult(NamedTuple):
     converged: Array
 
 
-def barycenter_protocol(channel, support: Points, rounds: int, unroll: bool = False):
+SILO_WEIGHTS = ("uniform", "sizes")
+
+
+def barycenter_protocol(channel, support: Points, rounds: int, unroll: bool = False,
+                        weights: str = "sizes"):
     """``rounds`` rounds of Scheme II from ``support``.
 
     Round ``r``: broadcast ``X_r``; silo ``k`` returns ``T_k(X_r)`` and ``OT_eps(X_r, Q_k)``;
-    ``X_{r+1} = sum_k lambda_k T_k(X_r)`` with ``lambda_k = n_k / sum n``. Without pooling,
+    ``X_{r+1} = sum_k lambda_k T_k(X_r)`` with ``lambda_k = n_k / sum n`` (``weights =
+    "sizes"``) or ``1 / K`` over the silos that hold data (``"uniform"``, Qiao et al.'s
+    ``compute_barycenter``; an empty silo would only return the broadcast cloud). Without pooling,
     this is the fixed-point iteration of Cuturi and Doucet (2014) that ott-jax's
     ``FreeWassersteinBarycenter`` runs on pooled data. Returns ``X_rounds``, the Frechet
     variance ``sum_k lambda_k OT_eps(X_r, Q_k)`` for ``r = 0 .. rounds`` and the per-round
@@ -115,6 +160,8 @@ def barycenter_protocol(channel, support: Points, rounds: int, unroll: bool = Fa
     non-recording channel).
     """
     lam = channel.sizes().counts
+    if weights == "uniform":
+        lam = (lam > 0).astype(support.dtype)
     lam = lam / jnp.sum(lam)
 
     def one_round(x):
@@ -142,14 +189,16 @@ def barycenter_protocol(channel, support: Points, rounds: int, unroll: bool = Fa
 
 
 def scheme_barycenter(channel, candidates: Points, n: int, rounds: int, support_size: int,
-                      settings: transport.SinkhornSettings, unroll: bool = False
-                      ) -> SchemeTwoResult:
+                      settings: transport.SinkhornSettings, unroll: bool = False,
+                      weights: str = "sizes") -> SchemeTwoResult:
     """Scheme II: collaborative free-support barycenter, then one scoring pass.
 
     The support starts at the first ``support_size`` candidates (candidates are i.i.d., so
-    this is a uniform subsample).
+    this is a uniform subsample; Qiao et al. start at all of them); ``weights`` as in
+    :func:`barycenter_protocol`.
     """
-    x, frechet, flags = barycenter_protocol(channel, candidates[:support_size], rounds, unroll)
+    x, frechet, flags = barycenter_protocol(channel, candidates[:support_size], rounds, unroll,
+                                            weights)
     scores, conv = transport.selection_scores(candidates, x, settings=settings)
     idx = keep_lowest(scores, n)
     ok = jnp.concatenate([flags, conv[None]]).astype(candidates.dtype)

@@ -36,7 +36,7 @@ from collapse_jax.core import linalg, mixture, transport
 from collapse_jax.core._types import Array, Bool, Key, Points
 from collapse_jax.core._validate import check_choice, check_float
 
-SCORE_RULES = ("ot", "kmeans", "center-match", "cov-match")
+SCORE_RULES = ("ot", "kmeans", "center-match", "cov-match", "cov-match-greedy")
 
 
 def log_gamma_from(stream, shape_param, shape: tuple, proposals: int = 16):
@@ -95,6 +95,33 @@ def dirichlet_split(key: Key, labels: Array, modes: int, silos: int, beta) -> Ar
 def membership(silo_of: Array, silos: int, dtype) -> Array:
     """``(K, n)`` 0/1 weights: row ``k`` marks the points of silo ``k``."""
     return (silo_of[None, :] == jnp.arange(silos)[:, None]).astype(dtype)
+
+
+def greedy_covariance_rank(candidates: Points, ref_cov: Array, keep: int) -> Array:
+    """Qiao et al.'s CovMatch (``selection/image_selection.py``): pick ``keep`` candidates one
+    at a time, each the one whose addition brings the picked set's unbiased covariance
+    closest to ``ref_cov`` in Frobenius norm (the first pick is theirs at random: here the
+    first candidate, the candidates being i.i.d.). Returns each candidate's pick rank
+    (``keep`` for those never picked)."""
+    n_c, d = candidates.shape
+    x = candidates
+    outer = x[:, :, None] * x[:, None, :]
+
+    def step(k, state):
+        used, s1, s2, rank = state
+        m = (k + 1).astype(x.dtype)
+        mean = (s1[None] + x) / m
+        cov = (s2[None] + outer) / m - mean[:, :, None] * mean[:, None, :]
+        cov = cov * jnp.where(m > 1, m / jnp.maximum(m - 1.0, 1.0), 1.0)
+        loss = jnp.sum((cov - ref_cov[None]) ** 2, axis=(1, 2))
+        loss = jnp.where(used, jnp.inf, loss)
+        best = jnp.where(k == 0, 0, jnp.argmin(loss))
+        return (used.at[best].set(True), s1 + x[best], s2 + outer[best],
+                rank.at[best].set(k.astype(rank.dtype)))
+
+    state = (jnp.zeros(n_c, bool), jnp.zeros(d, x.dtype), jnp.zeros((d, d), x.dtype),
+             jnp.full(n_c, float(keep), x.dtype))
+    return jax.lax.fori_loop(0, keep, step, state)[3]
 
 
 class PublishedSizes(NamedTuple):
@@ -156,7 +183,8 @@ class SiloBank:
     def sizes(self) -> PublishedSizes:
         return PublishedSizes(jnp.sum(self.__members, axis=1))
 
-    def scores(self, rule: str, candidates: Points, silo, clusters: int = 8) -> PublishedScores:
+    def scores(self, rule: str, candidates: Points, silo, clusters: int = 8,
+               keep: int = 1) -> PublishedScores:
         """Score of every candidate against silo ``silo``'s own data under ``rule``.
 
         ``ot``: calibrated OT score from the Sinkhorn potential (candidates uniform, silo
@@ -165,6 +193,10 @@ class SiloBank:
         to the silo mean. ``cov-match``: ``(D^2(x) - d)^2`` with ``D^2`` the Mahalanobis
         distance under the silo's mean and covariance: keeps candidates at the typical
         radius, so the kept set matches the silo covariance to first order.
+        ``cov-match-greedy`` (Qiao et al.'s CovMatch baseline): the silo runs
+        :func:`greedy_covariance_rank` for ``keep`` picks against its own unbiased covariance
+        and publishes the ranks (the pick order; ``keep`` and above for the rest), so the
+        ``keep`` lowest scores are its greedy set.
         """
         check_choice("SiloBank.scores", "rule", rule, SCORE_RULES)
         w = self.__members[silo]
@@ -182,6 +214,10 @@ class SiloBank:
         if rule == "center-match":
             return PublishedScores(jnp.sum((candidates - mean) ** 2, axis=1), ok)
         d = x.shape[1]
+        if rule == "cov-match-greedy":
+            m = jnp.sum(w)
+            ref = (w[:, None] * (x - mean)).T @ (x - mean) / jnp.maximum(m - 1.0, 1.0)
+            return PublishedScores(greedy_covariance_rank(candidates, ref, keep), ok)
         cov = (wn[:, None] * (x - mean)).T @ (x - mean) + 1e-6 * jnp.eye(d, dtype=x.dtype)
         diff = candidates - mean
         m2 = jnp.sum(diff * linalg.spd_solve(cov, diff.T).T, axis=1)
@@ -232,8 +268,9 @@ class Channel:
     def sizes(self) -> PublishedSizes:
         return self._record(self.__bank.sizes())
 
-    def scores(self, rule: str, candidates: Points, silo, clusters: int = 8) -> PublishedScores:
-        return self._record(self.__bank.scores(rule, candidates, silo, clusters))
+    def scores(self, rule: str, candidates: Points, silo, clusters: int = 8,
+               keep: int = 1) -> PublishedScores:
+        return self._record(self.__bank.scores(rule, candidates, silo, clusters, keep))
 
     def geodesic(self, cloud: Points, tau) -> PublishedClouds:
         return self._record(self.__bank.geodesic(cloud, tau))
@@ -258,7 +295,8 @@ class ReplayChannel:
     def sizes(self) -> PublishedSizes:
         return self._next(PublishedSizes)
 
-    def scores(self, rule, candidates, silo, clusters: int = 8) -> PublishedScores:
+    def scores(self, rule, candidates, silo, clusters: int = 8, keep: int = 1
+               ) -> PublishedScores:
         return self._next(PublishedScores)
 
     def geodesic(self, cloud, tau) -> PublishedClouds:

@@ -24,7 +24,7 @@ def test_quick_run_decides_every_claim_and_writes_contract_json(tmp_path):
     for k in ("check", "version", "config", "device", "precision", "claims", "timing", "curves",
               "versions", "ci_level"):
         assert k in rep
-    planned = pr.planned_claims(pr.STRATEGIES, "accumulate-subsample")
+    planned = pr.planned_claims(pr.DEFAULT_STRATEGIES, "accumulate-subsample")
     assert [c["id"] for c in rep["claims"]] == planned and len(planned) == 19
     assert rep["ci_level"] == pytest.approx(1 - 0.05 / 19)  # simultaneous (Bonferroni)
     for c in rep["claims"]:
@@ -36,10 +36,12 @@ def test_quick_run_decides_every_claim_and_writes_contract_json(tmp_path):
     assert "iid:random" in rep["curves"] and "frechet_by_round" in rep["curves"][
         "skewed:barycenter"]
     conv = rep["findings"]["sinkhorn_converged_fraction"]
-    assert set(conv) == set(pr.STRATEGIES) and all(0 <= v <= 1 for v in conv.values())
+    assert set(conv) == set(pr.DEFAULT_STRATEGIES) and all(0 <= v <= 1 for v in conv.values())
     assert fig.stat().st_size > 10_000
     assert (tmp_path / "f_gallery.png").stat().st_size > 10_000
     assert ("FAIL" in r.stdout) == (r.returncode == 1)
+    remaining = rep["config"]["differences_from_the_authors"]
+    assert remaining and all(d in r.stdout for d in remaining)
 
 
 @pytest.mark.slow  # the proxy kernel compiles in about a minute: no small size fits the default suite
@@ -87,3 +89,25 @@ def test_bad_flags_are_rejected_before_any_run(args, flag, capsys):
     assert pr.main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and flag in err[0] and "allowed" in err[0]
+
+
+def test_the_remaining_differences_from_the_authors_follow_the_flags():
+    """The run lists what still differs from the authors' setup: the score, epsilon, the
+    annealing and the generator defect leave the list when set as the authors set them; the
+    rules this check does not implement stay whatever the flags."""
+    from collapse_jax.proxy import authors
+
+    p = pr.build_parser()
+    default = authors.differences(p.parse_args([]))
+    theirs = authors.differences(p.parse_args([
+        "--score", "debiased", "--epsilon", str(authors.AUTHORS_EPSILON), "--anneal", "1000",
+        "--junk", "0.3"]))
+    assert any(d.startswith("selection score") for d in default)
+    assert any(d.startswith("epsilon 2 ") for d in default)
+    assert any(d.startswith("generator without a defect") for d in default)
+    assert not any(d.startswith(("selection score", "epsilon ", "generator without"))
+                   for d in theirs)
+    assert any("fraction 0.3" in d for d in theirs)
+    for fixed in authors.FIXED:
+        assert fixed in default and fixed in theirs
+    assert all("authors" in d for d in default + theirs)

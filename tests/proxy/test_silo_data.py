@@ -116,7 +116,7 @@ def test_every_answer_is_a_published_message(world):
         ch = silo_data.Channel(bank)
         msgs = [ch.sizes(), ch.scores("ot", c, 0), ch.scores("kmeans", c, 1),
                 ch.scores("center-match", c, 2), ch.scores("cov-match", c, 3),
-                ch.geodesic(c, 0.5)]
+                ch.geodesic(c, 0.5), ch.scores("cov-match-greedy", c, 0, keep=5)]
         assert all(a is b for a, b in zip(ch.transcript, msgs))
         return msgs
 
@@ -125,6 +125,9 @@ def test_every_answer_is_a_published_message(world):
     assert all(isinstance(m, kinds) for m in msgs)
     assert msgs[1].values.shape == (cand.shape[0],)
     assert msgs[5].points.shape == (4,) + cand.shape
+    ranks = np.sort(np.asarray(msgs[6].values))  # the owner's greedy picks, published as ranks
+    np.testing.assert_array_equal(ranks[:5], np.arange(5))
+    assert np.all(ranks[5:] == 5)
 
 
 def test_published_clouds_contain_no_private_row(world):
@@ -144,7 +147,8 @@ def test_selection_is_a_function_of_the_transcript(world):
     def select(ch, c):
         one = proxies.scheme_interpolation(ch, c, 20, 0.5, ST)
         two = proxies.scheme_barycenter(ch, c, 20, 3, 16, ST, unroll=True)
-        return one.indices, two.indices, two.frechet
+        three = proxies.scheme_party_scores(ch, c, 20)
+        return jnp.concatenate([one.indices, three.indices]), two.indices, two.frechet
 
     @jax.jit
     def live(c):
@@ -249,3 +253,46 @@ def test_bad_rule_raises(world):
     _, _, cand = world
     with pytest.raises(ValueError, match="rule='nearest'"):
         _bank(world).scores("nearest", cand, 0)
+
+
+def test_scheme_two_weights_are_sizes_or_uniform(world):
+    """One barycenter round averages the silos' Monge images with lambda_k = n_k / n
+    (``sizes``) or 1/K over the silos holding data (``uniform``, the authors'); an empty
+    silo gets no weight under either."""
+    from collapse_jax.proxy import references
+
+    real, members, cand = world
+    counts = np.asarray(members.sum(1))
+    bank = _bank(world)
+    ch = silo_data.Channel(bank, record=False)
+    images = np.asarray(jax.jit(lambda c: ch.geodesic(c, 1.0).points)(cand[:20]))
+    for weights in references.SILO_WEIGHTS:
+        x1, _, _ = references.barycenter_protocol(silo_data.Channel(bank, record=False),
+                                                  cand[:20], 1, unroll=True, weights=weights)
+        lam = counts / counts.sum() if weights == "sizes" else (counts > 0) / (counts > 0).sum()
+        np.testing.assert_allclose(np.asarray(x1), np.einsum("k,kmd->md", lam, images),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_party_scores_is_the_greedy_rule_on_every_silos_own_scores(world):
+    """The authors' Scheme I: each silo's own OT score vector, utilities 1 - minmax, the
+    greedy submodular rule over the silos holding data; n distinct picks."""
+    _, members, cand = world
+    bank = _bank(world)
+
+    @jax.jit
+    def run(c):
+        ch = silo_data.Channel(bank, record=False)
+        res = proxies.scheme_party_scores(ch, c, 20)
+        own = jnp.stack([silo_data.Channel(bank, record=False).scores("ot", c, k).values
+                         for k in range(4)])
+        return res.indices, own
+
+    idx, own = run(cand)
+    parties = np.asarray(members.sum(1)) > 0
+    util = np.clip(1 - (own - own.min(1, keepdims=True))
+                   / (own.max(1, keepdims=True) - own.min(1, keepdims=True)), 0, None)
+    util = np.where(parties[:, None], np.asarray(util), 0.0)
+    expect = np.asarray(proxies.greedy_submodular(jnp.asarray(util), 20, jnp.asarray(parties)))
+    np.testing.assert_array_equal(idx, expect)
+    assert len(set(np.asarray(idx).tolist())) == 20
