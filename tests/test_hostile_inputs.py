@@ -344,7 +344,7 @@ SANE = [(name, argv) for name in CHECKS for argv in ([], ["--quick"])] + [
     ("knowledge_center", ["--r", "1.5", "--sigma-c", "0", "--p", "10"]),
     ("real_mixing", ["--lam", "0", "16"]),
     ("regression_paradigms", ["--d", "100", "--T", "400"]),
-    ("vae_verification", ["--noise", "0", "--keep", "0.5"]),
+    ("vae_verification", ["--likelihood", "gaussian", "--noise", "0", "--keep", "0.5"]),
 ]
 
 
