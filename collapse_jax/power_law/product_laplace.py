@@ -87,6 +87,35 @@ def preset_params(cfg, *, offset: float = 3.0, fixed_scale: float = 0.3) -> Sele
                            jnp.asarray(0.0, f))
 
 
+PREFIX_BLOCK = 32  # _prefix_count: the width of the blocks summed by a triangular matmul
+
+
+def _prefix_count(flags):
+    """Inclusive prefix count ``cumsum(flags)`` of a 0/1 vector, exact up to ``2**24``, by
+    blocks: counts within blocks of :data:`PREFIX_BLOCK` are one matmul with an upper
+    triangular matrix of ones (float32), the blocks' totals are counted the same way at the
+    next level, and a plain ``cumsum`` adds the few totals left. The CPU backend's
+    ``jnp.cumsum`` of the pool-length vector was the merge's hot spot (0.23 s of a seed's 200
+    generations at 12,500 values per coordinate against 0.07 s by blocks, 16 seeds vmapped,
+    2 cores)."""
+    b = PREFIX_BLOCK
+    size = flags.shape[-1]
+    tri = jnp.triu(jnp.ones((b, b), jnp.float32))
+
+    def level(x):
+        blocks = -(-x.shape[-1] // b)
+        x = jnp.pad(x, (0, blocks * b - x.shape[-1])).reshape(blocks, b)
+        inner = x @ tri
+        return inner, inner[:, -1]
+
+    inner, totals = level(flags.astype(jnp.float32))
+    inner2, totals2 = level(totals)
+    offsets2 = jnp.cumsum(totals2) - totals2
+    block_sums = (inner2 + offsets2[:, None]).reshape(-1)[: totals.shape[0]]
+    out = inner + (block_sums - totals)[:, None]
+    return out.reshape(-1)[:size].astype(jnp.int32)
+
+
 def _merge_sorted(pool, new_sorted):
     """Merge ``new_sorted`` (``(m,)``, ascending) into the ascending buffer ``pool``
     (``(M,)``, ``+inf`` past its filled prefix), keeping the first ``M`` values (only
@@ -94,12 +123,12 @@ def _merge_sorted(pool, new_sorted):
 
     New value ``j`` lands after the pool values ``<=`` it and the new values before it (one
     binary search each); every other slot ``k`` takes pool value ``k - (new values before
-    k)``: one small scatter, a prefix count and two gathers (three times faster on the CPU
-    backend than scattering the pool)."""
+    k)``: one small scatter, a prefix count (:func:`_prefix_count`) and two gathers (three
+    times faster on the CPU backend than scattering the pool)."""
     big, m = pool.shape[0], new_sorted.shape[0]
     pos_new = jnp.searchsorted(pool, new_sorted, side="right") + jnp.arange(m)
     taken = jnp.zeros(big, jnp.int32).at[pos_new].set(1, mode="drop")
-    before = jnp.cumsum(taken) - taken
+    before = _prefix_count(taken) - taken
     from_new = new_sorted[jnp.clip(before, 0, m - 1)]
     from_pool = pool[jnp.clip(jnp.arange(big) - before, 0, big - 1)]
     return jnp.where(taken == 1, from_new, from_pool)
