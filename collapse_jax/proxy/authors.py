@@ -70,7 +70,8 @@ def differences(a) -> list[str]:
                    "samples)")
     else:
         out.append(f"generator defect: a fraction {a.junk:g} of blurred low-quality samples "
-                   "stands in for the imperfect samples of the authors' DDPM")
+                   "(one Gaussian with the generator's mean and covariance) stands in for the "
+                   "imperfect samples of the authors' DDPM")
     out.extend(FIXED[2:])
     chosen = set(getattr(a, "strategies", "").split(","))
     if "kmeans" in chosen:
