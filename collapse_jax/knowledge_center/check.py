@@ -51,6 +51,7 @@ from collapse_jax.verdict.cli import (
     base_parser,
     check_flags,
     fixed_by_preset,
+    is_given,
     run_check,
 )
 from collapse_jax.verdict.errors import CheckError
@@ -117,7 +118,7 @@ YI_MAX_SIMULATIONS = 2 * 10**7
 def _yi_linear(a):
     """``--preset yi-linear`` (:mod:`collapse_jax.knowledge_center.yi_linear`)."""
     defaults = vars(build_parser().parse_args([]))
-    if a.seeds == defaults["seeds"]:
+    if not is_given(a, "seeds", defaults["seeds"]):
         a.seeds = yl.SIM_N
     if a.grid_step is None:
         a.grid_step = yl.QUICK_GRID_STEP if a.quick else 1

@@ -52,6 +52,7 @@ from collapse_jax.verdict import (
     fixed_by_preset,
     run_check,
 )
+from collapse_jax.verdict.cli import is_given
 
 NAME = "non_gaussian"
 DEFAULTS = {"seeds": 1000, "generations": 200}
@@ -329,7 +330,7 @@ def _preset(a):
     from collapse_jax.verdict import Progress
 
     defaults = vars(build_parser().parse_args([]))
-    if a.seeds == defaults["seeds"]:
+    if not is_given(a, "seeds", defaults["seeds"]):
         a.seeds = PRESET_QUICK_SEEDS if a.quick else PRESET_SEEDS
     if a.mixture_seeds is None:
         a.mixture_seeds = MIXTURE_QUICK_SEEDS if a.quick else MIXTURE_SEEDS

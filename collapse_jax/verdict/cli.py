@@ -64,7 +64,7 @@ __all__ = [
     "EXIT_CODES_HELP", "EXIT_FAIL", "EXIT_INPUT", "EXIT_INTERNAL", "EXIT_INTERRUPTED",
     "EXIT_PASS", "PLOT_EXTENSIONS", "CheckError", "Progress", "add_watchdog_flag",
     "apply_quick", "base_parser", "check_flags", "check_output_path", "environment",
-    "run_check", "save_figure",
+    "given_flags", "is_given", "run_check", "save_figure",
 ]
 
 
@@ -218,12 +218,31 @@ class Progress:
             self._line(f"  [{self.done}/{self.total}] {label}: {el:.1f} s elapsed{tail}")
 
 
+def given_flags(parser: argparse.ArgumentParser, argv) -> frozenset:
+    """The ``argparse`` dests that ``argv`` sets explicitly, even to their default value
+    (``--seeds 1000`` where 1000 is the default). argparse gives a dest its default only when
+    the namespace it fills lacks it, so every dest starts at a private marker and those still
+    holding it were not given."""
+    marker = object()
+    ns = argparse.Namespace(**{act.dest: marker for act in parser._actions
+                               if act.dest != argparse.SUPPRESS})
+    ns, _ = parser.parse_known_args(argv, namespace=ns)
+    return frozenset(k for k, v in vars(ns).items() if v is not marker)
+
+
+def is_given(a: argparse.Namespace, name: str, default) -> bool:
+    """Whether flag ``name`` was given on the command line: from ``a.given`` (set by
+    :func:`run_check`), else by comparing with ``default`` (a namespace parsed elsewhere)."""
+    given = getattr(a, "given", None)
+    return name in given if given is not None else getattr(a, name) != default
+
+
 def apply_quick(a: argparse.Namespace, defaults: dict, quick: dict, keys) -> None:
-    """``--quick``: every flag in ``keys`` still at its default takes its quick value (a flag
-    the user gave explicitly wins)."""
+    """``--quick``: every flag in ``keys`` not given explicitly takes its quick value (a flag
+    the user gave wins, even when it equals the default)."""
     if a.quick:
         for k in keys:
-            if getattr(a, k) == defaults[k]:
+            if not is_given(a, k, defaults[k]):
                 setattr(a, k, quick[k])
 
 
@@ -257,6 +276,7 @@ def run_check(name: str, parser: argparse.ArgumentParser,
     """
     t0 = time.perf_counter()
     args = parser.parse_args(argv)
+    args.given = given_flags(parser, argv)
     written: set = set()  # outputs of this run (named by the Ctrl-C line)
     try:
         code = _run_check(name, parser, body, args, written)
@@ -359,7 +379,7 @@ def _run_float64(name, parser, body, args, jax, batch, timeout, written: set) ->
     # ``dict(vars(args))`` holds ``args.batch_options`` (not a flag, not JSON: it carries the
     # progress callback; its devices and chunk size are the config's own flags), the plan and
     # the compile-cache folder (how the run executed, not what it computed).
-    internal = ("batch_options", "plan", "compile_cache_dir")
+    internal = ("batch_options", "plan", "compile_cache_dir", "given")
     if isinstance(config, dict) and any(k in config for k in internal):
         report = {**report, "config": {k: v for k, v in config.items() if k not in internal}}
     env = environment()

@@ -602,3 +602,25 @@ def test_a_report_outside_the_schema_is_an_internal_error(capsys):
     report.check_report({"config": {}, "precision": {"fit": "float64"}, "curves": {},
                          "timing": {"compile_s": 1.0, "run_s": 2.0,
                                     "seed_generations_per_s": 3.0}, "findings": {}})
+
+
+def test_a_flag_given_at_its_default_value_counts_as_given():
+    """``--seeds 1000`` where 1000 is the default is the user's choice: --quick and a preset's
+    own size must not replace it (they did, silently, when "given" meant "differs from the
+    default")."""
+    import argparse
+
+    from collapse_jax.verdict.cli import apply_quick, base_parser, given_flags, is_given
+
+    p = base_parser("t", "a test check", seeds=1000, generations=200)
+    argv = ["--quick", "--seeds", "1000"]
+    a = p.parse_args(argv)
+    a.given = given_flags(p, argv)
+    assert "seeds" in a.given and "generations" not in a.given and "quick" in a.given
+    apply_quick(a, {"seeds": 1000, "generations": 200}, {"seeds": 300, "generations": 100},
+                ("seeds", "generations"))
+    assert (a.seeds, a.generations) == (1000, 100)
+    # without run_check's record, "given" falls back to "differs from the default"
+    b = p.parse_args(argv)
+    assert not is_given(b, "seeds", 1000) and is_given(b, "seeds", 500)
+    assert given_flags(p, []) == frozenset() and isinstance(b, argparse.Namespace)
