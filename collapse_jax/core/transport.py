@@ -37,6 +37,10 @@ from collapse_jax.core._errors import InvalidInput
 from collapse_jax.core._types import Array, Bool, Points, Scalar, Weights
 from collapse_jax.core._validate import check_float, check_int
 
+#: geomloss' epsilon-scaling factor per step (``scaling^2`` with its ``scaling = 0.9``), the
+#: ``decay`` of :class:`SinkhornSettings` when annealing as Qiao et al.'s code does.
+GEOMLOSS_DECAY = 0.81
+
 
 class SinkhornSettings(NamedTuple):
     """Static Sinkhorn settings (hashable, so they can live in a kernel config).

@@ -44,7 +44,14 @@ from collapse_jax.power_law.kernel import (
 )
 from collapse_jax.verdict import bounds
 from collapse_jax.verdict.claim import Claim
-from collapse_jax.verdict.cli import Progress, apply_quick, base_parser, check_flags, run_check
+from collapse_jax.verdict.cli import (
+    Progress,
+    apply_quick,
+    base_parser,
+    check_flags,
+    numbered,
+    run_check,
+)
 from collapse_jax.verdict.curves import curve_summary
 from collapse_jax.verdict.errors import CheckError
 from collapse_jax.verdict.outputs import save_figure
@@ -586,7 +593,7 @@ def _preset(a):
     timing = {"compile_s": 0.0, "run_s": 0.0, "seed_generations": 0}
     claims, curves, findings, config = preset.body(a, key, level, timing)
     sg = timing.pop("seed_generations")
-    differences = "; ".join(f"({i}) {d}" for i, d in enumerate(preset.DIFFERENCES, 1))
+    differences = numbered(preset.DIFFERENCES)
     report = {
         "summary": preset.summary(findings, a.n, a.seeds),
         "config": {**dict(vars(a)), **config, "ci_level_per_claim": level},

@@ -52,7 +52,7 @@ from collapse_jax.verdict import (
     fixed_by_preset,
     run_check,
 )
-from collapse_jax.verdict.cli import is_given
+from collapse_jax.verdict.cli import is_given, numbered
 
 NAME = "non_gaussian"
 DEFAULTS = {"seeds": 1000, "generations": 200}
@@ -348,7 +348,7 @@ def _preset(a):
     claims, curves, findings, config, timing, runs = pre.body(
         a, jax.random.key(a.key), level, Progress(len(pre.REGIMES)))
     sg = timing.pop("seed_generations")
-    differences = "; ".join(f"({i}) {d}" for i, d in enumerate(pre.DIFFERENCES, 1))
+    differences = numbered(pre.DIFFERENCES)
     report = {
         "summary": pre.summary(findings, a.n, a.seeds),
         "config": {**{k: v for k, v in vars(a).items() if k not in ("plan", "batch_options")},

@@ -11,11 +11,13 @@ table and writes them to its JSON (``config["differences_from_the_authors"]``).
 
 from __future__ import annotations
 
+from collapse_jax.core.transport import GEOMLOSS_DECAY
+
 #: The authors' entropic regularisation in this project's cost ``|x - y|^2``: geomloss's
 #: ``blur = 0.05`` gives ``eps = blur^2 = 0.0025`` for its cost ``|x - y|^2 / 2``.
 AUTHORS_EPSILON = 0.005
 #: geomloss anneals epsilon from the squared diameter of the data by ``scaling^2 = 0.81``.
-AUTHORS_ANNEAL_FACTOR = 0.81
+AUTHORS_ANNEAL_FACTOR = GEOMLOSS_DECAY
 #: Scheme II: ``compute_barycenter(candidate_features, n_epochs=10)``.
 AUTHORS_ROUNDS = 10
 

@@ -100,7 +100,8 @@ def main(argv=None) -> int:
             for anneal in (1.0, a.anneal):
                 st = transport.sinkhorn_settings(
                     eps, a.iterations, 1e-3, 1.5 if anneal == 1.0 else 1.0, anneal=anneal,
-                    decay=1.0 if anneal == 1.0 else 0.81, debias=debias)
+                    decay=1.0 if anneal == 1.0 else transport.GEOMLOSS_DECAY,
+                    debias=debias)
                 t0 = time.perf_counter()
                 m = measure(a.seeds, cfg, st)
                 print(f"{eps:8g} {'debiased' if debias else 'raw':>9} "

@@ -47,6 +47,7 @@ from collapse_jax.verdict.cli import (
     base_parser,
     check_flags,
     fixed_by_preset,
+    numbered,
     run_check,
 )
 from collapse_jax.verdict.curves import curve_summary
@@ -525,8 +526,7 @@ def body(a):
         "ci_note": a.plan.note()
                    + "; BCa bootstrap (Student-expanded) over "
                    f"{a.seeds} seeds. Differences from Yi et al.'s MNIST pipeline that "
-                   "remain: " + "; ".join(f"({i}) {d}" for i, d in
-                                         enumerate(differences(a, full), 1)),
+                   "remain: " + numbered(differences(a, full)),
         "timing": {"compile_s": tm.compile_s, "run_s": tm.run_s + feat_s,
                    "feature_net_s": feat_s,
                    "seed_generations_per_s": trainings / max(tm.run_s, 1e-9)},
