@@ -94,7 +94,8 @@ def analyse(generations, reference=None, *, alpha=None, dim=None, false_alarm: f
     y = np.array([r["log_total_variance"] for r in rows])
     se = np.array([r["log_total_variance_se"] for r in rows])
     law = fit_law(y, se, level=law_level)
-    det = detect(y, se, false_alarm, key, null=null)
+    dof = np.array([r["log_total_variance_se_dof"] for r in rows])
+    det = detect(y, se, false_alarm, key, null=null, se_dof=dof)
     law["evidence"]["law_before_detection_guard"] = law["law"]
     if law["law"] != "bounded" and det["detected_at"] is None:
         # a trend significant against independent errors but not against the sequential

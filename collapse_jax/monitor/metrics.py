@@ -267,9 +267,26 @@ def generation_metrics(x, ref: Reference, cfg: MetricConfig, rng: np.random.Gene
         boots = boots[np.isfinite(boots)]
         out[key] = val
         out[key + "_se"] = float(np.std(boots, ddof=1)) if len(boots) > 1 else float("nan")
+    out["log_total_variance_se_dof"] = _se_dof(np.trace(scat, axis1=1, axis2=2), cnt,
+                                               cfg.resamples)
     if cfg.kernel_metrics:
         out.update(_knn_metrics(x, ref, cfg, rng))
     return out
+
+
+def _se_dof(group_trace: np.ndarray, cnt: np.ndarray, resamples: int) -> float:
+    """Degrees of freedom of the bootstrap SE of ``log Tr S`` (Satterthwaite): the SE's
+    relative variance is the resampling part ``1 / (2 (R - 1))`` plus the ideal bootstrap's
+    own, ``(kappa - 1) / (4 G)``, ``kappa`` the kurtosis of the groups' influences on the
+    trace ``a_g = tr(scatter_g) - n_g Tr S_mle`` (the sample variance of ``G`` values has
+    relative variance ``(kappa - 1) / G``, an SE a quarter of it)."""
+    G = len(cnt)
+    a = group_trace - cnt * (group_trace.sum() / cnt.sum())
+    a = a - a.mean()
+    m2 = float(np.mean(a * a))
+    kappa = float(np.mean(a**4)) / m2**2 if m2 > 0 else 3.0
+    rel = 1.0 / (2.0 * (resamples - 1)) + max(kappa - 1.0, 0.0) / (4.0 * G)
+    return float(1.0 / (2.0 * rel))
 
 
 def _knn_metrics(x, ref: Reference, cfg: MetricConfig, rng) -> dict:
