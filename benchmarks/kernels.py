@@ -31,7 +31,10 @@ top-alpha, d = 1, n = 200, alpha = 0.25, 200 generations), ``refit`` (classic Ga
 :func:`collapse_jax.classic.fixed_design.ols_kernel`, d = 10, T = 40, 20 fits) and ``verifier``
 (knowledge-centre retraining, :func:`collapse_jax.knowledge_center.kernel.verifier_kernel`, block
 design, p = 5, n = 2000 rows per direction, 30 rounds); ``power_law_f32`` and
-``verifier_f32`` are the same workloads with float32 draws (the fit stays float64). The
+``verifier_f32`` are the same workloads with float32 draws (the fit stays float64);
+``verifier_sufficient`` draws each round's sufficient statistics (``sampler="sufficient"``),
+timed against a numpy loop of that same sampler (the rows loop of ``verifier`` is the other
+baseline worth quoting: same workload, different algorithm). The
 proxy-reference kernel has its own benchmark, ``benchmarks/proxy_speed.py``.
 """
 
@@ -150,14 +153,47 @@ def _ols_numpy(seeds, rng, d=10, T=40, fits=20):
 # ---------------------------------------------------------------------------------------------
 # verifier-filtered retraining, block design (knowledge_center default)
 
-def _verifier_build(sample_precision="float64"):
+def _verifier_build(sample_precision="float64", sampler="rows"):
     from collapse_jax.knowledge_center.kernel import (
         verifier_config,
         verifier_kernel,
         verifier_params,
     )
-    cfg = verifier_config(p=5, n0=20, n=2000, rounds=30, sample_precision=sample_precision)
+    cfg = verifier_config(p=5, n0=20, n=2000, rounds=30, sample_precision=sample_precision,
+                          sampler=sampler)
     return verifier_kernel, verifier_params(cfg), cfg
+
+
+def _verifier_sufficient_numpy(seeds, rng, p=5, n0=20, n=2000, rounds=30, delta=0.5, r=0.2,
+                               sigma=1.0, sigma_c=0.5, s=1.0):
+    """The sufficient-statistics sampler per seed (binomial counts, normal sums of the
+    truncated noise), as :func:`collapse_jax.knowledge_center.regression.
+    block_round_sufficient` draws it."""
+    from scipy.special import ndtr
+
+    theta_c = np.zeros(p)
+    theta_c[0] = delta
+    half = (r * s + sigma_c) / sigma
+    for _ in range(seeds):
+        x = rng.normal(size=(n0, p))
+        y = sigma * rng.normal(size=n0)
+        theta = np.linalg.solve(x.T @ x, x.T @ y)
+        out = np.empty((rounds, 4 + p))
+        for k in range(rounds):
+            c = -s * (theta - theta_c) / sigma
+            a, b = c - half, c + half
+            mass = ndtr(b) - ndtr(a)
+            pa, pb = np.exp(-0.5 * a * a), np.exp(-0.5 * b * b)
+            mu = 0.3989422804014327 * (pa - pb) / mass
+            var = 1.0 + 0.3989422804014327 * (a * pa - b * pb) / mass - mu * mu
+            count = rng.binomial(n, mass)
+            noise = sigma * (count * mu + np.sqrt(count * var) * rng.normal(size=p))
+            y_sum = count * s * theta + noise
+            ok = count > 0
+            theta = np.where(ok, y_sum / (s * np.where(ok, count, 1)), theta)
+            out[k, :4] = (np.sum(theta**2), np.sum((theta - theta_c) ** 2),
+                          count.sum() / (p * n), count.sum())
+            out[k, 4:] = theta
 
 
 def _verifier_numpy(seeds, rng, p=5, n0=20, n=2000, rounds=30, delta=0.5, r=0.2, sigma=1.0,
@@ -194,6 +230,10 @@ WORKLOADS = {
                          "verifier retraining, block design, p=5, n=2000, 30 rounds", 1000),
     "verifier_f32": Workload(lambda: _verifier_build("float32"), 200, 30, _verifier_numpy, 20,
                              10000, "err_center", "the same with float32 noise draws"),
+    "verifier_sufficient": Workload(lambda: _verifier_build(sampler="sufficient"), 200, 30,
+                                    _verifier_sufficient_numpy, 20, 10, "err_center",
+                                    "the same, sampler='sufficient' (2 p draws per round); "
+                                    "numpy baseline: the same sampler per seed", 100_000),
 }
 
 

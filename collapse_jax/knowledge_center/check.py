@@ -39,6 +39,7 @@ from collapse_jax.knowledge_center import yi_linear as yl
 from collapse_jax.knowledge_center.kernel import (
     DESIGNS,
     PARADIGMS,
+    SAMPLERS,
     verifier_config,
     verifier_kernel,
     verifier_params,
@@ -91,6 +92,12 @@ def build_parser():
                    help="verifier bias Delta = ||theta_c - theta*|| (0.5)")
     p.add_argument("--design", default="block", choices=DESIGNS,
                    help="synthetic design of claims 1-8 (block; claim 9 always runs isotropic)")
+    p.add_argument("--sampler", default="rows", choices=SAMPLERS,
+                   help="how the block design's rounds are drawn (claims 1-8): rows draws "
+                        "every row's label noise (exact); sufficient draws per direction only "
+                        "the accepted count (exact binomial) and the sum of the accepted noise "
+                        "(normal with its exact mean and variance; 2 p draws per round "
+                        "instead of p n). Claim 9's isotropic design always draws rows (rows)")
     p.add_argument("--paradigm", default="replace", choices=PARADIGMS,
                    help="replace (the paper's) or accumulate (real rows kept) (replace)")
     p.add_argument("--no-verifier", action="store_true",
@@ -166,6 +173,10 @@ def _validate(a):
     if a.r + a.sigma_c <= 0:
         raise CheckError(f"--r={a.r!r} is invalid with --sigma-c={a.sigma_c!r}: allowed "
                          "r + sigma_c > 0 (the verifier window would be empty)")
+    if a.sampler == "sufficient" and a.design != "block":
+        raise CheckError(f"--sampler=sufficient is invalid with --design={a.design}: allowed "
+                         "with --design block only (isotropic rows do not reduce to "
+                         "per-direction counts)")
     _validate_window(a)
 
 
@@ -561,12 +572,14 @@ def body(a):
     for r_ in r_list:
         if r_ != r_main:
             points[f"r={r_:g}"] = {"delta": d_main, "r": r_, "verify": verify}
-    cfg_kw = dict(p=a.p, n0=a.n0, n=a.n, rounds=K, design=a.design, paradigm=a.paradigm)
+    cfg_kw = dict(p=a.p, n0=a.n0, n=a.n, rounds=K, design=a.design, paradigm=a.paradigm,
+                  sampler=a.sampler)
     red = _run(points, cfg_kw, key, a, a.seeds, timing, progress, f"{a.design} sweep",
                per_seed)
     iso_points = {iso_main: {"delta": d_main, "r": r_main, "verify": verify},
                   iso_max: {"delta": d_main, "r": r_max, "verify": verify}}
-    red_iso = _run(iso_points, {**cfg_kw, "design": "isotropic"}, key, a, a.seeds, timing,
+    red_iso = _run(iso_points, {**cfg_kw, "design": "isotropic", "sampler": "rows"}, key, a,
+                   a.seeds, timing,
                    progress, "isotropic sweep", per_seed)
     kept = {**red.kept(), **red_iso.kept()}
     curves = {name: {k: rd.curve(f"{name}:{k}") for k in METRICS}

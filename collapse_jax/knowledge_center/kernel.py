@@ -29,6 +29,10 @@ from collapse_jax.core._validate import (
 from collapse_jax.knowledge_center import regression
 
 DESIGNS = ("block", "isotropic")
+#: ``rows`` draws every synthetic row's label noise (exact); ``sufficient`` draws only each
+#: block direction's accepted count (exact binomial) and accepted-noise sum (normal with the
+#: exact conditional mean and variance): :func:`regression.block_round_sufficient`.
+SAMPLERS = ("rows", "sufficient")
 PARADIGMS = ("replace", "accumulate")
 #: The pools over the rows' sufficient statistics :class:`regression.RoundStats`: replace keeps
 #: the newest round's, accumulate adds every round's to the real rows' (exact).
@@ -41,7 +45,8 @@ class VerifierConfig(NamedTuple):
     ``p`` coefficients, ``n0`` real rows, ``n`` synthetic rows per direction and round
     (``p n`` per round in both designs), ``rounds`` synthetic rounds. ``precision``: the fit;
     ``sample_precision``: the label-noise draws of the synthetic rounds (float32 halves the
-    sampling cost, which dominates the kernel on CPU).
+    sampling cost, which dominates the kernel on CPU). ``sampler``: one of :data:`SAMPLERS`
+    (``sufficient``: block design only, ``2 p`` draws per round instead of ``p n``).
     """
 
     p: int
@@ -52,6 +57,7 @@ class VerifierConfig(NamedTuple):
     paradigm: str
     precision: str
     sample_precision: str
+    sampler: str = "rows"
 
 
 class VerifierParams(NamedTuple):
@@ -84,7 +90,8 @@ class VerifierFinal(NamedTuple):
 def verifier_config(*, p: int = 5, n0: int = 20, n: int = 2000, rounds: int = 30,
                     design: str = "block", paradigm: str = "replace",
                     precision: str = "float64",
-                    sample_precision: str | None = None) -> VerifierConfig:
+                    sample_precision: str | None = None,
+                    sampler: str = "rows") -> VerifierConfig:
     """Validated :class:`VerifierConfig` (``n0 >= p + 2`` so that the OLS error of the real
     fit, ``p sigma^2 / (n0 - p - 1)``, is finite)."""
     fn = "verifier_config"
@@ -97,7 +104,13 @@ def verifier_config(*, p: int = 5, n0: int = 20, n: int = 2000, rounds: int = 30
     check_precision(fn, precision)
     sample_precision = precision if sample_precision is None else sample_precision
     check_precision(fn, sample_precision)
-    return VerifierConfig(p, n0, n, rounds, design, paradigm, precision, sample_precision)
+    check_choice(fn, "sampler", sampler, SAMPLERS)
+    if sampler == "sufficient" and design != "block":
+        raise InvalidInput(f"{fn}: sampler='sufficient' needs design='block' (the isotropic "
+                           f"design's rows do not reduce to per-direction counts); got "
+                           f"design={design!r}")
+    return VerifierConfig(p, n0, n, rounds, design, paradigm, precision, sample_precision,
+                          sampler)
 
 
 def verifier_params(cfg: VerifierConfig, *, delta=0.5, r=0.2, sigma=1.0, sigma_c=0.5, s=1.0,
@@ -168,9 +181,12 @@ def verifier_kernel(key: Key, params: VerifierParams, cfg: VerifierConfig,
     theta0, _ = regression.ols(real, theta_star, block=False)
     block = cfg.design == "block"
     if block:
+        block_round = (regression.block_round_sufficient if cfg.sampler == "sufficient"
+                       else regression.block_round)
+
         def round_fn(k, theta):
-            return regression.block_round(k, theta, theta_c, cfg.n, params.r, params.sigma,
-                                          params.sigma_c, params.s, params.verify, sdtype)
+            return block_round(k, theta, theta_c, cfg.n, params.r, params.sigma,
+                               params.sigma_c, params.s, params.verify, sdtype)
     else:
         design = regression.isotropic_design(k_design, p, cfg.n, theta_c, dtype)
 
