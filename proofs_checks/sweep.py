@@ -73,8 +73,12 @@ KERNEL_NAMES = {k: registry.get(k).record_name for k in KERNELS}
 LEGACY_DEFAULTS = {"alpha": [0.25], "offset": [0.0], "fixed_scale": [1.0], "dim": 1,
                    "metric": "current-fit", "truth": "standard", "estimator": "mle",
                    "delta": [0.5], "r": [0.2], "sigma": [1.0], "sigma_c": [0.5], "verify": [1],
-                   "p": 5, "n0": 20, "design": "block", "precision": "float64"}
+                   "p": 5, "n0": 20, "design": "block", "sampler": "rows",
+                   "precision": "float64"}
 LEGACY_FLAGS = (*LEGACY_DEFAULTS, "n", "generations", "paradigm")
+#: The flags of one legacy kernel only (a run of the other one rejects them).
+PL_ONLY = ("alpha", "offset", "fixed_scale", "dim", "metric", "truth", "estimator")
+KC_ONLY = ("delta", "r", "sigma", "sigma_c", "verify", "p", "n0", "design", "sampler")
 #: The flags of a run of the generic flags (stored in ``config.json``).
 GENERIC_FLAGS = ("kernel", "set", "config", "seeds", "silos", "key")
 #: Flags that may change on ``--resume``: how the points run, not what they compute.
@@ -197,6 +201,10 @@ def build_parser(cls=_CLIParser):
     v.add_argument("--n0", type=int, default=None, help="real rows (default 20)")
     v.add_argument("--design", default=None, choices=("block", "isotropic"),
                    help="synthetic design (default block)")
+    v.add_argument("--sampler", default=None, choices=("rows", "sufficient"),
+                   help="block-design rounds: rows draws every row (exact); sufficient draws "
+                        "per direction the accepted count (binomial) and accepted-noise sum "
+                        "(normal, exact mean and variance), 2 p draws per round (default rows)")
     c = p.add_argument_group("common")
     c.add_argument("--generations", "--rounds", dest="generations", type=int, default=None,
                    help="generations (power_law, default 200) or rounds (knowledge_center, "
@@ -286,7 +294,7 @@ def _knowledge_center_settings(a) -> tuple[dict, dict]:
     from collapse_jax.knowledge_center.kernel import verifier_config
 
     cfg = verifier_config(p=a.p, n0=a.n0, n=a.n[0], rounds=a.generations, design=a.design,
-                          paradigm=a.paradigm, precision=a.precision)
+                          paradigm=a.paradigm, precision=a.precision, sampler=a.sampler)
     grid = {"delta": a.delta, "r": a.r, "sigma": a.sigma, "sigma_c": a.sigma_c,
             "verify": [float(v) for v in a.verify]}
     return cfg._asdict(), grid
@@ -448,7 +456,21 @@ def _writable(flag: str, d: Path) -> None:
                          f"({e.strerror or e})") from None
 
 
+def _reject_other_kernels_flags(a) -> None:
+    """A flag of the other legacy kernel's group, given on the command line, is an error (a
+    stored run resolves every legacy default, so only a new run checks this)."""
+    if a.kernel not in LEGACY_KERNELS or _generic(a):
+        return
+    other = KC_ONLY if a.kernel == "power_law" else PL_ONLY
+    stray = [_flag(k) for k in other if getattr(a, k) is not None]
+    if stray:
+        owner = "knowledge_center" if a.kernel == "power_law" else "power_law"
+        raise CheckError(f"{', '.join(stray)} {'is' if len(stray) == 1 else 'are'} invalid "
+                         f"with --kernel {a.kernel}: allowed with --kernel {owner}")
+
+
 def _new_run(a, primary: bool = True) -> dict:
+    _reject_other_kernels_flags(a)
     s = _build(a)
     if not primary:  # process 0 checks and creates the folder; the others never write
         return {**s, "out": a.out}

@@ -262,6 +262,14 @@ def test_resume_flags(made, tmp_path, capsys):
     (["--chunk-size", "0"], "--chunk-size=0"),
     (["--seeds", "1"], "--seeds=1"),
     (["--alpha", "2"], "--alpha=2.0"),
+    (["--kernel", "power_law", "--design", "isotropic"],
+     "--design is invalid with --kernel power_law: allowed with --kernel knowledge_center"),
+    (["--kernel", "power_law", "--sampler", "sufficient", "--r", "0.1"],
+     "--r, --sampler are invalid with --kernel power_law"),
+    (["--kernel", "knowledge_center", "--alpha", "0.3"],
+     "--alpha is invalid with --kernel knowledge_center: allowed with --kernel power_law"),
+    (["--kernel", "knowledge_center", "--design", "isotropic", "--sampler", "sufficient"],
+     "sampler='sufficient' needs design='block'"),
 ])
 def test_bad_flags_are_refused(tmp_path, capsys, argv, needle):
     _refused(capsys, ["--out", tmp_path / "s", *argv], 2, needle)
