@@ -34,6 +34,27 @@ jax.config.update("jax_enable_compilation_cache", False)
 
 Z = 4.0
 
+#: Memory one test worker may reach (the heaviest modules peak near 3 GB).
+WORKER_BYTES = 4 * 2**30
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (pyproject's addopts): one worker per core, at most one per 4 GiB of
+    available memory and at most 4 (each worker compiles its own programs). Modules stay on
+    one worker in order (``--dist loadfile``): a module's later tests reuse its earlier
+    tests' compiled programs."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    try:
+        with open("/proc/meminfo") as f:
+            avail = next(int(line.split()[1]) * 1024 for line in f
+                         if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        avail = 2 * WORKER_BYTES
+    return max(1, min(cores, avail // WORKER_BYTES, 4))
+
 
 @pytest.fixture
 def z():
