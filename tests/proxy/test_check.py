@@ -44,7 +44,8 @@ def test_quick_run_decides_every_claim_and_writes_contract_json(tmp_path):
     assert remaining and all(d in r.stdout for d in remaining)
 
 
-@pytest.mark.slow  # the proxy kernel compiles in about a minute: no small size fits the default suite
+# In the default suite (46 s on 2 idle cores, mostly compiling the proxy kernel): the proxy
+# check's negative control; the suite's workers run it beside other modules.
 def test_negative_control_a_wrong_exclusion_law_fails(tmp_path, capsys, monkeypatch):
     """A prediction that local selection loses nothing (the mass of the modes the owner lacks
     stays at 1) must fail claim 1a: at ``--quick`` the measured ratio is 0.47 with a CI of
