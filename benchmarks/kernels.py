@@ -164,57 +164,56 @@ def _verifier_build(sample_precision="float64", sampler="rows"):
     return verifier_kernel, verifier_params(cfg), cfg
 
 
-def _verifier_sufficient_numpy(seeds, rng, p=5, n0=20, n=2000, rounds=30, delta=0.5, r=0.2,
-                               sigma=1.0, sigma_c=0.5, s=1.0):
-    """The sufficient-statistics sampler per seed (binomial counts, normal sums of the
-    truncated noise), as :func:`collapse_jax.knowledge_center.regression.
-    block_round_sufficient` draws it."""
+def _verifier_loop(seeds, rng, draw, p=5, n0=20, n=2000, rounds=30, delta=0.5, r=0.2,
+                   sigma=1.0, sigma_c=0.5, s=1.0):
+    """The verifier loop per seed; ``draw(rng, theta, theta_c, n, r, sigma, sigma_c, s)`` gives
+    one round's accepted counts and label sums per direction."""
+    theta_c = np.zeros(p)
+    theta_c[0] = delta
+    for _ in range(seeds):
+        x = rng.normal(size=(n0, p))
+        y = sigma * rng.normal(size=n0)
+        theta = np.linalg.solve(x.T @ x, x.T @ y)
+        out = np.empty((rounds, 4 + p))
+        for k in range(rounds):
+            count, y_sum = draw(rng, theta, theta_c, n, r, sigma, sigma_c, s)
+            ok = count > 0
+            theta = np.where(ok, y_sum / (s * np.where(ok, count, 1)), theta)
+            out[k, :4] = (np.sum(theta**2), np.sum((theta - theta_c) ** 2),
+                          count.sum() / (p * n), count.sum())
+            out[k, 4:] = theta
+
+
+def _draw_rows(rng, theta, theta_c, n, r, sigma, sigma_c, s):
+    noise = sigma * rng.normal(size=(len(theta), n))
+    keep = np.abs((s * (theta - theta_c))[:, None] + noise) <= r * s + sigma_c
+    count = keep.sum(axis=1)
+    return count, count * s * theta + (keep * noise).sum(axis=1)
+
+
+def _draw_sufficient(rng, theta, theta_c, n, r, sigma, sigma_c, s):
+    """Binomial counts and normal sums of the truncated noise, as
+    :func:`collapse_jax.knowledge_center.regression.block_round_sufficient` draws them."""
     from scipy.special import ndtr
 
-    theta_c = np.zeros(p)
-    theta_c[0] = delta
     half = (r * s + sigma_c) / sigma
-    for _ in range(seeds):
-        x = rng.normal(size=(n0, p))
-        y = sigma * rng.normal(size=n0)
-        theta = np.linalg.solve(x.T @ x, x.T @ y)
-        out = np.empty((rounds, 4 + p))
-        for k in range(rounds):
-            c = -s * (theta - theta_c) / sigma
-            a, b = c - half, c + half
-            mass = ndtr(b) - ndtr(a)
-            pa, pb = np.exp(-0.5 * a * a), np.exp(-0.5 * b * b)
-            mu = 0.3989422804014327 * (pa - pb) / mass
-            var = 1.0 + 0.3989422804014327 * (a * pa - b * pb) / mass - mu * mu
-            count = rng.binomial(n, mass)
-            noise = sigma * (count * mu + np.sqrt(count * var) * rng.normal(size=p))
-            y_sum = count * s * theta + noise
-            ok = count > 0
-            theta = np.where(ok, y_sum / (s * np.where(ok, count, 1)), theta)
-            out[k, :4] = (np.sum(theta**2), np.sum((theta - theta_c) ** 2),
-                          count.sum() / (p * n), count.sum())
-            out[k, 4:] = theta
+    c = -s * (theta - theta_c) / sigma
+    a, b = c - half, c + half
+    mass = ndtr(b) - ndtr(a)
+    pa, pb = np.exp(-0.5 * a * a), np.exp(-0.5 * b * b)
+    mu = 0.3989422804014327 * (pa - pb) / mass
+    var = 1.0 + 0.3989422804014327 * (a * pa - b * pb) / mass - mu * mu
+    count = rng.binomial(n, mass)
+    noise = sigma * (count * mu + np.sqrt(count * var) * rng.normal(size=len(theta)))
+    return count, count * s * theta + noise
 
 
-def _verifier_numpy(seeds, rng, p=5, n0=20, n=2000, rounds=30, delta=0.5, r=0.2, sigma=1.0,
-                    sigma_c=0.5, s=1.0):
-    theta_c = np.zeros(p)
-    theta_c[0] = delta
-    for _ in range(seeds):
-        x = rng.normal(size=(n0, p))
-        y = sigma * rng.normal(size=n0)
-        theta = np.linalg.solve(x.T @ x, x.T @ y)
-        out = np.empty((rounds, 4 + p))
-        for k in range(rounds):
-            noise = sigma * rng.normal(size=(p, n))
-            keep = np.abs((s * (theta - theta_c))[:, None] + noise) <= r * s + sigma_c
-            count = keep.sum(axis=1)
-            y_sum = count * s * theta + (keep * noise).sum(axis=1)
-            ok = count > 0
-            theta = np.where(ok, y_sum / (s * np.where(ok, count, 1)), theta)
-            out[k, :4] = (np.sum(theta**2), np.sum((theta - theta_c) ** 2),
-                          count.sum() / (p * n), count.sum())
-            out[k, 4:] = theta
+def _verifier_numpy(seeds, rng):
+    _verifier_loop(seeds, rng, _draw_rows)
+
+
+def _verifier_sufficient_numpy(seeds, rng):
+    _verifier_loop(seeds, rng, _draw_sufficient)
 
 
 WORKLOADS = {
