@@ -512,6 +512,8 @@ def _load_config(d: str) -> tuple[dict, Path]:
 
 
 def _resumed_run(a, given: dict) -> dict:
+    from collapse_jax.engine.sweep import without_added_defaults
+
     meta, cfg_path = _load_config(a.resume)
     where = f"--resume={a.resume!r} is invalid: {cfg_path}"
     stored = meta.get("flags")
@@ -529,7 +531,7 @@ def _resumed_run(a, given: dict) -> dict:
         except InvalidInput as e:
             raise CheckError(f"{where} holds a run that is refused now ({e})") from None
         bad = [k for k in (*RECORD_KEYS, "flags")
-               if json.loads(json.dumps(s[k])) != meta[k]]
+               if without_added_defaults(json.loads(json.dumps(s[k])), meta[k]) != meta[k]]
         if bad:
             raise CheckError(f"{where} is inconsistent: its {', '.join(bad)} differ from what "
                              "its stored flags give (edited by hand?); start again with --out")

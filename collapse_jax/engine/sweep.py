@@ -178,6 +178,21 @@ def _reason(e: BaseException) -> str:
     return " ".join(str(getattr(e, "strerror", None) or e).split())
 
 
+#: Settings added after sweeps were first recorded, with the value older records mean
+#: (a record that lacks one resumes when the run holds that value).
+ADDED_DEFAULTS = {"sampler": "rows"}
+
+
+def without_added_defaults(rebuilt, stored):
+    """``rebuilt`` (a record's value: a dict of settings, or anything) without the settings
+    the ``stored`` one lacks where they hold the value an older record meant
+    (:data:`ADDED_DEFAULTS`)."""
+    if not isinstance(rebuilt, dict) or not isinstance(stored, dict):
+        return rebuilt
+    return {k: v for k, v in rebuilt.items()
+            if k in stored or k not in ADDED_DEFAULTS or v != ADDED_DEFAULTS[k]}
+
+
 def _prepare(out: Path, record: dict, extra: dict | None) -> None:
     """Create ``out`` with its ``config.json``, or check that it holds this very sweep."""
     if out.exists() and not out.is_dir():
@@ -192,7 +207,8 @@ def _prepare(out: Path, record: dict, extra: dict | None) -> None:
         if not isinstance(old, dict) or any(k not in old for k in RECORD_KEYS):
             raise InvalidInput(f"run_grid: {cfg_path} is incomplete (needs "
                                f"{', '.join(RECORD_KEYS)}); use a new directory")
-        if {k: old[k] for k in record} != json.loads(json.dumps(record)):
+        now = json.loads(json.dumps(record))
+        if any(old[k] != without_added_defaults(now[k], old[k]) for k in record):
             raise InvalidInput(f"run_grid: out_dir={str(out)!r} holds a sweep with another "
                                "configuration; use a new directory")
     else:

@@ -255,6 +255,34 @@ def test_resume_flags(made, tmp_path, capsys):
     assert code == 0 and "0 computed now" in out
 
 
+def test_a_sweep_recorded_before_the_sampler_flag_resumes(made, tmp_path, capsys):
+    """A record written before ``--sampler`` existed lacks it; it meant rows, so the sweep
+    resumes. A record lacking a flag that is not a later addition is still refused."""
+    d = _copy(made, tmp_path)
+    meta = json.loads((d / "config.json").read_text())
+    assert meta["flags"].pop("sampler") == "rows"
+    (d / "config.json").write_text(json.dumps(meta))
+    code, out, _ = _main(capsys, ["--resume", d, *BP])
+    assert code == 0 and "0 computed now" in out
+    meta["flags"].pop("design")
+    (d / "config.json").write_text(json.dumps(meta))
+    _refused(capsys, ["--resume", d, *BP], 2, "inconsistent")
+
+
+def test_a_knowledge_center_sweep_recorded_before_the_sampler_resumes(tmp_path, capsys):
+    """The same for the kernel whose configuration holds the sampler (``cfg`` and ``flags``
+    both lack it in an older record; the engine's own record check accepts it too)."""
+    d = tmp_path / "kc"
+    argv = ["--kernel", "knowledge_center", "--r", "0.1", "0.2", "--seeds", "4",
+            "--generations", "4", "--n", "20"]
+    assert _main(capsys, ["--out", d, *argv])[0] == 0
+    meta = json.loads((d / "config.json").read_text())
+    assert meta["cfg"].pop("sampler") == meta["flags"].pop("sampler") == "rows"
+    (d / "config.json").write_text(json.dumps(meta))
+    code, out, _ = _main(capsys, ["--resume", d])
+    assert code == 0 and "0 computed now" in out
+
+
 @pytest.mark.parametrize("argv,needle", [
     (["--key", "-1"], "--key=-1 is invalid: allowed 0 .. 2**63 - 1"),
     (["--key", str(2**63)], f"--key={2**63} is invalid"),
