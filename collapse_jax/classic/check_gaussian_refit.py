@@ -33,17 +33,19 @@ import sys
 import warnings
 
 import numpy as np
-from scipy import stats as _st
 
 from collapse_jax.classic import theory as theory_classic
 from collapse_jax.classic.kernel import TRUTHS, refit_config, refit_kernel, refit_params
 from collapse_jax.core import stats
+from collapse_jax.core._lazy import lazy
 from collapse_jax.engine import batch
 from collapse_jax.verdict import bounds
 from collapse_jax.verdict.claim import Claim
 from collapse_jax.verdict.cli import Progress, apply_quick, base_parser, check_flags, run_check
 from collapse_jax.verdict.errors import CheckError
 from collapse_jax.verdict.outputs import save_figure
+
+_st = lazy("scipy.stats")
 
 NAME = "gaussian_refit"
 DEFAULTS = {"seeds": 20000, "generations": 100}

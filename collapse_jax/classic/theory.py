@@ -22,9 +22,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special, stats
-from scipy.signal import fftconvolve
 
+from collapse_jax.core._lazy import lazy
 from collapse_jax.core._types import (
     Float,
     FloatArray,
@@ -34,6 +33,10 @@ from collapse_jax.core._types import (
     RealScalar,
 )
 from collapse_jax.core._validate import InvalidInput
+
+special = lazy("scipy.special")
+stats = lazy("scipy.stats")
+_signal = lazy("scipy.signal")
 
 ESTIMATORS = ("mle", "unbiased")
 
@@ -204,7 +207,7 @@ def refit_tail_mass(n: RealScalar, t: RealInput, c: RealInput, estimator: str = 
     tail = 2.0 * stats.norm.sf(cs[None, :] / np.sqrt(np.exp(grid))[:, None])  # (ny, C)
     out = {0: 2.0 * stats.norm.sf(cs)}
     for i in range(1, int(ts.max()) + 1):
-        conv = np.maximum(fftconvolve(py, px), 0.0)
+        conv = np.maximum(_signal.fftconvolve(py, px), 0.0)
         vals = (jy0 + ix0 + np.arange(conv.size)) * step  # log(X Y)
         pos = np.logaddexp(vals, -math.log(n)) / step - jy0  # log(1/n + X Y) on the lattice
         j = np.clip(np.floor(pos).astype(np.int64), 0, ny - 2)

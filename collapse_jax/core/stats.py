@@ -35,7 +35,10 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy import stats as _st
+
+from collapse_jax.core._lazy import lazy
+
+_st = lazy("scipy.stats")
 
 #: Bootstrap weight blocks hold at most this many entries (resamples x seeds) and at most
 #: :data:`BLOCK_ROWS` resamples: memory of a bootstrap is bounded whatever the seed and

@@ -28,14 +28,22 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from ott.geometry import epsilon_scheduler, pointcloud
-from ott.problems.linear import barycenter_problem, linear_problem
-from ott.solvers.linear import acceleration, continuous_barycenter, sinkhorn
-from ott.tools import sinkhorn_divergence as _sdiv
 
 from collapse_jax.core._errors import InvalidInput
+from collapse_jax.core._lazy import lazy
 from collapse_jax.core._types import Array, Bool, Points, Scalar, Weights
 from collapse_jax.core._validate import check_float, check_int
+
+# ott-jax costs 1-3 s to import: its modules load on first use (collapse_jax.core._lazy), so a
+# check prints its start line before.
+epsilon_scheduler = lazy("ott.geometry.epsilon_scheduler")
+pointcloud = lazy("ott.geometry.pointcloud")
+barycenter_problem = lazy("ott.problems.linear.barycenter_problem")
+linear_problem = lazy("ott.problems.linear.linear_problem")
+acceleration = lazy("ott.solvers.linear.acceleration")
+continuous_barycenter = lazy("ott.solvers.linear.continuous_barycenter")
+sinkhorn = lazy("ott.solvers.linear.sinkhorn")
+_sdiv = lazy("ott.tools.sinkhorn_divergence")
 
 #: geomloss' epsilon-scaling factor per step (``scaling^2`` with its ``scaling = 0.9``), the
 #: ``decay`` of :class:`SinkhornSettings` when annealing as Qiao et al.'s code does.

@@ -44,7 +44,7 @@ from collapse_jax.knowledge_center.kernel import (
     verifier_kernel,
     verifier_params,
 )
-from collapse_jax.verdict import bounds
+from collapse_jax.verdict import bounds, live
 from collapse_jax.verdict.claim import Claim
 from collapse_jax.verdict.cli import (
     Progress,
@@ -196,7 +196,10 @@ def _validate_window(a):
       for the doubled-bias point) sees ``n P_acc(u) K`` accepted rows over the whole run;
       below one (or when ``P_acc`` underflows float64) it never moves.
     """
-    from scipy.optimize import brentq
+    def brentq(f, lo, hi):  # scipy.optimize loads only for a refusal (1 s at the start line)
+        from scipy.optimize import brentq as root
+
+        return root(f, lo, hi)
 
     r_list = sorted({*R_SWEEP, a.r})
     w_lo = float(vt.window(r_list[0], a.sigma_c, a.sigma))
@@ -465,6 +468,7 @@ def body(a):
                   "only with --preset yi-linear")
                  for k, v in (("grid_step", None), ("claim_seeds", yl.CLAIM_SEEDS))])
     _validate(a)
+    live.begin()  # every flag is valid: the start line, before the quadratures
     import jax
 
     key = jax.random.key(a.key)

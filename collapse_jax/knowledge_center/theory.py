@@ -32,12 +32,13 @@ say which prediction it uses.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
-from scipy import integrate, special, stats
 
+from collapse_jax.core._lazy import lazy
 from collapse_jax.core._types import (
     ArrayLike,
     Float,
@@ -49,6 +50,10 @@ from collapse_jax.core._types import (
     RealScalar,
 )
 from collapse_jax.core._validate import InvalidInput, check_float, check_int
+
+integrate = lazy("scipy.integrate")
+special = lazy("scipy.special")
+stats = lazy("scipy.stats")
 
 _SQRT2 = np.sqrt(2.0)
 _SQRT_2_PI = np.sqrt(2.0 / np.pi)
@@ -193,7 +198,7 @@ def inverse_count_moment(n: IntScalar, prob: RealInput) -> Float[np.ndarray, "..
     mu = n * prob
     big = mu >= 30.0
     if np.any(big):
-        y, wt = _LAGUERRE
+        y, wt = _laguerre()
         pb = prob[big][:, None]
         c = mu[big][:, None]
         z = y[None, :] / c
@@ -572,7 +577,10 @@ def _check_setting(fn: str, st: Setting) -> Setting:
     return Setting(p, n0, n, sigma, sigma_c, r, delta, s)
 
 
-_LAGUERRE = special.roots_laguerre(64)
+@functools.cache
+def _laguerre() -> tuple[np.ndarray, np.ndarray]:
+    """64-point Gauss-Laguerre nodes and weights (computed on first use: scipy loads late)."""
+    return special.roots_laguerre(64)
 #: Probability below which a node of the propagated law is dropped (its contribution to a
 #: second moment is below 1e-15 u^2, far under any Monte Carlo resolution).
 _NEGLIGIBLE = 1e-15

@@ -29,8 +29,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import optimize
-from scipy import stats as sst
+
+from collapse_jax.core._lazy import lazy
+
+optimize = lazy("scipy.optimize")
+sst = lazy("scipy.stats")
 
 PSI_RANGE = (-3.0, 1.999)
 

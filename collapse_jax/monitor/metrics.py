@@ -27,8 +27,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg as sla
-from scipy import stats as sst
+
+from collapse_jax.core._lazy import lazy
+
+sla = lazy("scipy.linalg")
+sst = lazy("scipy.stats")
 
 #: two-sided normal tail masses beyond 2 and 3 sigma: the reference's expected shell masses
 SHELL_SIGMAS = (2.0, 3.0)

@@ -50,6 +50,7 @@ from collapse_jax.verdict import (
     check_flags,
     curve_summary,
     fixed_by_preset,
+    live,
     run_check,
 )
 from collapse_jax.verdict.cli import is_given, numbered
@@ -128,6 +129,7 @@ def body(a):
         ("--alpha", a.alpha, 0.02 <= a.alpha <= 0.9, "0.02 .. 0.9"),
         ("--n", a.n, a.dim + 2 <= a.n <= 2000, f"{a.dim + 2} .. 2000 (dim + 2 ..)"),
         ("--bootstrap", a.bootstrap, 200 <= a.bootstrap <= 100000, "200 .. 100000")])
+    live.begin()  # every flag is valid: the start line, before the quadratures of psi
     import jax
 
     from collapse_jax.engine import batch

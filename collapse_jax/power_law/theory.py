@@ -7,8 +7,8 @@ is a reconstruction (tag INFERRED), the proofs_checks test it rather than assume
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
 
+from collapse_jax.core._lazy import lazy
 from collapse_jax.core._types import (
     ArrayLike,
     Float,
@@ -23,6 +23,9 @@ from collapse_jax.core._types import (
 
 # a generic statistic, re-exported here where the power-law predictions use it
 from collapse_jax.core.stats import loglog_window_slope as loglog_window_slope
+
+special = lazy("scipy.special")
+stats = lazy("scipy.stats")
 
 
 def psi_closed_form(alpha: RealInput, dim: IntScalar) -> FloatArray:

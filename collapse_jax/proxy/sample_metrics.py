@@ -17,10 +17,12 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from scipy import stats as _st
 
 from collapse_jax.core import linalg, mixture, transport
+from collapse_jax.core._lazy import lazy
 from collapse_jax.core._types import Array, Points
+
+_st = lazy("scipy.stats")
 
 
 class MetricSettings(NamedTuple):

@@ -5,9 +5,11 @@ keeps again, and the offset power law it follows under accumulate (theory.md 1.3
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
 
+from collapse_jax.core._lazy import lazy
 from collapse_jax.core._types import Float, FloatArray, IntScalar, RealArray, RealInput, RealScalar
+
+special = lazy("scipy.special")
 
 
 def exclusion_mass_ratio(pool: IntScalar, n: IntScalar, t: RealInput, paradigm: str

@@ -39,12 +39,35 @@ class Split(NamedTuple):
 
 
 def load_digits() -> ImageData:
-    """The scikit-learn handwritten digits: 1797 images of 8x8, grey levels 0..16 -> [0, 1]."""
-    from sklearn.datasets import load_digits as _load
+    """The scikit-learn handwritten digits: 1797 images of 8x8, grey levels 0..16 -> [0, 1].
 
-    d = _load()
-    x = (np.asarray(d.data, np.float32) / 16.0).astype(np.float32)
-    return ImageData(x, np.asarray(d.target, np.int32), 8, "sklearn-digits")
+    Read from the CSV that scikit-learn ships (``sklearn/datasets/data/digits.csv.gz``, the
+    file its ``load_digits`` parses) without importing scikit-learn, which takes 2-5 s; the
+    same arrays (``tests/vae/test_data.py``)."""
+    path = _digits_csv()
+    if path is None:
+        from sklearn.datasets import load_digits as _load
+
+        d = _load()
+        data, target = np.asarray(d.data), np.asarray(d.target)
+    else:
+        table = np.loadtxt(path, delimiter=",")
+        data, target = table[:, :-1], table[:, -1]
+    x = (np.asarray(data, np.float32) / 16.0).astype(np.float32)
+    return ImageData(x, np.asarray(target, np.int32), 8, "sklearn-digits")
+
+
+def _digits_csv() -> str | None:
+    """The path of scikit-learn's digits CSV, found without importing it (``None``: not
+    there; :func:`load_digits` then asks scikit-learn itself)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    for root in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = os.path.join(root, "datasets", "data", "digits.csv.gz")
+        if os.path.isfile(path):
+            return path
+    return None
 
 
 def _read(path: str) -> bytes:

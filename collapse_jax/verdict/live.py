@@ -118,6 +118,13 @@ def arm(live: Live) -> None:
         _LISTENING = True
 
 
+def begin() -> None:
+    """The check has validated every flag: print the start line now (it would otherwise wait
+    for the first traced program, behind host-side work such as a quadrature)."""
+    if _CURRENT is not None:
+        _CURRENT.started()
+
+
 def disarm() -> None:
     global _CURRENT
     if _CURRENT is not None:

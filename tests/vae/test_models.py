@@ -51,6 +51,19 @@ def test_digits_are_float32_in_unit_interval():
     assert set(np.unique(d.y)) == set(range(10))
 
 
+def test_digits_without_sklearn_are_sklearns_arrays(monkeypatch):
+    from sklearn.datasets import load_digits as sk
+
+    ref = sk()
+    d = nd.load_digits()  # read from the shipped CSV, no sklearn import
+    np.testing.assert_array_equal(d.x, (np.asarray(ref.data, np.float32) / 16.0))
+    np.testing.assert_array_equal(d.y, ref.target)
+    monkeypatch.setattr(nd, "_digits_csv", lambda: None)  # the fallback asks sklearn
+    e = nd.load_digits()
+    np.testing.assert_array_equal(e.x, d.x)
+    np.testing.assert_array_equal(e.y, d.y)
+
+
 def test_stratified_split_is_fixed_and_disjoint():
     d = nd.load_digits()
     a, b = nd.stratified_split(d, seed=3), nd.stratified_split(d, seed=3)

@@ -37,6 +37,20 @@ def test_help_imports_no_jax(name):
     assert not {"jax", "scipy", "numpy"} & imported
 
 
+@pytest.mark.parametrize("name", ["knowledge_center", "proxy_references", "vae_verification"])
+def test_a_check_module_loads_scipy_ott_and_sklearn_on_first_use(name):
+    # the start line waits for the check's import: scipy.stats / optimize (0.6-1.3 s),
+    # ott-jax (1-3 s) and scikit-learn (2-5 s) load only when a computation needs them
+    r = subprocess.run([sys.executable, "-X", "importtime", "-c",
+                        f"import {_help.COMMANDS[name]}"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert _help.COMMANDS[name] in imported and "jax" in imported  # the listing is real
+    assert not {"scipy.stats", "scipy.optimize", "ott", "sklearn"} & imported
+
+
 def test_other_arguments_go_to_the_parser(capsys):
     _help.maybe_print_help("power_law", ["--seeds", "5"])
     _help.maybe_print_help("power_law", [])

@@ -59,6 +59,20 @@ def test_start_line_comes_from_the_first_stage_without_a_trace(piped, capsys):
     assert ": running: " in err[0] and err[1].startswith("  [1/1] stage1")
 
 
+def test_begin_prints_the_start_line_before_host_work(piped, capsys):
+    seen = []
+
+    def body(args):
+        live.begin()  # flags validated; a slow host-side step (a quadrature) follows
+        seen.append(capsys.readouterr().err)
+        live.begin()  # once only
+        return _body(steps=1, trace=False)(args)
+
+    assert _run(body) == 0
+    assert seen[0].startswith("python -m proofs_checks.fake_live: running: seeds 100")
+    assert ": running: " not in capsys.readouterr().err
+
+
 def test_silenced(piped, capsys):
     piped.setenv(live.ENV, "0")
     assert _run(_body(steps=2)) == 0

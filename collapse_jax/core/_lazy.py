@@ -1,0 +1,26 @@
+"""Modules imported on first use: scipy's ``stats``, ``special``, ``signal``, ... cost about
+0.6 s to import, and a check prints its start line before it needs them (issue: the start
+line within 1 s). ``_st = lazy("scipy.stats")`` then ``_st.norm.ppf(p)`` imports
+``scipy.stats`` at that first attribute access, once."""
+
+from __future__ import annotations
+
+import importlib
+import types
+
+
+class _Lazy(types.ModuleType):
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.__dict__["_target"] = name
+
+    def __getattr__(self, attr: str):
+        mod = importlib.import_module(self.__dict__["_target"])
+        value = getattr(mod, attr)
+        self.__dict__[attr] = value  # later lookups skip __getattr__
+        return value
+
+
+def lazy(name: str) -> types.ModuleType:
+    """A stand-in for ``importlib.import_module(name)`` that imports on first attribute use."""
+    return _Lazy(name)
