@@ -71,6 +71,7 @@ def test_gain_sign_change_is_found_and_a_flipped_prediction_fails(monkeypatch, t
     assert claims["10b"]["reason"] == "CI not above bound", claims["10b"]
 
 
+@pytest.mark.slow  # 1000 seeds at 9 points; the check's own claims run by default
 def test_gain_sweep_follows_the_quadrature(tmp_path):
     """The figure's gain-vs-ratio points: each measured mean (1000 seeds) lies within 3.3
     standard errors of the exact quadrature (simultaneous over the 9 points, Bonferroni),

@@ -209,6 +209,7 @@ def test_minority_claim_can_fail(monkeypatch):
                     assert claims[cid].reason == "CI not below bound"
 
 
+@pytest.mark.slow  # its own programs (EM under vmap): 21 s
 def test_mixtures_run_one_seed_per_program_on_the_cpu():
     """EM's while_loop under vmap runs every seed until the slowest stops: on the CPU the
     preset's mixtures run one seed per device per program unless --chunk-size says otherwise;
@@ -229,7 +230,8 @@ def test_mixtures_run_one_seed_per_program_on_the_cpu():
         np.testing.assert_allclose(runs[0][name], runs[1][name], rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("family", ["laplace", "unequal-gmm"])
+@pytest.mark.parametrize("family", ["laplace",
+                                    pytest.param("unequal-gmm", marks=pytest.mark.slow)])
 def test_staged_pool_gives_the_single_buffer_results(family):
     """Growing the accumulate pool in stages (core.pool.staged_scan) changes only how much
     padding each generation scans: the curves equal the single full-size buffer's to
