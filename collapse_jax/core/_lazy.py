@@ -1,7 +1,9 @@
-"""Modules imported on first use: scipy's ``stats``, ``special``, ``signal``, ... cost about
-0.6 s to import, and a check prints its start line before it needs them (issue: the start
-line within 1 s). ``_st = lazy("scipy.stats")`` then ``_st.norm.ppf(p)`` imports
-``scipy.stats`` at that first attribute access, once."""
+"""Modules imported on first use.
+
+SciPy's ``stats`` and ``optimize`` (0.6-1.3 s) and ott-jax (1-3 s) are needed only once a
+check computes, and a check prints its start line before that, within 1 s of starting
+(``docs/reporting.md``). ``_st = lazy("scipy.stats")`` then ``_st.norm.ppf(p)`` imports
+``scipy.stats`` at that first attribute access, once; later accesses are plain attributes."""
 
 from __future__ import annotations
 

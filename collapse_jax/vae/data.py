@@ -43,7 +43,7 @@ def load_digits() -> ImageData:
 
     Read from the CSV that scikit-learn ships (``sklearn/datasets/data/digits.csv.gz``, the
     file its ``load_digits`` parses) without importing scikit-learn, which takes 2-5 s; the
-    same arrays (``tests/vae/test_data.py``)."""
+    same arrays (``tests/vae/test_models.py``)."""
     path = _digits_csv()
     if path is None:
         from sklearn.datasets import load_digits as _load
