@@ -50,6 +50,12 @@ _sdiv = lazy("ott.tools.sinkhorn_divergence")
 GEOMLOSS_DECAY = 0.81
 
 
+def anneal_decay(anneal: float) -> float:
+    """The ``decay`` that goes with an ``anneal`` start factor: none without annealing
+    (``anneal == 1``), geomloss' :data:`GEOMLOSS_DECAY` per step otherwise."""
+    return 1.0 if float(anneal) == 1.0 else GEOMLOSS_DECAY
+
+
 class SinkhornSettings(NamedTuple):
     """Static Sinkhorn settings (hashable, so they can live in a kernel config).
 

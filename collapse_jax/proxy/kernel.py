@@ -136,8 +136,7 @@ def proxy_config(*, dim: int = 2, modes: int = 6, skew: float = 0.6, radius: flo
     n_eval = check_int(fn, "n_eval", n_eval, 10)
     settings = transport.sinkhorn_settings(epsilon, sinkhorn_iterations, threshold, momentum,
                                            anneal=anneal,
-                                           decay=(1.0 if float(anneal) == 1.0
-                                                  else transport.GEOMLOSS_DECAY),
+                                           decay=transport.anneal_decay(anneal),
                                            debias=debias)
     tau = check_float(fn, "tau", tau, 0.0, 1.0, lo_open=True)
     rounds = check_int(fn, "rounds", rounds, 1, 200)

@@ -100,7 +100,7 @@ def main(argv=None) -> int:
             for anneal in (1.0, a.anneal):
                 st = transport.sinkhorn_settings(
                     eps, a.iterations, 1e-3, 1.5 if anneal == 1.0 else 1.0, anneal=anneal,
-                    decay=1.0 if anneal == 1.0 else transport.GEOMLOSS_DECAY,
+                    decay=transport.anneal_decay(anneal),
                     debias=debias)
                 t0 = time.perf_counter()
                 m = measure(a.seeds, cfg, st)

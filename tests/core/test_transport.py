@@ -224,3 +224,8 @@ def test_annealing_settings_are_validated(kw, word):
     from collapse_jax.core._errors import InvalidInput
     with pytest.raises(InvalidInput, match=word):
         transport.sinkhorn_settings(0.1, 100, **kw)
+
+
+def test_anneal_decay_is_geomloss_scaling_only_when_annealing():
+    assert transport.anneal_decay(1.0) == 1.0 and transport.anneal_decay(1) == 1.0
+    assert transport.anneal_decay(50.0) == transport.GEOMLOSS_DECAY == 0.9**2
