@@ -33,6 +33,7 @@ import sys
 import numpy as np
 
 from collapse_jax.core import stats
+from collapse_jax.core._lazy import lazy
 from collapse_jax.engine import batch
 from collapse_jax.knowledge_center import theory as vt
 from collapse_jax.knowledge_center import yi_linear as yl
@@ -57,6 +58,9 @@ from collapse_jax.verdict.cli import (
 )
 from collapse_jax.verdict.errors import CheckError
 from collapse_jax.verdict.outputs import save_figure
+
+#: root finding for a refusal's message only (loaded then: 1 s off the start line)
+_optimize = lazy("scipy.optimize")
 
 NAME = "knowledge_center"
 DEFAULTS = {"seeds": 200, "generations": 30, "n": 2000}
@@ -196,11 +200,6 @@ def _validate_window(a):
       for the doubled-bias point) sees ``n P_acc(u) K`` accepted rows over the whole run;
       below one (or when ``P_acc`` underflows float64) it never moves.
     """
-    def brentq(f, lo, hi):  # scipy.optimize loads only for a refusal (1 s at the start line)
-        from scipy.optimize import brentq as root
-
-        return root(f, lo, hi)
-
     r_list = sorted({*R_SWEEP, a.r})
     w_lo = float(vt.window(r_list[0], a.sigma_c, a.sigma))
     w_hi = float(vt.window(r_list[-1], a.sigma_c, a.sigma))
@@ -211,7 +210,7 @@ def _validate_window(a):
         return 1.0 - float(vt.rho(w)) - need
 
     if not (math.isfinite(w_hi) and gap(w_hi) >= 0):
-        w_max = brentq(gap, 1.0, 8.0)
+        w_max = _optimize.brentq(gap, 1.0, 8.0)
         raise CheckError(f"{flags} is invalid: the widest verifier window of the run, w = (r + "
                          f"sigma_c) / sigma = {w_hi:.4g} at r = {r_list[-1]:g}, contracts too "
                          f"slowly to become stationary within {ROUNDS_MAX} rounds; allowed "
@@ -230,7 +229,7 @@ def _validate_window(a):
 
         u = d_ / a.sigma
         if not excess(u) >= 0:
-            u_max = brentq(excess, 0.0, w + 40.0)  # P_acc(w + 40) underflows float64
+            u_max = _optimize.brentq(excess, 0.0, w + 40.0)  # P_acc(w + 40) underflows float64
             raise CheckError(
                 f"--delta={a.delta!r} is invalid with --sigma={a.sigma!r}: a model {u:.3g} "
                 f"noise units from the verifier's centre (bias {d_:g}, window w = {w:.3g}) "

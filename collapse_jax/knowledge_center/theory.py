@@ -581,6 +581,8 @@ def _check_setting(fn: str, st: Setting) -> Setting:
 def _laguerre() -> tuple[np.ndarray, np.ndarray]:
     """64-point Gauss-Laguerre nodes and weights (computed on first use: scipy loads late)."""
     return special.roots_laguerre(64)
+
+
 #: Probability below which a node of the propagated law is dropped (its contribution to a
 #: second moment is below 1e-15 u^2, far under any Monte Carlo resolution).
 _NEGLIGIBLE = 1e-15

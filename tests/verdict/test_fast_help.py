@@ -25,14 +25,19 @@ def test_stored_text_is_the_live_parsers_help(name):
     assert TEXTS[name] == _help.live_help(name)
 
 
+def _imports(*args):
+    """``(result, modules imported)`` of ``python -X importtime ARGS``."""
+    r = subprocess.run([sys.executable, "-X", "importtime", *args], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r, {line.split("|")[-1].strip() for line in r.stderr.splitlines()
+               if line.startswith("import time:")}
+
+
 @pytest.mark.parametrize("name", ["power_law", "sweep", "vae_verification"])
 def test_help_imports_no_jax(name):
-    r = subprocess.run([sys.executable, "-X", "importtime", "-m", f"proofs_checks.{name}",
-                        "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr[-2000:]
+    r, imported = _imports("-m", f"proofs_checks.{name}", "--help")
     assert r.stdout == TEXTS[name]
-    imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines()
-                if line.startswith("import time:")}
     assert "proofs_checks._help" in imported  # the listing is real
     assert not {"jax", "scipy", "numpy"} & imported
 
@@ -41,12 +46,7 @@ def test_help_imports_no_jax(name):
 def test_a_check_module_loads_scipy_ott_and_sklearn_on_first_use(name):
     # the start line waits for the check's import: scipy.stats / optimize (0.6-1.3 s),
     # ott-jax (1-3 s) and scikit-learn (2-5 s) load only when a computation needs them
-    r = subprocess.run([sys.executable, "-X", "importtime", "-c",
-                        f"import {_help.COMMANDS[name]}"], cwd=ROOT, capture_output=True,
-                       text=True, timeout=120)
-    assert r.returncode == 0, r.stderr[-2000:]
-    imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines()
-                if line.startswith("import time:")}
+    _, imported = _imports("-c", f"import {_help.COMMANDS[name]}")
     assert _help.COMMANDS[name] in imported and "jax" in imported  # the listing is real
     assert not {"scipy.stats", "scipy.optimize", "ott", "sklearn"} & imported
 
@@ -68,11 +68,7 @@ def test_write_refuses_other_arguments(capsys):
 
 
 def test_monitor_help_imports_no_numpy():
-    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "collapse_jax.monitor",
-                        "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr[-2000:]
+    r, imported = _imports("-m", "collapse_jax.monitor", "--help")
     assert r.stdout.startswith("usage: python -m collapse_jax.monitor")
-    imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines()
-                if line.startswith("import time:")}
     assert "collapse_jax.monitor.cli" in imported
     assert not {"jax", "scipy", "numpy"} & imported
