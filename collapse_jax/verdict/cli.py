@@ -158,6 +158,8 @@ class Progress:
         self.enabled = self.style != "off"
         self.t0 = time.perf_counter()
         self._chunk_print = 0.0
+        # [time, done] of the current batch call's first chunk, then its last done and total
+        self._chunk_base: list | None = None
         run = live.current()
         if run is not None and total > 0:
             run.stage = f"stage 1 of {total}"
@@ -176,23 +178,33 @@ class Progress:
             print(text, file=sys.stderr, flush=True)
 
     def chunks(self, done: int, total: int):
-        """Chunk-level progress (``batch.Options(progress=...)`` calls it after every chunk)."""
+        """Chunk-level progress (``batch.Options(progress=...)`` calls it after every chunk).
+
+        The pace of a batch call is measured from its first finished chunk on: that chunk
+        carries the call's compile, and earlier stages are not this call's pace. Until a
+        second chunk finishes there is no estimate ("~? s left")."""
         dog = _WATCHDOG.get()
         if dog is not None:
             dog.set_stage(f"chunk {min(done + 1, total)} of {total}")
+        now = time.perf_counter()
+        if self._chunk_base is None or done <= self._chunk_base[2] or total != self._chunk_base[3]:
+            self._chunk_base = [now, done, done, total]  # a new batch call: its first chunk
+        self._chunk_base[2] = done
         if not self.enabled or total <= 1:
             return
-        el = time.perf_counter() - self.t0
-        rate = done / max(el, 1e-9)
+        el = now - self.t0
+        t1, d1 = self._chunk_base[0], self._chunk_base[1]
+        rate = (done - d1) / (now - t1) if done > d1 and now > t1 else 0.0
         if self.style == "tty":
-            print(f"\r  chunks {done}/{total}  {rate:.2f} chunks/s  {el:6.1f}s", end="",
+            pace = f"{rate:.2f} chunks/s" if rate > 0 else "compiling"
+            print(f"\r  chunks {done}/{total}  {pace}  {el:6.1f}s", end="",
                   file=sys.stderr, flush=True)
             if done == total:
                 print(file=sys.stderr)
         elif done == total or el - self._chunk_print >= live.CHUNK_LINE_S:
             self._chunk_print = el
-            left = (total - done) / rate if rate > 0 else float("nan")
-            self._line(f"  chunks {done}/{total}  {el:.1f} s, ~{left:.0f} s left")
+            left = f"{(total - done) / rate:.0f}" if rate > 0 else ("0" if done == total else "?")
+            self._line(f"  chunks {done}/{total}  {el:.1f} s, ~{left} s left")
 
     def step(self, label: str):
         self.done += 1

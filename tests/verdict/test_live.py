@@ -109,3 +109,20 @@ def test_mode_from_environment(monkeypatch):
     for value, expected in (("0", "off"), ("off", "off"), ("1", "lines"), ("lines", "lines")):
         monkeypatch.setenv(live.ENV, value)
         assert live.mode() == expected
+
+
+def test_chunk_estimate_is_the_pace_of_its_own_batch_call(piped, capsys, monkeypatch):
+    """A batch call's first chunk carries its compile and earlier stages are another call's
+    pace: the estimate comes from the call's later chunks only (it said ~5588 s left for a
+    150 s stage that started 175 s into a run)."""
+    clock = iter([0.0, 200.0, 210.0, 220.0, 300.0, 330.0])
+    monkeypatch.setattr(cli.time, "perf_counter", lambda: next(clock))
+    p = cli.Progress(2)                    # t0 = 0; the first stage took 200 s
+    for done, total in [(1, 4), (2, 4), (4, 4), (1, 3), (2, 3)]:
+        p.chunks(done, total)
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["  chunks 1/4  200.0 s, ~? s left",   # compile chunk: no pace yet
+                   "  chunks 2/4  210.0 s, ~20 s left",  # 1 chunk per 10 s, 2 to go
+                   "  chunks 4/4  220.0 s, ~0 s left",
+                   "  chunks 1/3  300.0 s, ~? s left",   # a new call: its own pace
+                   "  chunks 2/3  330.0 s, ~30 s left"]
