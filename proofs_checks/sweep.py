@@ -76,9 +76,6 @@ LEGACY_DEFAULTS = {"alpha": [0.25], "offset": [0.0], "fixed_scale": [1.0], "dim"
                    "p": 5, "n0": 20, "design": "block", "sampler": "rows",
                    "precision": "float64"}
 LEGACY_FLAGS = (*LEGACY_DEFAULTS, "n", "generations", "paradigm")
-#: The flags of one legacy kernel only (a run of the other one rejects them).
-PL_ONLY = ("alpha", "offset", "fixed_scale", "dim", "metric", "truth", "estimator")
-KC_ONLY = ("delta", "r", "sigma", "sigma_c", "verify", "p", "n0", "design", "sampler")
 #: The flags of a run of the generic flags (stored in ``config.json``).
 GENERIC_FLAGS = ("kernel", "set", "config", "seeds", "silos", "key")
 #: Flags that may change on ``--resume``: how the points run, not what they compute.
@@ -169,10 +166,6 @@ def build_parser(cls=_CLIParser):
     g = p.add_argument_group("power_law grid (lists) and structure")
     g.add_argument("--alpha", type=float, nargs="+", default=None,
                    help="kept fractions, in (0, 1] (default 0.25)")
-    g.add_argument("--n", type=int, nargs="+", default=None,
-                   help="power_law: kept points per generation, a list (default 200); "
-                        "knowledge_center: synthetic rows per direction, one value "
-                        "(default 2000)")
     g.add_argument("--offset", type=float, nargs="+", default=None,
                    help="silo bias of the reference in standard deviations, >= 0 "
                         "(default 0)")
@@ -206,6 +199,10 @@ def build_parser(cls=_CLIParser):
                         "per direction the accepted count (binomial) and accepted-noise sum "
                         "(normal, exact mean and variance), 2 p draws per round (default rows)")
     c = p.add_argument_group("common")
+    c.add_argument("--n", type=int, nargs="+", default=None,
+                   help="power_law: kept points per generation, a list (default 200); "
+                        "knowledge_center: synthetic rows per direction, one value "
+                        "(default 2000)")
     c.add_argument("--generations", "--rounds", dest="generations", type=int, default=None,
                    help="generations (power_law, default 200) or rounds (knowledge_center, "
                         "default 30)")
@@ -224,7 +221,15 @@ def build_parser(cls=_CLIParser):
                    help="grid points vmapped together, one compile for all batches "
                         "(default 8)")
     add_execution_flags(e, "default: all seeds at once")
+    p.kernel_groups = {"power_law": g, "knowledge_center": v}
     return p
+
+
+def kernel_only_flags() -> dict[str, tuple[str, ...]]:
+    """The flags of one legacy kernel only, by kernel: the destinations of its argument group
+    in :func:`build_parser` (a run of the other kernel rejects them)."""
+    return {kernel: tuple(action.dest for action in group._group_actions)
+            for kernel, group in build_parser().kernel_groups.items()}
 
 
 def _given(argv) -> dict:
@@ -461,10 +466,9 @@ def _reject_other_kernels_flags(a) -> None:
     stored run resolves every legacy default, so only a new run checks this)."""
     if a.kernel not in LEGACY_KERNELS or _generic(a):
         return
-    other = KC_ONLY if a.kernel == "power_law" else PL_ONLY
-    stray = [_flag(k) for k in other if getattr(a, k) is not None]
+    owner = "knowledge_center" if a.kernel == "power_law" else "power_law"
+    stray = [_flag(k) for k in kernel_only_flags()[owner] if getattr(a, k) is not None]
     if stray:
-        owner = "knowledge_center" if a.kernel == "power_law" else "power_law"
         raise CheckError(f"{', '.join(stray)} {'is' if len(stray) == 1 else 'are'} invalid "
                          f"with --kernel {a.kernel}: allowed with --kernel {owner}")
 

@@ -53,7 +53,7 @@ from collapse_jax.verdict.cli import (
     base_parser,
     check_flags,
     fixed_by_preset,
-    is_given,
+    preset_default,
     run_check,
 )
 from collapse_jax.verdict.errors import CheckError
@@ -129,8 +129,7 @@ YI_MAX_SIMULATIONS = 2 * 10**7
 def _yi_linear(a):
     """``--preset yi-linear`` (:mod:`collapse_jax.knowledge_center.yi_linear`)."""
     defaults = vars(build_parser().parse_args([]))
-    if not is_given(a, "seeds", defaults["seeds"]):
-        a.seeds = yl.SIM_N
+    preset_default(a, defaults, "seeds", yl.SIM_N)
     if a.grid_step is None:
         a.grid_step = yl.QUICK_GRID_STEP if a.quick else 1
     fixed = ("generations", "p", "n0", "n", "sigma", "sigma_c", "r", "delta", "design",

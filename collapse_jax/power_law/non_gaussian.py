@@ -53,7 +53,7 @@ from collapse_jax.verdict import (
     live,
     run_check,
 )
-from collapse_jax.verdict.cli import is_given, numbered
+from collapse_jax.verdict.cli import numbered, preset_default
 
 NAME = "non_gaussian"
 DEFAULTS = {"seeds": 1000, "generations": 200}
@@ -332,8 +332,7 @@ def _preset(a):
     from collapse_jax.verdict import Progress
 
     defaults = vars(build_parser().parse_args([]))
-    if not is_given(a, "seeds", defaults["seeds"]):
-        a.seeds = PRESET_QUICK_SEEDS if a.quick else PRESET_SEEDS
+    preset_default(a, defaults, "seeds", PRESET_SEEDS, PRESET_QUICK_SEEDS)
     if a.mixture_seeds is None:
         a.mixture_seeds = MIXTURE_QUICK_SEEDS if a.quick else MIXTURE_SEEDS
     level = a.plan.declare(pre.claim_ids(a.mixtures))

@@ -29,7 +29,7 @@ from collapse_jax.power_law import equivalent, published
 from collapse_jax.power_law.kernel import selection_config, selection_kernel, selection_params
 from collapse_jax.verdict import bounds
 from collapse_jax.verdict.claim import Claim
-from collapse_jax.verdict.cli import Progress, check_flags, is_given
+from collapse_jax.verdict.cli import Progress, check_flags, preset_default
 from collapse_jax.verdict.curves import curve_summary
 from collapse_jax.verdict.errors import CheckError
 
@@ -95,8 +95,7 @@ def validate(a, defaults: dict) -> float:
         if getattr(a, flag) != defaults[flag]:
             raise CheckError(f"--{flag.replace('_', '-')}={getattr(a, flag)!r} is invalid with "
                              f"--preset {NAME}: allowed only the default (the preset fixes it)")
-    if not is_given(a, "seeds", defaults["seeds"]):  # the preset's own size
-        a.seeds = QUICK_SEEDS if a.quick else SEEDS
+    preset_default(a, defaults, "seeds", SEEDS, QUICK_SEEDS)  # the preset's own size
     level = a.plan.declare(claim_ids(a.n))
     check_flags([
         stats.seeds_row(a.seeds, level),

@@ -24,6 +24,8 @@ from collapse_jax.core._types import (
 # a generic statistic, re-exported here where the power-law predictions use it
 from collapse_jax.core.stats import loglog_window_slope as loglog_window_slope
 
+integrate = lazy("scipy.integrate")
+optimize = lazy("scipy.optimize")
 special = lazy("scipy.special")
 stats = lazy("scipy.stats")
 
@@ -116,13 +118,11 @@ def predicted_window_slope(psi: RealScalar, window: Window) -> float:
 def psi_from_slope(slope: RealScalar, window: Window) -> float:
     """Invert :func:`predicted_window_slope`: the exponent whose exact finite-``t`` trace
     shows ``slope`` over ``window`` (NaN outside the invertible range)."""
-    from scipy.optimize import brentq
-
     f = lambda p: predicted_window_slope(p, window) - slope  # noqa: E731
     lo, hi = -0.5, 1.5
     if not np.isfinite(slope) or f(lo) * f(hi) > 0:
         return float("nan")
-    return float(brentq(f, lo, hi, xtol=1e-12))
+    return float(optimize.brentq(f, lo, hi, xtol=1e-12))
 
 
 def w2_limit_initial(reference_dist_sq: RealArray, trace0: RealArray) -> FloatArray:
@@ -165,8 +165,6 @@ def _radial_sq_laws(dim: int, family: str):
     (identity covariance): ``P(R^2 <= s)`` and ``E[R^2; R^2 <= s]``. Gaussian: ``R^2 ~
     chi2_d`` and ``E[chi2_d; chi2_d <= s] = d F_{chi2_{d+2}}(s)``. Symmetric multivariate
     Laplace: ``R^2 = W chi2_d`` with ``W ~ Exp(1)``, one integral over ``W`` each."""
-    from scipy import integrate
-
     if family == "gaussian":
         return (lambda s: stats.chi2.cdf(s, dim),
                 lambda s: dim * stats.chi2.cdf(s, dim + 2))
@@ -212,8 +210,6 @@ def psi_family(alpha: RealScalar, dim: IntScalar, family: str = "gaussian") -> f
     Laplace, whose radius is a mixture: nested quadrature); the Gaussian gives
     :func:`psi_closed_form` (``tests/power_law/test_theory.py``). ``alpha = 1`` gives 0.
     """
-    from scipy import optimize
-
     alpha, dim = float(alpha), int(dim)
     if alpha >= 1.0:
         return 0.0

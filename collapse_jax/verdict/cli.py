@@ -249,6 +249,13 @@ def is_given(a: argparse.Namespace, name: str, default) -> bool:
     return name in given if given is not None else getattr(a, name) != default
 
 
+def preset_default(a: argparse.Namespace, defaults: dict, name: str, full, quick=None) -> None:
+    """A preset's own value of flag ``name`` unless the user gave it: ``quick`` with
+    ``--quick`` (when given), else ``full``. ``defaults``: the check's parser defaults."""
+    if not is_given(a, name, defaults[name]):
+        setattr(a, name, quick if quick is not None and a.quick else full)
+
+
 def apply_quick(a: argparse.Namespace, defaults: dict, quick: dict, keys) -> None:
     """``--quick``: every flag in ``keys`` not given explicitly takes its quick value (a flag
     the user gave wins, even when it equals the default)."""

@@ -624,3 +624,20 @@ def test_a_flag_given_at_its_default_value_counts_as_given():
     b = p.parse_args(argv)
     assert not is_given(b, "seeds", 1000) and is_given(b, "seeds", 500)
     assert given_flags(p, []) == frozenset() and isinstance(b, argparse.Namespace)
+
+
+def test_preset_default_takes_the_presets_size_unless_the_flag_was_given():
+    from collapse_jax.verdict.cli import base_parser, given_flags, preset_default
+
+    p = base_parser("t", "a test check", seeds=1000, generations=200)
+    runs = {(): 5000, ("--quick",): 64, ("--seeds", "1000"): 1000,
+            ("--quick", "--seeds", "7"): 7}
+    for argv, seeds in runs.items():
+        a = p.parse_args(list(argv))
+        a.given = given_flags(p, list(argv))
+        preset_default(a, {"seeds": 1000}, "seeds", 5000, 64)
+        assert a.seeds == seeds, argv
+    a = p.parse_args(["--quick"])
+    a.given = given_flags(p, ["--quick"])
+    preset_default(a, {"seeds": 1000}, "seeds", 5000)  # no quick size: the full one
+    assert a.seeds == 5000
