@@ -180,6 +180,21 @@ class Options(NamedTuple):
         return self
 
 
+def cpu_chunk_size(options: Options, seeds: int, per_device: int) -> int | None:
+    """Seeds per program for a run whose CPU programs should hold at most ``per_device`` seeds
+    per device: ``options.chunk_size`` when given; on the CPU backend, equal chunks of at most
+    ``per_device`` seeds per device of ``options.devices``; elsewhere ``None`` (the automatic
+    chunk, :func:`chunk_target_bytes`: an accelerator's width pays for what a CPU loses to a
+    wide program, such as a working set beyond the cache or a ``while_loop`` that every lane
+    runs until the slowest stops)."""
+    check_int("cpu_chunk_size", "seeds", seeds, 1)
+    check_int("cpu_chunk_size", "per_device", per_device, 1)
+    if options.chunk_size is not None or jax.default_backend() != "cpu":
+        return options.chunk_size
+    parts = -(-seeds // (per_device * (options.devices or 1)))
+    return -(-seeds // parts)
+
+
 def check_devices(fn: str, devices: int) -> int:
     """Validate a device count against ``jax.device_count()``."""
     return check_int(fn, "devices", devices, 1, jax.device_count())

@@ -186,18 +186,16 @@ def _minority_claim(family, run, n, level):
                "between the modes)")
 
 
-def _mixture_options(options):
+def _mixture_options(options, seeds: int):
     """The mixtures' batching: without ``--chunk-size``, on the CPU backend, one seed per
     device per program. EM's stopping rule is a ``while_loop``, and under ``vmap`` every seed
     of a program runs until the slowest has stopped: at 64 seeds per program a generation ran
     5.0 EM steps where a seed needs 2.4 on average (n = 100, accumulate + selection: 1.17 s
     per seed against 0.43 s at one seed per program, 2 cores). Accelerators keep the
     automatic chunk (their width pays for the idle steps)."""
-    import jax
+    from collapse_jax.engine import batch
 
-    if options.chunk_size is not None or jax.default_backend() != "cpu":
-        return options
-    return options._replace(chunk_size=options.devices or 1)
+    return options._replace(chunk_size=batch.cpu_chunk_size(options, seeds, 1))
 
 
 def simulate(a, key, progress):
@@ -240,7 +238,8 @@ def simulate(a, key, progress):
                                                  select=select, dim=DIM)
             (_, mm), tmm = batch.run(mixture_family.mixture_kernel, k, pl.preset_params(mcfg),
                                      mcfg, seeds=a.mixture_seeds, timed=True,
-                                     options=_mixture_options(a.batch_options))
+                                     options=_mixture_options(a.batch_options,
+                                                                      a.mixture_seeds))
             out.setdefault(fam, {})[regime] = {k_: np.asarray(v)[:, 0] for k_, v in mm.items()}
             timing["compile_s"] += tmm.compile_s
             timing["run_s"] += tmm.run_s

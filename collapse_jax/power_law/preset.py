@@ -108,12 +108,9 @@ def validate(a, defaults: dict) -> float:
 
 
 def _chunk(a, seeds: int) -> int | None:
-    """``--chunk-size`` when given; otherwise :data:`CPU_CHUNK`-sized equal chunks of
-    ``seeds`` on the CPU backend, and the engine's automatic chunk elsewhere."""
-    if a.chunk_size is not None or jax.default_backend() != "cpu":
-        return a.chunk_size
-    parts = -(-seeds // CPU_CHUNK)
-    return -(-seeds // parts)
+    """``--chunk-size`` when given; otherwise :data:`CPU_CHUNK` seeds per device per program
+    on the CPU backend (equal chunks), and the engine's automatic chunk elsewhere."""
+    return batch.cpu_chunk_size(a.batch_options, seeds, CPU_CHUNK)
 
 
 def _derive(out, start):
@@ -286,8 +283,6 @@ def summary(findings: dict, n: int, seeds: int) -> str:
 
 def _regime_key(key, regime):
     """The key of one regime's seeds (seed ``i`` gets ``fold_in(this, i)`` from the engine)."""
-    import jax
-
     return jax.random.fold_in(key, list(REGIMES).index(regime))
 
 

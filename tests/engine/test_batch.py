@@ -160,3 +160,22 @@ def test_auto_chunk_bounds_working_memory(monkeypatch):
                       )[1]["trace"]
     assert calls and calls[0] > 1, "the run was not split into chunks"
     np.testing.assert_allclose(np.asarray(split), np.asarray(whole), rtol=1e-13)
+
+
+def test_cpu_chunk_size_splits_seeds_evenly_per_device(monkeypatch):
+    opts = batch.Options()
+    assert batch.cpu_chunk_size(opts, 1000, 32) == 32      # 32 chunks of <= 32
+    assert batch.cpu_chunk_size(opts, 100, 32) == 25       # 4 equal chunks, not 32+32+32+4
+    assert batch.cpu_chunk_size(opts, 64, 32) == 32
+    assert batch.cpu_chunk_size(opts, 5, 32) == 5
+    assert batch.cpu_chunk_size(opts, 100, 1) == 1         # one seed per program
+    assert batch.cpu_chunk_size(opts._replace(chunk_size=7), 1000, 32) == 7  # given wins
+    monkeypatch.setattr(batch.jax, "device_count", lambda: 4)
+    two = opts._replace(devices=2)
+    assert batch.cpu_chunk_size(two, 1000, 32) == 63       # 16 chunks: <= 32 per device
+    assert batch.cpu_chunk_size(two, 101, 1) == 2
+    for bad in ((opts, 0, 32), (opts, 10, 0)):
+        with pytest.raises(ValueError, match="cpu_chunk_size"):
+            batch.cpu_chunk_size(*bad)
+    monkeypatch.setattr(batch.jax, "default_backend", lambda: "gpu")
+    assert batch.cpu_chunk_size(opts, 1000, 32) is None    # accelerators: automatic chunk
