@@ -238,8 +238,7 @@ def simulate(a, key, progress):
                                                  select=select, dim=DIM)
             (_, mm), tmm = batch.run(mixture_family.mixture_kernel, k, pl.preset_params(mcfg),
                                      mcfg, seeds=a.mixture_seeds, timed=True,
-                                     options=_mixture_options(a.batch_options,
-                                                                      a.mixture_seeds))
+                                     options=_mixture_options(a.batch_options, a.mixture_seeds))
             out.setdefault(fam, {})[regime] = {k_: np.asarray(v)[:, 0] for k_, v in mm.items()}
             timing["compile_s"] += tmm.compile_s
             timing["run_s"] += tmm.run_s
