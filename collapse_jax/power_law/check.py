@@ -108,7 +108,10 @@ def build_parser():
                         "gaussian_correct.py (d 10, alpha 0.05, fixed metric 0.3 Sigma*, offset "
                         "3 N(0,1) on 5 coordinates, 300 generations, four regimes; --n picks "
                         "the published folder 100, 200 or 500; --seeds the population, default "
-                        "1000), set beside their published runs")
+                        "1000), set beside their published runs; on the command line it "
+                        "shards its seeds over one CPU device per core unless --devices is "
+                        "given)")
+    p.split_cpu = lambda a: a.preset is not None  # measured: docs/power_law.md
     return p
 
 

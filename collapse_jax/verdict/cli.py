@@ -304,7 +304,7 @@ def run_check(name: str, parser: argparse.ArgumentParser,
     args.given = given_flags(parser, argv)
     written: set = set()  # outputs of this run (named by the Ctrl-C line)
     try:
-        code = _run_check(name, parser, body, args, written)
+        code = _run_check(name, parser, body, args, written, command_line=argv is None)
     except KeyboardInterrupt:
         written = [p for p in (getattr(args, "json", None), getattr(args, "curves", None),
                                getattr(args, "plot", None)) if p and p in written]
@@ -321,7 +321,30 @@ def run_check(name: str, parser: argparse.ArgumentParser,
     return code
 
 
-def _run_check(name, parser, body, args, written: set) -> int:
+def split_cpu(jax) -> int | None:
+    """Split the CPU backend into one JAX device per core before it starts; returns the number
+    of devices to shard seeds over, or ``None`` where it does not apply: one core, an
+    accelerator as the default backend, a host device count the user set in ``XLA_FLAGS``, or
+    a backend that has already started (a test process, a notebook).
+
+    One CPU program of a vmapped scan of small steps keeps about 1.6 of 2 cores busy; two
+    programs side by side keep both (the qiao-gaussian preset: 274 s computing against 323 s,
+    docs/power_law.md). A seed's numbers change only at rounding (its program's batch width).
+    """
+    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+             else os.cpu_count() or 1)
+    if cores < 2 or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        return None
+    try:
+        jax.config.update("jax_num_cpu_devices", cores)
+    except RuntimeError:  # the backend has started: its device count stays
+        return None
+    if jax.default_backend() != "cpu":
+        return None
+    return jax.local_device_count()
+
+
+def _run_check(name, parser, body, args, written: set, command_line: bool = False) -> int:
     check_output_path("--json", getattr(args, "json", None))
     check_output_path("--curves", getattr(args, "curves", None), ("csv",))
     check_output_path("--plot", getattr(args, "plot", None), PLOT_EXTENSIONS)
@@ -334,7 +357,14 @@ def _run_check(name, parser, body, args, written: set) -> int:
     from collapse_jax.engine import batch
 
     args.compile_cache_dir = cache.enable(getattr(args, "compile_cache", None), jax, parser.prog)
-    batch.maybe_initialize_distributed()
+    distributed = batch.maybe_initialize_distributed()
+    # A check may ask for every core on the CPU backend (``parser.split_cpu(args)``): only on
+    # the command line (a library caller's process keeps its devices), on one host, and when
+    # --devices was not given (--devices 1 keeps one device).
+    wants = getattr(parser, "split_cpu", None)
+    if (command_line and not distributed and wants is not None and wants(args)
+            and getattr(args, "devices", None) is None):
+        args.devices = split_cpu(jax)
     if not batch.is_primary():
         # Several processes: all compute the same run in lockstep (collapse_jax.engine.batch);
         # process 0 alone prints the table and progress and writes the outputs.

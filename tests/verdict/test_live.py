@@ -126,3 +126,61 @@ def test_chunk_estimate_is_the_pace_of_its_own_batch_call(piped, capsys, monkeyp
                    "  chunks 4/4  220.0 s, ~0 s left",
                    "  chunks 1/3  300.0 s, ~? s left",   # a new call: its own pace
                    "  chunks 2/3  330.0 s, ~30 s left"]
+
+
+_SPLIT_SCRIPT = """
+import sys
+import jax
+from collapse_jax.verdict import cli
+from collapse_jax.verdict.claim import Claim
+
+def body(args):
+    args.plan.declare(["c1"])
+    cli.Progress(1).step("stage1")  # the start line comes with the first stage
+    print("DEVICES", args.devices, jax.device_count(), file=sys.stderr)
+    claim = Claim("c1", "statement", 1.0, 1.0, (0.9, 1.1), 0.5, "equal")
+    return ({"config": {}, "precision": "float64", "curves": {},
+             "timing": {"compile_s": 0.0, "run_s": 0.0, "seed_generations_per_s": 0.0}},
+            [claim], None)
+
+p = cli.base_parser("fake_split", "fake", seeds=100, generations=7)
+p.split_cpu = lambda a: True
+sys.argv = ["fake_split", "--watchdog", "0", "--compile-cache", "off", *sys.argv[1:]]
+sys.exit(cli.run_check("fake_split", p, body))
+"""
+
+
+def _split_run(*argv, xla_flags=None):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("XLA_FLAGS", "JAX_PLATFORMS", live.ENV)}
+    env["JAX_PLATFORMS"] = "cpu"
+    if xla_flags:
+        env["XLA_FLAGS"] = xla_flags
+    r = subprocess.run([sys.executable, "-c", _SPLIT_SCRIPT, *argv], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    line = next(x for x in r.stderr.splitlines() if x.startswith("DEVICES"))
+    start = next(x for x in r.stderr.splitlines() if ": running: " in x)
+    return line.split()[1:], start
+
+
+def test_a_check_that_asks_for_it_runs_on_one_cpu_device_per_core():
+    """``parser.split_cpu``: on the command line, one CPU device per core unless --devices or
+    the user's XLA_FLAGS say otherwise; a process whose backend has started keeps its
+    devices (library callers, this test process)."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if cores < 2:
+        pytest.skip("one core: nothing to split")
+    devices, start = _split_run()
+    assert devices == [str(cores), str(cores)]
+    assert f"{cores} x cpu" in start
+    assert _split_run("--devices", "1")[0] == ["1", "1"]
+    assert _split_run(xla_flags="--xla_force_host_platform_device_count=3")[0] == ["None", "3"]
+    jax.devices()  # started here: the split would change the devices under the caller
+    assert cli.split_cpu(jax) is None
