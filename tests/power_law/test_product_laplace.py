@@ -219,13 +219,13 @@ def test_mixtures_run_one_seed_per_program_on_the_cpu():
     from collapse_jax.power_law import nongauss_preset as pre
     from collapse_jax.power_law import product_laplace as pl
 
-    assert pre._mixture_options(batch.Options()).chunk_size == 1
-    assert pre._mixture_options(batch.Options(chunk_size=5)).chunk_size == 5
+    assert pre._mixture_options(batch.Options(), 3).chunk_size == 1
+    assert pre._mixture_options(batch.Options(chunk_size=5), 3).chunk_size == 5
     cfg = mf.mixture_config(family="unequal-gmm", n=12, alpha=0.25, generations=6,
                             paradigm="accumulate", select=True, dim=2)
     runs = [batch.run(mf.mixture_kernel, jax.random.key(2), pl.preset_params(cfg), cfg,
                       seeds=3, options=o)[1]
-            for o in (batch.Options(), pre._mixture_options(batch.Options()))]
+            for o in (batch.Options(), pre._mixture_options(batch.Options(), 3))]
     for name in ("ratio", "min_weight", "em_steps"):
         np.testing.assert_allclose(runs[0][name], runs[1][name], rtol=1e-9, atol=1e-12)
 
