@@ -109,8 +109,8 @@ def build_parser():
                         "3 N(0,1) on 5 coordinates, 300 generations, four regimes; --n picks "
                         "the published folder 100, 200 or 500; --seeds the population, default "
                         "1000), set beside their published runs; on the command line it "
-                        "shards its seeds over one CPU device per core unless --devices is "
-                        "given)")
+                        "shards its seeds over one CPU device per core, or over --devices of "
+                        "them)")
     p.split_cpu = lambda a: a.preset is not None  # measured: docs/power_law.md
     return p
 

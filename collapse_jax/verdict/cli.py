@@ -359,12 +359,13 @@ def _run_check(name, parser, body, args, written: set, command_line: bool = Fals
     args.compile_cache_dir = cache.enable(getattr(args, "compile_cache", None), jax, parser.prog)
     distributed = batch.maybe_initialize_distributed()
     # A check may ask for every core on the CPU backend (``parser.split_cpu(args)``): only on
-    # the command line (a library caller's process keeps its devices), on one host, and when
-    # --devices was not given (--devices 1 keeps one device).
+    # the command line (a library caller's process keeps its devices) and on one host. Its
+    # seeds are sharded over all of them unless --devices picks how many (1: one device).
     wants = getattr(parser, "split_cpu", None)
-    if (command_line and not distributed and wants is not None and wants(args)
-            and getattr(args, "devices", None) is None):
-        args.devices = split_cpu(jax)
+    if command_line and not distributed and wants is not None and wants(args):
+        split = split_cpu(jax)
+        if getattr(args, "devices", None) is None:
+            args.devices = split
     if not batch.is_primary():
         # Several processes: all compute the same run in lockstep (collapse_jax.engine.batch);
         # process 0 alone prints the table and progress and writes the outputs.

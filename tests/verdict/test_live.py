@@ -169,9 +169,10 @@ def _split_run(*argv, xla_flags=None):
 
 
 def test_a_check_that_asks_for_it_runs_on_one_cpu_device_per_core():
-    """``parser.split_cpu``: on the command line, one CPU device per core unless --devices or
-    the user's XLA_FLAGS say otherwise; a process whose backend has started keeps its
-    devices (library callers, this test process)."""
+    """``parser.split_cpu``: on the command line, one CPU device per core, the seeds sharded
+    over all of them unless --devices picks how many; the user's XLA_FLAGS host count wins;
+    a process whose backend has started keeps its devices (library callers, this test
+    process)."""
     import os
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -180,7 +181,8 @@ def test_a_check_that_asks_for_it_runs_on_one_cpu_device_per_core():
     devices, start = _split_run()
     assert devices == [str(cores), str(cores)]
     assert f"{cores} x cpu" in start
-    assert _split_run("--devices", "1")[0] == ["1", "1"]
+    assert _split_run("--devices", "1")[0] == ["1", str(cores)]
+    assert _split_run("--devices", "2")[0] == ["2", str(cores)]
     assert _split_run(xla_flags="--xla_force_host_platform_device_count=3")[0] == ["None", "3"]
     jax.devices()  # started here: the split would change the devices under the caller
     assert cli.split_cpu(jax) is None
