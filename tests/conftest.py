@@ -27,6 +27,8 @@ import os
 import jax
 import pytest
 
+from collapse_jax.verdict.cli import usable_cores
+
 os.environ.setdefault("COLLAPSE_JAX_COMPILE_CACHE", "off")
 os.environ.setdefault("COLLAPSE_JAX_PROGRESS", "0")
 jax.config.update("jax_enable_x64", True)
@@ -43,10 +45,7 @@ def pytest_xdist_auto_num_workers(config):
     available memory and at most 4 (each worker compiles its own programs). Modules stay on
     one worker in order (``--dist loadfile``): a module's later tests reuse its earlier
     tests' compiled programs."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
+    cores = usable_cores()
     try:
         with open("/proc/meminfo") as f:
             avail = next(int(line.split()[1]) * 1024 for line in f

@@ -158,8 +158,8 @@ class Progress:
         self.enabled = self.style != "off"
         self.t0 = time.perf_counter()
         self._chunk_print = 0.0
-        # [time, done] of the current batch call's first chunk, then its last done and total
-        self._chunk_base: list | None = None
+        self._call: tuple[float, int] | None = None  # (time, done) of a batch call's 1st chunk
+        self._last = (0, 0)  # (done, total) of the last chunk reported
         run = live.current()
         if run is not None and total > 0:
             run.stage = f"stage 1 of {total}"
@@ -187,13 +187,13 @@ class Progress:
         if dog is not None:
             dog.set_stage(f"chunk {min(done + 1, total)} of {total}")
         now = time.perf_counter()
-        if self._chunk_base is None or done <= self._chunk_base[2] or total != self._chunk_base[3]:
-            self._chunk_base = [now, done, done, total]  # a new batch call: its first chunk
-        self._chunk_base[2] = done
+        if self._call is None or done <= self._last[0] or total != self._last[1]:
+            self._call = (now, done)  # a new batch call: its first chunk
+        self._last = (done, total)
         if not self.enabled or total <= 1:
             return
         el = now - self.t0
-        t1, d1 = self._chunk_base[0], self._chunk_base[1]
+        t1, d1 = self._call
         rate = (done - d1) / (now - t1) if done > d1 and now > t1 else 0.0
         if self.style == "tty":
             pace = f"{rate:.2f} chunks/s" if rate > 0 else "compiling"
@@ -321,6 +321,14 @@ def run_check(name: str, parser: argparse.ArgumentParser,
     return code
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask on Linux, else the count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def split_cpu(jax) -> int | None:
     """Split the CPU backend into one JAX device per core before it starts; returns the number
     of devices to shard seeds over, or ``None`` where it does not apply: one core, an
@@ -331,8 +339,7 @@ def split_cpu(jax) -> int | None:
     programs side by side keep both (the qiao-gaussian preset: 274 s computing against 323 s,
     docs/power_law.md). A seed's numbers change only at rounding (its program's batch width).
     """
-    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-             else os.cpu_count() or 1)
+    cores = usable_cores()
     if cores < 2 or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
         return None
     try:

@@ -173,9 +173,7 @@ def test_a_check_that_asks_for_it_runs_on_one_cpu_device_per_core():
     over all of them unless --devices picks how many; the user's XLA_FLAGS host count wins;
     a process whose backend has started keeps its devices (library callers, this test
     process)."""
-    import os
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cli.usable_cores()
     if cores < 2:
         pytest.skip("one core: nothing to split")
     devices, start = _split_run()
