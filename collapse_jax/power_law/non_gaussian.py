@@ -62,7 +62,7 @@ FAMILIES = ("laplace", "gaussian")
 CLAIMS = ("L1", "L2", "L3", "L4", "L5", "L6")
 MAD_SEEDS = 300  # L6's seeds at most (its sorted pools cost more than the moment refit)
 REPLACE_GENERATIONS = 30
-PRESET_SEEDS, PRESET_QUICK_SEEDS = 100, 32
+PRESET_SEEDS, PRESET_QUICK_SEEDS = 100, 64  # quick: T1a-r needs about 55 (_welch_claim's cap)
 MIXTURE_SEEDS, MIXTURE_QUICK_SEEDS = 100, 64  # M1u's half-width at 64 seeds: about 0.05
 DESCRIPTION = (
     "Selection collapse beyond the Gaussian (Qiao et al. 2026): does accumulate + centred "
