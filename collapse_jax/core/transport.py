@@ -83,13 +83,25 @@ class SinkhornSettings(NamedTuple):
     anneal: float = 1.0
     decay: float = 1.0
     debias: bool = False
+    schedule: str = "fixed"
+
+
+#: ``SinkhornSettings.schedule``: ``"fixed"``, ``iterations`` ott-jax iterations (annealed or
+#: not, see ``anneal``); ``"geomloss"``, :func:`geomloss_potentials`' loop (geomloss'
+#: epsilon schedule from the squared diameter, one symmetric step per value, no iteration
+#: count or stopping rule of its own: ``iterations``, ``momentum``, ``anneal`` and ``decay``
+#: do not apply to the selection scores).
+SCHEDULES = ("fixed", "geomloss")
 
 
 def sinkhorn_settings(epsilon: float = 0.25, iterations: int = 100,
                       threshold: float = 1e-3, momentum: float = 1.5, *, anneal: float = 1.0,
-                      decay: float = 1.0, debias: bool = False) -> SinkhornSettings:
+                      decay: float = 1.0, debias: bool = False,
+                      schedule: str = "fixed") -> SinkhornSettings:
     """Validated :class:`SinkhornSettings`."""
     fn = "sinkhorn_settings"
+    if schedule not in SCHEDULES:
+        raise InvalidInput(f"{fn}: schedule={schedule!r}; allowed one of {', '.join(SCHEDULES)}")
     anneal = check_float(fn, "anneal", anneal, 1.0, 1e12)
     decay = check_float(fn, "decay", decay, 0.0, 1.0, lo_open=True)
     if anneal > 1.0 and decay == 1.0:
@@ -99,7 +111,7 @@ def sinkhorn_settings(epsilon: float = 0.25, iterations: int = 100,
                             check_int(fn, "iterations", iterations, 1, 100_000),
                             check_float(fn, "threshold", threshold, 0.0, lo_open=True),
                             check_float(fn, "momentum", momentum, 1.0, 2.0, hi_open=True),
-                            float(anneal), float(decay), bool(debias))
+                            float(anneal), float(decay), bool(debias), schedule)
 
 
 def _epsilon(settings: SinkhornSettings):
@@ -208,6 +220,12 @@ def selection_scores(candidates: Points, reference: Points, b: Weights | None = 
     candidates' own spread: against a perfect reference it still prefers points near the
     centre of each cluster; the self term removes that bias (docs/proxy_references.md).
     """
+    if settings.schedule == "geomloss":
+        # this module's cost is ||x - y||^2, geomloss' ||x - y||^2 / 2: the same plans when
+        # blur^2 = epsilon / 2 (potentials halved, rankings unchanged)
+        res = geomloss_potentials(candidates, reference, None, b,
+                                  blur=(settings.epsilon / 2.0) ** 0.5, debias=settings.debias)
+        return calibrated_scores(res.f), res.error < settings.threshold
     sol = solve(candidates, reference, None, b, settings=settings)
     f, ok = sol.f, sol.converged
     if settings.debias:
@@ -225,6 +243,105 @@ def _self_solution(x: Points, settings: SinkhornSettings) -> OTSolution:
           "momentum": acceleration.Momentum(start=0, value=0.5)}
     geom = pointcloud.PointCloud(x, x, epsilon=_epsilon(settings))
     return _solution(sinkhorn.Sinkhorn(**kw)(linear_problem.LinearProblem(geom, a=w, b=w)))
+
+
+#: geomloss' ``scaling``: the blur shrinks by this factor per step (epsilon by its square,
+#: :data:`GEOMLOSS_DECAY`).
+GEOMLOSS_SCALING = 0.9
+
+
+class GeomlossResult(NamedTuple):
+    """:func:`geomloss_potentials`: ``f`` on ``x`` and ``g`` on ``y`` (debiased or raw),
+    ``steps`` the length of the epsilon schedule, ``error`` the L1 error of the ``y``
+    marginal of the final cross plan (geomloss computes none; reported here)."""
+
+    f: Array
+    g: Array
+    steps: Array
+    error: Scalar
+
+
+def geomloss_steps(diameter: float, blur: float, scaling: float = GEOMLOSS_SCALING) -> int:
+    """Length of geomloss' ``epsilon_schedule(2, diameter, blur, scaling)``: ``diameter^2``,
+    then ``exp(e)`` for ``e`` in ``numpy.arange(2 log diameter, 2 log blur, 2 log scaling)``,
+    then ``blur^2``."""
+    import numpy as np
+
+    return 2 + len(np.arange(2 * np.log(diameter), 2 * np.log(blur), 2 * np.log(scaling)))
+
+
+def geomloss_potentials(x: Points, y: Points, a: Weights | None = None,
+                        b: Weights | None = None, *, blur: float,
+                        scaling: float = GEOMLOSS_SCALING, debias: bool = True
+                        ) -> GeomlossResult:
+    """The dual potentials of geomloss' ``SamplesLoss("sinkhorn", p=2, blur=blur,
+    scaling=scaling, debias=debias, potentials=True)`` on point clouds (its single-scale
+    "tensorized" loop, ``sinkhorn_divergence.sinkhorn_loop``), the solver Qiao et al.'s
+    selection code calls. Cost ``||x - y||^2 / 2``, ``epsilon = blur^2``; the diameter is
+    the norm of the joint bounding box's sides; the schedule runs ``diameter^2``, then
+    ``diameter^2 scaling^(2k)`` while above ``blur^2``, then ``blur^2``
+    (:func:`geomloss_steps`), one step per value: the four soft-min updates
+    ``f <- -eps log sum_j exp(log b_j + g_j / eps - C_ij / eps)`` computed in parallel and
+    averaged with the previous value (geomloss' symmetric updates), from the soft-min at
+    ``diameter^2`` of the weights alone; then one full parallel update at ``blur^2``.
+    Debiased: ``(f_ba - f_aa, g_ab - g_bb)``. There is no convergence test: ``error`` says
+    how far the final plan's ``y`` marginal is from ``b``. Pure JAX (a ``while_loop`` over
+    the schedule, whose length follows the data), safe under ``vmap``."""
+    dt = x.dtype
+    a = _normalise(a, x.shape[0], dt)
+    b = _normalise(b, y.shape[0], dt)
+
+    def logw(w):
+        return jnp.where(w > 0, jnp.log(jnp.where(w > 0, w, 1.0)), -100000.0)
+
+    a_log, b_log = logw(a), logw(b)
+
+    def half_sq(u, v):
+        return 0.5 * jnp.sum((u[:, None, :] - v[None, :, :]) ** 2, axis=-1)
+
+    c_xy, c_xx, c_yy = half_sq(x, y), half_sq(x, x), half_sq(y, y)
+    c_yx = c_xy.T
+
+    def softmin(eps, c, h):
+        return -eps * jax.scipy.special.logsumexp(h[None, :] - c / eps, axis=1)
+
+    lo = jnp.minimum(jnp.min(x, axis=0), jnp.min(y, axis=0))
+    hi = jnp.maximum(jnp.max(x, axis=0), jnp.max(y, axis=0))
+    diameter = jnp.sqrt(jnp.sum((hi - lo) ** 2))
+    log_d, log_b, log_s = jnp.log(diameter), jnp.log(jnp.asarray(blur, dt)), jnp.log(
+        jnp.asarray(scaling, dt))
+    # numpy.arange's length ceil((stop - start) / step), at least 0
+    middle = jnp.maximum(jnp.ceil((2 * log_b - 2 * log_d) / (2 * log_s)), 0).astype(jnp.int32)
+    steps = middle + 2
+    eps_last = jnp.asarray(blur, dt) ** 2
+
+    def eps_at(i):
+        mid = jnp.exp(2 * log_d + (i - 1).astype(dt) * 2 * log_s)
+        return jnp.where(i == 0, diameter**2, jnp.where(i <= middle, mid, eps_last))
+
+    def update(eps, pots):
+        f_ba, g_ab, f_aa, g_bb = pots
+        return (softmin(eps, c_xy, b_log + g_ab / eps), softmin(eps, c_yx, a_log + f_ba / eps),
+                softmin(eps, c_xx, a_log + f_aa / eps), softmin(eps, c_yy, b_log + g_bb / eps))
+
+    e0 = diameter**2
+    init = (softmin(e0, c_xy, b_log), softmin(e0, c_yx, a_log), softmin(e0, c_xx, a_log),
+            softmin(e0, c_yy, b_log))
+
+    def body(carry):
+        i, pots = carry
+        new = update(eps_at(i), pots)
+        return i + 1, tuple(0.5 * (p + q) for p, q in zip(pots, new))
+
+    _, pots = jax.lax.while_loop(lambda c: c[0] < steps, body, (jnp.asarray(0, jnp.int32),
+                                                                 init))
+    f_ba, g_ab, f_aa, g_bb = update(eps_last, pots)
+    plan = jnp.exp((f_ba[:, None] + g_ab[None, :] - c_xy) / eps_last + a_log[:, None]
+                   + b_log[None, :])
+    error = jnp.sum(jnp.abs(jnp.sum(plan, axis=0) - b))
+    if debias:
+        return GeomlossResult(f_ba - f_aa, g_ab - g_bb, steps, error)
+    return GeomlossResult(f_ba, g_ab, steps, error)
 
 
 def barycentric_map(x: Points, y: Points, a: Weights | None = None, b: Weights | None = None,

@@ -49,7 +49,9 @@ def differences(a) -> list[str]:
     if a.epsilon != AUTHORS_EPSILON:
         out.append(f"epsilon {a.epsilon:g} in the cost |x - y|^2 (authors: blur 0.05, i.e. "
                    f"{AUTHORS_EPSILON:g} in this cost; --epsilon {AUTHORS_EPSILON:g})")
-    if a.anneal == 1.0:
+    if getattr(a, "schedule", "fixed") == "geomloss":
+        pass  # the selection scores run geomloss' own loop: its schedule is the authors'
+    elif a.anneal == 1.0:
         out.append("no epsilon-scaling (authors: from the squared diameter down to epsilon "
                    f"by {AUTHORS_ANNEAL_FACTOR:g} per iteration; --anneal)")
     else:

@@ -92,7 +92,7 @@ def proxy_config(*, dim: int = 2, modes: int = 6, skew: float = 0.6, radius: flo
                  n_eval: int = 200,
                  epsilon: float = 0.25, sinkhorn_iterations: int = 100,
                  threshold: float = 1e-3, momentum: float = 1.5, anneal: float = 1.0,
-                 debias: bool = False, tau: float = 0.5,
+                 debias: bool = False, schedule: str = "fixed", tau: float = 0.5,
                  rounds: int = 6,
                  support: int | None = None, kmeans_clusters: int = 8,
                  precision: str = "float32", silo_weights: str = "sizes") -> ProxyConfig:
@@ -105,7 +105,9 @@ def proxy_config(*, dim: int = 2, modes: int = 6, skew: float = 0.6, radius: flo
     ``lambda_k``, :func:`collapse_jax.proxy.references.barycenter_protocol`). ``debias``:
     every selection score uses the debiased potential
     (:func:`collapse_jax.core.transport.selection_scores`); ``anneal``: epsilon-scaling from
-    ``anneal * epsilon`` down by 0.81 per iteration (1: none).
+    ``anneal * epsilon`` down by 0.81 per iteration (1: none); ``schedule="geomloss"``: the
+    selection scores come from geomloss' own loop instead
+    (:func:`collapse_jax.core.transport.geomloss_potentials`, the authors' solver).
     """
     fn = "proxy_config"
     dim = check_int(fn, "dim", dim, 1, 64)
@@ -137,7 +139,7 @@ def proxy_config(*, dim: int = 2, modes: int = 6, skew: float = 0.6, radius: flo
     settings = transport.sinkhorn_settings(epsilon, sinkhorn_iterations, threshold, momentum,
                                            anneal=anneal,
                                            decay=transport.anneal_decay(anneal),
-                                           debias=debias)
+                                           debias=debias, schedule=schedule)
     tau = check_float(fn, "tau", tau, 0.0, 1.0, lo_open=True)
     rounds = check_int(fn, "rounds", rounds, 1, 200)
     support = check_int(fn, "support", n if support is None else support, 2, cand)

@@ -11,8 +11,9 @@ keeps much less: its blur favours points near the cluster centre. The debiased p
 epsilon brings either score near random: measured, 0.65-0.76 at epsilon 0.005-2, against 0.98
 for random (docs/proxy_references.md).
 
-``python -m collapse_jax.proxy.one_step [--seeds S] [--epsilons ...]`` prints the table quoted
-in docs/proxy_references.md.
+``python -m collapse_jax.proxy.one_step [--seeds S] [--epsilons ...] [--schedule ...]`` prints
+the table quoted in docs/proxy_references.md; ``--schedule geomloss`` the rows of geomloss' own
+loop (:func:`collapse_jax.core.transport.geomloss_potentials`, the authors' solver).
 """
 
 from __future__ import annotations
@@ -87,6 +88,11 @@ def main(argv=None) -> int:
     p.add_argument("--iterations", type=int, default=1000)
     p.add_argument("--anneal", type=float, default=1e3,
                    help="epsilon-scaling start (multiple of epsilon) of the annealed rows")
+    p.add_argument("--schedule", choices=("fixed", "geomloss", "both"), default="both",
+                   help="fixed: the rows without and with annealing (--iterations each); "
+                        "geomloss: geomloss' own loop (its epsilon schedule from the squared "
+                        "diameter, one step per value, no stopping rule: the authors' "
+                        "solver); both (default)")
     a = p.parse_args(argv)
     jax.config.update("jax_enable_x64", True)
     cfg = one_step_config()
@@ -97,15 +103,17 @@ def main(argv=None) -> int:
           f"{'converged':>9} {'random':>16}")
     for eps in a.epsilons:
         for debias in (False, True):
-            for anneal in (1.0, a.anneal):
+            rows = [] if a.schedule == "geomloss" else [("fixed", 1.0), ("fixed", a.anneal)]
+            rows += [] if a.schedule == "fixed" else [("geomloss", 1.0)]
+            for schedule, anneal in rows:
                 st = transport.sinkhorn_settings(
                     eps, a.iterations, 1e-3, 1.5 if anneal == 1.0 else 1.0, anneal=anneal,
                     decay=transport.anneal_decay(anneal),
-                    debias=debias)
+                    debias=debias, schedule=schedule)
                 t0 = time.perf_counter()
                 m = measure(a.seeds, cfg, st)
-                print(f"{eps:8g} {'debiased' if debias else 'raw':>9} "
-                      f"{'yes' if anneal > 1 else 'no':>8} "
+                tag = "geomloss" if schedule == "geomloss" else "yes" if anneal > 1 else "no"
+                print(f"{eps:8g} {'debiased' if debias else 'raw':>9} {tag:>8} "
                       f"{m['score'][0]:10.4f} +- {m['score'][1]:.4f} {m['converged']:9.2f} "
                       f"{m['random'][0]:8.4f} +- {m['random'][1]:.4f}  "
                       f"({time.perf_counter() - t0:.0f} s)", flush=True)

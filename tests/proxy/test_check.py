@@ -129,6 +129,12 @@ def test_the_remaining_differences_from_the_authors_follow_the_flags():
     assert any(d.startswith("generator without a defect") for d in exact)
     assert not any(d.startswith(("selection score", "epsilon ", "generator without"))
                    for d in theirs)
+    assert any(d.startswith("epsilon-scaling starts at 1000") for d in theirs)
+    geomloss = authors.differences(p.parse_args([
+        "--score", "debiased", "--epsilon", str(authors.AUTHORS_EPSILON), "--schedule",
+        "geomloss"]))
+    assert not any("epsilon-scaling" in d for d in geomloss)
+    assert len(geomloss) == len(theirs) - 1
     for fixed in authors.FIXED:
         assert fixed in default and fixed in theirs and fixed in exact
     assert all("authors" in d for d in default + theirs + exact)
