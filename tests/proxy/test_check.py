@@ -104,6 +104,7 @@ def test_bad_input_exits_2_with_one_line():
     (["--devices", "99"], "--devices"), (["--seeds", "2"], "--seeds"),
     (["--n-div", "500"], "--n-div"), (["--epsilon", "nan"], "--epsilon"),
     (["--anneal", "0.5"], "--anneal"), (["--anneal", "inf"], "--anneal"),
+    (["--metric-epsilon", "0"], "--metric-epsilon"),
 ])
 def test_bad_flags_are_rejected_before_any_run(args, flag, capsys):
     assert pr.main(args) == 2
