@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from collapse_jax.core._errors import InvalidInput
 from collapse_jax.core._lazy import lazy
@@ -265,8 +266,6 @@ def geomloss_steps(diameter: float, blur: float, scaling: float = GEOMLOSS_SCALI
     """Length of geomloss' ``epsilon_schedule(2, diameter, blur, scaling)``: ``diameter^2``,
     then ``exp(e)`` for ``e`` in ``numpy.arange(2 log diameter, 2 log blur, 2 log scaling)``,
     then ``blur^2``."""
-    import numpy as np
-
     return 2 + len(np.arange(2 * np.log(diameter), 2 * np.log(blur), 2 * np.log(scaling)))
 
 

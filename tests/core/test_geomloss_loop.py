@@ -58,6 +58,11 @@ def test_loop_equals_the_numpy_transcription(blur, debias):
         np.linalg.norm(np.concatenate([x, y]).max(0) - np.concatenate([x, y]).min(0)), blur)
     np.testing.assert_allclose(np.asarray(res.f), f, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(np.asarray(res.g), g, rtol=1e-9, atol=1e-12)
+    # negative control: another schedule (scaling 0.8) is not geomloss' loop at 0.9
+    other = transport.geomloss_potentials(jnp.asarray(x), jnp.asarray(y), blur=blur,
+                                          scaling=0.8, debias=debias)
+    assert int(other.steps) != steps
+    assert np.abs(np.asarray(other.f) - f).max() > 1e-6
 
 
 def test_vmapped_clouds_run_their_own_schedules():
