@@ -28,7 +28,6 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from collapse_jax.core._errors import InvalidInput
 from collapse_jax.core._lazy import lazy
@@ -262,13 +261,6 @@ class GeomlossResult(NamedTuple):
     error: Scalar
 
 
-def geomloss_steps(diameter: float, blur: float, scaling: float = GEOMLOSS_SCALING) -> int:
-    """Length of geomloss' ``epsilon_schedule(2, diameter, blur, scaling)``: ``diameter^2``,
-    then ``exp(e)`` for ``e`` in ``numpy.arange(2 log diameter, 2 log blur, 2 log scaling)``,
-    then ``blur^2``."""
-    return 2 + len(np.arange(2 * np.log(diameter), 2 * np.log(blur), 2 * np.log(scaling)))
-
-
 def geomloss_potentials(x: Points, y: Points, a: Weights | None = None,
                         b: Weights | None = None, *, blur: float,
                         scaling: float = GEOMLOSS_SCALING, debias: bool = True
@@ -278,14 +270,15 @@ def geomloss_potentials(x: Points, y: Points, a: Weights | None = None,
     "tensorized" loop, ``sinkhorn_divergence.sinkhorn_loop``), the solver Qiao et al.'s
     selection code calls. Cost ``||x - y||^2 / 2``, ``epsilon = blur^2``; the diameter is
     the norm of the joint bounding box's sides; the schedule runs ``diameter^2``, then
-    ``diameter^2 scaling^(2k)`` while above ``blur^2``, then ``blur^2``
-    (:func:`geomloss_steps`), one step per value: the four soft-min updates
-    ``f <- -eps log sum_j exp(log b_j + g_j / eps - C_ij / eps)`` computed in parallel and
-    averaged with the previous value (geomloss' symmetric updates), from the soft-min at
-    ``diameter^2`` of the weights alone; then one full parallel update at ``blur^2``.
-    Debiased: ``(f_ba - f_aa, g_ab - g_bb)``. There is no convergence test: ``error`` says
-    how far the final plan's ``y`` marginal is from ``b``. Pure JAX (a ``while_loop`` over
-    the schedule, whose length follows the data), safe under ``vmap``."""
+    ``diameter^2 scaling^(2k)`` while above ``blur^2`` (geomloss' ``numpy.arange(2 log
+    diameter, 2 log blur, 2 log scaling)``), then ``blur^2``, one step per value: the four
+    soft-min updates ``f <- -eps log sum_j exp(log b_j + g_j / eps - C_ij / eps)``
+    computed in parallel and averaged with the previous value (geomloss' symmetric
+    updates), from the soft-min at ``diameter^2`` of the weights alone; then one full
+    parallel update at ``blur^2``. Debiased: ``(f_ba - f_aa, g_ab - g_bb)``. There is no
+    convergence test: ``error`` says how far the final plan's ``y`` marginal is from ``b``.
+    Pure JAX (a ``while_loop`` over the schedule, whose length follows the data), safe under
+    ``vmap``."""
     dt = x.dtype
     a = _normalise(a, x.shape[0], dt)
     b = _normalise(b, y.shape[0], dt)

@@ -49,14 +49,15 @@ def differences(a) -> list[str]:
     if a.epsilon != AUTHORS_EPSILON:
         out.append(f"epsilon {a.epsilon:g} in the cost |x - y|^2 (authors: blur 0.05, i.e. "
                    f"{AUTHORS_EPSILON:g} in this cost; --epsilon {AUTHORS_EPSILON:g})")
-    if getattr(a, "schedule", "fixed") == "geomloss":
-        pass  # the selection scores run geomloss' own loop: its schedule is the authors'
-    elif a.anneal == 1.0:
-        out.append("no epsilon-scaling (authors: from the squared diameter down to epsilon "
-                   f"by {AUTHORS_ANNEAL_FACTOR:g} per iteration; --anneal)")
-    else:
-        out.append(f"epsilon-scaling starts at {a.anneal:g} x epsilon (authors: at the squared "
-                   "diameter of the data)")
+    # --schedule geomloss runs geomloss' own loop for the selection scores: the authors'
+    # schedule, so neither annealing item applies
+    if getattr(a, "schedule", "fixed") != "geomloss":
+        if a.anneal == 1.0:
+            out.append("no epsilon-scaling (authors: from the squared diameter down to epsilon "
+                       f"by {AUTHORS_ANNEAL_FACTOR:g} per iteration; --anneal)")
+        else:
+            out.append(f"epsilon-scaling starts at {a.anneal:g} x epsilon (authors: at the "
+                       "squared diameter of the data)")
     if getattr(a, "support", "n") != "all":
         out.append(f"Scheme II: the support starts at the first n = {a.n} candidates "
                    "(authors: all N = n / alpha candidates; --support all)")

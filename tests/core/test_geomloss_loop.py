@@ -54,8 +54,6 @@ def test_loop_equals_the_numpy_transcription(blur, debias):
     res = jax.jit(lambda u, v: transport.geomloss_potentials(u, v, blur=blur, debias=debias))(
         jnp.asarray(x), jnp.asarray(y))
     assert int(res.steps) == steps
-    assert steps == transport.geomloss_steps(
-        np.linalg.norm(np.concatenate([x, y]).max(0) - np.concatenate([x, y]).min(0)), blur)
     np.testing.assert_allclose(np.asarray(res.f), f, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(np.asarray(res.g), g, rtol=1e-9, atol=1e-12)
     # negative control: another schedule (scaling 0.8) is not geomloss' loop at 0.9
