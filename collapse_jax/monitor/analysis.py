@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import time
 from importlib import metadata
@@ -37,14 +38,21 @@ class ArrayGenerations(Generations):
         super().__init__(g.path, g.layout, g.numbers, g.loaders, g.shapes)
 
 
-def _versions() -> dict:
+@functools.lru_cache(maxsize=1)
+def _cached_versions() -> tuple:
     out = {"python": platform.python_version()}
     for pkg in ("numpy", "scipy", "jax", "matplotlib", "collapse_jax"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             out[pkg] = None
-    return out
+    return tuple(out.items())
+
+
+def _versions() -> dict:
+    """Package versions for the result (read once per process: the metadata lookup costs
+    about 40 ms, a tenth of a small pipeline's analysis)."""
+    return dict(_cached_versions())
 
 
 def analyse(generations, reference=None, *, alpha=None, dim=None, false_alarm: float = 0.01,
@@ -95,7 +103,8 @@ def analyse(generations, reference=None, *, alpha=None, dim=None, false_alarm: f
     se = np.array([r["log_total_variance_se"] for r in rows])
     law = fit_law(y, se, level=law_level)
     dof = np.array([r["log_total_variance_se_dof"] for r in rows])
-    det = detect(y, se, false_alarm, key, null=null, se_dof=dof)
+    det = detect(y, se, false_alarm, key, null=null, se_dof=dof,
+                 samples=[r["samples"] for r in rows])
     law["evidence"]["law_before_detection_guard"] = law["law"]
     if law["law"] != "bounded" and det["detected_at"] is None:
         # a trend significant against independent errors but not against the sequential
