@@ -12,7 +12,7 @@ from scipy import stats
 
 from collapse_jax.monitor import analyse
 from collapse_jax.monitor.calibrate import measure
-from collapse_jax.monitor.detect import detect, innovations
+from collapse_jax.monitor.detect import detect, innovations, level_drift
 from collapse_jax.monitor.simulate import gaussian_loop
 from collapse_jax.power_law.theory import psi_closed_form, replace_select_factor
 
@@ -200,3 +200,30 @@ def test_classification_accuracy_and_exponent_coverage(z):
     # coverage of a nominal 95% interval, one-sided binomial check
     assert cov >= 0.95 - z * np.sqrt(0.95 * 0.05 / n_power)
     assert stats.binom.sf(covered - 1, n_power, 0.95) > 1e-4
+
+
+def test_level_drift_predicts_the_mean_step_of_accumulating_fits(z):
+    """The accumulate null's deterministic drift (``detect.level_drift``) against the mean
+    step of ``log Tr Sigma_t`` of simulated accumulating MLE refits (4000 pipelines of 50
+    samples in 2 features, vectorised over pipelines): equal within Z SEs at every step;
+    negative control: no drift (the null before) is rejected at the first step."""
+    rng = np.random.default_rng(77)
+    reps, n, d, T = 4000, 50, 2, 6
+    real = rng.standard_normal((reps, n, d))
+    pn, ps, pss = n, real.sum(1), np.einsum("rni,rnj->rij", real, real)
+    levels = []
+    for _ in range(T):
+        mu = ps / pn
+        cov = pss / pn - mu[:, :, None] * mu[:, None, :]
+        levels.append(np.log(np.trace(cov, axis1=1, axis2=2)))
+        keep = mu[:, None, :] + np.einsum("rij,rnj->rni", np.linalg.cholesky(cov),
+                                          rng.standard_normal((reps, n, d)))
+        pn, ps, pss = pn + n, ps + keep.sum(1), pss + np.einsum("rni,rnj->rij", keep, keep)
+    steps = np.diff(np.array(levels), axis=0)  # step t = 1 .. T-1 into the fit of t + 1 batches
+    mean, se = steps.mean(1), steps.std(1, ddof=1) / np.sqrt(reps)
+    s_batch = np.sqrt(2.0 / (d * (n - 1)))  # SE of one batch's log total variance
+    # level_drift's position j is the step into the fit of j + 2 batches
+    pred = level_drift(np.full(T, s_batch), np.full(T, n))[:T - 1]
+    print("mean step", mean, "predicted", pred, "SE", se)
+    assert np.all(np.abs(mean - pred) <= z * se), (mean, pred, se)
+    assert abs(mean[0]) > z * se[0]  # the drift is there: a driftless null is rejected
