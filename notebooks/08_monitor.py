@@ -254,8 +254,9 @@ for i, n in enumerate(NAMES):
 # %% [markdown]
 # ## What a practitioner reads from this
 # * **Unverified retraining collapses, and the monitor sees it at once**, as generated and
-#   class by class: detection at generation 2, the first the default null tests, class by
-#   class, and at 3 as generated, for every seed. Pooled over classes the
+#   class by class: detection class by class at generation 2, the first the default null
+#   tests, for two of three seeds (at 3 for the third), and at 3 as generated, for every seed.
+#   Pooled over classes the
 #   diversity falls slowly and is fitted as a power law (`psi` about 0.2 to 0.35 in the
 #   features); most of the pooled spread is between classes, and that part barely moves.
 #   Within each class the fall is fast and speeds up over the rounds; the monitor calls it
