@@ -22,19 +22,15 @@ import time
 import numpy as np
 
 from collapse_jax.core._errors import InvalidInput
+from collapse_jax.monitor.cli import Parser, guarded
 
 PROG = "collapse_jax.monitor.calibrate"
-EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_PASS, EXIT_FAIL = 0, 1
 FN = "calibrate"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2, no usage dump
-        raise InvalidInput(message)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog=f"python -m {PROG}",
         description="Measure the monitor's false-alarm rate on simulated bounded pipelines "
                     "(no selection) of your sizes, through the monitor's own metrics and "
@@ -178,18 +174,7 @@ def run(argv=None) -> int:
 
 
 def main(argv=None) -> int:
-    try:
-        return run(argv)
-    except InvalidInput as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else repr(exc)
-        print(f"{PROG}: error: {msg}", file=sys.stderr)
-        return EXIT_INPUT
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:  # internal error: one line with the type
-        msg = str(exc).splitlines()[0] if str(exc) else ""
-        print(f"{PROG}: internal error: {type(exc).__name__}: {msg}", file=sys.stderr)
-        return EXIT_INTERNAL
+    return guarded(PROG, run, argv)
 
 
 if __name__ == "__main__":

@@ -20,13 +20,15 @@ CSV_COLUMNS = ("generation", "samples", "total_variance", "total_variance_se",
                "precision", "precision_se", "recall", "recall_se", "coverage", "coverage_se")
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
+    """argparse that raises :class:`InvalidInput` (one line, exit 2) instead of exiting."""
+
     def error(self, message):  # one line, exit 2, no usage dump
         raise InvalidInput(message)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog=f"python -m {PROG}",
         description="Detect model collapse in the samples (or embeddings) of successive "
                     "generations of a recursive-training pipeline, classify the decay law of "
@@ -151,16 +153,22 @@ def run(argv=None) -> int:
     return EXIT_COLLAPSE if res["collapse_detected"] else EXIT_HEALTHY
 
 
-def main(argv=None) -> int:
+def guarded(prog: str, run_fn, argv=None) -> int:
+    """``run_fn(argv)``'s exit code; bad input prints one line and returns 2, any other
+    exception one line with its type and returns 3 (the monitor commands' contract)."""
     try:
-        return run(argv)
+        return run_fn(argv)
     except InvalidInput as exc:
         msg = str(exc).splitlines()[0] if str(exc) else repr(exc)
-        print(f"{PROG}: error: {msg}", file=sys.stderr)
+        print(f"{prog}: error: {msg}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # internal error: one line with the type
         msg = str(exc).splitlines()[0] if str(exc) else ""
-        print(f"{PROG}: internal error: {type(exc).__name__}: {msg}", file=sys.stderr)
+        print(f"{prog}: internal error: {type(exc).__name__}: {msg}", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def main(argv=None) -> int:
+    return guarded(PROG, run, argv)

@@ -148,6 +148,18 @@ def _noisy(rng, s, dof, replications: int) -> np.ndarray:
         rng.chisquare(dof, (replications, len(dof))) / dof)
 
 
+def _per_generation(name: str, values, n_gen: int, minimum: float, first: int):
+    """``values`` (one per generation, each ``>= minimum``) from generation ``first`` on, as a
+    tuple (hashable: the thresholds are cached), or ``None`` when not given."""
+    if values is None:
+        return None
+    arr = np.asarray(values, dtype=float)
+    if arr.shape != (n_gen,) or not np.all(arr >= minimum):
+        raise ValueError(f"detect: {name} must hold one value >= {minimum:g} per generation "
+                         f"({n_gen}); got {arr.tolist()}")
+    return tuple(float(v) for v in arr[first:])
+
+
 def detect(y, se, false_alarm: float, key: int = 0, null: str = "accumulate",
            se_dof=None, samples=None) -> dict:
     """First generation at which the CUSUM exceeds the ``false_alarm`` threshold of the
@@ -160,21 +172,13 @@ def detect(y, se, false_alarm: float, key: int = 0, null: str = "accumulate",
         raise ValueError(f"detect: null={null!r}; allowed {', '.join(NULLS)}")
     first = 1 if null == "accumulate" else 0  # the generation the series starts at
     y, se = np.asarray(y, dtype=float)[first:], np.asarray(se, dtype=float)[first:]
-    dof = None
-    if se_dof is not None:
-        dof_arr = np.asarray(se_dof, dtype=float)
-        if dof_arr.shape != (len(y) + first,) or not np.all(dof_arr >= 1):
-            raise ValueError(f"detect: se_dof must hold one value >= 1 per generation "
-                             f"({len(y) + first}); got {dof_arr.tolist()}")
-        # whole degrees of freedom: the thresholds of nearby values are shared (cache)
-        dof = tuple(float(v) for v in np.round(dof_arr[first:]))
-    counts = None
-    if samples is not None:
-        n_arr = np.asarray(samples, dtype=float)
-        if n_arr.shape != (len(y) + first,) or not np.all(n_arr >= 2):
-            raise ValueError(f"detect: samples must hold one count >= 2 per generation "
-                             f"({len(y) + first}); got {n_arr.tolist()}")
-        counts = tuple(float(v) for v in n_arr[first:]) if null == "accumulate" else None
+    n_gen = len(y) + first
+    dof = _per_generation("se_dof", se_dof, n_gen, 1, first)
+    if dof is not None:  # whole degrees of freedom: thresholds of nearby values are shared
+        dof = tuple(float(v) for v in np.round(dof))
+    counts = _per_generation("samples", samples, n_gen, 2, first)
+    if null != "accumulate":
+        counts = None
     z = innovations(y, se)
     s = cusum(z)
     if len(z):
