@@ -88,6 +88,9 @@ def threshold(steps: int, false_alarm: float, key: int = 0,
     (:func:`level_drift`)."""
     if null not in NULLS:
         raise ValueError(f"threshold: null={null!r}; allowed {', '.join(NULLS)}")
+    if samples is not None and len(samples) != steps + 1:
+        raise ValueError(f"threshold: samples needs steps + 1 = {steps + 1} values "
+                         f"(got {len(samples)})")
     if se_dof is not None and len(se_dof) != steps + 1:
         raise ValueError(f"threshold: se_dof needs steps + 1 = {steps + 1} values "
                          f"(got {len(se_dof)})")
@@ -130,8 +133,9 @@ def level_drift(se, samples=None) -> np.ndarray:
 
     Measured on 4000 simulated accumulating pipelines (2 features, 200 samples): the mean
     step of the fitted ``log Tr Sigma_t`` is -0.0234 and -0.0156 SEs into generations 1 and
-    2, against -0.0265 and -0.0118 from these two terms; leaving the drift out alarmed at
-    0.0570 +- 0.0034 for nominal 0.05, with it 0.0545 (docs/monitor.md)."""
+    2, against -0.0265 and -0.0118 from these two terms; through the monitor, leaving the
+    drift out alarmed at 0.0560 +- 0.0036 for nominal 0.05, with it 0.0540 +- 0.0036 (16
+    features: 0.0495 +- 0.0049 with it; docs/monitor.md)."""
     s = np.asarray(se, dtype=float)
     t1 = np.arange(len(s)) + 2.0  # t + 1 for generation t = j + 1
     drift = -0.5 * (s / t1) ** 2

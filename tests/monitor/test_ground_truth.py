@@ -227,3 +227,10 @@ def test_level_drift_predicts_the_mean_step_of_accumulating_fits(z):
     print("mean step", mean, "predicted", pred, "SE", se)
     assert np.all(np.abs(mean - pred) <= z * se), (mean, pred, se)
     assert abs(mean[0]) > z * se[0]  # the drift is there: a driftless null is rejected
+
+
+def test_sample_counts_validated():
+    with pytest.raises(ValueError, match="samples"):
+        detect(np.zeros(5), np.ones(5), 0.05, samples=[200] * 4)
+    with pytest.raises(ValueError, match="samples"):
+        detect(np.zeros(5), np.ones(5), 0.05, samples=[200, 200, 1, 200, 200])
