@@ -81,20 +81,13 @@ def _check(args) -> None:
         check_output_path("--json", args.json, ("json",))
 
 
-def clopper_pearson(k: int, n: int, level: float) -> tuple[float, float]:
-    """Exact two-sided interval of a binomial proportion ``k / n`` at ``level``."""
-    from scipy import stats
-
-    a = 1.0 - level
-    lo = 0.0 if k == 0 else float(stats.beta.ppf(a / 2, k, n - k + 1))
-    hi = 1.0 if k == n else float(stats.beta.ppf(1 - a / 2, k + 1, n - k))
-    return lo, hi
-
-
 def verdict(alarms: int, pipelines: int, nominal: float, level: float = 0.99) -> dict:
-    """PASS when ``nominal`` lies in the exact ``level`` interval of ``alarms / pipelines``."""
+    """PASS when ``nominal`` lies in the exact (Clopper-Pearson, :func:`collapse_jax.core.stats.
+    proportion_ci`) ``level`` interval of ``alarms / pipelines``."""
+    from collapse_jax.core.stats import proportion_ci
+
     rate = alarms / pipelines
-    lo, hi = clopper_pearson(alarms, pipelines, level)
+    lo, hi = proportion_ci(alarms, pipelines, level)
     return {
         "verdict": "PASS" if lo <= nominal <= hi else "FAIL",
         "claim": "the monitor's false-alarm rate on bounded pipelines equals the nominal "

@@ -12,15 +12,15 @@ import sys
 import pytest
 from scipy import stats
 
-from collapse_jax.monitor.calibrate import clopper_pearson, main, measure, verdict
+from collapse_jax.monitor.calibrate import main, measure, verdict
 
 
-def test_clopper_pearson_is_the_exact_interval():
-    lo, hi = clopper_pearson(7, 100, 0.95)
+def test_verdict_interval_is_the_exact_one():
+    lo, hi = verdict(7, 100, 0.05, level=0.95)["ci"]
     # the bounds are where the binomial tails equal (1 - level) / 2
     assert stats.binom.sf(6, 100, lo) == pytest.approx(0.025, rel=1e-6)
     assert stats.binom.cdf(7, 100, hi) == pytest.approx(0.025, rel=1e-6)
-    assert clopper_pearson(0, 50, 0.99)[0] == 0.0 and clopper_pearson(50, 50, 0.99)[1] == 1.0
+    assert verdict(0, 50, 0.05)["ci"][0] == 0.0 and verdict(50, 50, 0.05)["ci"][1] == 1.0
 
 
 def test_measure_counts_the_monitor_alarms_and_decides():
