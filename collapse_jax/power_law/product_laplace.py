@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from collapse_jax.core._validate import check_choice, check_float, check_int
+from collapse_jax.core._validate import InvalidInput, check_choice, check_float, check_int
 from collapse_jax.core.pool import growth_stages, staged_scan
 from collapse_jax.core.selection import mahalanobis_sq, threshold_n
 from collapse_jax.power_law.kernel import (
@@ -55,13 +55,23 @@ class LaplaceConfig(NamedTuple):
     candidates: int
     stages: int
     floor: float
+    groups: int = 1
 
 
 def laplace_config(*, n: int, alpha: float, generations: int, paradigm: str, select: bool,
-                   dim: int = 10, stages: int = 4, floor: float = 1e-6) -> LaplaceConfig:
+                   dim: int = 10, stages: int = 4, floor: float = 1e-6,
+                   groups: int = 1) -> LaplaceConfig:
     """Validated :class:`LaplaceConfig` in Qiao et al.'s setting (random truth, Gaussian
-    reference rule, fixed metric, generation 0 = the truth)."""
+    reference rule, fixed metric, generation 0 = the truth).
+
+    ``groups``: independent candidate sets per generation, each of ``int(n / alpha)``
+    candidates of which the ``n`` nearest the reference are kept, and every kept point of
+    every set refits the model (``groups * n`` per generation). ``1`` is the authors'
+    recursion; ``G > 1`` carries ``1/G`` of its fluctuation with the same selection at each
+    set's finite size, on its own random stream: the deterministic equivalent of
+    :func:`equivalent_slopes`."""
     fn = "laplace_config"
+    groups = check_int(fn, "groups", groups, 1, 64)
     stages = check_int(fn, "stages", stages, 1, 64)
     floor = check_float(fn, "floor", floor, 0.0)
     dim = check_int(fn, "dim", dim, 1, 64)
@@ -73,7 +83,8 @@ def laplace_config(*, n: int, alpha: float, generations: int, paradigm: str, sel
                            truth="random", reference="gaussian", start="truth",
                            outputs="light")
     candidates = int(n / alpha) if select else n  # the authors' int(n / alpha)
-    return LaplaceConfig(sel, paradigm, bool(select), n, candidates, stages, float(floor))
+    return LaplaceConfig(sel, paradigm, bool(select), n, candidates, stages, float(floor),
+                         groups)
 
 
 def preset_params(cfg, *, offset: float = 3.0, fixed_scale: float = 0.3) -> SelectionParams:
@@ -152,7 +163,7 @@ def laplace_product_kernel(key, params: SelectionParams, cfg: LaplaceConfig, sil
     precision = selection_precision("fixed", params.fixed_scale, truth)
     loc0 = truth.mean
     scale0 = jnp.sqrt(jnp.maximum(jnp.diagonal(truth.cov), 1e-8) / 2.0)
-    d, n, gens = sel.dim, cfg.n, sel.generations
+    d, n, gens, g = sel.dim, cfg.n, sel.generations, cfg.groups
     accumulate = cfg.paradigm == "accumulate"
 
     def refit_batch(kept):
@@ -162,15 +173,24 @@ def laplace_product_kernel(key, params: SelectionParams, cfg: LaplaceConfig, sil
     def step(carry, xs):
         loc, scale, pool = carry
         k, t = xs
-        x = loc + scale * jax.random.laplace(k, (cfg.candidates, d), dtype)
-        if cfg.select:
-            idx, _ = threshold_n(mahalanobis_sq(x, reference, precision), n, n, cfg.candidates)
-            x = x[idx]
+        if g == 1:
+            x = loc + scale * jax.random.laplace(k, (cfg.candidates, d), dtype)
+            if cfg.select:
+                idx, _ = threshold_n(mahalanobis_sq(x, reference, precision), n, n,
+                                     cfg.candidates)
+                x = x[idx]
+        else:  # g independent candidate sets, the n nearest of each kept
+            x = loc + scale * jax.random.laplace(k, (g, cfg.candidates, d), dtype)
+            if cfg.select:
+                idx = jax.vmap(lambda xg: threshold_n(mahalanobis_sq(xg, reference, precision),
+                                                      n, n, cfg.candidates)[0])(x)
+                x = jnp.take_along_axis(x, idx[..., None], axis=1)
+            x = x.reshape(-1, d)
         if not accumulate:
             loc, scale = refit_batch(x)
             return (loc, scale, pool), _metrics(scale)
         pool = jax.vmap(_merge_sorted)(pool, jnp.sort(x, axis=0).T)
-        count = (t * n).astype(jnp.int32)
+        count = (t * (g * n)).astype(jnp.int32)
         loc = jax.vmap(lambda p: _median_sorted(p, count))(pool)
         filled = jnp.arange(pool.shape[1]) < count
         mad = jnp.sum(jnp.where(filled, jnp.abs(pool - loc[:, None]), 0.0), axis=1) / count
@@ -183,15 +203,61 @@ def laplace_product_kernel(key, params: SelectionParams, cfg: LaplaceConfig, sil
     def grow(carry, hi):
         # stage (lo, hi] holds hi n values per coordinate (+inf past t n: the merge drops it)
         loc, scale, pool = carry
-        extra = (hi * n if accumulate else 1) - pool.shape[1]
+        extra = (hi * g * n if accumulate else 1) - pool.shape[1]
         return loc, scale, jnp.pad(pool, ((0, 0), (0, extra)), constant_values=jnp.inf)
 
-    keys = jax.random.split(k_gens, gens)
+    # groups > 1 (the equivalent) draws on its own stream: a (g, N, d) draw from the run's key
+    # would repeat the run's candidates in its first set
+    keys = jax.random.split(k_gens if g == 1 else jax.random.fold_in(k_gens, 0xE0), gens)
     stages = growth_stages(gens, cfg.stages) if accumulate else [(0, gens)]
     _, out = staged_scan(step, (loc0, scale0, jnp.zeros((d, 0), dtype)),
                          (keys, jnp.arange(1, gens + 1, dtype=dtype)), stages, grow)
     first = _metrics(scale0)
     return None, jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, out)
+
+
+#: Candidate sets per generation of the two equivalents :func:`equivalent_slopes` runs (those
+#: of the Gaussian equivalent, :data:`collapse_jax.power_law.equivalent.GROUPS`).
+GROUPS = (2, 4)
+
+
+def equivalent_slopes(key, *, n: int, alpha: float, generations: int, window, seeds: int,
+                      dim: int = 10, options=None) -> tuple[dict, dict]:
+    """Per-seed log-log window slopes of the dispersion ratio under accumulate + selection:
+    the deterministic equivalent of the first ``seeds`` seeds of
+    :func:`laplace_product_kernel` under ``key`` (the same truths and references, from
+    :func:`~collapse_jax.power_law.kernel.seed_setting`), run with each candidate-set count of
+    :data:`GROUPS` on its own random stream, so that no candidate of the run enters it.
+
+    With ``G`` sets per generation the refit reads ``G n`` kept points, ``G`` independent
+    copies of one generation's selection at the run's own finite size, so the fit carries
+    ``1/G`` of the run's fluctuation: to first order ``slope(G) = slope_inf + b / G``, and
+    :func:`collapse_jax.power_law.equivalent.fluctuation_extrapolated` gives the run's
+    expected slope (``G = 1``) and the mean-field limit (``G -> inf``). The median refit has no
+    expected-moment recursion (the Gaussian equivalent's), so the equivalent is this recursion
+    of pooled kept samples.
+
+    Returns ``({G: (seeds,) slopes}, {"compile_s", "run_s"})``."""
+    from collapse_jax.core import stats
+    from collapse_jax.engine import batch
+
+    fn = "equivalent_slopes"
+    seeds = check_int(fn, "seeds", seeds, 2, 10**5)
+    if not (isinstance(window, tuple) and len(window) == 2
+            and 1 <= window[0] < window[1] <= generations):
+        raise InvalidInput(f"{fn}: window={window!r}: allowed (start, end) with "
+                         f"1 <= start < end <= generations = {generations}")
+    t = np.arange(generations + 1)
+    slopes, timing = {}, {"compile_s": 0.0, "run_s": 0.0}
+    for g in GROUPS:
+        cfg = laplace_config(n=n, alpha=alpha, generations=generations, paradigm="accumulate",
+                             select=True, dim=dim, groups=g)
+        (_, m), tm = batch.run(laplace_product_kernel, key, preset_params(cfg), cfg,
+                               seeds=seeds, timed=True, options=options)
+        slopes[g] = stats.loglog_window_slope(t, np.log(np.asarray(m["ratio"])[:, 0]), window)
+        timing["compile_s"] += tm.compile_s
+        timing["run_s"] += tm.run_s
+    return slopes, timing
 
 
 def numpy_reference(seed: int, n: int, alpha: float, generations: int, paradigm: str,

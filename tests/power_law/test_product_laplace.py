@@ -74,8 +74,9 @@ def _claims(path):
 def test_preset_runs_and_negative_controls_fail(short_preset, tmp_path, capsys, monkeypatch):
     """Shortened to 30 generations and 40 seeds (the real preset is a slow test): every claim
     is decided and reported beside the authors' tables; an accumulate law halved (Q2), a power
-    law bound of -5 (Q1), a replace drift without the (n - 1)/n bias (Q3a: an unbiased
-    refit's 1) and the authors' anisotropic accumulate mean moved to 0.5 (T1a-a) each fail."""
+    law bound of -5 (Q1), an equivalent's exponent 0.1 too steep (Q1p), a replace drift
+    without the (n - 1)/n bias (Q3a: an unbiased refit's 1) and the authors' anisotropic
+    accumulate mean moved to 0.5 (T1a-a) each fail."""
     from collapse_jax.core import accumulation
 
     out = tmp_path / "r.json"
@@ -83,7 +84,8 @@ def test_preset_runs_and_negative_controls_fail(short_preset, tmp_path, capsys, 
     stdout = capsys.readouterr().out
     claims = _claims(out)
     assert set(claims) == set(nongauss_preset.claim_ids())
-    assert all(claims[c]["passed"] for c in ("Q1", "Q2", "Q3a")), stdout
+    assert all(claims[c]["passed"] for c in ("Q1", "Q1p", "Q2", "Q3a")), stdout
+    assert "not an identity" in claims["Q1p"]["note"]
     assert "the authors' Table 1" in stdout and "laplace b" in stdout
 
     real = accumulation.accumulate_trace_ratio
@@ -94,6 +96,9 @@ def test_preset_runs_and_negative_controls_fail(short_preset, tmp_path, capsys, 
     table = {f: {n: dict(c) for n, c in v.items()} for f, v in nongauss_preset.TABLE1.items()}
     table["anisotropic"][100]["accumulate"] = (0.5, 0.0896)
     monkeypatch.setattr(nongauss_preset, "TABLE1", table)
+    eq = pl.equivalent_slopes
+    monkeypatch.setattr(pl, "equivalent_slopes", lambda *args, **kw: (
+        lambda out: ({g: s - 0.1 for g, s in out[0].items()}, out[1]))(eq(*args, **kw)))
     code = non_gaussian.main(short_preset + ["--json", str(out)])
     capsys.readouterr()
     assert code == 1
@@ -101,7 +106,31 @@ def test_preset_runs_and_negative_controls_fail(short_preset, tmp_path, capsys, 
     assert claims["Q2"]["reason"] == "prediction outside CI", claims["Q2"]
     assert claims["Q1"]["reason"] == "CI not below bound", claims["Q1"]
     assert claims["Q3a"]["reason"] == "prediction outside CI", claims["Q3a"]
+    assert claims["Q1p"]["reason"] == "prediction outside CI", claims["Q1p"]
     assert claims["T1a-a"]["reason"] == "prediction outside CI", claims["T1a-a"]
+
+
+def test_equivalent_sets_keep_the_run_and_draw_their_own_candidates():
+    """groups = 1 is the run itself (the default config's numbers exactly); groups = 2 refits
+    on twice the kept points from its own stream (a different curve from generation 1 on),
+    and the equivalent's window is validated before anything runs."""
+    kw = dict(n=20, alpha=0.25, generations=6, paradigm="accumulate", select=True, dim=3)
+    with jax.enable_x64(True):
+        runs = {}
+        for g in (None, 1, 2):
+            cfg = pl.laplace_config(**kw, **({} if g is None else {"groups": g}))
+            _, m = batch.run(pl.laplace_product_kernel, jax.random.key(3),
+                             pl.preset_params(cfg), cfg, seeds=4)
+            runs[g] = np.asarray(m["ratio"])[:, 0]
+    np.testing.assert_array_equal(runs[None], runs[1])
+    assert np.all(runs[2][:, 1] != runs[1][:, 1])
+    np.testing.assert_array_equal(runs[2][:, 0], runs[1][:, 0])  # the same truths
+    from collapse_jax.core._validate import InvalidInput
+    with pytest.raises(InvalidInput, match="equivalent_slopes: window"):
+        pl.equivalent_slopes(jax.random.key(0), n=20, alpha=0.25, generations=6,
+                             window=(2, 9), seeds=4, dim=3)
+    with pytest.raises(InvalidInput, match="groups"):
+        pl.laplace_config(**kw, groups=0)
 
 
 @pytest.mark.parametrize("argv,flag", [(["--n", "200"], "--n"), (["--dim", "4"], "--dim"),
@@ -193,6 +222,8 @@ def test_minority_claim_can_fail(monkeypatch):
                                   "scale": rng.uniform(0.5, 1.5, (seeds, T + 1)),
                                   "min_weight": w + 0.02 * rng.standard_normal((seeds, T + 1)),
                                   "ridge_share": np.zeros(seeds)}
+            runs["laplace"]["accumulate+select"]["equivalent"] = {g: np.full(32, -0.01)
+                                                                  for g in (2, 4)}
             return runs, {"compile_s": 0.0, "run_s": 1.0, "seed_generations": 1}
         return simulate
 
@@ -254,3 +285,22 @@ def test_staged_pool_gives_the_single_buffer_results(family):
             runs.append(np.asarray(m["ratio"]))
         assert np.all(np.isfinite(runs[0])) and np.ptp(runs[0]) > 0
         np.testing.assert_allclose(runs[1], runs[0], rtol=1e-9)
+
+
+def test_equivalent_claim_decides_on_paired_seeds():
+    """Q1p on stand-in slopes: a run whose per-seed slopes are the equivalent's (3 s(2) - 2
+    s(4)) plus noise passes; the same run against an equivalent 0.05 too shallow (the
+    anisotropic Gaussian's gap) fails; noise four times larger fails for width."""
+    rng = np.random.default_rng(1)
+    k, level = 32, 1 - 0.05 / 13
+    setting = -0.67 + 0.06 * rng.standard_normal(k)  # the seeds' settings spread the slope
+    s2 = setting + 0.01 * rng.standard_normal(k)
+    s4 = setting + 0.007 * rng.standard_normal(k)
+    run = np.concatenate([setting + 0.012 * rng.standard_normal(k), rng.normal(size=68)])
+    ok = nongauss_preset.equivalent_claim(run, {2: s2, 4: s4}, level, run)
+    assert ok.passed, ok
+    off = nongauss_preset.equivalent_claim(run, {2: s2 + 0.05, 4: s4 + 0.05}, level)
+    assert off.reason == "prediction outside CI", off
+    noisy = setting + 0.05 * rng.standard_normal(k)
+    wide = nongauss_preset.equivalent_claim(noisy, {2: s2, 4: s4}, level)
+    assert not wide.passed and "wide" in wide.reason, wide
