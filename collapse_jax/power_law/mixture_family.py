@@ -41,12 +41,18 @@ class MixtureConfig(NamedTuple):
     n: int
     candidates: int
     stages: int  # accumulate's pool grows in this many steps (core.pool.staged_scan)
+    groups: int = 1  # candidate sets per generation (> 1: the deterministic equivalent)
 
 
 def mixture_config(*, family: str, n: int, alpha: float, generations: int, paradigm: str,
-                   select: bool, dim: int = 10, stages: int = 4) -> MixtureConfig:
-    """Validated :class:`MixtureConfig` in Qiao et al.'s setting."""
+                   select: bool, dim: int = 10, stages: int = 4,
+                   groups: int = 1) -> MixtureConfig:
+    """Validated :class:`MixtureConfig` in Qiao et al.'s setting. ``groups``: independent
+    candidate sets per generation, all kept points refit together, on a random stream of their
+    own when above 1 (the deterministic equivalent, as
+    :func:`collapse_jax.power_law.product_laplace.laplace_config`'s)."""
     fn = "mixture_config"
+    groups = check_int(fn, "groups", groups, 1, 64)
     stages = check_int(fn, "stages", stages, 1, 64)
     check_choice(fn, "family", family, tuple(FAMILIES))
     check_choice(fn, "paradigm", paradigm, PARADIGMS)
@@ -58,7 +64,7 @@ def mixture_config(*, family: str, n: int, alpha: float, generations: int, parad
                            truth="random", reference="gaussian", start="truth",
                            outputs="light")
     return MixtureConfig(sel, family, paradigm, bool(select), n,
-                         int(n / alpha) if select else n, stages)
+                         int(n / alpha) if select else n, stages, groups)
 
 
 def true_mixture(key, truth, family: str) -> mx.Mixture:
@@ -100,7 +106,8 @@ def mixture_kernel(key, params, cfg: MixtureConfig, silo=0):
     precision = selection_precision("fixed", params.fixed_scale, truth)
     mix0 = true_mixture(k_dir, truth, cfg.family)
     tr0 = jnp.trace(mx.moments_of(mix0)[1])
-    d, n, gens = sel.dim, cfg.n, sel.generations
+    d, n, gens, g = sel.dim, cfg.n, sel.generations, cfg.groups
+    kept = g * n  # points refit per generation
     accumulate = cfg.paradigm == "accumulate"
 
     def metrics(mix, steps):
@@ -113,26 +120,27 @@ def mixture_kernel(key, params, cfg: MixtureConfig, silo=0):
     def step(carry, xs):
         mix, pool, wts = carry
         k, t = xs
-        x, _ = mx.sample(k, mix, cfg.candidates)
+        x, _ = mx.sample(k, mix, g * cfg.candidates)
         if cfg.select:
-            idx, _ = threshold_n(mahalanobis_sq(x, reference, precision), n, n, cfg.candidates)
-            x = x[idx]
+            x = jax.vmap(lambda xg: xg[threshold_n(mahalanobis_sq(xg, reference, precision),
+                                                   n, n, cfg.candidates)[0]])(
+                x.reshape(g, cfg.candidates, d)).reshape(kept, d)
         if accumulate:
-            start = ((t - 1) * n).astype(jnp.int32)
+            start = ((t - 1) * kept).astype(jnp.int32)
             pool = jax.lax.dynamic_update_slice(pool, x, (start, jnp.int32(0)))
-            wts = jax.lax.dynamic_update_slice(wts, jnp.ones(n, dtype), (start,))
+            wts = jax.lax.dynamic_update_slice(wts, jnp.ones(kept, dtype), (start,))
             fit, steps = em_refit(pool, wts, mix)
         else:
-            fit, steps = em_refit(x, jnp.ones(n, dtype), mix)
+            fit, steps = em_refit(x, jnp.ones(kept, dtype), mix)
         return (fit, pool, wts), metrics(fit, steps)
 
     def grow(carry, hi):
         # stage (lo, hi] holds hi n rows (zero weight past t n): EM never scans beyond them
         fit, pool, wts = carry
-        extra = (hi * n if accumulate else 0) - pool.shape[0]
+        extra = (hi * kept if accumulate else 0) - pool.shape[0]
         return fit, jnp.pad(pool, ((0, extra), (0, 0))), jnp.pad(wts, (0, extra))
 
-    keys = jax.random.split(k_gens, gens)
+    keys = jax.random.split(k_gens if g == 1 else jax.random.fold_in(k_gens, 0xE0), gens)
     ts = jnp.arange(1, gens + 1, dtype=dtype)
     carry = (mix0, jnp.zeros((0, d), dtype), jnp.zeros(0, dtype))
     stages = growth_stages(gens, cfg.stages) if accumulate else [(0, gens)]

@@ -105,6 +105,13 @@ def build_parser(prog: str | None = None):
     p.add_argument("--mixture-seeds", type=int, default=None,
                    help=f"seeds of the mixture runs (default {MIXTURE_SEEDS}, "
                         f"{MIXTURE_QUICK_SEEDS} with --quick; 4 .. 10000)")
+    p.add_argument("--erosion-equivalent", action="store_true",
+                   help="with --preset: also run the 0.8/0.2 mixture's deterministic "
+                        "equivalent (2 and 4 candidate sets per generation, both accumulate "
+                        "regimes, the first min(--mixture-seeds, 64) seeds' settings) and "
+                        "decide M1e: the run erodes the minority mode deeper than the "
+                        "equivalent that carries a quarter of its fluctuation (about 12 s per "
+                        "seed on 2 CPU cores)")
     return p
 
 
@@ -119,6 +126,8 @@ def body(a):
     if a.preset is not None:
         return _preset(a)
     check_flags([("--mixtures", a.mixtures, not a.mixtures, "only with --preset"),
+                 ("--erosion-equivalent", a.erosion_equivalent, not a.erosion_equivalent,
+                  "only with --preset"),
                  ("--mixture-seeds", a.mixture_seeds, a.mixture_seeds is None,
                   "only with --preset")])
     apply_quick(a, DEFAULTS, QUICK, ("seeds", "generations"))
@@ -337,7 +346,7 @@ def _preset(a):
     preset_default(a, defaults, "seeds", PRESET_SEEDS, PRESET_QUICK_SEEDS)
     if a.mixture_seeds is None:
         a.mixture_seeds = MIXTURE_QUICK_SEEDS if a.quick else MIXTURE_SEEDS
-    level = a.plan.declare(pre.claim_ids(a.mixtures))
+    level = a.plan.declare(pre.claim_ids(a.mixtures, a.erosion_equivalent))
     check_flags([
         stats.seeds_row(a.seeds, level),
         ("--mixture-seeds", a.mixture_seeds, 4 <= a.mixture_seeds <= 10000, "4 .. 10000"),
@@ -349,7 +358,8 @@ def _preset(a):
     import jax
 
     claims, curves, findings, config, timing, runs = pre.body(
-        a, jax.random.key(a.key), level, Progress(len(pre.REGIMES) + 1))
+        a, jax.random.key(a.key), level,
+        Progress(len(pre.REGIMES) + 1 + bool(a.erosion_equivalent)))
     sg = timing.pop("seed_generations")
     differences = numbered(pre.DIFFERENCES)
     report = {

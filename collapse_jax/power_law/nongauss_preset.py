@@ -30,6 +30,8 @@ Q1_BOUND = 0.0  # Q1: the Laplace accumulate + selection slope lies below it
 #: Q1p: seeds whose truths and references the product Laplace's deterministic equivalent
 #: runs from (paired with the same seeds of the run)
 EQUIVALENT_SEEDS = 32
+#: M1e: at most this many mixture seeds run the mixture's equivalent (``--erosion-equivalent``)
+EROSION_SEEDS = 64
 #: Q1p's width cap: half the gap between this family's exponent and the anisotropic
 #: Gaussian's in the same setting (about -0.67 against -0.62), so a pass tells them apart; at
 #: 32 paired seeds the half-width is about 0.018 (the extrapolation 3 s(2) - 2 s(4) carries
@@ -112,12 +114,15 @@ DIFFERENCES = (
     "equal the single buffer's to 1e-9)")
 
 
-def claim_ids(mixtures: bool = False) -> list[str]:
+def claim_ids(mixtures: bool = False, erosion: bool = False) -> list[str]:
     """Every run decides M1u (the issue's claim 3: the 0.8/0.2 mixture's minority mode under
-    selection) from that mixture's two accumulate regimes; ``--mixtures`` adds the rest."""
+    selection) from that mixture's two accumulate regimes; ``--mixtures`` adds the rest,
+    ``--erosion-equivalent`` adds M1e (:func:`erosion_claim`)."""
     ids = ["Q1", "Q1p", "Q2", "Q3a"]
     ids += [f"T1{f[0]}-{SHORT[r]}" for f in FAMILIES for r in REGIMES]
     ids.append(f"M1{MINORITY[0]}")
+    if erosion:
+        ids.append("M1e")
     if mixtures:
         for f in MIXTURES:
             ids += [] if f == MINORITY else [f"M1{f[0]}"]
@@ -252,6 +257,9 @@ def simulate(a, key, progress):
             timing["run_s"] += tmm.run_s
             timing["seed_generations"] += a.mixture_seeds * GENERATIONS
         progress.step(regime)
+    if getattr(a, "erosion_equivalent", False):
+        timing["erosion_equivalent_s"] = _erosion_equivalent(a, key, out, timing)
+        progress.step("the mixture's equivalent (M1e)")
     # Q1p: the Laplace accumulate + selection run's equivalent, from the same seeds' settings
     eq, te = pl.equivalent_slopes(
         jax.random.fold_in(key, list(REGIMES).index("accumulate+select")), n=a.n, alpha=ALPHA,
@@ -263,6 +271,84 @@ def simulate(a, key, progress):
     timing["equivalent_s"] = te["run_s"]
     progress.step("deterministic equivalent (Q1p)")
     return out, timing
+
+
+def _erosion_equivalent(a, key, out, timing) -> float:
+    """M1e's runs: the 0.8/0.2 mixture's two accumulate regimes with 2 and 4 candidate sets per
+    generation (:func:`collapse_jax.power_law.mixture_family.mixture_config`'s ``groups``, its
+    own random stream), for the first ``min(mixture_seeds, EROSION_SEEDS)`` seeds' settings
+    (the same keys as the run's regimes). Stores ``{groups: (k,) smallest weights at T}`` under
+    ``out[MINORITY][regime]["equivalent"]``; returns the run seconds."""
+    import jax
+
+    from collapse_jax.engine import batch
+    from collapse_jax.power_law import product_laplace as pl
+
+    k = min(a.mixture_seeds, EROSION_SEEDS)
+    run_s = 0.0
+    for i, (regime, (paradigm, select)) in enumerate(REGIMES.items()):
+        if regime not in mixture_runs(False)[MINORITY]:
+            continue
+        eq = {}
+        for g in pl.GROUPS:
+            mcfg = mixture_family.mixture_config(family=MINORITY, n=a.n, alpha=ALPHA,
+                                                 generations=GENERATIONS, paradigm=paradigm,
+                                                 select=select, dim=DIM, groups=g)
+            (_, mm), tm = batch.run(mixture_family.mixture_kernel, jax.random.fold_in(key, i),
+                                    pl.preset_params(mcfg), mcfg, seeds=k, timed=True,
+                                    options=_mixture_options(a.batch_options, k))
+            eq[g] = np.asarray(mm["min_weight"])[:, 0, GENERATIONS]
+            timing["compile_s"] += tm.compile_s
+            timing["run_s"] += tm.run_s
+            run_s += tm.run_s
+        out[MINORITY][regime]["equivalent"] = eq
+    return run_s
+
+
+def erosion_claim(run: dict, level: float) -> Claim:
+    """M1e: the minority mode's erosion is the fit's fluctuation, not the mean-field selection.
+
+    ``run``: the 0.8/0.2 mixture's ``{regime: {"min_weight": (seeds, T+1), "equivalent": {2:
+    (k,), 4: (k,)}}}`` for the two accumulate regimes. The erosion is ``E w_min(T)`` under
+    accumulate + selection minus accumulate (M1u's); ``e(G)`` that of the equivalent with ``G``
+    candidate sets per generation, which carries ``1/G`` of the run's fluctuation. Claim: the
+    run's erosion minus ``e(4)`` is below 0 (the run's first ``k`` seeds of each regime paired
+    with the equivalent of the same settings; the two regimes have independent truths, so
+    their paired means combine with a Welch SE). The note gives ``e(2)``, ``e(4)``, and the
+    extrapolations in ``1/G`` to the run (``3 e(2) - 2 e(4)``) and to the mean field (``2 e(4)
+    - e(2)``) with their SEs."""
+    T = GENERATIONS
+    parts = {}
+    for regime in ("accumulate", "accumulate+select"):
+        eq = run[regime]["equivalent"]
+        k = eq[4].size
+        w1 = np.asarray(run[regime]["min_weight"])[:k, T]
+        parts[regime] = {"run": w1, 2: np.asarray(eq[2]), 4: np.asarray(eq[4])}
+
+    def contrast(f):
+        """Mean and SE of ``f(regime parts)`` (per seed) for accumulate + selection minus
+        accumulate."""
+        vals = [f(parts[r]) for r in ("accumulate+select", "accumulate")]
+        mean = float(vals[0].mean() - vals[1].mean())
+        se = float(np.sqrt(sum(v.var(ddof=1) / v.size for v in vals)))
+        return mean, se, min(v.size for v in vals)
+
+    diff, se, k = contrast(lambda p: p["run"] - p[4])
+    q = stats.t_quantile(level, k - 1)
+    e = {g: contrast(lambda p, g=g: p[g])[:2] for g in ("run", 2, 4)}
+    at_1 = contrast(lambda p: 3 * p[2] - 2 * p[4])
+    at_inf = contrast(lambda p: 2 * p[4] - p[2])
+    return Claim(
+        "M1e", f"{MINORITY}: the minority mode's erosion is mostly the fit's fluctuation: "
+        f"erosion (smallest weight at t = {T}, accumulate + selection minus accumulate) of the "
+        "run minus that of its deterministic equivalent with 4 candidate sets per generation "
+        "(a quarter of the fluctuation) < 0", 0.0, diff, (diff - q * se, diff + q * se),
+        max_half_width=0.1, relation="below",
+        note=f"paired over the first {k} seeds of each regime (the equivalent on its own random "
+             f"stream); erosion of the run {e['run'][0]:+.4f} (SE {e['run'][1]:.3f}), with 2 "
+             f"sets {e[2][0]:+.4f} ({e[2][1]:.3f}), with 4 sets {e[4][0]:+.4f} "
+             f"({e[4][1]:.3f}); extrapolated in 1/sets to the run {at_1[0]:+.4f} "
+             f"({at_1[1]:.3f}), to the mean field {at_inf[0]:+.4f} ({at_inf[1]:.3f})")
 
 
 def equivalent_claim(sim_slopes, eq_slopes: dict, level: float, gaussian_slopes=None) -> Claim:
@@ -339,6 +425,8 @@ def body(a, key, level, progress):
                                        runs[f][r]["ratio"][:, T], mean, sd, level))
     families = FAMILIES + (MIXTURES if a.mixtures else ())
     claims.append(_minority_claim(MINORITY, runs[MINORITY], a.n, level))
+    if getattr(a, "erosion_equivalent", False):
+        claims.append(erosion_claim(runs[MINORITY], level))
     for f in MIXTURES if a.mixtures else ():
         tag = f[0]
         if f != MINORITY:

@@ -133,6 +133,42 @@ def test_equivalent_sets_keep_the_run_and_draw_their_own_candidates():
         pl.laplace_config(**kw, groups=0)
 
 
+def test_erosion_claim_can_fail():
+    """M1e on stand-in weights: a run that erodes the minority 0.1 deeper than its 4-set
+    equivalent passes; a run that erodes exactly as its equivalent does fails ('CI not below
+    bound'); the note gives the extrapolations in 1/sets."""
+    rng = np.random.default_rng(2)
+    T, k = nongauss_preset.GENERATIONS, 64
+
+    def parts(deeper):
+        out = {}
+        for regime, w in (("accumulate", 0.22), ("accumulate+select", 0.15)):
+            setting = w + 0.05 * rng.standard_normal(k)
+            mw = np.zeros((k, T + 1))
+            drop = deeper if regime == "accumulate+select" else 0.0
+            mw[:, T] = setting - drop + 0.03 * rng.standard_normal(k)
+            out[regime] = {"min_weight": mw, "equivalent": {
+                g: setting + 0.03 * rng.standard_normal(k) for g in (2, 4)}}
+        return out
+
+    level = 1 - 0.05 / 14
+    ok = nongauss_preset.erosion_claim(parts(0.1), level)
+    assert ok.passed and "to the mean field" in ok.note, ok
+    same = nongauss_preset.erosion_claim(parts(0.0), level)
+    assert same.reason == "CI not below bound", same
+
+
+def test_erosion_equivalent_runs_in_the_short_preset(short_preset, tmp_path, capsys):
+    """--erosion-equivalent declares and decides M1e (8 mixture seeds, 30 generations: it may
+    fail for width, but it is reported with its extrapolations)."""
+    out = tmp_path / "r.json"
+    non_gaussian.main(short_preset + ["--erosion-equivalent", "--json", str(out)])
+    capsys.readouterr()
+    claims = _claims(out)
+    assert set(claims) == set(nongauss_preset.claim_ids(False, True))
+    assert "with 4 sets" in claims["M1e"]["note"]
+
+
 @pytest.mark.parametrize("argv,flag", [(["--n", "200"], "--n"), (["--dim", "4"], "--dim"),
                                        (["--family", "gaussian"], "--family")])
 def test_preset_bad_input_exits_2(argv, flag, capsys):
@@ -170,9 +206,10 @@ def test_preset_with_mixtures_decides_the_minority_claim(short_preset, tmp_path,
         assert all(0.0 <= w <= 0.5 for w in weights.values())
 
 
-def test_mixtures_flag_needs_the_preset(capsys):
-    assert non_gaussian.main(["--mixtures"]) == 2
-    assert "--mixtures" in capsys.readouterr().err
+@pytest.mark.parametrize("flag", ["--mixtures", "--erosion-equivalent"])
+def test_mixture_flags_need_the_preset(flag, capsys):
+    assert non_gaussian.main([flag]) == 2
+    assert flag in capsys.readouterr().err
 
 
 def test_em_refit_is_monotone_and_stops_at_tol():
