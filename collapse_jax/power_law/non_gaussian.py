@@ -105,13 +105,14 @@ def build_parser(prog: str | None = None):
     p.add_argument("--mixture-seeds", type=int, default=None,
                    help=f"seeds of the mixture runs (default {MIXTURE_SEEDS}, "
                         f"{MIXTURE_QUICK_SEEDS} with --quick; 4 .. 10000)")
-    p.add_argument("--erosion-equivalent", action="store_true",
+    p.add_argument("--erosion-equivalent", type=int, default=0, metavar="SEEDS",
                    help="with --preset: also run the 0.8/0.2 mixture's deterministic "
                         "equivalent (2 and 4 candidate sets per generation, both accumulate "
-                        "regimes, the first min(--mixture-seeds, 64) seeds' settings) and "
-                        "decide M1e: the run erodes the minority mode deeper than the "
-                        "equivalent that carries a quarter of its fluctuation (about 12 s per "
-                        "seed on 2 CPU cores)")
+                        "regimes) for the first SEEDS mixture seeds' settings and decide M1e: "
+                        "the run erodes the minority mode deeper than the equivalent that "
+                        "carries a quarter of its fluctuation (default 0: off; 4 .. "
+                        "--mixture-seeds; about 13 s per seed on 2 CPU cores; 64 seeds left it "
+                        "undecided, docs/non_gaussian.md)")
     return p
 
 
@@ -126,7 +127,7 @@ def body(a):
     if a.preset is not None:
         return _preset(a)
     check_flags([("--mixtures", a.mixtures, not a.mixtures, "only with --preset"),
-                 ("--erosion-equivalent", a.erosion_equivalent, not a.erosion_equivalent,
+                 ("--erosion-equivalent", a.erosion_equivalent, a.erosion_equivalent == 0,
                   "only with --preset"),
                  ("--mixture-seeds", a.mixture_seeds, a.mixture_seeds is None,
                   "only with --preset")])
@@ -346,10 +347,13 @@ def _preset(a):
     preset_default(a, defaults, "seeds", PRESET_SEEDS, PRESET_QUICK_SEEDS)
     if a.mixture_seeds is None:
         a.mixture_seeds = MIXTURE_QUICK_SEEDS if a.quick else MIXTURE_SEEDS
-    level = a.plan.declare(pre.claim_ids(a.mixtures, a.erosion_equivalent))
+    level = a.plan.declare(pre.claim_ids(a.mixtures, a.erosion_equivalent > 0))
     check_flags([
         stats.seeds_row(a.seeds, level),
         ("--mixture-seeds", a.mixture_seeds, 4 <= a.mixture_seeds <= 10000, "4 .. 10000"),
+        ("--erosion-equivalent", a.erosion_equivalent,
+         a.erosion_equivalent == 0 or 4 <= a.erosion_equivalent <= a.mixture_seeds,
+         f"0 (off) or 4 .. --mixture-seeds = {a.mixture_seeds}"),
         ("--n", a.n, a.n in pre.NS, "one of " + ", ".join(map(str, pre.NS))
          + " with --preset (the published runs)"),
         *fixed_by_preset(a, defaults, ("dim", "alpha", "generations", "family"),
@@ -359,7 +363,7 @@ def _preset(a):
 
     claims, curves, findings, config, timing, runs = pre.body(
         a, jax.random.key(a.key), level,
-        Progress(len(pre.REGIMES) + 1 + bool(a.erosion_equivalent)))
+        Progress(len(pre.REGIMES) + 1 + (a.erosion_equivalent > 0)))
     sg = timing.pop("seed_generations")
     differences = numbered(pre.DIFFERENCES)
     report = {

@@ -30,8 +30,6 @@ Q1_BOUND = 0.0  # Q1: the Laplace accumulate + selection slope lies below it
 #: Q1p: seeds whose truths and references the product Laplace's deterministic equivalent
 #: runs from (paired with the same seeds of the run)
 EQUIVALENT_SEEDS = 32
-#: M1e: at most this many mixture seeds run the mixture's equivalent (``--erosion-equivalent``)
-EROSION_SEEDS = 64
 #: Q1p's width cap: half the gap between this family's exponent and the anisotropic
 #: Gaussian's in the same setting (about -0.67 against -0.62), so a pass tells them apart; at
 #: 32 paired seeds the half-width is about 0.018 (the extrapolation 3 s(2) - 2 s(4) carries
@@ -257,7 +255,7 @@ def simulate(a, key, progress):
             timing["run_s"] += tmm.run_s
             timing["seed_generations"] += a.mixture_seeds * GENERATIONS
         progress.step(regime)
-    if getattr(a, "erosion_equivalent", False):
+    if getattr(a, "erosion_equivalent", 0):
         timing["erosion_equivalent_s"] = _erosion_equivalent(a, key, out, timing)
         progress.step("the mixture's equivalent (M1e)")
     # Q1p: the Laplace accumulate + selection run's equivalent, from the same seeds' settings
@@ -276,15 +274,15 @@ def simulate(a, key, progress):
 def _erosion_equivalent(a, key, out, timing) -> float:
     """M1e's runs: the 0.8/0.2 mixture's two accumulate regimes with 2 and 4 candidate sets per
     generation (:func:`collapse_jax.power_law.mixture_family.mixture_config`'s ``groups``, its
-    own random stream), for the first ``min(mixture_seeds, EROSION_SEEDS)`` seeds' settings
-    (the same keys as the run's regimes). Stores ``{groups: (k,) smallest weights at T}`` under
+    own random stream), for the first ``a.erosion_equivalent`` seeds' settings (the same keys
+    as the run's regimes). Stores ``{groups: (k,) smallest weights at T}`` under
     ``out[MINORITY][regime]["equivalent"]``; returns the run seconds."""
     import jax
 
     from collapse_jax.engine import batch
     from collapse_jax.power_law import product_laplace as pl
 
-    k = min(a.mixture_seeds, EROSION_SEEDS)
+    k = a.erosion_equivalent
     run_s = 0.0
     for i, (regime, (paradigm, select)) in enumerate(REGIMES.items()):
         if regime not in mixture_runs(False)[MINORITY]:
@@ -425,7 +423,7 @@ def body(a, key, level, progress):
                                        runs[f][r]["ratio"][:, T], mean, sd, level))
     families = FAMILIES + (MIXTURES if a.mixtures else ())
     claims.append(_minority_claim(MINORITY, runs[MINORITY], a.n, level))
-    if getattr(a, "erosion_equivalent", False):
+    if getattr(a, "erosion_equivalent", 0):
         claims.append(erosion_claim(runs[MINORITY], level))
     for f in MIXTURES if a.mixtures else ():
         tag = f[0]

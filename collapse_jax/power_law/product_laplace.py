@@ -32,6 +32,7 @@ import numpy as np
 from collapse_jax.core._validate import InvalidInput, check_choice, check_float, check_int
 from collapse_jax.core.pool import growth_stages, staged_scan
 from collapse_jax.core.selection import mahalanobis_sq, threshold_n
+from collapse_jax.power_law.equivalent import GROUPS  # the Gaussian equivalent's (2, 4)
 from collapse_jax.power_law.kernel import (
     SelectionParams,
     seed_setting,
@@ -216,11 +217,6 @@ def laplace_product_kernel(key, params: SelectionParams, cfg: LaplaceConfig, sil
     return None, jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, out)
 
 
-#: Candidate sets per generation of the two equivalents :func:`equivalent_slopes` runs (those
-#: of the Gaussian equivalent, :data:`collapse_jax.power_law.equivalent.GROUPS`).
-GROUPS = (2, 4)
-
-
 def equivalent_slopes(key, *, n: int, alpha: float, generations: int, window, seeds: int,
                       dim: int = 10, options=None) -> tuple[dict, dict]:
     """Per-seed log-log window slopes of the dispersion ratio under accumulate + selection:
@@ -246,7 +242,7 @@ def equivalent_slopes(key, *, n: int, alpha: float, generations: int, window, se
     if not (isinstance(window, tuple) and len(window) == 2
             and 1 <= window[0] < window[1] <= generations):
         raise InvalidInput(f"{fn}: window={window!r}: allowed (start, end) with "
-                         f"1 <= start < end <= generations = {generations}")
+                           f"1 <= start < end <= generations = {generations}")
     t = np.arange(generations + 1)
     slopes, timing = {}, {"compile_s": 0.0, "run_s": 0.0}
     for g in GROUPS:

@@ -162,7 +162,7 @@ def test_erosion_equivalent_runs_in_the_short_preset(short_preset, tmp_path, cap
     """--erosion-equivalent declares and decides M1e (8 mixture seeds, 30 generations: it may
     fail for width, but it is reported with its extrapolations)."""
     out = tmp_path / "r.json"
-    non_gaussian.main(short_preset + ["--erosion-equivalent", "--json", str(out)])
+    non_gaussian.main(short_preset + ["--erosion-equivalent", "8", "--json", str(out)])
     capsys.readouterr()
     claims = _claims(out)
     assert set(claims) == set(nongauss_preset.claim_ids(False, True))
@@ -206,9 +206,13 @@ def test_preset_with_mixtures_decides_the_minority_claim(short_preset, tmp_path,
         assert all(0.0 <= w <= 0.5 for w in weights.values())
 
 
-@pytest.mark.parametrize("flag", ["--mixtures", "--erosion-equivalent"])
-def test_mixture_flags_need_the_preset(flag, capsys):
-    assert non_gaussian.main([flag]) == 2
+@pytest.mark.parametrize("argv", [["--mixtures"], ["--erosion-equivalent", "8"],
+                                  ["--preset", "qiao-nongaussian", "--erosion-equivalent", "3"],
+                                  ["--preset", "qiao-nongaussian", "--mixture-seeds", "8",
+                                   "--erosion-equivalent", "9"]])
+def test_mixture_flags_need_the_preset_and_sizes(argv, capsys):
+    assert non_gaussian.main(argv) == 2
+    flag = next(a for a in reversed(argv) if a.startswith("--") and a != "--preset")
     assert flag in capsys.readouterr().err
 
 
