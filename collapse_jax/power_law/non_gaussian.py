@@ -111,8 +111,8 @@ def build_parser(prog: str | None = None):
                         "regimes) for the first SEEDS mixture seeds' settings and decide M1e: "
                         "the run erodes the minority mode deeper than the equivalent that "
                         "carries a quarter of its fluctuation (default 0: off; 4 .. "
-                        "--mixture-seeds; about 13 s per seed on 2 CPU cores; 64 seeds left it "
-                        "undecided, docs/non_gaussian.md)")
+                        "--mixture-seeds; about 15 s per seed on 2 CPU cores; 64 seeds left it "
+                        "undecided, 128 decided it: docs/non_gaussian.md)")
     return p
 
 
