@@ -158,9 +158,11 @@ def test_erosion_claim_can_fail():
     assert same.reason == "CI not below bound", same
 
 
+@pytest.mark.slow
 def test_erosion_equivalent_runs_in_the_short_preset(short_preset, tmp_path, capsys):
     """--erosion-equivalent declares and decides M1e (8 mixture seeds, 30 generations: it may
-    fail for width, but it is reported with its extrapolations)."""
+    fail for width, but it is reported with its extrapolations). Slow (70 s in CI): the claim's
+    negative control (test_erosion_claim_can_fail) and its flag checks run by default."""
     out = tmp_path / "r.json"
     non_gaussian.main(short_preset + ["--erosion-equivalent", "8", "--json", str(out)])
     capsys.readouterr()
