@@ -255,7 +255,7 @@ def simulate(a, key, progress):
             timing["run_s"] += tmm.run_s
             timing["seed_generations"] += a.mixture_seeds * GENERATIONS
         progress.step(regime)
-    if getattr(a, "erosion_equivalent", 0):
+    if a.erosion_equivalent:
         timing["erosion_equivalent_s"] = _erosion_equivalent(a, key, out, timing)
         progress.step("the mixture's equivalent (M1e)")
     # Q1p: the Laplace accumulate + selection run's equivalent, from the same seeds' settings
@@ -423,7 +423,7 @@ def body(a, key, level, progress):
                                        runs[f][r]["ratio"][:, T], mean, sd, level))
     families = FAMILIES + (MIXTURES if a.mixtures else ())
     claims.append(_minority_claim(MINORITY, runs[MINORITY], a.n, level))
-    if getattr(a, "erosion_equivalent", 0):
+    if a.erosion_equivalent:
         claims.append(erosion_claim(runs[MINORITY], level))
     for f in MIXTURES if a.mixtures else ():
         tag = f[0]

@@ -271,7 +271,8 @@ def test_minority_claim_can_fail(monkeypatch):
         return simulate
 
     for mixtures, ids in [(True, ("M1u", "M1g")), (False, ("M1u",))]:
-        a = argparse.Namespace(n=100, seeds=seeds, mixtures=mixtures, mixture_seeds=seeds)
+        a = argparse.Namespace(n=100, seeds=seeds, mixtures=mixtures, mixture_seeds=seeds,
+                               erosion_equivalent=0)
         for shift, passed in [(0.0, False), (0.1, True)]:
             monkeypatch.setattr(pre, "simulate", fake(shift))
             claims = {c.id: c for c in pre.body(a, None, 0.99, None)[0]}
