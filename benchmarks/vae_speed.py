@@ -25,10 +25,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from collapse_jax.vae import cvae as nv
-from collapse_jax.vae import data as nd
-from collapse_jax.vae import init as ni
-from collapse_jax.vae import train as nt
+from collapse_jax.core.nets import cvae as nv
+from collapse_jax.core.nets import data as nd
+from collapse_jax.core.nets import init as ni
+from collapse_jax.core.nets import train as nt
 
 
 def _best(fn, repeats: int = 2) -> float:

@@ -38,8 +38,8 @@ from IPython.display import Image, display
 
 jax.config.update("jax_enable_x64", True)
 
+from collapse_jax.core.nets import data as nd
 from collapse_jax.engine import batch
-from collapse_jax.vae import data as nd
 from collapse_jax.vae import figures as plots_vae
 from collapse_jax.vae import kernel as nr
 

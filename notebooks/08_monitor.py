@@ -42,10 +42,10 @@ from IPython.display import Image, display
 
 jax.config.update("jax_enable_x64", True)
 
+from collapse_jax.core.nets import data as nd
 from collapse_jax.engine import batch
 from collapse_jax.monitor import analyse
 from collapse_jax.monitor.figure import make_figure
-from collapse_jax.vae import data as nd
 from collapse_jax.vae import kernel as nr
 
 

@@ -243,7 +243,7 @@ def _validate(a):
 
 
 def _load(a):
-    from collapse_jax.vae import data
+    from collapse_jax.core.nets import data
 
     if a.data is None:
         return data.load_digits(), None
@@ -256,7 +256,7 @@ def _load(a):
 
 
 def _subset(d, n, seed):
-    from collapse_jax.vae.data import ImageData
+    from collapse_jax.core.nets.data import ImageData
 
     if n is None or d.y.shape[0] <= n:
         return d
@@ -300,9 +300,9 @@ def body(a):
     import jax
     import jax.numpy as jnp
 
-    from collapse_jax.vae import data as nd
+    from collapse_jax.core.nets import data as nd
+    from collapse_jax.core.nets import metrics as nm
     from collapse_jax.vae import kernel as nr
-    from collapse_jax.vae import metrics as nm
 
     full, cap = _load(a)
     full = _subset(full, cap, a.key)

@@ -48,12 +48,18 @@ from collapse_jax.core._validate import (
     sweep_shape,
 )
 from collapse_jax.core.gaussian import sqrtm_psd
-from collapse_jax.vae import metrics as nm
-from collapse_jax.vae.classifier import Classifier, accuracy, cross_entropy, log_confidence
-from collapse_jax.vae.cvae import CVAE, generate, neg_elbo
-from collapse_jax.vae.data import CLASSES, Split
-from collapse_jax.vae.init import reinit
-from collapse_jax.vae.train import TrainConfig, fit, train_config
+from collapse_jax.core.nets import metrics as nm
+from collapse_jax.core.nets.classifier import (  # feature_network: used as nr.feature_network
+    Classifier,
+    accuracy,
+    cross_entropy,
+    feature_network,  # noqa: F401
+    log_confidence,
+)
+from collapse_jax.core.nets.cvae import CVAE, generate, neg_elbo
+from collapse_jax.core.nets.data import CLASSES, Split
+from collapse_jax.core.nets.init import reinit
+from collapse_jax.core.nets.train import TrainConfig, fit, train_config
 
 #: ``classifier``: log-confidence of a digit classifier in the conditioning class;
 #: ``discriminator``: Yi et al.'s realism verifier, log p(real | x) of a real-vs-synthetic MLP
@@ -186,21 +192,6 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
 
 def _dtype(cfg):
     return jnp.float64 if cfg.precision == "float64" else jnp.float32
-
-
-def feature_network(key: Key, split: Split, *, hidden: int = 128, features: int = 32,
-                    steps: int = 2000, batch: int = 64) -> Classifier:
-    """The Frechet-distance classifier: trained once on ALL real training digits."""
-    x, y = jnp.asarray(split.train.x), jnp.asarray(split.train.y)
-    cfg = train_config(steps=steps, batch=batch, weight_decay=1e-4)
-
-    @jax.jit
-    def run(k):
-        k_init, k_fit = jax.random.split(k)
-        like = eqx.filter_eval_shape(Classifier, x.shape[1], hidden, features, key=k_init)
-        return fit(k_fit, reinit(like, k_init), cross_entropy, x, y, x.shape[0], cfg)[0]
-
-    return run(key)
 
 
 def real_set(split: Split, feature_net: Classifier, cfg: RetrainConfig) -> RealSet:

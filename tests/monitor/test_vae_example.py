@@ -10,9 +10,9 @@ import jax
 import numpy as np
 import pytest
 
+from collapse_jax.core.nets import data as nd
 from collapse_jax.engine import batch
 from collapse_jax.monitor import analyse
-from collapse_jax.vae import data as nd
 from collapse_jax.vae import kernel as nr
 
 ROUNDS, N_EVAL = 3, 100

@@ -109,7 +109,7 @@ def test_noise_needs_the_gaussian_likelihood(capsys):
 
 def test_differences_from_the_authors_are_listed():
     """What separates a run from Yi et al.'s pipeline, by the run's own flags."""
-    from collapse_jax.vae import data as nd
+    from collapse_jax.core.nets import data as nd
 
     a = check.build_parser().parse_args(["--verifier-kind", "classifier", "--likelihood",
                                          "gaussian", "--n-keep", "2000"])

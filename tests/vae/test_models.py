@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from collapse_jax.core.gaussian import w2_squared
-from collapse_jax.vae import classifier as nc
-from collapse_jax.vae import cvae as nv
-from collapse_jax.vae import data as nd
-from collapse_jax.vae import init as ni
+from collapse_jax.core.nets import classifier as nc
+from collapse_jax.core.nets import cvae as nv
+from collapse_jax.core.nets import data as nd
+from collapse_jax.core.nets import init as ni
+from collapse_jax.core.nets import metrics as nm
+from collapse_jax.core.nets import train as nt
 from collapse_jax.vae import kernel as nr
-from collapse_jax.vae import metrics as nm
-from collapse_jax.vae import train as nt
 
 STEPS = 150
 

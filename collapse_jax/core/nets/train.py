@@ -51,7 +51,7 @@ def optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
 def fit(key: Key, model, loss: Callable, x: Array, y: Array, count, cfg: TrainConfig):
     """Train ``model`` on ``(x[:count], y[:count])`` for ``cfg.steps`` minibatch steps.
 
-    ``loss(model, key, xb, yb)`` returns a scalar (e.g. :func:`~collapse_jax.vae.cvae.neg_elbo`).
+    ``loss(model, key, xb, yb)`` returns a scalar (e.g. :func:`~collapse_jax.core.nets.cvae.neg_elbo`).
     Returns ``(model, losses)`` with ``losses`` the ``(steps,)`` minibatch losses.
     """
     opt = optimizer(cfg)
