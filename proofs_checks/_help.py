@@ -24,6 +24,7 @@ COMMANDS = {
     "knowledge_center": "collapse_jax.knowledge_center.check",
     "non_gaussian": "collapse_jax.power_law.non_gaussian",
     "power_law": "collapse_jax.power_law.check",
+    "proxy_digits": "collapse_jax.proxy.digits_check",
     "proxy_references": "collapse_jax.proxy.check",
     "real_mixing": "collapse_jax.classic.check_real_mixing",
     "regression_paradigms": "collapse_jax.classic.check_regression",

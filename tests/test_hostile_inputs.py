@@ -27,7 +27,7 @@ import pytest
 from jax import monitoring
 
 CHECKS = ("power_law", "gaussian_refit", "regression_paradigms", "real_mixing",
-          "knowledge_center", "proxy_references", "vae_verification")
+          "knowledge_center", "proxy_references", "proxy_digits", "vae_verification")
 #: The family check module behind each command (``proofs_checks/<name>.py`` imports its ``main``).
 MODULES = {name: importlib.import_module(importlib.import_module(f"proofs_checks.{name}").main
                                          .__module__) for name in CHECKS}
@@ -173,6 +173,22 @@ SPECIFIC = {
         (["--rounds", str(10**9)], "--rounds"),
         (["--rounds", "3"], "--rounds"),
         (["--design", "circle"], "--design"),
+    ],
+    "proxy_digits": [
+        (["--n", "0"], "--n"),
+        (["--n", str(10**9)], "--n"),
+        (["--alpha", "nan"], "--alpha"),
+        (["--alpha", "0.01", "--n", "1000"], "--alpha"),
+        (["--parties", "1"], "--parties"),
+        (["--parties", "3"], "--classes-per-party"),
+        (["--concentration", "0"], "--concentration"),
+        (["--concentration", "inf"], "--concentration"),
+        (["--epsilon", "1e-300"], "--epsilon"),
+        (["--sinkhorn-iterations", "5"], "--sinkhorn-iterations"),
+        (["--lr-tune", "nan"], "--lr-tune"),
+        (["--n-eval", str(10**7)], "--n-eval"),
+        (["--start", "half"], "--start"),
+        (["--steps", "0"], "--steps"),
     ],
     "proxy_references": [
         (["--beta", "nan"], "--beta"),
@@ -345,6 +361,7 @@ SANE = [(name, argv) for name in CHECKS for argv in ([], ["--quick"])] + [
     ("real_mixing", ["--lam", "0", "16"]),
     ("regression_paradigms", ["--d", "100", "--T", "400"]),
     ("vae_verification", ["--likelihood", "gaussian", "--noise", "0", "--keep", "0.5"]),
+    ("proxy_digits", ["--start", "party", "--classes-per-party", "2", "--concentration", "0.5"]),
 ]
 
 

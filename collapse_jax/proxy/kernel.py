@@ -265,8 +265,12 @@ def _trace(cfg: ProxyConfig, model, pooled):
 
 
 
-def _select(cfg: ProxyConfig, strategy: str, cand, channel, owner, real):
-    """Kept indices, the fraction of converged Sinkhorn solves and the Frechet curve."""
+def _select(cfg: Any, strategy: str, cand, channel, owner, real):
+    """Kept indices, the fraction of converged Sinkhorn solves and the Frechet curve.
+
+    ``cfg``: a :class:`ProxyConfig`, or any config with its selection fields ``n``,
+    ``kmeans_clusters``, ``sinkhorn``, ``tau``, ``rounds``, ``support`` and ``silo_weights``
+    (the digits tier's :class:`collapse_jax.proxy.digits.DigitsConfig`)."""
     dtype = cand.dtype
     nan_curve = jnp.full((cfg.rounds + 1,), jnp.nan, dtype)
     one = jnp.asarray(1.0, dtype)

@@ -153,7 +153,9 @@ class SiloBank:
     """``K`` silos' private data. Answers requests; never returns its points.
 
     The data are the rows of ``points`` ``(n, d)`` with silo weights ``members`` ``(K, n)``
-    (0/1). Requests are vectorised over silos with ``vmap`` and may run under ``jit``.
+    (0/1), or, per party, ``points`` ``(K, P, d)`` with weights ``members`` ``(K, P)`` (0 on
+    padding rows): then every solve against silo ``k`` reads its ``P`` rows only, not all
+    ``n``. Requests are vectorised over silos with ``vmap`` and may run under ``jit``.
     """
 
     __slots__ = ("__points", "__members", "__settings")
@@ -165,7 +167,13 @@ class SiloBank:
 
     # Private data must not leak through generic Python or JAX machinery.
     def __repr__(self) -> str:
-        return f"SiloBank(silos={self.__members.shape[0]}, dim={self.__points.shape[1]})"
+        return f"SiloBank(silos={self.__members.shape[0]}, dim={self.__points.shape[-1]})"
+
+    def __rows(self, silo):
+        """Silo ``silo``'s candidate rows and their weights."""
+        if self.__points.ndim == 3:
+            return self.__points[silo], self.__members[silo]
+        return self.__points, self.__members[silo]
 
     def __reduce__(self):
         raise TypeError("SiloBank holds private data and cannot be pickled")
@@ -199,8 +207,7 @@ class SiloBank:
         ``keep`` lowest scores are its greedy set.
         """
         check_choice("SiloBank.scores", "rule", rule, SCORE_RULES)
-        w = self.__members[silo]
-        x = self.__points
+        x, w = self.__rows(silo)
         if rule == "ot":
             return PublishedScores(*transport.selection_scores(candidates, x, w,
                                                                settings=self.__settings))
@@ -226,17 +233,19 @@ class SiloBank:
     def geodesic(self, cloud: Points, tau) -> PublishedClouds:
         """Every silo's point ``tau`` on the geodesic from ``cloud`` (uniform weights) toward
         its own data; ``tau = 1`` gives the entropic Monge map ``T_k(cloud)``."""
-        x = self.__points
         settings = self.__settings
 
-        def one(w):
+        def one(x, w):
             empty = jnp.sum(w) <= 0
             w_safe = jnp.where(empty, jnp.ones_like(w), w)
             pts, sol = transport.geodesic_cloud(cloud, x, tau, None, w_safe, settings=settings)
             return (jnp.where(empty, cloud, pts), jnp.where(empty, 0.0, sol.cost),
                     sol.converged | empty)
 
-        return PublishedClouds(*jax.vmap(one)(self.__members))
+        if self.__points.ndim == 3:
+            return PublishedClouds(*jax.vmap(one)(self.__points, self.__members))
+        return PublishedClouds(*jax.vmap(one, in_axes=(None, 0))(self.__points,
+                                                                 self.__members))
 
 
 class Channel:
