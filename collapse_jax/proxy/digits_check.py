@@ -51,7 +51,42 @@ from collapse_jax.verdict.outputs import save_figure
 NAME = "proxy_digits"
 DEFAULTS = {"seeds": 16, "generations": 10}
 QUICK = {"seeds": 9, "generations": 4, "n": 48, "steps0": 800, "steps": 500, "n_eval": 300}
-CLAIMS = ("D1a", "D1b", "D2a", "D2b", "D2c", "D2d", "D2e", "D3", "D4a", "D4b", "D5a", "D5b")
+#: (id, strategy x, strategy y, metric, relation of E[x - y] to 0, split, statement)
+CLAIM_TABLE = (
+    ("D1a", "center-match", "random", "fd", "above", "exdir",
+     "ExDir references: CenterMatch (party 0's mean) ends farther from the real digits than "
+     "Random: FD(CenterMatch) - FD(Random) > 0"),
+    ("D1b", "cov-match-greedy", "random", "fd", "above", "exdir",
+     "ExDir references: CovMatch (party 0's covariance) ends farther from the real digits "
+     "than Random: FD(CovMatch) - FD(Random) > 0"),
+    ("D2a", "party-scores", "random", "fd", "below", "exdir",
+     "ExDir: Scheme I (every party's score vector, greedy submodular) beats Random: "
+     "FD(Scheme I) - FD(Random) < 0"),
+    ("D2b", "barycenter", "random", "fd", "below", "exdir",
+     "ExDir: Scheme II (collaborative barycenter) beats Random: FD(Scheme II) - FD(Random) "
+     "< 0"),
+    ("D2c", "party-scores", "local", "fd", "below", "exdir",
+     "ExDir: Scheme I beats the local reference: FD(Scheme I) - FD(Local) < 0"),
+    ("D2d", "barycenter", "local", "fd", "below", "exdir",
+     "ExDir: Scheme II beats the local reference: FD(Scheme II) - FD(Local) < 0"),
+    ("D2e", "party-scores", "random", "recall", "above", "exdir",
+     "ExDir: Scheme I keeps more diversity than Random: recall(Scheme I) - recall(Random) "
+     "> 0"),
+    ("D3", "party-scores", "barycenter", "fd", "at_most", "exdir",
+     "ExDir: Scheme I is at least as good as Scheme II: FD(Scheme I) - FD(Scheme II) <= 0 "
+     "(fails only if the whole CI is above 0)"),
+    ("D4a", "local", "random", "owner_share", "above", "exdir",
+     "ExDir: the local reference tilts the generator toward party 0's class: its share of "
+     "samples of that class minus Random's > 0"),
+    ("D4b", "party-scores", "local", "owner_share", "below", "exdir",
+     "ExDir: Scheme I recovers the mass the local reference excludes: its share of party "
+     "0's class minus the local reference's < 0"),
+    ("D5a", "center-match", "random", "fd", "below", "iid",
+     "IID references: CenterMatch helps: FD(CenterMatch) - FD(Random) < 0"),
+    ("D5b", "cov-match-greedy", "random", "fd", "below", "iid",
+     "IID references: CovMatch helps: FD(CovMatch) - FD(Random) < 0"),
+)
+CLAIMS = tuple(row[0] for row in CLAIM_TABLE)
 #: the rules the IID control runs (the claims D5 and the table's IID column)
 IID_STRATEGIES = ("random", "kmeans-pool", "center-match", "cov-match-greedy", "local")
 #: Largest CI half-width that still decides a claim (every claim is one-sided: a sign).
@@ -188,58 +223,17 @@ def decide(runs, T: int, level: float) -> list[Claim]:
 
     _, late = _accessors(runs, T)
 
-    def paired(x_name, y_name, metric, split_name="exdir"):
-        d = late(split_name, x_name, metric) - late(split_name, y_name, metric)
-        mean, ci = stats.mean_ci(d, level)
-        return float(mean), (float(ci[0]), float(ci[1]))
-
     claims = []
-    hw = HALF_WIDTH
-
-    def diff_claim(cid, x_name, y_name, metric, relation, statement, split_name="exdir"):
-        mean, ci = paired(x_name, y_name, metric, split_name)
-        cap = (hw["fd"] * float(np.mean(late(split_name, "random", "fd"))) if metric == "fd"
-               else hw["recall"] if metric == "recall" else hw["share"])
+    for cid, x_name, y_name, metric, relation, split_name, statement in CLAIM_TABLE:
+        x, y = late(split_name, x_name, metric), late(split_name, y_name, metric)
+        mean, ci = stats.mean_ci(x - y, level)
+        cap = (HALF_WIDTH["fd"] * float(np.mean(late(split_name, "random", "fd")))
+               if metric == "fd" else HALF_WIDTH["recall" if metric == "recall" else "share"])
         claims.append(Claim(
-            cid, statement, 0.0, mean, ci, max_half_width=cap, relation=relation,
+            cid, statement, 0.0, float(mean), (float(ci[0]), float(ci[1])),
+            max_half_width=cap, relation=relation,
             note=f"late mean {metric} (generations {T // 2}..{T}): {L[x_name]} "
-                 f"{float(np.mean(late(split_name, x_name, metric))):.4g}, {L[y_name]} "
-                 f"{float(np.mean(late(split_name, y_name, metric))):.4g}"))
-
-    diff_claim("D1a", "center-match", "random", "fd", "above",
-               "ExDir references: CenterMatch (party 0's mean) ends farther from the real "
-               "digits than Random: FD(CenterMatch) - FD(Random) > 0")
-    diff_claim("D1b", "cov-match-greedy", "random", "fd", "above",
-               "ExDir references: CovMatch (party 0's covariance) ends farther from the real "
-               "digits than Random: FD(CovMatch) - FD(Random) > 0")
-    diff_claim("D2a", "party-scores", "random", "fd", "below",
-               "ExDir: Scheme I (every party's score vector, greedy submodular) beats "
-               "Random: FD(Scheme I) - FD(Random) < 0")
-    diff_claim("D2b", "barycenter", "random", "fd", "below",
-               "ExDir: Scheme II (collaborative barycenter) beats Random: "
-               "FD(Scheme II) - FD(Random) < 0")
-    diff_claim("D2c", "party-scores", "local", "fd", "below",
-               "ExDir: Scheme I beats the local reference: FD(Scheme I) - FD(Local) < 0")
-    diff_claim("D2d", "barycenter", "local", "fd", "below",
-               "ExDir: Scheme II beats the local reference: FD(Scheme II) - FD(Local) < 0")
-    diff_claim("D2e", "party-scores", "random", "recall", "above",
-               "ExDir: Scheme I keeps more diversity than Random: recall(Scheme I) - "
-               "recall(Random) > 0")
-    diff_claim("D3", "party-scores", "barycenter", "fd", "at_most",
-               "ExDir: Scheme I is at least as good as Scheme II: FD(Scheme I) - "
-               "FD(Scheme II) <= 0 (fails only if the whole CI is above 0)")
-    diff_claim("D4a", "local", "random", "owner_share", "above",
-               "ExDir: the local reference tilts the generator toward party 0's class: its "
-               "share of samples of that class minus Random's > 0")
-    diff_claim("D4b", "party-scores", "local", "owner_share", "below",
-               "ExDir: Scheme I recovers the mass the local reference excludes: its share of "
-               "party 0's class minus the local reference's < 0")
-    diff_claim("D5a", "center-match", "random", "fd", "below",
-               "IID references: CenterMatch helps: FD(CenterMatch) - FD(Random) < 0",
-               split_name="iid")
-    diff_claim("D5b", "cov-match-greedy", "random", "fd", "below",
-               "IID references: CovMatch helps: FD(CovMatch) - FD(Random) < 0",
-               split_name="iid")
+                 f"{float(np.mean(x)):.4g}, {L[y_name]} {float(np.mean(y)):.4g}"))
     stats.flag_nonfinite(claims)
     return claims
 
