@@ -365,8 +365,10 @@ def _figure(runs, T, floor):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from collapse_jax.proxy.digits import LABELS
+    from collapse_jax.proxy.digits import LABELS, STRATEGIES
 
+    # one colour per rule in every panel (the IID control runs a subset of the rules)
+    colour = {st: f"C{i}" for i, st in enumerate(STRATEGIES)}
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     t = np.arange(T + 1)
     for ax, (split_name, metric, title) in zip(axes, (
@@ -378,8 +380,8 @@ def _figure(runs, T, floor):
             y = r["metrics"][metric][:, :, i]
             mean = y.mean(0)
             se = y.std(0, ddof=1) / math.sqrt(y.shape[0])
-            ax.plot(t, mean, label=LABELS[st])
-            ax.fill_between(t, mean - se, mean + se, alpha=0.15)
+            ax.plot(t, mean, label=LABELS[st], color=colour[st])
+            ax.fill_between(t, mean - se, mean + se, alpha=0.15, color=colour[st])
         if metric == "fd":
             ax.axhline(floor, color="k", ls=":", lw=1, label="real floor")
         ax.set_title(title, fontsize=10)

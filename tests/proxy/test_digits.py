@@ -188,3 +188,11 @@ def test_per_party_bank_keeps_its_rows_private():
         with pytest.raises(TypeError):
             bad(bank)
     assert not any(c in repr(bank) for c in "[]")
+
+
+def test_figure_gives_each_rule_one_colour_in_every_panel():
+    runs = _runs(seeds=3, T=4)
+    fig = chk._figure(runs, 4, 0.1)
+    colours = [{ln.get_label(): ln.get_color() for ln in ax.get_lines()} for ax in fig.axes]
+    for label in ("Random", "Local (party 0, OT)", "CovMatch"):
+        assert colours[0][label] == colours[2][label], label
