@@ -244,7 +244,7 @@ def body(a):
 
     from collapse_jax.core.nets.classifier import feature_network
     from collapse_jax.core.nets.data import load_digits, stratified_split
-    from collapse_jax.core.nets.metrics import feature_gaussian, frechet_distance, sqrtm_newton_schulz
+    from collapse_jax.core.nets.metrics import frechet_distance
     from collapse_jax.engine import batch
     from collapse_jax.proxy import digits as dg
 
@@ -253,22 +253,21 @@ def body(a):
     progress = Progress(4)
     split = stratified_split(load_digits(), 0)
     fnet = feature_network(jax.random.key(10_000 + a.key), split)
+    full, data = dg.digits_data(split, fnet, dg.digits_config(
+        n=a.n, alpha=a.alpha, parties=a.parties, classes_per_party=a.classes_per_party,
+        generations=T, start=a.start, steps0=a.steps0, steps=a.steps, lr=a.lr,
+        lr_tune=a.lr_tune, n_eval=a.n_eval, epsilon=a.epsilon,
+        sinkhorn_iterations=a.sinkhorn_iterations, rounds=a.rounds))
     # the real floor: training digits against held-out digits in the same features
-    tr_feat = jax.vmap(fnet.features)(split.train.x)
-    te_mean, te_cov = feature_gaussian(jax.vmap(fnet.features)(split.test.x))
-    floor = float(frechet_distance(tr_feat, te_mean, te_cov, sqrtm_newton_schulz(te_cov)))
+    floor = float(frechet_distance(jax.vmap(fnet.features)(data.train_x), data.test_mean,
+                                   data.test_cov, data.test_cov_sqrt))
     progress.step("feature network")
 
-    kw = dict(n=a.n, alpha=a.alpha, parties=a.parties, classes_per_party=a.classes_per_party,
-              generations=T, start=a.start, steps0=a.steps0, steps=a.steps, lr=a.lr,
-              lr_tune=a.lr_tune, n_eval=a.n_eval, epsilon=a.epsilon,
-              sinkhorn_iterations=a.sinkhorn_iterations, rounds=a.rounds)
     key = jax.random.key(a.key)
     runs, timing = {}, {"compile_s": 0.0, "run_s": 0.0}
     for split_name, strategies, iid, sub in (("exdir", dg.STRATEGIES, 0.0, 0),
                                              ("iid", IID_STRATEGIES, 1.0, 1)):
-        cfg = dg.digits_config(strategies=strategies, **kw)
-        cfg, data = dg.digits_data(split, fnet, cfg)
+        cfg = full._replace(strategies=strategies)  # the data and instrument are shared
         params = dg.digits_params(concentration=a.concentration, iid=iid)
         (fin, out), tm = batch.run(dg.digits_kernel_shared, jax.random.fold_in(key, sub),
                                    (params, data), cfg, seeds=a.seeds, timed=True,
@@ -292,12 +291,12 @@ def body(a):
     for split_name, r in runs.items():
         table[split_name] = {}
         for st in r["strategies"]:
-            table[split_name][st] = {
-                met: {"final": float(np.mean(m(split_name, st, met)[:, T])),
-                      "late": float(np.mean(late(split_name, st, met))),
-                      "late_se": float(np.std(late(split_name, st, met), ddof=1)
-                                       / math.sqrt(a.seeds))}
-                for met in dg.METRIC_NAMES}
+            table[split_name][st] = {}
+            for met in dg.METRIC_NAMES:
+                late_mean, late_se = stats.mean_se(late(split_name, st, met))
+                table[split_name][st][met] = {
+                    "final": float(np.mean(m(split_name, st, met)[:, T])),
+                    "late": float(late_mean), "late_se": float(late_se)}
     curves = {f"{split_name}:{st}": {met: curve_summary(m(split_name, st, met))
                                      for met in dg.METRIC_NAMES}
               for split_name, r in runs.items() for st in r["strategies"]}
@@ -313,7 +312,8 @@ def body(a):
         "precision": {"networks": "float32", "ot": "float32", "statistics": "float64"},
         "ci_level": level,
         "ci_note": a.plan.note() + f"; Student intervals over {a.seeds} seeds of paired "
-                   "per-seed differences (common candidates at generation 1). No claim is an "
+                   "per-seed differences (every rule sees the same candidate latents, minibatch "
+                   "positions and latent noise). No claim is an "
                    "identity of the update. Differences from the authors' Table 1 setup that "
                    "remain: " + numbered(diffs),
         "timing": timing,
@@ -377,9 +377,7 @@ def _figure(runs, T, floor):
             ("iid", "fd", "Frechet distance, IID references"))):
         r = runs[split_name]
         for i, st in enumerate(r["strategies"]):
-            y = r["metrics"][metric][:, :, i]
-            mean = y.mean(0)
-            se = y.std(0, ddof=1) / math.sqrt(y.shape[0])
+            mean, se = stats.mean_se(r["metrics"][metric][:, :, i])
             ax.plot(t, mean, label=LABELS[st], color=colour[st])
             ax.fill_between(t, mean - se, mean + se, alpha=0.15, color=colour[st])
         if metric == "fd":

@@ -140,6 +140,7 @@ PAPER = {("exdir", "center-match", "fd"): 3.0, ("exdir", "cov-match-greedy", "fd
 
 
 def test_claims_pass_on_runs_that_behave_as_the_paper_says():
+    assert set(chk.IID_STRATEGIES) <= set(dg.STRATEGIES)  # the IID run reuses the config
     claims = chk.decide(_runs(shift=PAPER), 4, 0.995)
     assert [c.id for c in claims] == list(chk.CLAIMS)
     assert all(c.passed for c in claims), [(c.id, c.reason) for c in claims if not c.passed]
