@@ -25,6 +25,15 @@ class Claim:
     simulation can refute a tight bound but cannot show strict inequality). In every case the
     CI half-width must not exceed ``max_half_width``, otherwise the run could not discriminate
     and the claim fails with that reason.
+
+    ``min_effect`` (``'below'`` / ``'above'`` only) replaces the width rule by the smallest
+    effect worth detecting: the claim passes when the whole CI lies on the claimed side of
+    ``predicted`` (a sign established at the claim's level, whatever the width), fails as
+    *refuted* when the CI rules out an effect of ``min_effect`` in the claimed direction
+    (``predicted - min_effect`` below its lower end for ``'below'``), and fails as
+    *undecided* otherwise (the CI holds both no effect and an effect of that size: add seeds).
+    ``decided`` is False exactly for the undecided claims (and for a CI too wide under the
+    width rule, or a non-finite estimate).
     """
 
     id: str
@@ -35,26 +44,40 @@ class Claim:
     max_half_width: float
     relation: Literal["equal", "below", "above", "at_most"] = "equal"
     note: str = ""
+    min_effect: float | None = None
     passed: bool = dataclasses.field(init=False)
     reason: str = dataclasses.field(init=False)
+    decided: bool = dataclasses.field(init=False)
 
     def __post_init__(self):
         if self.relation not in RELATIONS:
             raise ValueError(f"Claim {self.id}: relation={self.relation!r} is unknown; allowed "
                              f"one of {', '.join(RELATIONS)}")
+        if self.min_effect is not None and self.relation not in ("below", "above"):
+            raise ValueError(f"Claim {self.id}: min_effect={self.min_effect!r} is invalid with "
+                             f"relation={self.relation!r}: allowed only with 'below' or 'above'")
         lo, hi = (float(v) for v in self.ci)
         half = 0.5 * (hi - lo)
+        self.decided = True
         finite = all(math.isfinite(v) for v in (lo, hi, float(self.measured),
                                                 float(self.predicted)))
         if not finite:
             self.passed, self.reason = False, "non-finite estimate (see metrics)"
-        elif not float(self.max_half_width) >= 0:  # NaN or negative: no width rule to apply
-            self.passed = False
-            self.reason = f"invalid width cap {self.max_half_width!r}"
+            self.decided = False
         elif lo > hi:
             self.passed, self.reason = False, f"invalid CI: lower end {lo:.6g} > upper {hi:.6g}"
+            self.decided = False
+        elif self.min_effect is not None and not (
+                math.isfinite(float(self.min_effect)) and float(self.min_effect) > 0):
+            self.passed, self.decided = False, False  # e.g. a NaN scale it was derived from
+            self.reason = f"invalid min_effect {self.min_effect!r}"
+        elif self.min_effect is not None:
+            self._decide_effect(lo, hi, float(self.min_effect))
+        elif not float(self.max_half_width) >= 0:  # NaN or negative: no width rule to apply
+            self.passed, self.decided = False, False
+            self.reason = f"invalid width cap {self.max_half_width!r}"
         elif half > self.max_half_width:
-            self.passed = False
+            self.passed, self.decided = False, False
             self.reason = (f"CI too wide to discriminate: half-width {half:.3g} > "
                            f"{self.max_half_width:.3g}; add seeds")
         elif self.relation == "equal":
@@ -71,9 +94,30 @@ class Claim:
             self.passed = lo > self.predicted
             self.reason = "CI above bound" if self.passed else "CI not above bound"
 
+    def _decide_effect(self, lo: float, hi: float, effect: float) -> None:
+        """The ``min_effect`` rule (class docstring)."""
+        below = self.relation == "below"
+        if (hi < self.predicted) if below else (lo > self.predicted):
+            self.passed, self.reason = True, "CI wholly on the claimed side of the bound"
+            return
+        self.passed = False
+        edge = self.predicted - effect if below else self.predicted + effect
+        if (lo > self.predicted) if below else (hi < self.predicted):
+            self.reason = "refuted: the CI lies wholly on the other side of the bound"
+        elif (lo > edge) if below else (hi < edge):
+            self.reason = (f"refuted: the CI rules out an effect of {effect:.3g} in the claimed "
+                           f"direction (beyond {edge:.4g})")
+        else:
+            self.decided = False
+            self.reason = (f"undecided: the CI holds both the bound and an effect of "
+                           f"{effect:.3g} (beyond {edge:.4g}); add seeds")
+
     def to_json(self) -> dict:
-        return {"id": self.id, "statement": self.statement, "relation": self.relation,
-                "predicted": _num(self.predicted), "measured": _num(self.measured),
-                "ci": [_num(self.ci[0]), _num(self.ci[1])],
-                "max_half_width": _num(self.max_half_width), "passed": bool(self.passed),
-                "reason": self.reason, "note": self.note}
+        out = {"id": self.id, "statement": self.statement, "relation": self.relation,
+               "predicted": _num(self.predicted), "measured": _num(self.measured),
+               "ci": [_num(self.ci[0]), _num(self.ci[1])],
+               "max_half_width": _num(self.max_half_width), "passed": bool(self.passed),
+               "decided": bool(self.decided), "reason": self.reason, "note": self.note}
+        if self.min_effect is not None:
+            out["min_effect"] = _num(self.min_effect)
+        return out

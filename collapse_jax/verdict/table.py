@@ -18,7 +18,7 @@ def format_table(title: str, claims: list[Claim], timing: dict, ci_note: str = "
         lines.append(
             f"{c.id:<4} {rel + _fmt(c.predicted):>11} {_fmt(c.measured):>11} "
             f"{'[' + _fmt(c.ci[0]) + ', ' + _fmt(c.ci[1]) + ']':>25} "
-            f"{_fmt(half, 2) + '/' + _fmt(c.max_half_width, 2):>17}  "
+            f"{_fmt(half, 2) + _limit(c):>17}  "
             f"{'PASS' if c.passed else 'FAIL'}")
         lines.append(f"     {c.statement}")
         if not c.passed:
@@ -27,10 +27,20 @@ def format_table(title: str, claims: list[Claim], timing: dict, ci_note: str = "
             lines.append(f"     note: {c.note}")
     lines.append("-" * len(head))
     n_pass = sum(c.passed for c in claims)
-    lines.append(f"{n_pass} passed, {len(claims) - n_pass} failed   "
+    n_open = sum(not c.decided for c in claims)
+    lines.append(f"{n_pass} passed, {len(claims) - n_pass} failed"
+                 f"{f' ({n_open} of them undecided)' if n_open else ''}   "
                  f"(compile {timing.get('compile_s', 0):.1f}s, run {timing.get('run_s', 0):.1f}s, "
                  f"{timing.get('seed_generations_per_s', 0):.3g} seed-generations/s)")
     return "\n".join(lines)
+
+
+def _limit(c: Claim) -> str:
+    """The column's second half: the width cap, or ``eff`` and the smallest effect worth
+    detecting for a claim decided by :attr:`Claim.min_effect`."""
+    if c.min_effect is not None:
+        return " eff " + _fmt(c.min_effect, 2)
+    return "/" + _fmt(c.max_half_width, 2)
 
 
 def _fmt(v, digits: int = 4) -> str:

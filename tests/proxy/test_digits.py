@@ -113,8 +113,9 @@ def test_kernel_shapes_shared_start_and_common_candidates(tiny_run):
     assert np.any(out["fd"][:, 0, T, 0] != out["fd"][:, 0, T, 2])
 
 
-def _runs(seeds=12, T=4, shift=None, seed=0):
-    """Stand-in runs: every strategy's metrics are one noise curve plus ``shift[strategy]``."""
+def _runs(seeds=12, T=4, shift=None, seed=0, noise=1.0):
+    """Stand-in runs: every strategy's metrics are one noise curve plus ``shift[strategy]``
+    plus its own noise (scaled by ``noise``)."""
     rng = np.random.default_rng(seed)
     out = {}
     for split_name, strategies in (("exdir", dg.STRATEGIES), ("iid", chk.IID_STRATEGIES)):
@@ -125,8 +126,8 @@ def _runs(seeds=12, T=4, shift=None, seed=0):
         for met in dg.METRIC_NAMES:
             cols = []
             for st in strategies:
-                noise = rng.normal(size=(seeds, T + 1, 1)) * (0.05 if met == "fd" else 0.005)
-                cols.append(base[met] + noise + (shift or {}).get((split_name, st, met), 0.0))
+                own = rng.normal(size=(seeds, T + 1, 1)) * (0.05 if met == "fd" else 0.005)
+                cols.append(base[met] + noise * own + (shift or {}).get((split_name, st, met), 0.0))
             metrics[met] = np.concatenate(cols, axis=-1)
         out[split_name] = {"strategies": strategies, "metrics": metrics}
     return out
@@ -164,12 +165,17 @@ def test_each_claim_fails_when_its_strategy_does_not_behave(cid, key, value):
     shift[key] = value
     claims = {c.id: c for c in chk.decide(_runs(shift=shift), 4, 0.995)}
     assert not claims[cid].passed, (cid, claims[cid].reason)
+    # decided: the CI rules out an effect of the claim's size (or lies above D3's bound)
+    assert claims[cid].decided, (cid, claims[cid].reason)
 
 
 def test_noisy_runs_are_undecided_not_passed():
-    claims = chk.decide(_runs(seeds=3, shift={k: v * 0.01 for k, v in PAPER.items()}), 4,
-                        0.995)
-    assert not any(c.passed for c in claims if c.relation in ("above", "below"))
+    claims = chk.decide(_runs(seeds=3, shift={k: v * 0.01 for k, v in PAPER.items()},
+                              noise=40.0), 4, 0.995)
+    signs = [c for c in claims if c.relation in ("above", "below")]
+    assert not any(c.passed for c in signs)
+    assert not any(c.decided for c in signs), [(c.id, c.reason) for c in signs if c.decided]
+    assert all(c.reason.startswith("undecided") for c in signs)
 
 
 def test_per_party_bank_keeps_its_rows_private():

@@ -32,8 +32,10 @@ NAN, INF = float("nan"), float("inf")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _claim(predicted=1.0, measured=1.0, ci=(0.9, 1.1), max_half_width=0.5, relation="equal"):
-    return Claim("c", "statement", predicted, measured, ci, max_half_width, relation)
+def _claim(predicted=1.0, measured=1.0, ci=(0.9, 1.1), max_half_width=0.5, relation="equal",
+           min_effect=None):
+    return Claim("c", "statement", predicted, measured, ci, max_half_width, relation,
+                 min_effect=min_effect)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,6 +124,45 @@ def test_inverted_ci_does_not_pass():
     assert not c.passed
 
 
+@pytest.mark.parametrize(("relation", "ci", "passed", "decided", "start"), [
+    # below 0 with a smallest effect of 2: wholly below 0 passes at any width
+    ("below", (-90.0, -0.1), True, True, "CI wholly on the claimed side"),
+    # the CI rules out a gain of 2 (its lower end above -2): refuted, whatever it holds of 0
+    ("below", (-1.9, 30.0), False, True, "refuted"),
+    ("below", (-1.0, 1.0), False, True, "refuted"),
+    # both 0 and a gain of 2 (or more) inside: undecided
+    ("below", (-2.0, 0.0), False, False, "undecided"),
+    ("below", (-5.0, 5.0), False, False, "undecided"),
+    ("above", (0.1, 90.0), True, True, "CI wholly on the claimed side"),
+    ("above", (-30.0, 1.9), False, True, "refuted"),
+    ("above", (-1.0, 3.0), False, False, "undecided"),
+])
+def test_min_effect_rule(relation, ci, passed, decided, start):
+    c = _claim(predicted=0.0, measured=0.5 * (ci[0] + ci[1]), ci=ci, max_half_width=0.01,
+               relation=relation, min_effect=2.0)
+    assert (c.passed, c.decided) == (passed, decided), c.reason
+    assert c.reason.startswith(start), c.reason
+    assert c.to_json()["min_effect"] == 2.0 and c.to_json()["decided"] is decided
+    text = table.format_table("t", [c], {})
+    assert " eff 2.00" in text  # the table shows the effect, not the unused width cap
+
+
+def test_min_effect_is_refused_with_an_equality_and_fails_when_not_finite():
+    for relation in ("equal", "at_most"):
+        with pytest.raises(ValueError, match="min_effect=2.0 is invalid with relation"):
+            _claim(relation=relation, min_effect=2.0)
+    for bad in (NAN, 0.0, -1.0, math.inf):
+        c = _claim(predicted=0.0, ci=(-9.0, -1.0), relation="below", min_effect=bad)
+        assert not c.passed and not c.decided and c.reason.startswith("invalid min_effect")
+
+
+def test_width_rule_marks_claims_undecided():
+    assert _claim().decided
+    assert not _claim(ci=(0.0, 10.0), max_half_width=1.0).decided
+    assert not _claim(measured=NAN).decided
+    assert "min_effect" not in _claim().to_json()
+
+
 def test_unknown_relation_is_refused():
     with pytest.raises(ValueError, match="relation='at_least' is unknown"):
         _claim(relation="at_least")  # (at_most became a relation: collapse_jax.verdict)
@@ -133,7 +174,7 @@ def test_format_table_marks_each_verdict_and_reason():
     rows = [x for x in text.splitlines() if x.startswith("c ")]
     assert [r.split()[-1] for r in rows] == ["PASS", "FAIL", "FAIL"]
     assert "-> prediction outside CI" in text and "-> non-finite estimate" in text
-    assert "1 passed, 2 failed" in text
+    assert "1 passed, 2 failed (1 of them undecided)" in text  # the non-finite one
 
 
 def test_simultaneous_level_is_bonferroni():

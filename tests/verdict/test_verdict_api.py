@@ -106,7 +106,11 @@ def test_existing_relations_unchanged_and_unknown_refused():
     assert c.passed and c.reason == "CI below bound"
     with pytest.raises(ValueError, match="allowed one of equal, below, above, at_most"):
         Claim("c", "s", 1.0, 1.0, (0.9, 1.1), 0.5, "at_least")
-    assert [f.name for f in dataclasses.fields(Claim)][-2:] == ["passed", "reason"]
+    fields = dataclasses.fields(Claim)
+    # positional arguments unchanged; new ones come after them, the verdict is computed
+    assert [f.name for f in fields if f.init][:8] == [
+        "id", "statement", "predicted", "measured", "ci", "max_half_width", "relation", "note"]
+    assert [f.name for f in fields if not f.init] == ["passed", "reason", "decided"]
 
 
 # ---------------------------------------------------------------------------------------------
