@@ -10,7 +10,8 @@ error is ``||w_i - w*||^2`` (the test error ``E ||w - w*||^2_Sigma`` with ``Sigm
 * ``accumulate``: fit ``i`` uses all ``(X, y_1), ..., (X, y_i)``; with one design this is OLS
   on the average label vector, kept as a running sum (O(T) memory).
 * ``accumulate-subsample``: fit ``i`` uses a uniform random subset of ``pool_size`` rows of
-  everything so far, kept as a bottom-k priority pool (:mod:`collapse_jax.core.pool`).
+  everything so far, kept by reservoir sampling (:func:`collapse_jax.core.pool.reservoir`:
+  the law of the bottom-k pool, without its sort).
 
 :func:`ols_kernel` runs any subset of the three in one scan with common random numbers
 (one design, one truth, one noise sequence per fit), so one compile serves all of them.
@@ -62,7 +63,7 @@ def _pools(pool_size: int):
     """Each paradigm's pool of ``(x, y)`` rows on the fixed design."""
     return {"replace": lambda: pools.replace(_label_sum),
             "accumulate": lambda: pools.accumulate(_add, _label_sum),
-            "accumulate-subsample": lambda: pools.accumulate_subsample(pool_size)}
+            "accumulate-subsample": lambda: pools.reservoir(pool_size)}
 
 
 class OLSConfig(NamedTuple):
@@ -139,6 +140,15 @@ def spd_solve(a, b):
     return linalg.spd_solve(a, b)
 
 
+def _refit_solve(a, b):
+    """The accumulate-subsample refit's solve, one per generation: written out entry by
+    entry up to ``d = linalg.UNROLL_MAX`` (:func:`collapse_jax.core.linalg.spd_solve_unrolled`,
+    which XLA fuses under ``vmap``), :func:`spd_solve` beyond."""
+    if a.shape[-1] <= linalg.UNROLL_MAX:
+        return linalg.spd_solve_unrolled(a, b)
+    return spd_solve(a, b)
+
+
 def _ols_operator(x):
     """OLS operator ``P = (X^T X)^{-1} X^T`` (``d x T``), computed once per design so that
     every refit on the fixed design is one matrix-vector product."""
@@ -168,10 +178,10 @@ def ols_kernel(key: Key, params: OLSParams, cfg: OLSConfig, silo: Silo = 0) -> t
     def fit(pooled):
         if isinstance(pooled, LabelSum):  # every label vector so far, on the one design
             return proj @ (pooled.total / pooled.count)
-        # A bottom-k subset of the rows so far (weight 0: an empty slot).
+        # A uniform subset of the rows so far (weight 0: an empty slot).
         live = pooled.weights
         xp, yp = pooled.points[:, :-1] * live[:, None], pooled.points[:, -1] * live
-        return spd_solve(xp.T @ xp, xp.T @ yp)
+        return _refit_solve(xp.T @ xp, xp.T @ yp)
 
     by_name = {par: pools.pool_for(par, pools=_pools(cfg.pool_size), fn="ols_kernel")
                for par in cfg.paradigms}

@@ -72,6 +72,15 @@ class SubsamplePool(NamedTuple):
     priority: Array
 
 
+class Reservoir(NamedTuple):
+    """Fixed-size pool of :func:`reservoir`: the rows, which slots are filled, and how many
+    live rows have arrived so far."""
+
+    points: Points
+    filled: Array
+    seen: Array
+
+
 class Buffer(NamedTuple):
     """Fixed-capacity row buffer: ``rows`` (a pytree of arrays with a leading capacity axis)
     of which the first ``count`` are live."""
@@ -197,6 +206,60 @@ def accumulate_subsample(size: int, read: Callable = _live_rows) -> Pool:
 
     def init(rows, key=None):
         return update(empty(rows), rows, key)
+
+    return Pool(init, update, read, empty, True)
+
+
+def reservoir(size: int) -> Pool:
+    """Accumulate-subsample pool by reservoir sampling (Vitter's Algorithm R), without a sort.
+
+    The ``g``-th live row ever seen (``g`` from 0) takes slot ``g`` while ``g < size``, then
+    slot ``floor(u (g + 1))`` when that is below ``size`` (so with probability
+    ``size / (g + 1)``), evicting what was there; a batch is applied in row order (a
+    scatter-max of row numbers: the last writer of a slot wins). ``u ~ U(0, 1)`` is
+    ``rows.priority`` when given (``inf`` marks a row never to keep), else drawn from the
+    key; a zero-weight row is never kept. Like :func:`accumulate_subsample` the pool is a
+    uniform random subset of size ``min(size, rows seen)`` of the whole history, and the two
+    give the same law of the whole sequence of pools (each arrival enters with probability
+    ``size / (g + 1)`` independently, and evicts a uniformly chosen member:
+    ``tests/core/test_pool.py`` compares the path laws); the draws differ, so their samples
+    do. It costs ``O(size + batch)`` per update where the bottom-k merge sorts
+    ``size + batch`` priorities: on the CPU backend that sort dominates a small kernel.
+    The state is a :class:`Reservoir`; ``read`` gives the rows with weight 1 where a slot is
+    filled, 0 where it is empty.
+    """
+
+    def empty(rows):
+        x = rows.points
+        return Reservoir(jnp.zeros((size,) + x.shape[1:], x.dtype),
+                         jnp.zeros((size,), bool), jnp.zeros((), jnp.int32))
+
+    def update(state, rows, key=None):
+        x = rows.points
+        n = x.shape[0]
+        u = rows.priority
+        if u is None:
+            u = jax.random.uniform(key, (n,), x.dtype)
+        live = jnp.isfinite(u)
+        if rows.weights is not None:
+            live = live & (rows.weights > 0)
+        g = state.seen + jnp.cumsum(live.astype(jnp.int32)) - 1  # arrival number of each row
+        late = jnp.floor(jnp.where(live, u, 0) * (g + 1).astype(u.dtype)).astype(jnp.int32)
+        slot = jnp.where(g < size, g, late)
+        slot = jnp.where(live & (slot < size), slot, size)  # size: dropped
+        owner = jnp.full((size,), -1, jnp.int32).at[slot].max(
+            jnp.arange(n, dtype=jnp.int32), mode="drop")
+        take = owner >= 0
+        new = x[jnp.maximum(owner, 0)]
+        shape = (size,) + (1,) * (x.ndim - 1)
+        return Reservoir(jnp.where(take.reshape(shape), new, state.points),
+                         state.filled | take, state.seen + jnp.sum(live, dtype=jnp.int32))
+
+    def init(rows, key=None):
+        return update(empty(rows), rows, key)
+
+    def read(state):
+        return Rows(state.points, state.filled.astype(state.points.dtype))
 
     return Pool(init, update, read, empty, True)
 

@@ -174,3 +174,20 @@ def test_eigh_rtol_gives_the_identity_frame_for_a_scalar_matrix_whatever_its_noi
     np.testing.assert_allclose((v * w) @ v.T, a, rtol=0, atol=d * 1e-10 * norm)
     np.testing.assert_allclose(np.sort(w), np.linalg.eigvalsh(a), rtol=0, atol=_tol(a, d))
     np.testing.assert_allclose(v.T @ v, np.eye(d), rtol=0, atol=8 * d * EPS)
+
+
+@pytest.mark.parametrize("d", [1, 2, 5, 10, 16])
+def test_unrolled_spd_solve_matches_the_loop_to_rounding(d):
+    rng = np.random.default_rng(d)
+    m = rng.normal(size=(d + 3, d))
+    a = jnp.asarray(m.T @ m + 0.1 * np.eye(d))
+    for b in (jnp.asarray(rng.normal(size=d)), jnp.asarray(rng.normal(size=(d, 4)))):
+        want = np.linalg.solve(np.asarray(a), np.asarray(b))
+        got = np.asarray(jax.jit(linalg.spd_solve_unrolled)(a, b))
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(got, np.asarray(linalg.spd_solve(a, b)), rtol=1e-9,
+                                   atol=1e-12)
+    # a non-positive pivot gives NaN, as the loop does; d above the bound is refused
+    assert np.isnan(np.asarray(linalg.spd_solve_unrolled(-a, b))).any()
+    with pytest.raises(ValueError, match="spd_solve_unrolled: d=17 is too large"):
+        linalg.spd_solve_unrolled(jnp.eye(17), jnp.ones(17))

@@ -195,3 +195,66 @@ def test_jit_equals_eager(name):
     eager, jitted = run(key), jax.jit(run)(key)
     for a, b in zip(jax.tree.leaves(eager), jax.tree.leaves(jitted)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-12)
+
+
+# ---- reservoir (Algorithm R) ----------------------------------------------------------------
+
+def test_reservoir_holds_every_row_until_full_and_never_a_dropped_row():
+    x = jnp.arange(12.0)[:, None]
+    w = jnp.asarray(np.r_[np.ones(5), 0.0, np.ones(6)])
+    prio = jnp.asarray(np.r_[np.full(9, 0.5), np.inf, 0.5, 0.5])  # row 9: never to keep
+    p = pools.reservoir(20)
+    s = p.init(pools.Rows(x[:6], w[:6], prio[:6]))
+    s = p.update(s, pools.Rows(x[6:], w[6:], prio[6:]))
+    rows = p.read(s)
+    kept = sorted(np.asarray(rows.points)[np.asarray(rows.weights) > 0, 0])
+    assert kept == [0, 1, 2, 3, 4, 6, 7, 8, 10, 11]
+    assert int(s.seen) == 10 and int(np.asarray(rows.weights).sum()) == 10
+
+
+def _path_counts(pool, sizes, reps, seed, warp=None):
+    """How often each sequence of kept sets occurs over ``reps`` runs of ``pool`` fed rows
+    ``0, 1, ...`` in batches of ``sizes`` (priorities ``U(0, 1)``, or ``warp`` of them)."""
+    import collections
+
+    n = sum(sizes)
+    x = jnp.arange(float(n))[:, None]
+
+    def one(key):
+        u = jax.random.uniform(key, (n,))
+        u = u if warp is None else warp(u)
+        out, start = [], 0
+        s = pool.empty(pools.Rows(x[:1]))
+        for b in sizes:
+            s = pool.update(s, pools.Rows(x[start:start + b], priority=u[start:start + b]))
+            r = pool.read(s)
+            out.append(jnp.where(r.weights > 0, r.points[:, 0], -1.0))
+            start += b
+        return jnp.stack(out)
+
+    paths = np.asarray(jax.jit(jax.vmap(one))(jax.random.split(jax.random.key(seed), reps)))
+    return collections.Counter(tuple(tuple(sorted(step)) for step in path) for path in paths)
+
+
+def _chi2_same_law(a, b):
+    """Two-sample chi-square statistic of two path histograms, and its 1 - 1e-4 quantile."""
+    from scipy import stats as sps
+
+    cats = [c for c in set(a) | set(b) if a[c] + b[c] > 0]
+    stat = sum((a[c] - b[c]) ** 2 / (a[c] + b[c]) for c in cats)
+    return stat, sps.chi2.ppf(1 - 1e-4, len(cats) - 1)
+
+
+@pytest.mark.parametrize("sizes", [(2, 1, 1, 2), (3, 3, 2)])
+def test_reservoir_has_the_path_law_of_the_bottom_k_pool(sizes):
+    """The whole sequence of kept sets (k = 2) has one law under both pools: a two-sample
+    chi-square over 20000 runs each stays below its 1 - 1e-4 quantile; the negative
+    control (priorities sqrt(u): an arrival enters with probability (k / (g + 1))^2) fails."""
+    k, reps = 2, 20000
+    res = _path_counts(pools.reservoir(k), sizes, reps, 1)
+    bk = _path_counts(pools.accumulate_subsample(k), sizes, reps, 2)
+    stat, crit = _chi2_same_law(res, bk)
+    assert stat < crit, (stat, crit)
+    wrong = _path_counts(pools.reservoir(k), sizes, reps, 3, warp=jnp.sqrt)
+    stat_w, crit_w = _chi2_same_law(wrong, bk)
+    assert stat_w > crit_w, (stat_w, crit_w)
