@@ -163,6 +163,12 @@ def body(a):
     sub_note = (f"no closed form (none is given by Gerstgrasser et al. or Kazdan et al.); "
                 f"measured slope per fit over n = {half}..{N}: {s3:.4g} "
                 f"[{s3ci[0]:.3g}, {s3ci[1]:.3g}] vs replace {v:.4g}; pool of {a.pool_size} rows")
+    singular = int(np.sum(~np.isfinite(sub).all(axis=1)))
+    if singular:  # the mean is then non-finite: say why, in the verdict
+        sub_note = (f"{singular} of {a.seeds} seeds hit a singular pool Gram matrix, where "
+                    f"OLS is undefined (the {a.pool_size} pooled rows are drawn from {a.T} "
+                    f"design rows, so some repeat, and fewer than d = {a.d} distinct ones "
+                    "leave it singular; a larger --pool-size makes it rarer); " + sub_note)
     claims.append(Claim(
         "3a", f"accumulate-subsample (measured): E ||w_N - w*||^2 at n = {N} lies above "
         "accumulate's closed form (it fits on fewer rows)",
@@ -202,7 +208,8 @@ def body(a):
         "precision": {"fit": "float64", "sampling": "float64"},
         "timing": {**timing, "seed_generations_per_s": sg / max(timing["run_s"], 1e-9)},
         "curves": curves,
-        "findings": {"subsample_slope_second_half": s3, "bound": bound},
+        "findings": {"subsample_slope_second_half": s3, "bound": bound,
+                     "subsample_singular_seeds": singular},
     }
 
     def figure(path):

@@ -14,6 +14,7 @@ caught.
 """
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -165,3 +166,14 @@ def test_check_fails_when_it_cannot_discriminate(capsys):
     out = capsys.readouterr().out
     assert code == 1
     assert "FAIL" in out and "CI too wide to discriminate" in out
+
+
+def test_a_singular_subsample_pool_is_named_in_the_verdict(capsys):
+    """A pool of 12 rows from 40 design rows repeats rows, and in some seeds fewer than d =
+    10 distinct ones leave OLS undefined: the claims on that paradigm fail as non-finite and
+    their note counts the seeds and says why (before, only 'non-finite estimate')."""
+    code = regression_paradigms.main(["--quick", "--pool-size", "12"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert re.search(r"note: [1-9]\d* of 4000 seeds hit a singular pool Gram matrix", out), out
+    assert "-> non-finite estimate" in out
