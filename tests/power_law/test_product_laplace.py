@@ -77,9 +77,19 @@ def test_preset_runs_and_negative_controls_fail(short_preset, tmp_path, capsys, 
     law bound of -5 (Q1), an equivalent's exponent 0.1 too steep (Q1p), a replace drift
     without the (n - 1)/n bias (Q3a: an unbiased refit's 1) and the authors' anisotropic
     accumulate mean moved to 0.5 (T1a-a) each fail."""
+    import copy
+
     from collapse_jax.core import accumulation
 
     out = tmp_path / "r.json"
+    real_simulate, kept = nongauss_preset.simulate, []
+
+    def simulate(*args, **kw):  # keep a copy: the check consumes its timing dict
+        result = real_simulate(*args, **kw)
+        kept.append(copy.deepcopy(result))
+        return result
+
+    monkeypatch.setattr(nongauss_preset, "simulate", simulate)
     non_gaussian.main(short_preset + ["--json", str(out)])
     stdout = capsys.readouterr().out
     claims = _claims(out)
@@ -96,12 +106,15 @@ def test_preset_runs_and_negative_controls_fail(short_preset, tmp_path, capsys, 
     table = {f: {n: dict(c) for n, c in v.items()} for f, v in nongauss_preset.TABLE1.items()}
     table["anisotropic"][100]["accumulate"] = (0.5, 0.0896)
     monkeypatch.setattr(nongauss_preset, "TABLE1", table)
-    eq = pl.equivalent_slopes
-    monkeypatch.setattr(pl, "equivalent_slopes", lambda *args, **kw: (
-        lambda out: ({g: s - 0.1 for g, s in out[0].items()}, out[1]))(eq(*args, **kw)))
+    # The same simulation, not a second one: only the predictions above change, and the
+    # equivalent's exponent is made 0.1 too steep in the kept runs.
+    runs, timing = kept[0]
+    eq = runs["laplace"]["accumulate+select"]["equivalent"]
+    runs["laplace"]["accumulate+select"]["equivalent"] = {g: s - 0.1 for g, s in eq.items()}
+    monkeypatch.setattr(nongauss_preset, "simulate", lambda *a, **kw: (runs, timing))
     code = non_gaussian.main(short_preset + ["--json", str(out)])
-    capsys.readouterr()
-    assert code == 1
+    err = capsys.readouterr().err
+    assert code == 1, err
     claims = _claims(out)
     assert claims["Q2"]["reason"] == "prediction outside CI", claims["Q2"]
     assert claims["Q1"]["reason"] == "CI not below bound", claims["Q1"]
