@@ -7,6 +7,7 @@ predictions are perturbed (negative controls)."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import jax
@@ -66,6 +67,16 @@ def _run(tmp_path, name):
 
 
 def test_preset_decides_its_claims_and_its_negative_controls_fail(tmp_path, monkeypatch):
+    # The negative controls decide on the positive run's own simulations (only predictions,
+    # the published table and the equivalent change), so each regime is simulated once.
+    real_simulate, kept = preset._simulate, {}
+
+    def simulate(a, key, regime, timing, progress):
+        if regime not in kept:
+            kept[regime] = real_simulate(a, key, regime, timing, progress)
+        return copy.deepcopy(kept[regime])
+
+    monkeypatch.setattr(preset, "_simulate", simulate)
     _, claims, report = _run(tmp_path, "preset")
     assert set(claims) == set(preset.claim_ids(100))
     # the population beside the authors' published means, one row per regime, ours / theirs
