@@ -95,16 +95,17 @@ class Claim:
             self.reason = "CI above bound" if self.passed else "CI not above bound"
 
     def _decide_effect(self, lo: float, hi: float, effect: float) -> None:
-        """The ``min_effect`` rule (class docstring)."""
-        below = self.relation == "below"
-        if (hi < self.predicted) if below else (lo > self.predicted):
-            self.passed, self.reason = True, "CI wholly on the claimed side of the bound"
-            return
-        self.passed = False
-        edge = self.predicted - effect if below else self.predicted + effect
-        if (lo > self.predicted) if below else (hi < self.predicted):
+        """The ``min_effect`` rule (class docstring), on the CI read as gains in the claimed
+        direction (positive: the claim holds)."""
+        sign = -1.0 if self.relation == "below" else 1.0
+        gain_lo, gain_hi = sorted((sign * (lo - self.predicted), sign * (hi - self.predicted)))
+        edge = self.predicted + sign * effect
+        self.passed = gain_lo > 0
+        if self.passed:
+            self.reason = "CI wholly on the claimed side of the bound"
+        elif gain_hi < 0:
             self.reason = "refuted: the CI lies wholly on the other side of the bound"
-        elif (lo > edge) if below else (hi < edge):
+        elif gain_hi < effect:
             self.reason = (f"refuted: the CI rules out an effect of {effect:.3g} in the claimed "
                            f"direction (beyond {edge:.4g})")
         else:
