@@ -269,9 +269,11 @@ def buffer(capacity: int, accumulate=True) -> Pool:
     write it from row 0 (replace).
 
     With ``m`` new rows the write starts at ``min(a c, capacity - m)`` and the count becomes
-    ``min(a c + m, capacity)``, ``a = 1`` (accumulate) or ``0`` (replace). Rows past the count
-    are dead (stale or zero). ``rows`` of :class:`Rows` may be a pytree of arrays (images and
-    labels) sharing the leading row axis.
+    ``min(a c + l, capacity)``, ``a = 1`` (accumulate) or ``0`` (replace), ``l = m`` or, with
+    ``Rows.weights``, the number of live (non-zero weight) rows, which must come first: a batch
+    of static size ``m`` can then carry fewer rows (the dead tail is overwritten by the next
+    append). Rows past the count are dead (stale or zero). ``rows`` of :class:`Rows` may be a
+    pytree of arrays (images and labels) sharing the leading row axis.
 
     Args:
         capacity: rows the buffer holds.
@@ -290,12 +292,14 @@ def buffer(capacity: int, accumulate=True) -> Pool:
     def update(state, rows, key=None):
         pts = rows.points
         m = jax.tree.leaves(pts)[0].shape[0]
+        live = (jnp.asarray(m, jnp.int32) if rows.weights is None
+                else jnp.sum(rows.weights > 0).astype(jnp.int32))
         if static:
             at = state.count if accumulate else jnp.asarray(0, jnp.int32)
-            new_count = state.count + m if accumulate else jnp.asarray(m, jnp.int32)
+            new_count = state.count + live if accumulate else live
         else:
             at = jnp.where(accumulate > 0, state.count, 0)
-            new_count = jnp.where(accumulate > 0, state.count + m, m)
+            new_count = jnp.where(accumulate > 0, state.count + live, live)
         at = jnp.minimum(at, capacity - m).astype(jnp.int32)
 
         def write(buf, a):

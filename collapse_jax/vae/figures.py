@@ -36,11 +36,30 @@ def sample_grids(ax_row, grids, rounds_shown, classes: int, side: int, label: st
         ax.set_title(f"{label}: round {k}", fontsize=8)
 
 
+def gain_panel(ax, sweep: dict, label: str):
+    """First-round gain ``1 - E FD_1 / E FD_0`` against the ratio of kept synthetic to real
+    images (log scale), seed mean and +-2 standard errors (round 0 is common to the points,
+    so the bar is the round-1 distance's error in round-0 units)."""
+    r = np.asarray(sweep["ratios"], dtype=float)
+    g = np.asarray(sweep["gain_mean"], dtype=float)
+    se = np.asarray(sweep["fd_round1_se"], dtype=float) / np.asarray(sweep["fd_round0_mean"])
+    ax.errorbar(r, g, yerr=2 * se, marker="o", color=COLORS.get(label, "C0"), capsize=3,
+                label=f"{label}: seed mean +- 2 SE")
+    ax.axhline(0.0, color="k", lw=0.8, ls="--", label="no gain")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("kept synthetic / real images")
+    ax.set_ylabel("first-round gain 1 - E FD_1 / E FD_0", fontsize=9)
+    ax.legend(fontsize=7)
+
+
 def verification_figure(curves: dict, grids: dict, *, side: int, classes: int = 10,
-                        floor: float | None = None, title: str = ""):
+                        floor: float | None = None, title: str = "",
+                        ratio_sweep: dict | None = None, sweep_label: str = "strong"):
     """Top row: Frechet distance to held-out real digits, pixel variance and coverage per
-    round (seed mean and 10-90% band) for every setting. Below: generated samples (one seed,
-    one row per class) per round for each setting in ``grids``.
+    round (seed mean and 10-90% band) for every setting, and (with ``ratio_sweep``, the
+    check's ``findings.ratio_sweep``) the first-round gain against the ratio of kept
+    synthetic to real images. Below: generated samples (one seed, one row per class) per
+    round for each setting in ``grids``.
 
     ``curves[name][metric]`` is ``(seeds, rounds + 1)``; ``grids[name]`` is
     ``(rounds + 1, classes * g, side * side)``.
@@ -49,9 +68,10 @@ def verification_figure(curves: dict, grids: dict, *, side: int, classes: int = 
     rounds = next(iter(curves.values()))["fd_real"].shape[1] - 1
     shown = round_columns(rounds)
     n_rows = 1 + len(grids)
-    fig = Figure(figsize=(max(12, 2.4 * len(shown)), 4.2 + 1.9 * len(grids)))
+    fig = Figure(figsize=(max(12 if ratio_sweep is None else 16, 2.4 * len(shown)),
+                          4.2 + 1.9 * len(grids)))
     gs = fig.add_gridspec(n_rows, 1, height_ratios=[3.6] + [1.6] * len(grids), hspace=0.35)
-    top = gs[0].subgridspec(1, 3, wspace=0.28)
+    top = gs[0].subgridspec(1, 3 if ratio_sweep is None else 4, wspace=0.32)
     t = np.arange(rounds + 1)
     for j, (metric, ylabel) in enumerate((("fd_real", "Frechet distance to held-out real"),
                                           ("pixel_var", "pixel variance within class"),
@@ -67,6 +87,8 @@ def verification_figure(curves: dict, grids: dict, *, side: int, classes: int = 
         if j == 0:
             ax.legend(fontsize=7)
             ax.set_title(title, fontsize=9, loc="left")
+    if ratio_sweep is not None:
+        gain_panel(fig.add_subplot(top[0, 3]), ratio_sweep, sweep_label)
     for r, (name, g) in enumerate(grids.items()):
         row = gs[1 + r].subgridspec(1, len(shown), wspace=0.06)
         axes = [fig.add_subplot(row[0, c]) for c in range(len(shown))]

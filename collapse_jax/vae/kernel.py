@@ -66,7 +66,7 @@ from collapse_jax.core.nets.train import TrainConfig, fit, train_config
 #: trained on the verifier's real images against samples of a CVAE trained on them.
 VERIFIER_KINDS = ("classifier", "discriminator")
 METRIC_NAMES = ("fd_real", "fd_pref", "precision", "recall", "coverage", "pixel_var",
-                "accept", "confidence", "judge_acc", "train_loss", "test_elbo")
+                "accept", "confidence", "judge_acc", "train_loss", "test_elbo", "train_size")
 
 
 class RetrainConfig(NamedTuple):
@@ -93,6 +93,8 @@ class RetrainConfig(NamedTuple):
     precision: str
     verifier_kind: str
     binary: bool
+    growth: float = 1.0
+    n_keep_first_c: int = 0
 
 
 class RealSet(NamedTuple):
@@ -120,12 +122,14 @@ class RealSet(NamedTuple):
 class RetrainParams(NamedTuple):
     """Array leaves (sweepable): ``keep`` fraction, ``verify`` (1.0 verifier, 0.0 random
     selection), ``verifier_size`` (real images the verifier trains on), ``accumulate`` (1.0
-    accumulate, 0.0 replace) and the :class:`RealSet`."""
+    accumulate, 0.0 replace), ``n_keep`` (images kept per round, a multiple of the classes up
+    to the config's ``n_keep``) and the :class:`RealSet`."""
 
     keep: jax.Array
     verify: jax.Array
     verifier_size: jax.Array
     accumulate: jax.Array
+    n_keep: jax.Array
     real: RealSet
 
 
@@ -148,7 +152,8 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
                    keep_min: float = 0.1, n_eval: int = 1000, verifier_max: int = 1000,
                    accumulate: bool = False, k_nn: int = 3, grid: int = 6,
                    precision: str = "float64", classes: int = CLASSES,
-                   verifier_kind: str = "classifier", binary: bool = False) -> RetrainConfig:
+                   verifier_kind: str = "classifier", binary: bool = False,
+                   growth: float = 1.0) -> RetrainConfig:
     """Validated :class:`RetrainConfig`.
 
     ``n_real``, ``n_keep`` and ``n_eval`` are totals over the classes and must be multiples of
@@ -157,7 +162,10 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
     (0/1 pixels; the discriminator's fake class too), while the measured images stay decoder
     means; ``keep_min`` sizes the candidate buffer (``ceil(n_keep_c / keep_min)`` per
     class), ``verifier_max`` the verifier's data buffer; ``accumulate=True`` sizes the data pool
-    for the accumulate paradigm (``n_real + (rounds + 1) n_keep`` rows).
+    for the accumulate paradigm (``n_real + (rounds + 1) n_keep`` rows). ``growth`` >= 1
+    grows the kept set linearly over the rounds, as Yi et al. grow theirs (30000 -> 1M over 20
+    rounds, ``growth = 33.3``): round ``k = 1..T`` keeps ``n_keep (1 + (growth - 1)(k - 1) /
+    (T - 1))`` images (per class rounded); the buffers are sized for the last round's.
     """
     fn = "retrain_config"
     dim = check_int(fn, "dim", dim, 1)
@@ -176,9 +184,16 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
     grid = check_int(fn, "grid", grid, 1, n_eval // classes)
     check_precision(fn, precision)
     check_choice(fn, "verifier_kind", verifier_kind, VERIFIER_KINDS)
-    n_keep_c = n_keep // classes
+    growth = check_float(fn, "growth", growth, 1.0, 1e4)
+    n_keep_first_c = n_keep // classes
+    n_keep_c = int(round(n_keep_first_c * growth))  # the last round's: the buffers' size
+    if classes * n_keep_c > (2**31 - 1) // max(dim, 1):
+        raise InvalidInput(f"{fn}: growth={growth:g} is out of range; allowed up to "
+                           f"{(2**31 - 1) // max(dim, 1) / (classes * n_keep_first_c):.4g} "
+                           "(the last round's kept images stay within int32 indices)")
     candidates_c = int(math.ceil(n_keep_c / keep_min - 1e-9))
-    pool = n_real + (rounds + 1) * n_keep if accumulate else max(n_real, n_keep)
+    n_keep_max = classes * n_keep_c
+    pool = n_real + (rounds + 1) * n_keep_max if accumulate else max(n_real, n_keep_max)
     noise = check_float(fn, "noise", noise, 0.0, 10.0)
     return RetrainConfig(
         dim, classes, latent, hidden, noise, rounds,
@@ -187,7 +202,7 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
         check_int(fn, "verifier_hidden", verifier_hidden, 1),
         check_int(fn, "verifier_features", verifier_features, 1),
         n_real // classes, n_keep_c, candidates_c, n_eval // classes, pool, verifier_max,
-        k_nn, grid, precision, verifier_kind, bool(binary))
+        k_nn, grid, precision, verifier_kind, bool(binary), growth, n_keep_first_c)
 
 
 def _dtype(cfg):
@@ -207,8 +222,14 @@ def real_set(split: Split, feature_net: Classifier, cfg: RetrainConfig) -> RealS
 
 
 def retrain_params(cfg: RetrainConfig, real: RealSet, *, keep=0.1, verify=1.0,
-                   verifier_size=1000, accumulate=0.0, shared: bool = False) -> RetrainParams:
+                   verifier_size=1000, accumulate=0.0, n_keep=None,
+                   shared: bool = False) -> RetrainParams:
     """Validated :class:`RetrainParams`; 1-D arrays give a sweep.
+
+    ``n_keep`` (default: the config's) is the number of images kept in the first round (later
+    rounds scale it by the config's ``growth``), a multiple of the classes up to the
+    config's: one compiled sweep can vary the ratio of kept synthetic to real images (the
+    config's ``n_keep`` sizes the buffers).
 
     With ``shared=True`` the ``real`` field is left empty (``None``): pass ``real`` as the
     shared argument of :func:`collapse_jax.engine.batch.run_sweep_shared` with
@@ -216,8 +237,9 @@ def retrain_params(cfg: RetrainConfig, real: RealSet, *, keep=0.1, verify=1.0,
     the data ride in ``params`` (scalars only: a sweep would copy them per point).
     """
     fn = "retrain_params"
+    n_keep_max = cfg.classes * (cfg.n_keep_first_c or cfg.n_keep_c)  # the first round's
     raw = {"keep": keep, "verify": verify, "verifier_size": verifier_size,
-           "accumulate": accumulate}
+           "accumulate": accumulate, "n_keep": n_keep_max if n_keep is None else n_keep}
     arrays = {k: np.asarray(v, dtype=float) for k, v in raw.items()}
     shape = sweep_shape(fn, arrays)
     if shape and not shared:
@@ -232,6 +254,11 @@ def retrain_params(cfg: RetrainConfig, real: RealSet, *, keep=0.1, verify=1.0,
     n_train = int(real.train_y.shape[0])
     for v in arrays["verifier_size"].ravel():
         check_int(fn, "verifier_size", int(v), cfg.classes, min(cfg.verifier_max, n_train))
+    for v in arrays["n_keep"].ravel():
+        check_int(fn, "n_keep", int(v), cfg.classes, n_keep_max)
+        if v != int(v) or int(v) % cfg.classes:
+            raise InvalidInput(f"{fn}: n_keep={v:g} is out of range; allowed a multiple of "
+                             f"classes={cfg.classes} up to {n_keep_max}")
     for v in arrays["accumulate"].ravel():
         if v not in (0.0, 1.0):
             raise InvalidInput(f"{fn}: accumulate={v} is out of range; allowed 0 or 1")
@@ -243,7 +270,7 @@ def retrain_params(cfg: RetrainConfig, real: RealSet, *, keep=0.1, verify=1.0,
                          f"n_real needs {cfg.n_real_c} per class")
     leaves = {k: jnp.asarray(np.broadcast_to(a, shape), jnp.float32) for k, a in arrays.items()}
     return RetrainParams(leaves["keep"], leaves["verify"], leaves["verifier_size"],
-                         leaves["accumulate"], None if shared else real)
+                         leaves["accumulate"], leaves["n_keep"], None if shared else real)
 
 
 def retrain_kernel_shared(key: Key, params_shared, cfg: RetrainConfig, silo=0):
@@ -278,6 +305,12 @@ def top_fraction_mask(score, y, keep, classes: int):
     return jnp.zeros(n, bool).at[perm].set(kept_sorted)
 
 
+def binarise(x):
+    """Pixels thresholded at 1/2 (0/1 images stay as they are): what Yi et al.'s discriminator
+    sees in training (``x = (x > 0.5).float()`` in ``SyntheticDiscriminator.loss``)."""
+    return (x > 0.5).astype(jnp.float32)
+
+
 def _verifier(k_init, k_fit, r: RealSet, v_order, vae_like, size, cfg: RetrainConfig):
     """Train the verifier on the first ``size`` real images of ``v_order``; returns
     ``(network, held-out accuracy, score)`` with ``score(x, y)`` the log-score it ranks by.
@@ -287,7 +320,10 @@ def _verifier(k_init, k_fit, r: RealSet, v_order, vae_like, size, cfg: RetrainCo
     generator's own recipe), the same number of its samples (decoder means, or Bernoulli
     samples with ``cfg.binary``; the labels of the real images) are the fake class, and a
     two-class MLP of the classifier's shape learns real against fake; score ``log p(real |
-    x)`` whatever the class, accuracy the mean of its held-out real and fresh-fake accuracies."""
+    x)`` whatever the class, accuracy the mean of its held-out real and fresh-fake accuracies.
+    As in the authors' ``SyntheticDiscriminator.loss``, every image the discriminator sees is
+    first thresholded at 1/2 (:func:`binarise`): otherwise grey real pixels against 0/1
+    samples would teach it the pixel format instead of the digit's shape."""
     C = cfg.classes
     vx, vy = r.train_x[v_order], r.train_y[v_order]
     if cfg.verifier_kind == "classifier":
@@ -299,18 +335,18 @@ def _verifier(k_init, k_fit, r: RealSet, v_order, vae_like, size, cfg: RetrainCo
     ref, _ = fit(k_ref_fit, reinit(vae_like, k_ref_init), neg_elbo, vx, vy, size, cfg.vae)
     fake = generate(ref, k_fake, vy, cfg.binary)
     # rows alternate real / fake, so the first 2 size rows hold size of each
-    xd = jnp.stack([vx.astype(jnp.float32), fake], axis=1).reshape(-1, cfg.dim)
+    xd = binarise(jnp.stack([vx.astype(jnp.float32), fake], axis=1).reshape(-1, cfg.dim))
     yd = jnp.tile(jnp.array([1, 0], jnp.int32), vx.shape[0])
     like = eqx.filter_eval_shape(Classifier, cfg.dim, cfg.verifier_hidden,
                                  cfg.verifier_features, 2, key=k_init)
     net, _ = fit(k_fit, reinit(like, k_init), cross_entropy, xd, yd, 2 * size, cfg.verifier)
 
     def score(x, y):
-        return log_confidence(net, x, jnp.ones_like(y))
+        return log_confidence(net, binarise(x), jnp.ones_like(y))
 
     n_test = r.test_y.shape[0]
-    acc = 0.5 * (accuracy(net, r.test_x, jnp.ones(n_test, jnp.int32))
-                 + accuracy(net, generate(ref, k_fake_test, r.test_y, cfg.binary),
+    acc = 0.5 * (accuracy(net, binarise(r.test_x), jnp.ones(n_test, jnp.int32))
+                 + accuracy(net, binarise(generate(ref, k_fake_test, r.test_y, cfg.binary)),
                             jnp.zeros(n_test, jnp.int32)))
     return net, acc, score
 
@@ -350,7 +386,8 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
 
     eval_y = jnp.repeat(jnp.arange(C), cfg.n_eval_c)
     cand_y = jnp.repeat(jnp.arange(C), cfg.candidates_c)
-    n_cand = jnp.round(cfg.n_keep_c / params.keep)
+    n_keep_first_c = jnp.round(params.n_keep / C)  # this point's first-round kept per class
+    growth_t = max(cfg.rounds - 1, 1)
 
     # The generator's data: a buffer of cfg.pool (image, label) rows; params.accumulate (an
     # array, so that one sweep covers both paradigms) appends each round's kept images or
@@ -378,7 +415,12 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
         grid = g.reshape(C, cfg.n_eval_c, cfg.dim)[:, : cfg.grid].reshape(-1, cfg.dim)
         return {k: v.astype(dt) for k, v in out.items()}, grid
 
-    def select(model, k):
+    def select(model, k, i):
+        """Candidates of the round-``i`` model and the top of each class for round ``i + 1``:
+        rows and their live flags (this point's and this round's count lead)."""
+        factor = 1.0 + (cfg.growth - 1.0) * jnp.minimum(i, growth_t) / growth_t
+        n_keep_c = jnp.minimum(jnp.round(n_keep_first_c * factor), cfg.n_keep_c)
+        n_cand = jnp.minimum(jnp.round(n_keep_c / params.keep), cfg.candidates_c)
         k_draw, k_rand = jax.random.split(k)
         cand = generate(model, k_draw, cand_y, cfg.binary)
         score_v = vscore(cand, cand_y).astype(jnp.float32)
@@ -386,11 +428,17 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
         score = jnp.where(params.verify > 0, score_v, score_r).reshape(C, cfg.candidates_c)
         live = jnp.arange(cfg.candidates_c)[None, :] < n_cand
         score = jnp.where(live, score, -jnp.inf)
-        _, idx = jax.lax.top_k(score, cfg.n_keep_c)  # (C, n_keep_c)
+        _, idx = jax.lax.top_k(score, cfg.n_keep_c)  # (C, n_keep_c), best first
         kept = cand.reshape(C, cfg.candidates_c, cfg.dim)[jnp.arange(C)[:, None], idx]
-        return kept.reshape(-1, cfg.dim), jnp.repeat(jnp.arange(C), cfg.n_keep_c)
+        # Rank-major rows (the best of every class, then the second best, ...): the first
+        # C * n_keep_c rows of this point hold its top n_keep_c of every class.
+        rows = (jnp.swapaxes(kept, 0, 1).reshape(-1, cfg.dim),
+                jnp.tile(jnp.arange(C), cfg.n_keep_c))
+        live = (jnp.arange(cfg.n_keep_c) < n_keep_c).repeat(C).astype(jnp.float32)
+        return rows, live
 
-    def round_step(state, k):
+    def round_step(state, xs):
+        k, i = xs
         (pool_x, pool_y), count = pool.read(state)
         k_init, k_fit, k_meas, k_sel = jax.random.split(k, 4)
         model, losses = fit(k_fit, reinit(vae_like, k_init), neg_elbo, pool_x, pool_y, count,
@@ -398,10 +446,11 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
         out, grid = measure(model, k_meas)
         tail = max(1, cfg.vae.steps // 10)
         out["train_loss"] = jnp.mean(losses[-tail:]).astype(dt)
-        state = pool.update(state, data_pool.Rows(select(model, k_sel)))
+        out["train_size"] = count.astype(dt)  # the images this round's model trained on
+        state = pool.update(state, data_pool.Rows(*select(model, k_sel, i)))
         return state, (out, grid)
 
     keys = jax.random.split(k_rounds, cfg.rounds + 1)
-    _, (metrics, grids) = jax.lax.scan(round_step, state, keys)
+    _, (metrics, grids) = jax.lax.scan(round_step, state, (keys, jnp.arange(cfg.rounds + 1)))
     return RetrainFinal(verifier_acc.astype(dt), real_accept.astype(dt), fd_pref_real,
                         grids), metrics

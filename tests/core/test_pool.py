@@ -169,6 +169,25 @@ def test_buffer_appends_or_replaces_and_the_flag_vmaps():
     assert int(p.empty(pools.Rows(xs[0])).count) == 0
 
 
+def test_buffer_counts_only_the_live_prefix_of_a_weighted_batch():
+    """A batch of static size 4 whose first 2 rows are live advances the count by 2 and the
+    next append overwrites its dead tail (a kept set smaller than its static buffer)."""
+    p = pools.buffer(12)
+    s = p.init(pools.Rows(jnp.zeros((2, 1))))
+    live2 = jnp.asarray([1.0, 1.0, 0.0, 0.0])
+    s = p.update(s, pools.Rows(jnp.asarray([[1.0], [2.0], [-1.0], [-1.0]]), live2))
+    assert int(s.count) == 4
+    s = p.update(s, pools.Rows(jnp.asarray([[3.0], [4.0], [5.0], [-1.0]]),
+                               jnp.asarray([1.0, 1.0, 1.0, 0.0])))
+    assert int(s.count) == 7
+    np.testing.assert_array_equal(np.asarray(s.rows[:7, 0]), [0, 0, 1, 2, 3, 4, 5])
+    rep = pools.buffer(12, accumulate=False)
+    r = rep.update(rep.init(pools.Rows(jnp.zeros((6, 1)))),
+                   pools.Rows(jnp.asarray([[1.0], [2.0], [-1.0], [-1.0]]), live2))
+    assert int(r.count) == 2
+    np.testing.assert_array_equal(np.asarray(r.rows[:2, 0]), [1, 2])
+
+
 # ---- pool_for, jit --------------------------------------------------------------------------
 
 def test_unknown_paradigm_raises_invalid_input_naming_everything():

@@ -13,11 +13,12 @@ import pytest
 
 from collapse_jax.vae import check
 
-# Tiny sizes (23 seeds: the fewest at which the CIs of the 8 claims are valid); accumulate,
-# so that one compiled sweep covers both paradigms ("none" replaces).
-TINY = ["--quick", "--seeds", "23", "--rounds", "4", "--steps", "30", "--n-real", "100",
+# Tiny sizes (24 seeds: the fewest at which the CIs of the 10 claims are valid); accumulate,
+# so that one compiled sweep covers both paradigms ("none" replaces); a kept set growing x 3
+# over the rounds; a three-point ratio sweep of small kept sets.
+TINY = ["--quick", "--seeds", "24", "--rounds", "4", "--steps", "30", "--n-real", "100",
         "--n-keep", "100", "--n-eval", "200", "--strong-size", "200", "--bootstrap", "200",
-        "--paradigm", "accumulate"]
+        "--paradigm", "accumulate", "--keep-growth", "3", "--ratios", "0.5,1,2"]
 
 
 def test_tiny_run_writes_the_contract(tmp_path, capsys):
@@ -27,13 +28,23 @@ def test_tiny_run_writes_the_contract(tmp_path, capsys):
     assert code == (0 if all(c["passed"] for c in rep["claims"]) else 1)
     for k in ("check", "version", "config", "device", "precision", "claims", "timing", "curves"):
         assert k in rep
-    assert {c["id"] for c in rep["claims"]} == {"1", "2a", "2b", "2c", "3a", "3b", "4a", "4b"}
+    assert {c["id"] for c in rep["claims"]} == {"1", "2a", "2b", "2c", "3a", "3b", "4a", "4b",
+                                                "5a", "5b"}
+    sweep = rep["findings"]["ratio_sweep"]
+    assert sweep["ratios"] == [0.5, 1.0, 2.0] and sweep["n_keep"] == [50, 100, 200]
+    # Common random numbers: the sweep's points share round 0.
+    assert max(sweep["fd_round0_mean"]) == pytest.approx(min(sweep["fd_round0_mean"]),
+                                                         rel=1e-6)
     for c in rep["claims"]:
         assert c["ci"][0] is None or c["ci"][0] <= c["ci"][1]
     assert set(rep["curves"]) == {"none", "strong", "weak", "none+accumulate", "strong@keep=0.4"}
     assert rep["config"]["settings"][3] == {"name": "none+accumulate", "verify": False,
                                             "verifier_size": 200, "keep": 0.1,
                                             "accumulate": True}
+    # The kept set grows x 3 over rounds 1..4 (10, 17, 23, 30 per class): replace trains on
+    # each round's, accumulate on the real images plus everything kept so far.
+    assert rep["curves"]["none"]["train_size"]["mean"] == [100, 100, 170, 230, 300]
+    assert rep["curves"]["strong"]["train_size"]["mean"] == [100, 200, 370, 600, 900]
     fd = rep["curves"]["strong"]["fd_real"]
     assert len(fd["mean"]) == len(fd["se"]) == 5
     # Common random numbers: every setting shares round 0.
@@ -63,7 +74,8 @@ def test_negative_control_without_a_verifier(tmp_path, capsys):
     assert rep["config"]["verifier"] == "none"
     claims = {c["id"]: c for c in rep["claims"]}
     c = claims["2a"]
-    assert not c["passed"] and c["reason"] == "CI not above bound", c
+    assert not c["passed"] and c["decided"], c
+    assert c["reason"] == "refuted: the CI lies wholly on the other side of the bound", c
     assert c["ci"][1] < 0 and c["measured"] < -0.1, c
     assert "FAIL" in printed
 
@@ -73,6 +85,11 @@ def test_negative_control_without_a_verifier(tmp_path, capsys):
     (["--seeds", "1"], "--seeds"), (["--n-keep", "55"], "--n-keep"),
     (["--weak-size", "5000"], "--weak-size"), (["--latent", "0"], "--latent"),
     (["--loose-keep", "0.05"], "--loose-keep"), (["--data", "/nonexistent/mnist.npz"], "--data"),
+    (["--ratios", "1,2"], "--ratios"), (["--ratios", "0.33,1,2"], "--ratios"),
+    (["--ratios", "a,1,2"], "--ratios"), (["--ratios=-1,1,2"], "--ratios"),
+    (["--ratios", "nan,1,2"], "--ratios"), (["--verifier-steps", "5"], "--verifier-steps"),
+    (["--keep-growth", "0.5"], "--keep-growth"), (["--keep-growth", "inf"], "--keep-growth"),
+    (["--keep-growth", "1e9"], "--keep-growth"),
 ])
 def test_bad_input_exits_2_with_one_line(args, flag, capsys):
     assert check.main(args) == 2
@@ -117,11 +134,15 @@ def test_differences_from_the_authors_are_listed():
     diffs = check.differences(a, nd.load_digits())
     text = " ".join(diffs)
     assert "8x8" in text and "2000 (the same every round; 10 x the real set)" in text
+    a.keep_growth = 4.0
+    assert "2000 growing linearly x 4 (10 -> 40 x the real set)" in " ".join(
+        check.differences(a, nd.load_digits()))
     assert "digit classifier" in text and "Gaussian decoder" in text
     a = check.build_parser().parse_args([])
-    a.rounds, a.steps, a.n_keep = 10, 1000, 500
+    a.rounds, a.steps, a.n_keep, a.verifier_steps = 10, 1000, 500, 8000
     text = " ".join(check.differences(a, nd.load_digits()))
     assert "discriminator" in text and "Gaussian" not in text
+    assert "thresholded at 1/2, as theirs" in text and "8000 steps" in text
 
 
 def test_yi_mnist_preset_fixes_the_authors_sizes_and_needs_data(capsys):

@@ -309,12 +309,18 @@ def test_retrain_config_and_params_validate(digits):
     real = nr.RealSet(*([None] * len(nr.RealSet._fields)))._replace(train_y=y)
     p = nr.retrain_params(cfg, real, keep=[0.25, 0.5], verify=[1, 0], shared=True)
     assert p.keep.shape == (2,) and p.real is None
+    np.testing.assert_array_equal(np.asarray(p.n_keep), [100, 100])  # the config's, by default
+    q = nr.retrain_params(cfg, real, keep=0.5, n_keep=[20, 60, 100], shared=True)
+    np.testing.assert_array_equal(np.asarray(q.n_keep), [20, 60, 100])
     bad = [({"keep": [[0.5]]}, "1-D sweeps"),
            ({"keep": [0.5, 0.6], "verify": [1, 0, 1]}, "do not broadcast"),
            ({"keep": [0.5, 0.6]}, "needs shared=True"),
            ({"keep": 0.1}, "keep=0.1"),
            ({"keep": 0.5, "verify": 0.5}, "verify=0.5"),
-           ({"keep": 0.5, "verifier_size": 5}, "verifier_size=5")]
+           ({"keep": 0.5, "verifier_size": 5}, "verifier_size=5"),
+           ({"keep": 0.5, "n_keep": 110}, "n_keep=110"),
+           ({"keep": 0.5, "n_keep": 55}, "n_keep=55"),
+           ({"keep": 0.5, "n_keep": 5}, "n_keep=5")]
     for kw, match in bad:
         with pytest.raises(ValueError, match=f"retrain_params: .*{match}"):
             nr.retrain_params(cfg, real, **kw)
