@@ -49,6 +49,7 @@ def gain_panel(ax, sweep: dict, label: str):
     ax.set_xscale("log", base=2)
     ax.set_xlabel("kept synthetic / real images")
     ax.set_ylabel("first-round gain 1 - E FD_1 / E FD_0", fontsize=9)
+    ax.set_title("one verified round: gain vs amount of kept data", fontsize=9)
     ax.legend(fontsize=7)
 
 
@@ -70,7 +71,7 @@ def verification_figure(curves: dict, grids: dict, *, side: int, classes: int = 
     n_rows = 1 + len(grids)
     fig = Figure(figsize=(max(12 if ratio_sweep is None else 16, 2.4 * len(shown)),
                           4.2 + 1.9 * len(grids)))
-    gs = fig.add_gridspec(n_rows, 1, height_ratios=[3.6] + [1.6] * len(grids), hspace=0.35)
+    gs = fig.add_gridspec(n_rows, 1, height_ratios=[3.6] + [1.6] * len(grids), hspace=0.6)
     top = gs[0].subgridspec(1, 3 if ratio_sweep is None else 4, wspace=0.32)
     t = np.arange(rounds + 1)
     for j, (metric, ylabel) in enumerate((("fd_real", "Frechet distance to held-out real"),
