@@ -378,6 +378,42 @@ def _ratio_sweep(a, nr, make_cfg, real, key):
     return red.kept()["fd"], tm
 
 
+def gain_claims(gain_fd, ratios, sel: str, n_real: int, boot: dict):
+    """Claims 5a, 5b from the ratio sweep's per-seed Frechet distances ``gain_fd`` (seeds,
+    ratios, 2: round 0, round 1); returns ``([5a, 5b], seed-mean gain per ratio)``. A function
+    of its inputs only, so that the tests can hand it curves of known trend."""
+    ratios = np.asarray(ratios, dtype=float)
+    lr2 = np.log2(ratios)
+    g_fd = np.asarray(gain_fd, dtype=float).reshape(gain_fd.shape[0], -1)
+
+    def gains(w):
+        mean = (w @ g_fd).reshape(w.shape[0], len(ratios), 2)
+        return 1.0 - mean[..., 1] / mean[..., 0]
+
+    g_mean = gains(np.full((1, g_fd.shape[0]), 1.0 / g_fd.shape[0]))[0]
+    s5, ci5 = stats.bootstrap(lambda w: stats.linear_slope(lr2, gains(w), (lr2[0], lr2[-1])),
+                              g_fd, **boot)
+    per_ratio = ", ".join(f"{r:g}: {g:+.3f}" for r, g in zip(ratios, g_mean))
+    a5 = Claim(
+        "5a", f"verifier={sel}, one round, replace: the first-round gain 1 - E FD_1 / E FD_0 "
+              "rises with the ratio of kept synthetic to real images (OLS slope on log2 ratio "
+              f"over {', '.join(f'{r:g}' for r in ratios)} > 0; Theorem 3.1's variance term)",
+        0.0, s5, ci5, max_half_width=math.inf, relation="above",
+        min_effect=GAIN_PER_DOUBLING,
+        note=f"gain per ratio: {per_ratio}; {n_real} real images; an empirical claim: the "
+             "linear model's exact curve is knowledge_center's claims 10a, 10b")
+    g5, ci5b = stats.bootstrap(lambda w: gains(w)[:, -1], g_fd, **boot)
+    b5 = Claim(
+        "5b", f"... and with the most synthetic data (ratio {ratios[-1]:g}, "
+              f"{int(round(ratios[-1] * n_real))} kept images) the first round improves on "
+              "the round-0 model: 1 - E FD_1 / E FD_0 > 0",
+        0.0, g5, ci5b, max_half_width=math.inf, relation="above", min_effect=EFFECT["fd"],
+        note=f"E FD_0 {gain_fd[:, -1, 0].mean():.2f}, E FD_1 {gain_fd[:, -1, 1].mean():.2f} "
+             f"at ratio {ratios[-1]:g}; sign change of the gain within the sweep: "
+             + ("yes" if g_mean.min() < 0 < g_mean.max() else "no"))
+    return [a5, b5], g_mean
+
+
 def settling_round(m, band=SETTLE_BAND):
     """First round from which the curve stays within ``band`` x its largest excursion of its
     final level (the mean of the last two rounds): the round it has plateaued by.
@@ -609,34 +645,8 @@ def body(a):
 
     # 5. The first-round gain against the ratio of kept synthetic to real images.
     ratios = np.asarray(a.ratio_list)
-    lr2 = np.log2(ratios)
-    g_fd = gain_fd.reshape(gain_fd.shape[0], -1)  # (seeds, ratios * 2): round 0, round 1
-
-    def gains(w):
-        mean = (w @ g_fd).reshape(w.shape[0], len(ratios), 2)
-        return 1.0 - mean[..., 1] / mean[..., 0]
-
-    g_mean = gains(np.full((1, g_fd.shape[0]), 1.0 / g_fd.shape[0]))[0]
-    s5, ci5 = stats.bootstrap(lambda w: stats.linear_slope(lr2, gains(w), (lr2[0], lr2[-1])),
-                              g_fd, **boot)
-    per_ratio = ", ".join(f"{r:g}: {g:+.3f}" for r, g in zip(ratios, g_mean))
-    claims.append(Claim(
-        "5a", f"verifier={sel}, one round, replace: the first-round gain 1 - E FD_1 / E FD_0 "
-              "rises with the ratio of kept synthetic to real images (OLS slope on log2 ratio "
-              f"over {', '.join(f'{r:g}' for r in ratios)} > 0; Theorem 3.1's variance term)",
-        0.0, s5, ci5, max_half_width=math.inf, relation="above",
-        min_effect=GAIN_PER_DOUBLING,
-        note=f"gain per ratio: {per_ratio}; {a.n_real} real images; an empirical claim: the "
-             "linear model's exact curve is knowledge_center's claims 10a, 10b"))
-    g5, ci5b = stats.bootstrap(lambda w: gains(w)[:, -1], g_fd, **boot)
-    claims.append(Claim(
-        "5b", f"... and with the most synthetic data (ratio {ratios[-1]:g}, "
-              f"{int(round(ratios[-1] * a.n_real))} kept images) the first round improves on "
-              "the round-0 model: 1 - E FD_1 / E FD_0 > 0",
-        0.0, g5, ci5b, max_half_width=math.inf, relation="above", min_effect=EFFECT["fd"],
-        note=f"E FD_0 {gain_fd[:, -1, 0].mean():.2f}, E FD_1 {gain_fd[:, -1, 1].mean():.2f} "
-             f"at ratio {ratios[-1]:g}; sign change of the gain within the sweep: "
-             + ("yes" if g_mean.min() < 0 < g_mean.max() else "no")))
+    ratio_claims, g_mean = gain_claims(gain_fd, ratios, sel, a.n_real, boot)
+    claims += ratio_claims
 
     stats.flag_nonfinite(claims)
     # Diverged training shows up as non-finite metrics: count them, say so in the verdict.

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from collapse_jax.vae import check
@@ -153,3 +154,23 @@ def test_yi_mnist_preset_fixes_the_authors_sizes_and_needs_data(capsys):
     assert "--data=None is invalid" in capsys.readouterr().err
     assert check.main(["--preset", "yi-mnist", "--data", "m.npz", "--n-keep", "500"]) == 2
     assert "--n-keep=500 is invalid: allowed not given" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("slope", "verdict_5a", "verdict_5b"), [
+    (0.1, True, True),     # the gain rises 0.1 per doubling and is +0.5 at ratio 32
+    (-0.1, False, False),  # negative control: it falls, ending at -0.5
+    (0.0, False, False),   # negative control: flat at 0 (both refuted, not undecided)
+])
+def test_gain_claims_follow_a_known_trend(slope, verdict_5a, verdict_5b):
+    """Claims 5a, 5b on synthetic per-seed distances of known trend: round-1 distance
+    ``FD_0 (1 - slope log2 r) + noise``; a falling or flat gain must fail, decided."""
+    rng = np.random.default_rng(7)
+    ratios = np.array([0.5, 2.0, 8.0, 32.0])
+    fd0 = rng.normal(6.0, 0.5, size=(24, 1))
+    fd1 = fd0 * (1.0 - slope * np.log2(ratios))[None, :] + rng.normal(0.0, 0.1, (24, 4))
+    gain_fd = np.stack([np.broadcast_to(fd0, (24, 4)), fd1], axis=2)
+    boot = dict(rng=np.random.default_rng(0), resamples=400, level=1 - 0.05 / 10)
+    (a5, b5), g_mean = check.gain_claims(gain_fd, ratios, "strong", 200, boot)
+    np.testing.assert_allclose(g_mean, slope * np.log2(ratios), atol=0.05)
+    assert (a5.passed, b5.passed) == (verdict_5a, verdict_5b), (a5, b5)
+    assert a5.decided and b5.decided
