@@ -501,12 +501,14 @@ def body(a):
     red = batch.SeedSummary(derive)
     # float32 training amplifies rounding: a seed's numbers depend on how many seeds share its
     # program, so the chunk is never chosen automatically (one chunk unless --chunk-size).
+    # The ratio sweep first: its largest kept set (and candidate buffer) usually makes it the
+    # larger program, so a memory refusal comes before the long main sweep has run.
+    gain_fd, tm_r = _ratio_sweep(a, nr, make_cfg, real, jax.random.fold_in(key, RATIO_STREAM))
+    progress.step("kept-to-real ratio sweep (one round)")
     tm = batch.stream(nr.retrain_kernel_shared, k_run, params, cfg, seeds=a.seeds, reduce=red,
                       chunk_size=a.chunk_size or a.seeds, sweep=True, shared=real,
                       options=a.batch_options)
     progress.step("retraining rounds")
-    gain_fd, tm_r = _ratio_sweep(a, nr, make_cfg, real, jax.random.fold_in(key, RATIO_STREAM))
-    progress.step("kept-to-real ratio sweep (one round)")
     kept = red.kept()
     res = {name: {k: kept[f"{name}/{k}"] for k in fields["metrics"]} for name in names}
     fin = {name: {k: kept[f"{name}/fin/{k}"] for k in fields["final"]} for name in names}
