@@ -336,17 +336,32 @@ def _subset(d, n, seed):
     return ImageData(d.x[idx], d.y[idx], d.side, d.source)
 
 
+def _verifier_size(a, verifier: str) -> int:
+    """Real images the verifier of a setting trains on (``none`` trains the strong one, unused:
+    common random numbers)."""
+    return a.weak_size if verifier == "weak" else a.strong_size
+
+
+def _stream(a, nr, key, params, cfg, real, reduce):
+    """One compiled sweep of the retraining kernel, streamed into ``reduce``. float32 training
+    amplifies rounding: a seed's numbers depend on how many seeds share its program, so the
+    chunk is never chosen automatically (one chunk of all seeds unless --chunk-size)."""
+    return batch.stream(nr.retrain_kernel_shared, key, params, cfg, seeds=a.seeds,
+                        reduce=reduce, chunk_size=a.chunk_size or a.seeds, sweep=True,
+                        shared=real, options=a.batch_options)
+
+
 def _settings(a):
     """(name, verify, verifier_size, keep, accumulate) of every sweep point."""
     acc = 1.0 if a.paradigm == "accumulate" else 0.0
-    size = {"none": a.strong_size, "strong": a.strong_size, "weak": a.weak_size}
     pts = [("none", 0.0, a.strong_size, a.keep, 0.0),
            ("strong", 1.0, a.strong_size, a.keep, acc),
            ("weak", 1.0, a.weak_size, a.keep, acc)]
     if a.paradigm == "accumulate":
         pts.append(("none+accumulate", 0.0, a.strong_size, a.keep, 1.0))
     pts.append((f"{a.verifier}@keep={a.loose_keep:g}", 0.0 if a.verifier == "none" else 1.0,
-                size[a.verifier], a.loose_keep, 0.0 if a.verifier == "none" else acc))
+                _verifier_size(a, a.verifier), a.loose_keep,
+                0.0 if a.verifier == "none" else acc))
     return pts
 
 
@@ -361,20 +376,17 @@ def _ratio_sweep(a, nr, make_cfg, real, key):
     distances ``(seeds, ratios, 2)`` (round 0, round 1) and the timing."""
     n_keeps = [int(round(r * a.n_real)) for r in a.ratio_list]
     cfg = make_cfg(1, max(n_keeps), False)
-    size = a.weak_size if a.verifier == "weak" else a.strong_size
     m = len(n_keeps)
     params = nr.retrain_params(cfg, real, verify=[0.0 if a.verifier == "none" else 1.0] * m,
-                               verifier_size=[size] * m, keep=[a.keep] * m,
-                               accumulate=[0.0] * m, n_keep=n_keeps, shared=True)
+                               verifier_size=[_verifier_size(a, a.verifier)] * m,
+                               keep=[a.keep] * m, accumulate=[0.0] * m, n_keep=n_keeps,
+                               shared=True)
 
-    def derive(out, start):
-        return {"fd": np.stack([np.asarray(out[1]["fd_real"][i, :, 0]) for i in range(m)],
-                               axis=1)}
+    def derive(out, start):  # fd_real (ratios, seeds, 1, 2) -> (seeds, ratios, 2)
+        return {"fd": np.swapaxes(np.asarray(out[1]["fd_real"])[:, :, 0], 0, 1)}
 
     red = batch.SeedSummary(derive)
-    tm = batch.stream(nr.retrain_kernel_shared, key, params, cfg, seeds=a.seeds, reduce=red,
-                      chunk_size=a.chunk_size or a.seeds, sweep=True, shared=real,
-                      options=a.batch_options)
+    tm = _stream(a, nr, key, params, cfg, real, red)
     return red.kept()["fd"], tm
 
 
@@ -499,15 +511,11 @@ def body(a):
         return d
 
     red = batch.SeedSummary(derive)
-    # float32 training amplifies rounding: a seed's numbers depend on how many seeds share its
-    # program, so the chunk is never chosen automatically (one chunk unless --chunk-size).
     # The ratio sweep first: its largest kept set (and candidate buffer) usually makes it the
     # larger program, so a memory refusal comes before the long main sweep has run.
     gain_fd, tm_r = _ratio_sweep(a, nr, make_cfg, real, jax.random.fold_in(key, RATIO_STREAM))
     progress.step("kept-to-real ratio sweep (one round)")
-    tm = batch.stream(nr.retrain_kernel_shared, k_run, params, cfg, seeds=a.seeds, reduce=red,
-                      chunk_size=a.chunk_size or a.seeds, sweep=True, shared=real,
-                      options=a.batch_options)
+    tm = _stream(a, nr, k_run, params, cfg, real, red)
     progress.step("retraining rounds")
     kept = red.kept()
     res = {name: {k: kept[f"{name}/{k}"] for k in fields["metrics"]} for name in names}

@@ -93,8 +93,8 @@ class RetrainConfig(NamedTuple):
     precision: str
     verifier_kind: str
     binary: bool
-    growth: float = 1.0
-    n_keep_first_c: int = 0
+    growth: float
+    n_keep_first_c: int
 
 
 class RealSet(NamedTuple):
@@ -237,7 +237,7 @@ def retrain_params(cfg: RetrainConfig, real: RealSet, *, keep=0.1, verify=1.0,
     the data ride in ``params`` (scalars only: a sweep would copy them per point).
     """
     fn = "retrain_params"
-    n_keep_max = cfg.classes * (cfg.n_keep_first_c or cfg.n_keep_c)  # the first round's
+    n_keep_max = cfg.classes * cfg.n_keep_first_c  # the first round's
     raw = {"keep": keep, "verify": verify, "verifier_size": verifier_size,
            "accumulate": accumulate, "n_keep": n_keep_max if n_keep is None else n_keep}
     arrays = {k: np.asarray(v, dtype=float) for k, v in raw.items()}
@@ -417,7 +417,7 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
 
     def select(model, k, i):
         """Candidates of the round-``i`` model and the top of each class for round ``i + 1``:
-        rows and their live flags (this point's and this round's count lead)."""
+        ``(rows, live)``, the first ``C`` x (this point's count for that round) rows live."""
         factor = 1.0 + (cfg.growth - 1.0) * jnp.minimum(i, growth_t) / growth_t
         n_keep_c = jnp.minimum(jnp.round(n_keep_first_c * factor), cfg.n_keep_c)
         n_cand = jnp.minimum(jnp.round(n_keep_c / params.keep), cfg.candidates_c)
@@ -434,8 +434,8 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
         # C * n_keep_c rows of this point hold its top n_keep_c of every class.
         rows = (jnp.swapaxes(kept, 0, 1).reshape(-1, cfg.dim),
                 jnp.tile(jnp.arange(C), cfg.n_keep_c))
-        live = (jnp.arange(cfg.n_keep_c) < n_keep_c).repeat(C).astype(jnp.float32)
-        return rows, live
+        row_live = (jnp.arange(cfg.n_keep_c) < n_keep_c).repeat(C).astype(jnp.float32)
+        return rows, row_live
 
     def round_step(state, xs):
         k, i = xs
