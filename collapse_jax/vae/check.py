@@ -426,112 +426,23 @@ def gain_claims(gain_fd, ratios, sel: str, n_real: int, boot: dict):
     return [a5, b5], g_mean
 
 
-def settling_round(m, band=SETTLE_BAND):
-    """First round from which the curve stays within ``band`` x its largest excursion of its
-    final level (the mean of the last two rounds): the round it has plateaued by.
-
-    ``m`` is ``(..., rounds + 1)``; rows are e.g. bootstrap replicates of the seed-mean curve.
-    """
-    m = np.asarray(m, dtype=float)
-    final = m[..., -2:].mean(-1, keepdims=True)
-    dev = np.abs(m - final)
-    inside = dev <= band * dev.max(-1, keepdims=True)
-    # Rounds after the last excursion outside the band.
-    outside_rev = ~inside[..., ::-1]
-    last_out = m.shape[-1] - 1 - np.argmax(outside_rev, axis=-1)
-    return np.where(outside_rev.any(-1), last_out + 1, 0).astype(float)
+def late_window(T: int) -> tuple[int, int]:
+    """Rounds of the plateau and convergence claims: the last third, at least 3 rounds."""
+    return T - max(2, int(round(T / 3))), T
 
 
-def body(a):
-    _validate(a)
-    import jax
-    import jax.numpy as jnp
-
-    from collapse_jax.core.nets import data as nd
-    from collapse_jax.core.nets import metrics as nm
-    from collapse_jax.vae import kernel as nr
-
-    full, cap = _load(a)
-    full = _subset(full, cap, a.key)
-    split = nd.stratified_split(full, seed=a.key)
-    counts = np.bincount(split.train.y, minlength=nd.CLASSES)
-    if counts.min() < a.n_real // 10:
-        raise CheckError(f"--n-real={a.n_real} is invalid: allowed at most "
-                         f"{10 * counts.min()} (the real pool has {counts.min()} images of "
-                         "its rarest class)")
-    n_train = split.train.y.shape[0]
-    if a.strong_size > n_train:
-        raise CheckError(f"--strong-size={a.strong_size} is invalid: allowed at most the real "
-                         f"pool size {n_train}")
-    rng = np.random.default_rng(a.key)
-    level = a.plan.level
-    boot = dict(rng=rng, resamples=a.bootstrap, level=level)
-    key = jax.random.key(a.key)
-    k_feat, k_run = jax.random.split(key)
-    progress = Progress(4)
-
-    t0 = time.perf_counter()
-    feature_net = nr.feature_network(k_feat, split, steps=max(2000, a.steps))
-    feat_s = time.perf_counter() - t0
-    progress.step("feature network")
-    pts = _settings(a)
-    names = [p[0] for p in pts]
-
-    def make_cfg(rounds, n_keep, accumulate, growth=1.0):
-        return nr.retrain_config(dim=split.train.x.shape[1], latent=a.latent, noise=a.noise,
-                                 rounds=rounds, steps=a.steps, verifier_steps=a.verifier_steps,
-                                 lr=a.lr, batch=a.batch, n_real=a.n_real, n_keep=n_keep,
-                                 keep_min=a.keep, n_eval=a.n_eval, verifier_max=a.strong_size,
-                                 accumulate=accumulate, verifier_kind=a.verifier_kind,
-                                 binary=a.likelihood == "bernoulli", growth=growth)
-
-    cfg = make_cfg(a.rounds, a.n_keep, a.paradigm == "accumulate", a.keep_growth)
-    real = nr.real_set(split, feature_net, cfg)
-    params = nr.retrain_params(cfg, real, verify=[p[1] for p in pts],
-                               verifier_size=[p[2] for p in pts], keep=[p[3] for p in pts],
-                               accumulate=[p[4] for p in pts], shared=True)
-    # Streamed: per seed only the per-round metric rows and the final scalars are kept (a
-    # few hundred bytes); the sample grids (the bulk of the output) only for seed 0.
-    grids, fields = {}, {}
-
-    def derive(out, start):
-        final, metrics = out
-        d = {}
-        for i, name in enumerate(names):
-            for k, v in metrics.items():
-                d[f"{name}/{k}"] = v[i, :, 0]
-            for k in final._fields:
-                v = getattr(final, k)[i, :, 0]
-                if k != "samples":
-                    d[f"{name}/fin/{k}"] = v
-                elif start == 0:
-                    grids[name] = np.array(v[0])
-        fields.setdefault("metrics", tuple(metrics))
-        fields.setdefault("final", tuple(k for k in final._fields if k != "samples"))
-        return d
-
-    red = batch.SeedSummary(derive)
-    # The ratio sweep first: its largest kept set (and candidate buffer) usually makes it the
-    # larger program, so a memory refusal comes before the long main sweep has run.
-    gain_fd, tm_r = _ratio_sweep(a, nr, make_cfg, real, jax.random.fold_in(key, RATIO_STREAM))
-    progress.step("kept-to-real ratio sweep (one round)")
-    tm = _stream(a, nr, k_run, params, cfg, real, red)
-    progress.step("retraining rounds")
-    kept = red.kept()
-    res = {name: {k: kept[f"{name}/{k}"] for k in fields["metrics"]} for name in names}
-    fin = {name: {k: kept[f"{name}/fin/{k}"] for k in fields["final"]} for name in names}
-    train_feat = jax.vmap(feature_net.features)(jnp.asarray(split.train.x)).astype(jnp.float64)
-    floor = float(nm.frechet_distance(train_feat, real.test_feat_mean, real.test_feat_cov,
-                                      real.test_feat_cov_sqrt))
-
+def round_claims(a, res: dict, fin: dict, floor: float, boot: dict) -> list[Claim]:
+    """Claims 1-4 from the main sweep's per-seed curves ``res[setting][metric]`` (seeds,
+    rounds + 1; settings in :func:`_settings`' order, the looser keep last) and per-seed
+    finals ``fin[setting][field]``. A function of its inputs only, so that the tests can hand
+    it curves of known shape."""
     T = a.rounds
     t = np.arange(T + 1)
-    late = (T - max(2, int(round(T / 3))), T)
+    late = late_window(T)
     late_sel = (t >= late[0]) & (t <= late[1])
     sel = a.verifier
-    loose = names[-1]
-    fd = {n: res[n]["fd_real"] for n in names}
-    fd0 = float(np.mean(fd["none"][:, 0]))
+    loose = list(res)[-1]
+    fd = {n: res[n]["fd_real"] for n in res}
 
     def slope(y, window):
         return stats.linear_slope(t, y, window)
@@ -652,6 +563,113 @@ def body(a):
             min_effect=EFFECT["diversity"],
             note=f"E {metric}_k strict: " + " ".join(f"{v:.3g}" for v in strict_v.mean(0))
                  + "; loose: " + " ".join(f"{v:.3g}" for v in loose_v.mean(0))))
+    return claims
+
+
+def settling_round(m, band=SETTLE_BAND):
+    """First round from which the curve stays within ``band`` x its largest excursion of its
+    final level (the mean of the last two rounds): the round it has plateaued by.
+
+    ``m`` is ``(..., rounds + 1)``; rows are e.g. bootstrap replicates of the seed-mean curve.
+    """
+    m = np.asarray(m, dtype=float)
+    final = m[..., -2:].mean(-1, keepdims=True)
+    dev = np.abs(m - final)
+    inside = dev <= band * dev.max(-1, keepdims=True)
+    # Rounds after the last excursion outside the band.
+    outside_rev = ~inside[..., ::-1]
+    last_out = m.shape[-1] - 1 - np.argmax(outside_rev, axis=-1)
+    return np.where(outside_rev.any(-1), last_out + 1, 0).astype(float)
+
+
+def body(a):
+    _validate(a)
+    import jax
+    import jax.numpy as jnp
+
+    from collapse_jax.core.nets import data as nd
+    from collapse_jax.core.nets import metrics as nm
+    from collapse_jax.vae import kernel as nr
+
+    full, cap = _load(a)
+    full = _subset(full, cap, a.key)
+    split = nd.stratified_split(full, seed=a.key)
+    counts = np.bincount(split.train.y, minlength=nd.CLASSES)
+    if counts.min() < a.n_real // 10:
+        raise CheckError(f"--n-real={a.n_real} is invalid: allowed at most "
+                         f"{10 * counts.min()} (the real pool has {counts.min()} images of "
+                         "its rarest class)")
+    n_train = split.train.y.shape[0]
+    if a.strong_size > n_train:
+        raise CheckError(f"--strong-size={a.strong_size} is invalid: allowed at most the real "
+                         f"pool size {n_train}")
+    rng = np.random.default_rng(a.key)
+    level = a.plan.level
+    boot = dict(rng=rng, resamples=a.bootstrap, level=level)
+    key = jax.random.key(a.key)
+    k_feat, k_run = jax.random.split(key)
+    progress = Progress(4)
+
+    t0 = time.perf_counter()
+    feature_net = nr.feature_network(k_feat, split, steps=max(2000, a.steps))
+    feat_s = time.perf_counter() - t0
+    progress.step("feature network")
+    pts = _settings(a)
+    names = [p[0] for p in pts]
+
+    def make_cfg(rounds, n_keep, accumulate, growth=1.0):
+        return nr.retrain_config(dim=split.train.x.shape[1], latent=a.latent, noise=a.noise,
+                                 rounds=rounds, steps=a.steps, verifier_steps=a.verifier_steps,
+                                 lr=a.lr, batch=a.batch, n_real=a.n_real, n_keep=n_keep,
+                                 keep_min=a.keep, n_eval=a.n_eval, verifier_max=a.strong_size,
+                                 accumulate=accumulate, verifier_kind=a.verifier_kind,
+                                 binary=a.likelihood == "bernoulli", growth=growth)
+
+    cfg = make_cfg(a.rounds, a.n_keep, a.paradigm == "accumulate", a.keep_growth)
+    real = nr.real_set(split, feature_net, cfg)
+    params = nr.retrain_params(cfg, real, verify=[p[1] for p in pts],
+                               verifier_size=[p[2] for p in pts], keep=[p[3] for p in pts],
+                               accumulate=[p[4] for p in pts], shared=True)
+    # Streamed: per seed only the per-round metric rows and the final scalars are kept (a
+    # few hundred bytes); the sample grids (the bulk of the output) only for seed 0.
+    grids, fields = {}, {}
+
+    def derive(out, start):
+        final, metrics = out
+        d = {}
+        for i, name in enumerate(names):
+            for k, v in metrics.items():
+                d[f"{name}/{k}"] = v[i, :, 0]
+            for k in final._fields:
+                v = getattr(final, k)[i, :, 0]
+                if k != "samples":
+                    d[f"{name}/fin/{k}"] = v
+                elif start == 0:
+                    grids[name] = np.array(v[0])
+        fields.setdefault("metrics", tuple(metrics))
+        fields.setdefault("final", tuple(k for k in final._fields if k != "samples"))
+        return d
+
+    red = batch.SeedSummary(derive)
+    # The ratio sweep first: its largest kept set (and candidate buffer) usually makes it the
+    # larger program, so a memory refusal comes before the long main sweep has run.
+    gain_fd, tm_r = _ratio_sweep(a, nr, make_cfg, real, jax.random.fold_in(key, RATIO_STREAM))
+    progress.step("kept-to-real ratio sweep (one round)")
+    tm = _stream(a, nr, k_run, params, cfg, real, red)
+    progress.step("retraining rounds")
+    kept = red.kept()
+    res = {name: {k: kept[f"{name}/{k}"] for k in fields["metrics"]} for name in names}
+    fin = {name: {k: kept[f"{name}/fin/{k}"] for k in fields["final"]} for name in names}
+    train_feat = jax.vmap(feature_net.features)(jnp.asarray(split.train.x)).astype(jnp.float64)
+    floor = float(nm.frechet_distance(train_feat, real.test_feat_mean, real.test_feat_cov,
+                                      real.test_feat_cov_sqrt))
+
+    T = a.rounds
+    late = late_window(T)
+    sel = a.verifier
+    fd = {n: res[n]["fd_real"] for n in names}
+    fd0 = float(np.mean(fd["none"][:, 0]))
+    claims = round_claims(a, res, fin, floor, boot)
 
     # 5. The first-round gain against the ratio of kept synthetic to real images.
     ratios = np.asarray(a.ratio_list)

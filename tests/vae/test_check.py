@@ -179,3 +179,49 @@ def test_gain_claims_follow_a_known_trend(slope, verdict_5a, verdict_5b):
     np.testing.assert_allclose(g_mean, slope * np.log2(ratios), rtol=0, atol=4 * se)
     assert (a5.passed, b5.passed) == (verdict_5a, verdict_5b), (a5, b5)
     assert a5.decided and b5.decided
+
+
+def _world(good: bool, seeds: int = 24, T: int = 8):
+    """Per-seed curves of a loop that behaves as claims 1-4 say (``good``) or the reverse,
+    with 1% multiplicative noise: (res, fin) as :func:`check.round_claims` takes them."""
+    rng = np.random.default_rng(3)
+    k = np.arange(T + 1, dtype=float)
+
+    def curve(shape):
+        return 6.0 * shape[None, :] * (1.0 + 0.01 * rng.standard_normal((seeds, T + 1)))
+
+    decay, fast = np.exp(-0.5 * k), np.exp(-3.0 * k)
+    if good:
+        fd = {"none": 1.0 + 0.3 * k, "strong": 0.7 + 0.3 * decay, "weak": 0.9 + 0.1 * fast}
+        pref = 0.3 + 0.7 * decay  # the distance to what the verifier prefers falls further
+        strict, loose = np.exp(-0.3 * k), np.exp(-0.1 * k)
+    else:  # unverified improves, verified degrades steadily, the weak verifier does better
+        fd = {"none": 1.0 - 0.05 * k, "strong": 1.0 + 0.3 * k, "weak": 1.0 + 0.1 * k}
+        pref = 1.0 + 0.6 * k
+        strict, loose = np.exp(-0.1 * k), np.exp(-0.3 * k)
+    fd["strong@keep=0.4"] = fd["strong"]
+    res = {}
+    for name, shape in fd.items():
+        res[name] = {"fd_real": curve(shape), "fd_pref": curve(pref),
+                     "pixel_var": curve(loose if "@" in name else strict),
+                     "coverage": curve(loose if "@" in name else strict),
+                     "accept": np.ones((seeds, T + 1))}
+    fin = {name: {"fd_pref_real": np.full(seeds, 2.0), "verifier_acc": np.full(seeds, 0.8),
+                  "real_accept": np.full(seeds, 0.9)} for name in fd}
+    return res, fin
+
+
+@pytest.mark.parametrize("good", [True, False])
+def test_round_claims_on_curves_of_known_shape(good):
+    """Claims 1-4 pass on curves shaped as they claim, and every one of them fails, decided,
+    on the reversed curves (negative controls: unverified improvement, no near-term gain,
+    no plateau, the distance to the preferred set growing faster, the weak verifier lower
+    and later, the looser keep losing diversity faster)."""
+    a = check.build_parser().parse_args(["--quick", "--rounds", "8"])
+    a.rounds, a.loose_keep = 8, 0.4
+    res, fin = _world(good)
+    boot = dict(rng=np.random.default_rng(0), resamples=400, level=1 - 0.05 / 10)
+    claims = {c.id: c for c in check.round_claims(a, res, fin, 1.0, boot)}
+    assert list(claims) == ["1", "2a", "2b", "2c", "3a", "3b", "4a", "4b"]
+    for c in claims.values():
+        assert c.passed is good and c.decided, c
