@@ -24,14 +24,17 @@ is the resident set after the first run (interpreter, JAX, the compiled program)
 the peak resident memory of the second run above it (Linux ``VmHWM`` after resetting it
 through ``/proc/self/clear_refs``): what the seeds themselves cost.
 
-The four kernels: ``power_law`` (:func:`collapse_jax.power_law.kernel.selection_kernel`, accumulate +
+The kernels: ``power_law`` (:func:`collapse_jax.power_law.kernel.selection_kernel`, accumulate +
 top-alpha, d = 1, n = 200, alpha = 0.25, 200 generations), ``refit`` (classic Gaussian refit,
 :func:`collapse_jax.classic.kernel.refit_kernel`, replace, d = 1, n = 10, 100 generations), ``ols``
 (fixed-design OLS under replace / accumulate / accumulate-subsample in one scan,
 :func:`collapse_jax.classic.fixed_design.ols_kernel`, d = 10, T = 40, 20 fits) and ``verifier``
 (knowledge-centre retraining, :func:`collapse_jax.knowledge_center.kernel.verifier_kernel`, block
-design, p = 5, n = 2000 rows per direction, 30 rounds); ``power_law_f32`` and
-``verifier_f32`` are the same workloads with float32 draws (the fit stays float64);
+design, p = 5, n = 2000 rows per direction, 30 rounds), ``laplace`` (Qiao et al.'s product
+Laplace under accumulate + selection, :func:`collapse_jax.power_law.product_laplace.
+laplace_product_kernel`, their preset's d = 10, n = 100, alpha = 0.05, 200 generations; the
+numpy baseline is the authors' loop, ``np.median`` of the whole pool every generation);
+``power_law_f32`` and ``verifier_f32`` are the same workloads with float32 draws (the fit stays float64);
 ``verifier_sufficient`` draws each round's sufficient statistics (``sampler="sufficient"``),
 timed against a numpy loop of that same sampler (the rows loop of ``verifier`` is the other
 baseline worth quoting: same workload, different algorithm). The
@@ -216,6 +219,22 @@ def _verifier_sufficient_numpy(seeds, rng):
     _verifier_loop(seeds, rng, _draw_sufficient)
 
 
+# ---------------------------------------------------------------------------------------------
+# Qiao et al.'s product Laplace, accumulate + selection (non_gaussian --preset qiao-nongaussian)
+
+def _laplace_build():
+    from collapse_jax.power_law import product_laplace as pl
+    cfg = pl.laplace_config(n=100, alpha=0.05, generations=200, paradigm="accumulate",
+                            select=True)
+    return pl.laplace_product_kernel, pl.preset_params(cfg), cfg
+
+
+def _laplace_numpy(seeds, rng):
+    from collapse_jax.power_law import product_laplace as pl
+    for _ in range(seeds):  # the authors' loop: np.median of the whole pool per generation
+        pl.numpy_reference(int(rng.integers(2**31)), 100, 0.05, 200, "accumulate", True)
+
+
 WORKLOADS = {
     "power_law": Workload(_power_law_build, 1000, 200, _power_law_numpy, 50, 800, "trace",
                           "accumulate + top-alpha, d=1, n=200, alpha=0.25, N=800, T=200"),
@@ -225,6 +244,10 @@ WORKLOADS = {
                       "Gaussian refit (replace), d=1, n=10, T=100"),
     "ols": Workload(_ols_build, 8000, 20, _ols_numpy, 400, 40 + 10, "replace",
                     "fixed-design OLS x 3 paradigms, d=10, T=40, 20 fits", 10_000),
+    "laplace": Workload(_laplace_build, 100, 200, _laplace_numpy, 4, 2000 * 10, "ratio",
+                        "product Laplace, accumulate + selection, d=10, n=100, alpha=0.05, "
+                        "N=2000, T=200 (Laplace draws: the roofline's normals are a proxy)",
+                        1000),
     "verifier": Workload(_verifier_build, 200, 30, _verifier_numpy, 20, 10000, "err_center",
                          "verifier retraining, block design, p=5, n=2000, 30 rounds", 1000),
     "verifier_f32": Workload(lambda: _verifier_build("float32"), 200, 30, _verifier_numpy, 20,

@@ -11,12 +11,17 @@ of ``Sigma*`` are dropped), generation 0 = that truth with an empty pool; each g
 metric, and refits ``loc = median``, ``b = mean |x - loc| + 1e-6`` per coordinate, on the
 generation's kept points (replace) or on every kept point so far (accumulate).
 
-Accumulate has no sufficient statistic: the pool is kept whole, per coordinate as a sorted
-buffer of ``generations * n`` values (``+inf`` past the ``t n`` filled), into which each
-generation's kept values are merged in ``O(generations * n)`` (their ranks by binary search,
-the pool's by a prefix count, :func:`_merge_sorted`) instead of re-sorting; the median is
-then read off at ``t n / 2`` (numpy's mean of the two middle values for an even count)
-and the mean absolute deviation is one pass. The truths and references are those
+Accumulate has no sufficient statistic: the pool is kept whole, per coordinate, in two
+ascending buffers. Each generation's kept values are merged (:func:`_merge_sorted`: their ranks
+by binary search, the buffer's by a prefix count) into a small buffer that holds the last
+``flush`` generations; the median is the middle order statistic of both buffers together, found
+by a binary search whose length depends on the small buffer only (:func:`_kth_union`), and the
+sum of absolute deviations reads the big buffer through its prefix sums (:func:`_abs_dev_sum`).
+Every ``flush`` generations the small buffer is merged into the big one (``+inf`` past its
+filled prefix, grown in stages). A generation then costs ``O(flush n)`` instead of the
+``O(t n)`` of one merge into the whole pool per generation, and the run
+``O(T^2 n / flush + T flush n)``. The median is numpy's (the mean of the two middle values for
+an even count). The truths and references are those
 :func:`collapse_jax.power_law.kernel.seed_setting` derives, so a seed of this kernel and of
 the Gaussian preset share them.
 """
@@ -57,11 +62,12 @@ class LaplaceConfig(NamedTuple):
     stages: int
     floor: float
     groups: int = 1
+    flush: int = 1  # accumulate: generations held in the small sorted buffer between merges
 
 
 def laplace_config(*, n: int, alpha: float, generations: int, paradigm: str, select: bool,
                    dim: int = 10, stages: int = 4, floor: float = 1e-6,
-                   groups: int = 1) -> LaplaceConfig:
+                   groups: int = 1, flush: int | None = None) -> LaplaceConfig:
     """Validated :class:`LaplaceConfig` in Qiao et al.'s setting (random truth, Gaussian
     reference rule, fixed metric, generation 0 = the truth).
 
@@ -75,6 +81,7 @@ def laplace_config(*, n: int, alpha: float, generations: int, paradigm: str, sel
     groups = check_int(fn, "groups", groups, 1, 64)
     stages = check_int(fn, "stages", stages, 1, 64)
     floor = check_float(fn, "floor", floor, 0.0)
+    flush = FLUSH if flush is None else check_int(fn, "flush", flush, 1, 10**4)
     dim = check_int(fn, "dim", dim, 1, 64)
     n = check_int(fn, "n", n, 2, 10**5)
     generations = check_int(fn, "generations", generations, 2, 10**4)
@@ -85,7 +92,7 @@ def laplace_config(*, n: int, alpha: float, generations: int, paradigm: str, sel
                            outputs="light")
     candidates = int(n / alpha) if select else n  # the authors' int(n / alpha)
     return LaplaceConfig(sel, paradigm, bool(select), n, candidates, stages, float(floor),
-                         groups)
+                         groups, flush)
 
 
 def preset_params(cfg, *, offset: float = 3.0, fixed_scale: float = 0.3) -> SelectionParams:
@@ -99,33 +106,39 @@ def preset_params(cfg, *, offset: float = 3.0, fixed_scale: float = 0.3) -> Sele
                            jnp.asarray(0.0, f))
 
 
+FLUSH = 16  # accumulate: generations between merges of the small buffer into the big one
 PREFIX_BLOCK = 32  # _prefix_count: the width of the blocks summed by a triangular matmul
 
 
-def _prefix_count(flags):
-    """Inclusive prefix count ``cumsum(flags)`` of a 0/1 vector, exact up to ``2**24``, by
-    blocks: counts within blocks of :data:`PREFIX_BLOCK` are one matmul with an upper
-    triangular matrix of ones (float32), the blocks' totals are counted the same way at the
-    next level, and a plain ``cumsum`` adds the few totals left. The CPU backend's
-    ``jnp.cumsum`` of the pool-length vector was the merge's hot spot (0.23 s of a seed's 200
-    generations at 12,500 values per coordinate against 0.07 s by blocks, 16 seeds vmapped,
-    2 cores)."""
+def _prefix_sum(x):
+    """Inclusive prefix sum ``cumsum(x)`` of a vector in its own dtype, by blocks: sums
+    within blocks of :data:`PREFIX_BLOCK` are one matmul with an upper triangular matrix of
+    ones, the blocks' totals are summed the same way at the next level, and a plain ``cumsum``
+    adds the few totals left. The CPU backend's ``jnp.cumsum`` of a pool-length vector was the
+    merge's hot spot (0.23 s of a seed's 200 generations at 12,500 values per coordinate
+    against 0.07 s by blocks, 16 seeds vmapped, 2 cores)."""
     b = PREFIX_BLOCK
-    size = flags.shape[-1]
-    tri = jnp.triu(jnp.ones((b, b), jnp.float32))
+    size = x.shape[-1]
+    tri = jnp.triu(jnp.ones((b, b), x.dtype))
 
-    def level(x):
-        blocks = -(-x.shape[-1] // b)
-        x = jnp.pad(x, (0, blocks * b - x.shape[-1])).reshape(blocks, b)
-        inner = x @ tri
+    def level(v):
+        blocks = -(-v.shape[-1] // b)
+        v = jnp.pad(v, (0, blocks * b - v.shape[-1])).reshape(blocks, b)
+        inner = v @ tri
         return inner, inner[:, -1]
 
-    inner, totals = level(flags.astype(jnp.float32))
+    inner, totals = level(x)
     inner2, totals2 = level(totals)
     offsets2 = jnp.cumsum(totals2) - totals2
     block_sums = (inner2 + offsets2[:, None]).reshape(-1)[: totals.shape[0]]
     out = inner + (block_sums - totals)[:, None]
-    return out.reshape(-1)[:size].astype(jnp.int32)
+    return out.reshape(-1)[:size]
+
+
+def _prefix_count(flags):
+    """Inclusive prefix count ``cumsum(flags)`` of a 0/1 vector (:func:`_prefix_sum` in
+    float32: exact up to ``2**24``)."""
+    return _prefix_sum(flags.astype(jnp.float32)).astype(jnp.int32)
 
 
 def _merge_sorted(pool, new_sorted):
@@ -153,6 +166,59 @@ def _median_sorted(pool, count):
     return 0.5 * (lo + hi)
 
 
+def _kth_union(a, b, k):
+    """The ``k``-th smallest value (0-based) of the union of the ascending buffers ``a`` and
+    ``b`` (``+inf`` past their filled prefixes; ``k`` below the filled total): a binary search
+    for the number ``i`` of values taken from ``a`` (ties: ``a`` first), in
+    ``ceil(log2(len(b) + 2))`` steps, so its cost does not grow with ``a``."""
+    la, lb = a.shape[0], b.shape[0]
+
+    def at(v, i, fill):
+        return jnp.where((i >= 0) & (i < v.shape[0]), v[jnp.clip(i, 0, v.shape[0] - 1)], fill)
+
+    def enough(i):  # the (k+1) smallest hold i values of a: b[j - 1] < a[i], j = k + 1 - i
+        return at(b, k - i, -jnp.inf) < at(a, i, jnp.inf)
+
+    def body(_, lohi):
+        lo, hi = lohi
+        mid = (lo + hi) // 2
+        ok = enough(mid)
+        return (jnp.where((lo < hi) & ~ok, mid + 1, lo), jnp.where((lo < hi) & ok, mid, hi))
+
+    lo = jnp.maximum(0, k + 1 - lb)
+    hi = jnp.minimum(k + 1, la)
+    steps = int(np.ceil(np.log2(lb + 2)))
+    i, _ = jax.lax.fori_loop(0, steps, body, (lo, hi))
+    return jnp.maximum(at(a, i - 1, -jnp.inf), at(b, k - i, -jnp.inf))
+
+
+def _median_union(a, b, count):
+    """Median of the ``count`` filled values of the ascending buffers ``a`` and ``b`` together
+    (numpy's mean of the two middle values for an even count)."""
+    return 0.5 * (_kth_union(a, b, (count - 1) // 2) + _kth_union(a, b, count // 2))
+
+
+def _abs_dev_sum(big, sums, n_big, recent, m):
+    """``sum |x - m|`` over the ``n_big`` filled values of the ascending ``big`` (through its
+    prefix sums ``sums``, ``sums[i] = big[0] + ... + big[i - 1]``) and the filled values of
+    ``recent`` (one pass over the small buffer)."""
+    i = jnp.minimum(jnp.searchsorted(big, m, side="left"), n_big)  # big values below m
+    s_i, s_all = sums[i], sums[n_big]
+    below = m * i - s_i
+    above = (s_all - s_i) - m * (n_big - i)
+    rest = jnp.sum(jnp.where(jnp.isfinite(recent), jnp.abs(recent - m), 0.0))
+    return below + above + rest
+
+
+def _flush(big, sums, recent):
+    """Merge the small buffer of recent values (``(d, m)``) into the big one (``(d, M)``) and
+    refresh its prefix sums (``(d, M + 1)``)."""
+    big = jax.vmap(_merge_sorted)(big, recent)
+    filled = jnp.where(jnp.isfinite(big), big, 0.0)
+    sums = jnp.concatenate([jnp.zeros_like(big[:, :1]), jax.vmap(_prefix_sum)(filled)], axis=1)
+    return big, sums
+
+
 def laplace_product_kernel(key, params: SelectionParams, cfg: LaplaceConfig, silo=0):
     """One seed of Qiao et al.'s Laplace family (module docstring). Returns ``(None,
     metrics)`` with ``ratio`` (``Tr Cov_t / Tr Cov_0 = sum b_t^2 / sum b_0^2``: the
@@ -167,53 +233,87 @@ def laplace_product_kernel(key, params: SelectionParams, cfg: LaplaceConfig, sil
     d, n, gens, g = sel.dim, cfg.n, sel.generations, cfg.groups
     accumulate = cfg.paradigm == "accumulate"
 
-    def refit_batch(kept):
-        loc = jnp.median(kept, axis=0)
-        return loc, jnp.mean(jnp.abs(kept - loc), axis=0) + cfg.floor
-
-    def step(carry, xs):
-        loc, scale, pool = carry
-        k, t = xs
+    def kept(k, loc, scale):
         if g == 1:
             x = loc + scale * jax.random.laplace(k, (cfg.candidates, d), dtype)
             if cfg.select:
                 idx, _ = threshold_n(mahalanobis_sq(x, reference, precision), n, n,
                                      cfg.candidates)
                 x = x[idx]
-        else:  # g independent candidate sets, the n nearest of each kept
-            x = loc + scale * jax.random.laplace(k, (g, cfg.candidates, d), dtype)
-            if cfg.select:
-                idx = jax.vmap(lambda xg: threshold_n(mahalanobis_sq(xg, reference, precision),
-                                                      n, n, cfg.candidates)[0])(x)
-                x = jnp.take_along_axis(x, idx[..., None], axis=1)
-            x = x.reshape(-1, d)
-        if not accumulate:
-            loc, scale = refit_batch(x)
-            return (loc, scale, pool), _metrics(scale)
-        pool = jax.vmap(_merge_sorted)(pool, jnp.sort(x, axis=0).T)
-        count = (t * (g * n)).astype(jnp.int32)
-        loc = jax.vmap(lambda p: _median_sorted(p, count))(pool)
-        filled = jnp.arange(pool.shape[1]) < count
-        mad = jnp.sum(jnp.where(filled, jnp.abs(pool - loc[:, None]), 0.0), axis=1) / count
-        return (loc, mad + cfg.floor, pool), _metrics(mad + cfg.floor)
+            return x
+        # g independent candidate sets, the n nearest of each kept
+        x = loc + scale * jax.random.laplace(k, (g, cfg.candidates, d), dtype)
+        if cfg.select:
+            idx = jax.vmap(lambda xg: threshold_n(mahalanobis_sq(xg, reference, precision),
+                                                  n, n, cfg.candidates)[0])(x)
+            x = jnp.take_along_axis(x, idx[..., None], axis=1)
+        return x.reshape(-1, d)
 
-    def _metrics(scale):
+    def metrics(scale):
         return {"ratio": jnp.sum(scale**2) / jnp.sum(scale0**2),
                 "mean_abs_scale": jnp.mean(scale)}
 
+    def replace_step(carry, xs):
+        loc, scale = carry
+        x = kept(xs[0], loc, scale)
+        loc = jnp.median(x, axis=0)
+        scale = jnp.mean(jnp.abs(x - loc), axis=0) + cfg.floor
+        return (loc, scale), metrics(scale)
+
+    def block(carry, xs):
+        # ``flush`` generations: each merges its kept values into the small sorted buffer
+        # and refits from both buffers; the big buffer (every earlier block, constant here)
+        # takes the small one at the end
+        loc, scale, big, sums = carry
+        per = g * n  # kept values per coordinate and generation
+        n_big = (xs[1][0] - 1) * per
+
+        def gen(c, xs_):
+            loc, scale, recent = c
+            k, t = xs_
+            recent = jax.vmap(_merge_sorted)(recent, jnp.sort(kept(k, loc, scale), axis=0).T)
+            count = t * per
+            loc = jax.vmap(lambda b_, r: _median_union(b_, r, count))(big, recent)
+            dev = jax.vmap(lambda b_, s_, r, m: _abs_dev_sum(b_, s_, n_big, r, m))(
+                big, sums, recent, loc)
+            scale = dev / count + cfg.floor
+            return (loc, scale, recent), metrics(scale)
+
+        recent = jnp.full((d, xs[1].shape[0] * per), jnp.inf, dtype)
+        (loc, scale, recent), out = jax.lax.scan(gen, (loc, scale, recent), xs)
+        big, sums = _flush(big, sums, recent)
+        return (loc, scale, big, sums), out
+
     def grow(carry, hi):
-        # stage (lo, hi] holds hi n values per coordinate (+inf past t n: the merge drops it)
-        loc, scale, pool = carry
-        extra = (hi * g * n if accumulate else 1) - pool.shape[1]
-        return loc, scale, jnp.pad(pool, ((0, 0), (0, extra)), constant_values=jnp.inf)
+        # blocks up to ``hi`` fill ``hi flush g n`` values per coordinate (at most all the
+        # run's): the big buffer is padded with +inf (the merge drops it), the sums with the
+        # total
+        loc, scale, big, sums = carry
+        extra = min(hi * cfg.flush, gens) * g * n - big.shape[1]
+        return (loc, scale, jnp.pad(big, ((0, 0), (0, extra)), constant_values=jnp.inf),
+                jnp.pad(sums, ((0, 0), (0, extra)), mode="edge"))
 
     # groups > 1 (the equivalent) draws on its own stream: a (g, N, d) draw from the run's key
     # would repeat the run's candidates in its first set
     keys = jax.random.split(k_gens if g == 1 else jax.random.fold_in(k_gens, 0xE0), gens)
-    stages = growth_stages(gens, cfg.stages) if accumulate else [(0, gens)]
-    _, out = staged_scan(step, (loc0, scale0, jnp.zeros((d, 0), dtype)),
-                         (keys, jnp.arange(1, gens + 1, dtype=dtype)), stages, grow)
-    first = _metrics(scale0)
+    t = jnp.arange(1, gens + 1, dtype=jnp.int32)
+    if not accumulate:
+        _, out = jax.lax.scan(replace_step, (loc0, scale0), (keys, t))
+    else:
+        size, full = cfg.flush, gens // cfg.flush
+        carry = (loc0, scale0, jnp.zeros((d, 0), dtype), jnp.zeros((d, 1), dtype))
+        outs = []
+        if full:
+            xs = jax.tree.map(lambda a: a[: full * size].reshape(full, size, *a.shape[1:]),
+                              (keys, t))
+            carry, out = staged_scan(block, carry, xs, growth_stages(full, cfg.stages), grow)
+            outs.append(jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), out))
+        if gens % size:  # the last, shorter block
+            carry = grow(carry, -(-gens // size))
+            _, out = block(carry, (keys[full * size:], t[full * size:]))
+            outs.append(out)
+        out = jax.tree.map(lambda *o: jnp.concatenate(o), *outs)
+    first = metrics(scale0)
     return None, jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, out)
 
 
