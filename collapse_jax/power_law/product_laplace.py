@@ -46,6 +46,7 @@ from collapse_jax.power_law.kernel import (
 )
 
 PARADIGMS = ("replace", "accumulate")
+FLUSH = 16  # accumulate: generations between merges of the small buffer into the big one
 
 
 class LaplaceConfig(NamedTuple):
@@ -62,7 +63,7 @@ class LaplaceConfig(NamedTuple):
     stages: int
     floor: float
     groups: int = 1
-    flush: int = 1  # accumulate: generations held in the small sorted buffer between merges
+    flush: int = FLUSH  # accumulate: generations the small sorted buffer holds between merges
 
 
 def laplace_config(*, n: int, alpha: float, generations: int, paradigm: str, select: bool,
@@ -76,7 +77,9 @@ def laplace_config(*, n: int, alpha: float, generations: int, paradigm: str, sel
     every set refits the model (``groups * n`` per generation). ``1`` is the authors'
     recursion; ``G > 1`` carries ``1/G`` of its fluctuation with the same selection at each
     set's finite size, on its own random stream: the deterministic equivalent of
-    :func:`equivalent_slopes`."""
+    :func:`equivalent_slopes`. ``flush`` (default :data:`FLUSH`): accumulate's generations
+    between merges of the small sorted buffer into the big one (module docstring); it changes
+    the cost, not the numbers (to rounding)."""
     fn = "laplace_config"
     groups = check_int(fn, "groups", groups, 1, 64)
     stages = check_int(fn, "stages", stages, 1, 64)
@@ -106,7 +109,6 @@ def preset_params(cfg, *, offset: float = 3.0, fixed_scale: float = 0.3) -> Sele
                            jnp.asarray(0.0, f))
 
 
-FLUSH = 16  # accumulate: generations between merges of the small buffer into the big one
 PREFIX_BLOCK = 32  # _prefix_count: the width of the blocks summed by a triangular matmul
 
 
