@@ -36,6 +36,14 @@ def test_union_median_and_abs_dev_equal_numpy_on_both_buffers():
     """Every order statistic of two +inf-padded ascending buffers together (ties within and
     across them, either one empty) equals numpy's on their concatenation, and so do the
     median and the sum of absolute deviations read through the big buffer's prefix sums."""
+    @jax.jit
+    def read(pa, pb, na, count):
+        ranks = jax.vmap(pl._kth_union, (None, None, 0))(pa, pb, jnp.arange(pa.size + pb.size))
+        med = pl._median_union(pa, pb, count)
+        big, sums = pl._flush(jnp.full((1, pa.size), jnp.inf), jnp.zeros((1, pa.size + 1)),
+                              pa[None])
+        return ranks, med, pl._abs_dev_sum(big[0], sums[0], na, pb, med)
+
     rng = np.random.default_rng(7)
     for na, nb, la, lb in [(0, 5, 3, 8), (9, 0, 12, 4), (20, 7, 25, 9), (1, 1, 1, 1),
                            (33, 16, 40, 16)]:
@@ -46,24 +54,22 @@ def test_union_median_and_abs_dev_equal_numpy_on_both_buffers():
         pa = jnp.asarray(np.concatenate([a, np.full(la - na, np.inf)]))
         pb = jnp.asarray(np.concatenate([b, np.full(lb - nb, np.inf)]))
         both = np.sort(np.concatenate([a, b]))
-        got = [float(pl._kth_union(pa, pb, k)) for k in range(both.size)]
-        np.testing.assert_array_equal(got, both)
-        med = float(pl._median_union(pa, pb, both.size))
-        assert med == np.median(both)
-        (big, sums) = pl._flush(jnp.full((1, la), jnp.inf), jnp.zeros((1, la + 1)), pa[None])
-        dev = float(pl._abs_dev_sum(big[0], sums[0], na, pb, med))
-        np.testing.assert_allclose(dev, np.sum(np.abs(both - med)), rtol=1e-12, atol=1e-12)
+        ranks, med, dev = read(pa, pb, na, both.size)
+        np.testing.assert_array_equal(np.asarray(ranks)[: both.size], both)
+        assert float(med) == np.median(both)
+        np.testing.assert_allclose(float(dev), np.sum(np.abs(both - float(med))), rtol=1e-12,
+                                   atol=1e-12)
 
 
 def test_flush_period_changes_the_cost_not_the_numbers():
     """The accumulate refit merges its small buffer into the big one every ``flush``
     generations; any period (1, one that leaves a shorter last block, one past the run)
     gives the same curves to rounding, and a period below 1 is refused."""
-    kw = dict(n=20, alpha=0.25, generations=13, paradigm="accumulate", select=True, dim=3)
+    kw = dict(n=8, alpha=0.25, generations=9, paradigm="accumulate", select=True, dim=2)
     with jax.enable_x64(True):
         runs = []
-        for flush in (1, 4, 20):
-            cfg = pl.laplace_config(**kw, flush=flush, stages=3)
+        for flush, stages in ((1, 1), (4, 2), (12, 1)):  # (4, 2): two stages, a short block
+            cfg = pl.laplace_config(**kw, flush=flush, stages=stages)
             _, m = batch.run(pl.laplace_product_kernel, jax.random.key(8),
                              pl.preset_params(cfg), cfg, seeds=3)
             runs.append(np.asarray(m["ratio"])[:, 0])
