@@ -161,13 +161,6 @@ def _merge_sorted(pool, new_sorted):
     return jnp.where(taken == 1, from_new, from_pool)
 
 
-def _median_sorted(pool, count):
-    """Median of the first ``count`` values of an ascending buffer (numpy's convention)."""
-    lo = pool[(count - 1) // 2]
-    hi = pool[count // 2]
-    return 0.5 * (lo + hi)
-
-
 def _kth_union(a, b, k):
     """The ``k``-th smallest value (0-based) of the union of the ascending buffers ``a`` and
     ``b`` (``+inf`` past their filled prefixes; ``k`` below the filled total): a binary search
