@@ -19,9 +19,11 @@
 # `beta` each silo holds a biased slice. A mixture generator is refitted by EM every
 # generation on an accumulate-subsample pool; each generation draws `N = n / alpha`
 # candidates and a selection strategy keeps `n`. `local` scores candidates against one
-# silo's data only (calibrated OT score from the Sinkhorn potential); the proxy schemes
-# combine what every silo *publishes* (Scheme I: geodesic interpolations, greedy submodular
-# aggregation; Scheme II: a free-support barycenter iterated by published Monge images).
+# silo's data only (the authors' OT score: geomloss' debiased potential at their epsilon,
+# by geomloss' own loop); the proxy schemes combine what every silo *publishes* (Scheme I:
+# every silo's own score vector, combined by the greedy submodular rule; Scheme II: a
+# free-support barycenter iterated by published Monge images). The generator has a defect
+# (30% blurred low-quality samples), so that selection has something to remove.
 # `python -m proofs_checks.proxy_references` turns the same comparisons into verdicts; this
 # notebook shows the pieces at small sizes.
 
@@ -87,14 +89,17 @@ print(np.asarray(members @ jax.nn.one_hot(labels, 6)).T.astype(int))
 # %% [markdown]
 # ## The recursion on a skewed and on an IID split
 # One compile runs both splits (`beta` is a sweep axis) for five strategies on common random
-# numbers. Mode coverage counts the modes that hold at least half of their true mass.
+# numbers, with the check's defaults for the selection (the authors' score, epsilon and loop;
+# Scheme II from all N candidates, 10 rounds, uniform silo weights). Mode coverage counts the
+# modes that hold at least half of their true mass.
 
 # %%
 SEEDS, T = 8, 6
-cfg = proxy_config(strategies=("random", "local", "global-oracle", "interpolation",
+cfg = proxy_config(strategies=("random", "local", "global-oracle", "party-scores",
                                "barycenter"),
                    n=30, alpha=0.25, n_real=150, silos=5, generations=T, n_eval=150,
-                   skew=0.7, epsilon=2.0, rounds=5)
+                   skew=0.7, junk=0.3, epsilon=0.005, debias=True, schedule="geomloss",
+                   rounds=10, support=120, silo_weights="uniform")
 params = proxy_params(cfg, beta=[0.1, 1000.0])
 (final, out), tm = batch.run_sweep(proxy_kernel, jax.random.key(3), params, cfg,
                                    seeds=SEEDS, timed=True)
@@ -113,10 +118,12 @@ show(fig)
 
 # %% [markdown]
 # On the skewed split `local` keeps only what its owner silo holds: the modes it lacks lose
-# mass generation after generation (the exclusion law `pool / (pool + t n)` of claim 1),
-# while the proxy schemes, which see every silo through published messages, stay closer to
-# the oracle that pools the raw data. On the IID split every silo is representative and the
-# strategies come together.
+# mass generation after generation (the exclusion law `pool / (pool + t n)` of claim 1). The
+# proxy schemes see every silo through published messages, yet here they keep little more
+# coverage than `local` and end below `random` and the oracle that pools the raw data: with
+# the generator's defect they keep samples between the silos' modes (the check's claims
+# 2a-2h measure this on 28 seeds; these 8 seeds only show the shape). On the IID split every
+# silo is representative and the OT rules stay near the oracle.
 
 # %%
 show(plots_proxy.gallery_figure({s: ev[0, 0, :, i] for i, s in enumerate(cfg.strategies)},
@@ -126,11 +133,12 @@ show(plots_proxy.gallery_figure({s: ev[0, 0, :, i] for i, s in enumerate(cfg.str
 # %% [markdown]
 # ## Scheme II is a descent method (Theorem 5)
 # The Frechet variance `sum_k lambda_k OT_eps(X_r, Q_k)` of every barycenter round, for every
-# seed and generation, relative to round 0.
+# seed and generation, relative to round 0. Under geomloss' loop the first round does nearly
+# all of the descent; the later rounds stay flat within the loop's resolution (claim 4).
 
 # %%
 fig, ax = plt.subplots(figsize=(5, 4))
-plots_proxy.frechet_axes(ax, np.asarray(out["frechet"])[0, :, 0, 1:].reshape(-1, 6))
+plots_proxy.frechet_axes(ax, np.asarray(out["frechet"])[0, :, 0, 1:].reshape(-1, cfg.rounds + 1))
 show(fig)
 
 # %% [markdown]

@@ -90,7 +90,8 @@ class SinkhornSettings(NamedTuple):
 #: not, see ``anneal``); ``"geomloss"``, :func:`geomloss_potentials`' loop (geomloss'
 #: epsilon schedule from the squared diameter, one symmetric step per value, no iteration
 #: count or stopping rule of its own: ``iterations``, ``momentum``, ``anneal`` and ``decay``
-#: do not apply to the selection scores).
+#: do not apply to the selection scores, nor to :func:`transport_plan` and the maps and
+#: geodesics built on it, which take the loop's cross plan).
 SCHEDULES = ("fixed", "geomloss")
 
 
@@ -187,7 +188,11 @@ def solve(x: Points, y: Points, a: Weights | None = None, b: Weights | None = No
 
 def transport_plan(x: Points, y: Points, a: Weights | None = None, b: Weights | None = None,
                    *, settings: SinkhornSettings) -> tuple[Array, OTSolution]:
-    """Entropic plan ``P`` (``(m, k)``, sums to 1) and the solution."""
+    """Entropic plan ``P`` (``(m, k)``, sums to 1) and the solution; under
+    ``settings.schedule == "geomloss"``, the plan of geomloss' loop (the authors' solver, no
+    stopping rule: :func:`_geomloss_plan`)."""
+    if settings.schedule == "geomloss":
+        return _geomloss_plan(x, y, a, b, settings)
     out = _output(x, y, a, b, settings)
     return out.matrix, _solution(out)
 
@@ -261,24 +266,12 @@ class GeomlossResult(NamedTuple):
     error: Scalar
 
 
-def geomloss_potentials(x: Points, y: Points, a: Weights | None = None,
-                        b: Weights | None = None, *, blur: float,
-                        scaling: float = GEOMLOSS_SCALING, debias: bool = True
-                        ) -> GeomlossResult:
-    """The dual potentials of geomloss' ``SamplesLoss("sinkhorn", p=2, blur=blur,
-    scaling=scaling, debias=debias, potentials=True)`` on point clouds (its single-scale
-    "tensorized" loop, ``sinkhorn_divergence.sinkhorn_loop``), the solver Qiao et al.'s
-    selection code calls. Cost ``||x - y||^2 / 2``, ``epsilon = blur^2``; the diameter is
-    the norm of the joint bounding box's sides; the schedule runs ``diameter^2``, then
-    ``diameter^2 scaling^(2k)`` while above ``blur^2`` (geomloss' ``numpy.arange(2 log
-    diameter, 2 log blur, 2 log scaling)``), then ``blur^2``, one step per value: the four
-    soft-min updates ``f <- -eps log sum_j exp(log b_j + g_j / eps - C_ij / eps)``
-    computed in parallel and averaged with the previous value (geomloss' symmetric
-    updates), from the soft-min at ``diameter^2`` of the weights alone; then one full
-    parallel update at ``blur^2``. Debiased: ``(f_ba - f_aa, g_ab - g_bb)``. There is no
-    convergence test: ``error`` says how far the final plan's ``y`` marginal is from ``b``.
-    Pure JAX (a ``while_loop`` over the schedule, whose length follows the data), safe under
-    ``vmap``."""
+def _geomloss_loop(x: Points, y: Points, a, b, blur: float, scaling: float,
+                   self_terms: bool):
+    """geomloss' tensorized ``sinkhorn_loop`` (see :func:`geomloss_potentials`): returns the
+    final cross potentials ``(f_ba, g_ab)``, the self potentials ``(f_aa, g_bb)`` when
+    ``self_terms`` (else ``None``), the final plan (rows ``a``), the schedule's length and the
+    plan's ``y``-marginal L1 error. Cost ``||x - y||^2 / 2``, ``epsilon = blur^2``."""
     dt = x.dtype
     a = _normalise(a, x.shape[0], dt)
     b = _normalise(b, y.shape[0], dt)
@@ -291,8 +284,11 @@ def geomloss_potentials(x: Points, y: Points, a: Weights | None = None,
     def half_sq(u, v):
         return 0.5 * jnp.sum((u[:, None, :] - v[None, :, :]) ** 2, axis=-1)
 
-    c_xy, c_xx, c_yy = half_sq(x, y), half_sq(x, x), half_sq(y, y)
+    c_xy = half_sq(x, y)
     c_yx = c_xy.T
+    costs = [(c_xy, b_log), (c_yx, a_log)]
+    if self_terms:
+        costs += [(half_sq(x, x), a_log), (half_sq(y, y), b_log)]
 
     def softmin(eps, c, h):
         return -eps * jax.scipy.special.logsumexp(h[None, :] - c / eps, axis=1)
@@ -312,13 +308,12 @@ def geomloss_potentials(x: Points, y: Points, a: Weights | None = None,
         return jnp.where(i == 0, diameter**2, jnp.where(i <= middle, mid, eps_last))
 
     def update(eps, pots):
-        f_ba, g_ab, f_aa, g_bb = pots
-        return (softmin(eps, c_xy, b_log + g_ab / eps), softmin(eps, c_yx, a_log + f_ba / eps),
-                softmin(eps, c_xx, a_log + f_aa / eps), softmin(eps, c_yy, b_log + g_bb / eps))
+        # f_ba reads g_ab, g_ab reads f_ba; each self potential reads itself
+        partner = (pots[1], pots[0], *pots[2:])
+        return tuple(softmin(eps, c, w + h / eps) for (c, w), h in zip(costs, partner))
 
     e0 = diameter**2
-    init = (softmin(e0, c_xy, b_log), softmin(e0, c_yx, a_log), softmin(e0, c_xx, a_log),
-            softmin(e0, c_yy, b_log))
+    init = tuple(softmin(e0, c, w) for c, w in costs)
 
     def body(carry):
         i, pots = carry
@@ -327,13 +322,52 @@ def geomloss_potentials(x: Points, y: Points, a: Weights | None = None,
 
     _, pots = jax.lax.while_loop(lambda c: c[0] < steps, body, (jnp.asarray(0, jnp.int32),
                                                                  init))
-    f_ba, g_ab, f_aa, g_bb = update(eps_last, pots)
+    pots = update(eps_last, pots)
+    f_ba, g_ab = pots[:2]
     plan = jnp.exp((f_ba[:, None] + g_ab[None, :] - c_xy) / eps_last + a_log[:, None]
                    + b_log[None, :])
     error = jnp.sum(jnp.abs(jnp.sum(plan, axis=0) - b))
+    return (f_ba, g_ab), (pots[2:] if self_terms else None), plan, steps, error
+
+
+def geomloss_potentials(x: Points, y: Points, a: Weights | None = None,
+                        b: Weights | None = None, *, blur: float,
+                        scaling: float = GEOMLOSS_SCALING, debias: bool = True
+                        ) -> GeomlossResult:
+    """The dual potentials of geomloss' ``SamplesLoss("sinkhorn", p=2, blur=blur,
+    scaling=scaling, debias=debias, potentials=True)`` on point clouds (its single-scale
+    "tensorized" loop, ``sinkhorn_divergence.sinkhorn_loop``), the solver Qiao et al.'s
+    selection code calls. Cost ``||x - y||^2 / 2``, ``epsilon = blur^2``; the diameter is
+    the norm of the joint bounding box's sides; the schedule runs ``diameter^2``, then
+    ``diameter^2 scaling^(2k)`` while above ``blur^2`` (geomloss' ``numpy.arange(2 log
+    diameter, 2 log blur, 2 log scaling)``), then ``blur^2``, one step per value: the four
+    soft-min updates ``f <- -eps log sum_j exp(log b_j + g_j / eps - C_ij / eps)``
+    computed in parallel and averaged with the previous value (geomloss' symmetric
+    updates), from the soft-min at ``diameter^2`` of the weights alone; then one full
+    parallel update at ``blur^2``. Debiased: ``(f_ba - f_aa, g_ab - g_bb)``. There is no
+    convergence test: ``error`` says how far the final plan's ``y`` marginal is from ``b``.
+    Pure JAX (a ``while_loop`` over the schedule, whose length follows the data), safe under
+    ``vmap``."""
+    (f_ba, g_ab), own, _, steps, error = _geomloss_loop(x, y, a, b, blur, scaling, debias)
     if debias:
+        f_aa, g_bb = own
         return GeomlossResult(f_ba - f_aa, g_ab - g_bb, steps, error)
     return GeomlossResult(f_ba, g_ab, steps, error)
+
+
+def _geomloss_plan(x: Points, y: Points, a, b, settings: SinkhornSettings
+                   ) -> tuple[Array, OTSolution]:
+    """:func:`transport_plan` under ``settings.schedule == "geomloss"``: the cross plan of
+    geomloss' loop at ``blur^2 = epsilon / 2`` (its cost ``||x - y||^2 / 2``: the same plan
+    as this module's cost at ``epsilon``), potentials and cost in this module's units (twice
+    geomloss'); ``converged``: the plan's ``y`` marginal within ``settings.threshold``."""
+    (f, g), _, plan, _, error = _geomloss_loop(x, y, a, b, (settings.epsilon / 2.0) ** 0.5,
+                                               GEOMLOSS_SCALING, False)
+    aw = _normalise(a, x.shape[0], x.dtype)
+    bw = _normalise(b, y.shape[0], y.dtype)
+    cost = 2.0 * (jnp.sum(jnp.where(aw > 0, aw * f, 0.0))
+                  + jnp.sum(jnp.where(bw > 0, bw * g, 0.0)))
+    return plan, OTSolution(2.0 * f, 2.0 * g, cost, error, error < settings.threshold)
 
 
 def barycentric_map(x: Points, y: Points, a: Weights | None = None, b: Weights | None = None,

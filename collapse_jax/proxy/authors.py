@@ -36,6 +36,9 @@ FIXED = (
     "metrics: mode coverage, tail mass, k-NN precision and recall and a Sinkhorn divergence "
     "to the truth on a few hundred points (authors: FID, precision and recall in Inception "
     "features on thousands of images)",
+    "Scheme II's map T_k: the barycentric projection of the entropic plan (of geomloss' loop "
+    "under --schedule geomloss) (authors: X - N grad_X S_eps(X, Y_k), the autograd gradient "
+    "of geomloss' debiased divergence)",
 )
 
 
