@@ -147,7 +147,7 @@ def digits_config(*, n: int = 128, alpha: float = 0.25, pool: int | None = None,
                   lr_tune: float = 2e-3, n_eval: int = 500,
                   k_nn: int = 3, epsilon: float = 0.1, anneal_from: float = 10.0,
                   sinkhorn_iterations: int = 200, threshold: float = 1e-2,
-                  momentum: float = 1.5,
+                  momentum: float = 1.5, schedule: str = "fixed",
                   tau: float = 0.5, rounds: int = 10, support: int | None = None,
                   kmeans_clusters: int = 8, silo_weights: str = "uniform",
                   dim: int = 64, classes: int = CLASSES) -> DigitsConfig:
@@ -189,7 +189,7 @@ def digits_config(*, n: int = 128, alpha: float = 0.25, pool: int | None = None,
     settings = transport.sinkhorn_settings(epsilon, sinkhorn_iterations, threshold, momentum,
                                            anneal=anneal,
                                            decay=transport.anneal_decay(anneal),
-                                           debias=True)
+                                           debias=True, schedule=schedule)
     support = check_int(fn, "support", cand if support is None else support, 2, cand)
     check_choice(fn, "silo_weights", silo_weights, ("uniform", "sizes"))
     return DigitsConfig(

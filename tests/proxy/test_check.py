@@ -25,12 +25,12 @@ def test_quick_run_decides_every_claim_and_writes_contract_json(tmp_path):
               "versions", "ci_level"):
         assert k in rep
     planned = pr.planned_claims(pr.DEFAULT_STRATEGIES, "accumulate-subsample")
-    assert [c["id"] for c in rep["claims"]] == planned and len(planned) == 21
-    assert rep["ci_level"] == pytest.approx(1 - 0.05 / 21)  # simultaneous (Bonferroni)
+    assert [c["id"] for c in rep["claims"]] == planned and len(planned) == 23
+    assert rep["ci_level"] == pytest.approx(1 - 0.05 / 23)  # simultaneous (Bonferroni)
     for c in rep["claims"]:
         assert c["ci"][0] <= c["measured"] <= c["ci"][1] or c["id"] in ("1a", "1b", "4b", "5a", "5b")
         assert isinstance(c["passed"], bool)
-        assert "too wide" not in c["reason"], c  # quick still decides every claim
+        assert "too wide" not in c["reason"] and c["decided"], c  # quick decides every claim
     cov = rep["curves"]["skewed:local"]["coverage"]
     assert len(cov["mean"]) == rep["config"]["generations"] + 1
     assert "iid:random" in rep["curves"] and "frechet_by_round" in rep["curves"][
@@ -78,7 +78,7 @@ def test_negative_control_nothing_beats_random_without_a_defect(tmp_path, capsys
     printed = capsys.readouterr().out
     assert code == 1, printed
     claims = {c["id"]: c for c in json.loads(out.read_text())["claims"]}
-    assert "2g" in claims and "2h" not in claims
+    assert "2g" in claims and "2i" in claims and "2h" not in claims
     c = claims["2g"]
     assert not c["passed"] and c["ci"][0] > 0, c
 
@@ -88,7 +88,7 @@ def test_planned_claims_follow_the_strategies():
     assert pr.planned_claims(("barycenter", "local", "kmeans"), "accumulate") == [
         "1a", "1b", "2b", "2d", "2f", "4a", "4b", "5a", "5b"]
     assert pr.planned_claims(("barycenter", "random"), "accumulate") == [
-        "2h", "4a", "4b", "5a", "5b"]
+        "2h", "2j", "4a", "4b", "5a", "5b"]
 
 
 def test_bad_input_exits_2_with_one_line():

@@ -206,3 +206,21 @@ def test_figure_gives_each_rule_one_colour_in_every_panel():
     colours = [{ln.get_label(): ln.get_color() for ln in ax.get_lines()} for ax in fig.axes]
     for label in ("Random", "Local (party 0, OT)", "CovMatch"):
         assert colours[0][label] == colours[2][label], label
+
+
+def test_the_ot_item_leaves_the_differences_at_the_authors_epsilon_and_loop():
+    """By default every selection solve runs geomloss' loop at the authors' epsilon in this
+    tier's units (0.0025 for |x - y|^2 / 2 on [-1, 1] pixels is 0.00125 for |x - y|^2 on
+    [0, 1] pixels), so the OT item is not listed; another epsilon or the fixed schedule
+    lists it with the flags that remove it. Scheme II's map stays listed."""
+    assert chk.AUTHORS_PIXEL_EPSILON == pytest.approx(0.0025 / 2)
+    p = chk.build_parser()
+    sizes = ["--n", "64", "--steps0", "1500", "--steps", "1000"]  # the defaults _validate sets
+    default = chk.differences(p.parse_args(sizes))
+    fixed = chk.differences(p.parse_args([*sizes, "--schedule", "fixed", "--epsilon", "0.1"]))
+    other = chk.differences(p.parse_args([*sizes, "--epsilon", "0.01"]))
+    assert not any(d.startswith("OT:") for d in default)
+    assert [d for d in fixed if d.startswith("OT:")] == [
+        d for d in fixed if "annealed from 10" in d and "--schedule geomloss" in d]
+    assert len(fixed) == len(other) == len(default) + 1
+    assert all(any(d.startswith("Scheme II's map") for d in x) for x in (default, fixed))
