@@ -320,14 +320,19 @@ def _geomloss_loop(x: Points, y: Points, a, b, blur: float, scaling: float,
         new = update(eps_at(i), pots)
         return i + 1, tuple(0.5 * (p + q) for p, q in zip(pots, new))
 
-    _, pots = jax.lax.while_loop(lambda c: c[0] < steps, body, (jnp.asarray(0, jnp.int32),
-                                                                 init))
-    pots = update(eps_last, pots)
+    _, before = jax.lax.while_loop(lambda c: c[0] < steps, body,
+                                   (jnp.asarray(0, jnp.int32), init))
+    pots = update(eps_last, before)
     f_ba, g_ab = pots[:2]
     plan = jnp.exp((f_ba[:, None] + g_ab[None, :] - c_xy) / eps_last + a_log[:, None]
                    + b_log[None, :])
     error = jnp.sum(jnp.abs(jnp.sum(plan, axis=0) - b))
-    return (f_ba, g_ab), (pots[2:] if self_terms else None), plan, steps, error
+    if self_terms:  # the self potentials and the x-side soft-min weights of the last step
+        w_xy = jax.nn.softmax(b_log[None, :] + (before[1][None, :] - c_xy) / eps_last, axis=1)
+        w_xx = jax.nn.softmax(a_log[None, :] + (before[2][None, :] - costs[2][0]) / eps_last,
+                              axis=1)
+        return (f_ba, g_ab), (pots[2], pots[3], w_xy, w_xx), plan, steps, error
+    return (f_ba, g_ab), None, plan, steps, error
 
 
 def geomloss_potentials(x: Points, y: Points, a: Weights | None = None,
@@ -350,24 +355,47 @@ def geomloss_potentials(x: Points, y: Points, a: Weights | None = None,
     ``vmap``."""
     (f_ba, g_ab), own, _, steps, error = _geomloss_loop(x, y, a, b, blur, scaling, debias)
     if debias:
-        f_aa, g_bb = own
+        f_aa, g_bb = own[:2]
         return GeomlossResult(f_ba - f_aa, g_ab - g_bb, steps, error)
     return GeomlossResult(f_ba, g_ab, steps, error)
 
 
-def _geomloss_plan(x: Points, y: Points, a, b, settings: SinkhornSettings
-                   ) -> tuple[Array, OTSolution]:
+def geomloss_map(x: Points, y: Points, a: Weights | None = None, b: Weights | None = None,
+                 *, blur: float, scaling: float = GEOMLOSS_SCALING
+                 ) -> tuple[Points, Scalar]:
+    """Qiao et al.'s transport map ``T(X) = X - N grad_X S_eps(X, Y)`` (Scheme II's
+    ``compute_transport_map``), ``S_eps`` geomloss' debiased Sinkhorn divergence
+    (``SamplesLoss("sinkhorn", p=2, blur=blur, scaling=scaling, debias=True)``) and ``N``
+    the number of rows of ``x`` (uniform weights ``a``). geomloss differentiates its last
+    soft-min step with the partner potentials and the other cloud held fixed, so the
+    gradient at ``x_i`` is ``a_i (x_i - sum_j w_ij y_j) - a_i (x_i - sum_k v_ik x_k)`` with
+    ``w``, ``v`` the soft-min weights of that step (cross and self); the map is
+    ``sum_j w_ij y_j + x_i - sum_k v_ik x_k``: the barycentric projection onto ``y`` plus the
+    self term's correction, which vanishes as the blur does. Checked against geomloss 0.2.6
+    and 0.3.1 (docs/proxy_references.md). Returns the mapped points and the ``y``-marginal
+    L1 error of the final cross plan."""
+    _, (_, _, w_xy, w_xx), _, _, error = _geomloss_loop(x, y, a, b, blur, scaling, True)
+    return w_xy @ y + x - w_xx @ x, error
+
+
+def _geomloss_plan(x: Points, y: Points, a, b, settings: SinkhornSettings,
+                   debiased_map: bool = False):
     """:func:`transport_plan` under ``settings.schedule == "geomloss"``: the cross plan of
     geomloss' loop at ``blur^2 = epsilon / 2`` (its cost ``||x - y||^2 / 2``: the same plan
     as this module's cost at ``epsilon``), potentials and cost in this module's units (twice
-    geomloss'); ``converged``: the plan's ``y`` marginal within ``settings.threshold``."""
-    (f, g), _, plan, _, error = _geomloss_loop(x, y, a, b, (settings.epsilon / 2.0) ** 0.5,
-                                               GEOMLOSS_SCALING, False)
+    geomloss'); ``converged``: the plan's ``y`` marginal within ``settings.threshold``.
+    ``debiased_map``: also :func:`geomloss_map`'s map from the same loop."""
+    (f, g), own, plan, _, error = _geomloss_loop(x, y, a, b, (settings.epsilon / 2.0) ** 0.5,
+                                                 GEOMLOSS_SCALING, debiased_map)
     aw = _normalise(a, x.shape[0], x.dtype)
     bw = _normalise(b, y.shape[0], y.dtype)
     cost = 2.0 * (jnp.sum(jnp.where(aw > 0, aw * f, 0.0))
                   + jnp.sum(jnp.where(bw > 0, bw * g, 0.0)))
-    return plan, OTSolution(2.0 * f, 2.0 * g, cost, error, error < settings.threshold)
+    sol = OTSolution(2.0 * f, 2.0 * g, cost, error, error < settings.threshold)
+    if debiased_map:
+        _, _, w_xy, w_xx = own
+        return plan, sol, w_xy @ y + x - w_xx @ x
+    return plan, sol
 
 
 def barycentric_map(x: Points, y: Points, a: Weights | None = None, b: Weights | None = None,
@@ -375,8 +403,14 @@ def barycentric_map(x: Points, y: Points, a: Weights | None = None, b: Weights |
     """Entropic Monge map ``T(x_i) = sum_j P_ij y_j / sum_j P_ij`` from ``x`` to ``y``.
 
     For Gaussians and ``eps -> 0`` this tends to the linear map of
-    :func:`collapse_jax.core.gaussian.transport_matrix` (Brenier).
+    :func:`collapse_jax.core.gaussian.transport_matrix` (Brenier). Under
+    ``settings.schedule == "geomloss"`` with ``settings.debias``, Qiao et al.'s map
+    ``X - N grad_X S_eps(X, Y)`` of geomloss' debiased divergence instead
+    (:func:`geomloss_map`: this projection plus the self term's correction).
     """
+    if settings.schedule == "geomloss" and settings.debias:
+        _, sol, mapped = _geomloss_plan(x, y, a, b, settings, debiased_map=True)
+        return mapped, sol
     plan, sol = transport_plan(x, y, a, b, settings=settings)
     rows = jnp.sum(plan, axis=1, keepdims=True)
     return (plan @ y) / jnp.where(rows > 0, rows, 1.0), sol

@@ -36,10 +36,12 @@ FIXED = (
     "metrics: mode coverage, tail mass, k-NN precision and recall and a Sinkhorn divergence "
     "to the truth on a few hundred points (authors: FID, precision and recall in Inception "
     "features on thousands of images)",
-    "Scheme II's map T_k: the barycentric projection of the entropic plan (of geomloss' loop "
-    "under --schedule geomloss) (authors: X - N grad_X S_eps(X, Y_k), the autograd gradient "
-    "of geomloss' debiased divergence)",
 )
+#: Scheme II's map unless it is the authors' (``--score debiased --schedule geomloss``).
+PROJECTION_MAP = ("Scheme II's map T_k: the barycentric projection of the entropic plan "
+                  "(authors: X - N grad_X S_eps(X, Y_k), the gradient of geomloss' debiased "
+                  "divergence, which adds the self term's correction; --score debiased "
+                  "--schedule geomloss)")
 
 
 def differences(a) -> list[str]:
@@ -70,6 +72,8 @@ def differences(a) -> list[str]:
     if getattr(a, "silo_weights", "sizes") != "uniform":
         out.append("Scheme II: silo weights proportional to their data sizes (authors: "
                    "uniform 1/K; --silo-weights uniform)")
+    if not (a.score == "debiased" and getattr(a, "schedule", "fixed") == "geomloss"):
+        out.append(PROJECTION_MAP)
     out.extend(FIXED[:2])
     if a.junk == 0.0:
         out.append("generator without a defect (--junk 0): the refit is exact, so random "

@@ -104,8 +104,8 @@ JUNK = 0.3
 #: of an unbiased construction from the 1/sqrt(n) of a biased one.
 HALF_WIDTH = {"ratio": 0.15, "psi": 0.3, "recall": 0.05, "log_div": 0.5, "frechet": 0.05,
               "slope": 0.3}
-METRICS = ("coverage", "tail_mass", "absent_mass", "trace", "precision", "recall",
-           "sinkhorn_div", "converged", "div_converged")
+METRICS = ("coverage", "tail_mass", "absent_mass", "pool_absent_mass", "trace", "precision",
+           "recall", "sinkhorn_div", "converged", "div_converged")
 
 
 def build_parser():
@@ -485,10 +485,11 @@ def body(a):
         k = np.sum(absent, axis=-1)[:, None]
         return np.where(k > 0, num / np.maximum(k, 1), np.nan)
 
-    met["absent_mass"] = np.stack([absent_mass(met["mode_ratio"][:, :, i])
-                                   for i in range(len(st))], axis=-1)
-    if iid_st:
-        met_iid["absent_mass"] = np.full(met_iid["coverage"].shape, np.nan)
+    for name, src in (("absent_mass", "mode_ratio"), ("pool_absent_mass", "pool_modes")):
+        met[name] = np.stack([absent_mass(met[src][:, :, i]) for i in range(len(st))],
+                             axis=-1)
+        if iid_st:
+            met_iid[name] = np.full(met_iid["coverage"].shape, np.nan)
     progress.step("statistics")
 
     T = a.generations
@@ -513,25 +514,34 @@ def body(a):
 
     # 1. Local selection on the skewed split.
     if "local" in idx:
-        mr = met["mode_ratio"][:, :, idx["local"]]  # (seeds, T+1, M)
-        num = np.sum(mr * absent[:, None, :], axis=-1)  # (seeds, T+1)
+        # the exclusion law is a statement about the pool the generator is refit on: measured
+        # there (the model's samples, which the refit smooths, are printed beside it)
+        def absent_share(m, name, metric):  # (seeds, T+1): mass of the owner's absent modes
+            return np.sum(m[metric][:, :, idx[name]] * absent[:, None, :], axis=-1)
+
+        num = absent_share(met, "local", "pool_modes")
+        num_model = absent_share(met, "local", "mode_ratio")
         has = np.any(absent, axis=1)
         pred_ratio = theory.exclusion_mass_ratio(a.pool, a.n, t, a.paradigm)
 
-        def ratio_curve(w):
-            return (w @ num) / (w @ num[:, :1])
+        def ratio_curve(w, v=num):
+            return (w @ v) / (w @ v[:, :1])
+
+        def mean_curve(v):
+            return ", ".join(f"{x:.3f}" for x in ratio_curve(np.full((1, a.seeds),
+                                                                    1.0 / a.seeds), v)[0])
 
         r_T, ci_r = stats.bootstrap(lambda w: ratio_curve(w)[:, -1], num, **boot)
         claims.append(Claim(
-            "1a", f"local, skewed split (beta={a.beta:g}): mass of the modes the owner silo "
-                  f"lacks, generation {T} / generation 0 = exclusion limit pool/(pool + T n) "
-                  f"= {pred_ratio[-1]:.4f} ({a.paradigm}: nothing of them is kept again)",
+            "1a", f"local, skewed split (beta={a.beta:g}): share of the refit pool in the "
+                  f"modes the owner silo lacks, generation {T} / generation 0 = exclusion "
+                  f"limit pool/(pool + T n) = {pred_ratio[-1]:.4f} ({a.paradigm}: nothing of "
+                  "them is kept again)",
             float(pred_ratio[-1]), r_T, ci_r, max_half_width=HALF_WIDTH['ratio'],
             note=f"{int(np.sum(absent))} absent (seed, mode) pairs in {int(np.sum(has))} of "
-                 f"{a.seeds} seeds; measured curve "
-                 + ", ".join(f"{v:.3f}" for v in ratio_curve(np.full((1, a.seeds),
-                                                                      1.0 / a.seeds))[0])
-                 + "; predicted " + ", ".join(f"{v:.3f}" for v in pred_ratio)))
+                 f"{a.seeds} seeds; measured pool curve {mean_curve(num)}; predicted "
+                 + ", ".join(f"{v:.3f}" for v in pred_ratio)
+                 + f"; the model's samples: {mean_curve(num_model)}"))
         if a.paradigm != "replace":
             off = a.pool / a.n
             tt = t[1:]
@@ -543,13 +553,13 @@ def body(a):
             psi_m, psi_ci = stats.bootstrap(psi_hat, num, **boot)
             note_rand = ""
             if "random" in idx:
-                num_r = np.sum(met["mode_ratio"][:, :, idx["random"]] * absent[:, None, :], -1)
+                num_r = absent_share(met, "random", "pool_modes")
                 rr = (num_r.sum(0) / num_r[:, :1].sum())[1:]
                 psi_r = float(theory.fit_offset_exponent(np.log(np.maximum(rr, 1e-12)), tt,
                                                          off))
                 note_rand = f"; the same fit for random gives psi = {psi_r:.3f}"
             claims.append(Claim(
-                "1b", "local, skewed split: rate of that loss fitted as prod_s (1 - psi/(s + "
+                "1b", "local, skewed split: rate of that pool loss fitted as prod_s (1 - psi/(s + "
                       f"pool/n)) (the accumulate power law of theory.md 1.3 with offset "
                       f"pool/n = {off:g}) over t = 1..{T}; psi = 1 = psi(alpha -> 0, d)",
                 1.0, psi_m, psi_ci, max_half_width=HALF_WIDTH['psi'],

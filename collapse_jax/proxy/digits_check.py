@@ -35,6 +35,7 @@ import sys
 import numpy as np
 
 from collapse_jax.core import stats
+from collapse_jax.proxy import authors
 from collapse_jax.verdict import bounds
 from collapse_jax.verdict.claim import Claim
 from collapse_jax.verdict.cli import (
@@ -136,8 +137,8 @@ def differences(a) -> list[str]:
               f"|x - y|^2 / 2 on [-1, 1] pixels, i.e. {AUTHORS_PIXEL_EPSILON:g} for |x - y|^2 "
               "on [0, 1] pixels; --schedule geomloss --epsilon "
               f"{AUTHORS_PIXEL_EPSILON:g})"]),
-        "Scheme II's map T_k: the barycentric projection of the entropic plan (authors: "
-        "X - N grad_X S_eps(X, Y_k), the autograd gradient of geomloss' debiased divergence)",
+        *([] if a.schedule == "geomloss" else [authors.PROJECTION_MAP.replace(
+            "--score debiased --schedule geomloss", "--schedule geomloss")]),
     ]
 
 

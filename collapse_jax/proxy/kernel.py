@@ -33,7 +33,7 @@ from collapse_jax.core._validate import (
     check_precision,
 )
 from collapse_jax.proxy import references as proxies
-from collapse_jax.proxy import silo_data
+from collapse_jax.proxy import sample_metrics, silo_data
 
 STRATEGIES = ("random", "local", "global-oracle", "interpolation", "barycenter", "kmeans",
               "center-match", "cov-match", "kmeans-pool", "cov-match-greedy", "party-scores")
@@ -309,7 +309,9 @@ def proxy_kernel(key: Key, params: ProxyParams, cfg: ProxyConfig, silo: Silo = 0
     ``eval`` ``(n_eval, d)`` samples of every generation's model (row 0: the model fitted to
     the public sample), ``trace`` its exact ``Tr Sigma`` and ``converged`` the fraction of
     the generation's Sinkhorn solves whose marginal error met the threshold (1 at row 0 and
-    for rules that solve nothing); and ``frechet`` ``(T + 1, rounds + 1)``: Scheme II's
+    for rules that solve nothing), ``pool_modes`` ``(M,)`` each mode's share of the pool the
+    generator is refit on (rows in its 99% ellipsoid, weighted) over its true mass; and
+    ``frechet`` ``(T + 1, rounds + 1)``: Scheme II's
     Frechet variance after each barycenter round (NaN when ``barycenter`` is not run).
     """
     del silo
@@ -353,10 +355,18 @@ def proxy_kernel(key: Key, params: ProxyParams, cfg: ProxyConfig, silo: Silo = 0
     def trace_all(models, pools):
         return jax.vmap(lambda m, p: _trace(cfg, m, pool.read(p)))(models, pools)
 
+    def pool_modes(pools):
+        # each mode's share of the pool's live rows (its 99% ellipsoid) over its true mass
+        def one(p):
+            pts, w = pool.read(p)
+            return sample_metrics.mode_mass_ratio(pts, truth, w)
+
+        return jax.vmap(one)(pools)
+
     nan_curve = jnp.full((cfg.rounds + 1,), jnp.nan, dtype)
     first = {"eval": draw_all(u_eval0, models, pools, cfg.n_eval),
              "trace": trace_all(models, pools), "converged": jnp.ones((n_s,), dtype),
-             "frechet": nan_curve}
+             "frechet": nan_curve, "pool_modes": pool_modes(pools)}
     sizes = (_draw_uniforms(cfg, cfg.candidates), _draw_uniforms(cfg, cfg.n_eval), cfg.n)
 
     def step(carry, xs):
@@ -380,7 +390,7 @@ def proxy_kernel(key: Key, params: ProxyParams, cfg: ProxyConfig, silo: Silo = 0
                                                                                      models)
         out = {"eval": draw_all(u_eval, models, pools, cfg.n_eval),
                "trace": trace_all(models, pools), "converged": jnp.stack(conv),
-               "frechet": frechet}
+               "frechet": frechet, "pool_modes": pool_modes(pools)}
         return (models, pools), out
 
     keys = jax.random.split(k_gens, cfg.generations)

@@ -37,14 +37,16 @@ class MetricSettings(NamedTuple):
     n_div: int | None = None
 
 
-def mode_mass_ratio(x: Points, truth: mixture.Mixture) -> Array:
-    """Fraction of ``x`` in each mode's 99% ellipsoid over the truth's mass there, ``(M,)``."""
+def mode_mass_ratio(x: Points, truth: mixture.Mixture, w: Array | None = None) -> Array:
+    """Fraction of ``x`` in each mode's 99% ellipsoid over the truth's mass there, ``(M,)``;
+    with row weights ``w`` (zeros: padding), the weighted fraction."""
     d = x.shape[1]
     q = float(_st.chi2.ppf(0.99, d))
     prec = jax.vmap(linalg.spd_inv)(truth.covs)
     diff = x[None, :, :] - truth.means[:, None, :]
     m2 = jnp.einsum("mni,mij,mnj->mn", diff, prec, diff)
-    frac = jnp.mean(m2 <= q, axis=1)
+    inside = (m2 <= q).astype(x.dtype)
+    frac = jnp.mean(inside, axis=1) if w is None else (inside @ w) / jnp.sum(w)
     return frac / (0.99 * truth.weights)
 
 

@@ -134,3 +134,82 @@ def test_plan_under_the_geomloss_schedule_is_the_loops_cross_plan():
     sharp = transport.sinkhorn_settings(0.005, 10, 1e-3, 1.0, schedule="geomloss")
     _, s = transport.transport_plan(x, y, None, b, settings=sharp)
     assert not bool(s.converged) and float(s.error) > 1e-2
+
+
+def _autograd_map(x, y, blur):
+    """``X - N grad`` of geomloss' loss built as its source builds it (see below)."""
+    eps = blur**2
+    f_ba, g_ab, f_aa, g_bb = _numpy_geomloss_before_last(np.asarray(x), np.asarray(y), blur)
+    a_log, b_log = np.full(len(x), -np.log(len(x))), np.full(len(y), -np.log(len(y)))
+    sg = jax.lax.stop_gradient
+
+    def cost(u, v):
+        return 0.5 * jnp.sum((u[:, None, :] - v[None, :, :]) ** 2, axis=-1)
+
+    def softmin(c, h):
+        return -eps * jax.scipy.special.logsumexp(h[None, :] - c / eps, axis=1)
+
+    def loss(u):
+        fb = softmin(cost(u, sg(y)), b_log + g_ab / eps)
+        ga = softmin(cost(y, sg(u)), a_log + f_ba / eps)
+        fa = softmin(cost(u, sg(u)), a_log + f_aa / eps)
+        return jnp.mean(fb - fa) + jnp.mean(ga - g_bb)
+
+    return x - len(x) * jax.grad(loss)(x)
+
+
+def test_the_authors_map_is_x_minus_n_times_geomloss_gradient():
+    """``geomloss_map`` against autograd of geomloss' loss as its source builds it: the loop
+    without gradients, then the last soft-min step with the partner potentials detached and
+    each cost matrix differentiable in its own row points only (``C_xy = cost(x, y.detach())``,
+    ``C_yx = cost(y, x.detach())``, ``C_xx = cost(x, x.detach())``), loss ``<a, f_ba - f_aa> +
+    <b, g_ab - g_bb>``; the map is ``X - N grad``. (Against geomloss 0.2.6 and 0.3.1 in
+    PyTorch the map agreed to 5e-12 on three such clouds.) Without the self term it would be
+    the barycentric projection; at the authors' blur the two differ by a few hundredths."""
+    rng = np.random.default_rng(4)
+    x = jnp.asarray(0.5 * rng.standard_normal((30, 2)))
+    y = jnp.asarray(0.5 * rng.standard_normal((35, 2)) + np.array([1.5, 0.0]))
+    for blur in (0.05, 0.3):
+        eps = blur**2
+        mapped, err = jax.jit(lambda u, v, b=blur: transport.geomloss_map(u, v, blur=b))(x, y)
+        np.testing.assert_allclose(np.asarray(mapped), np.asarray(_autograd_map(x, y, blur)),
+                                   atol=1e-9)
+        st = transport.sinkhorn_settings(2 * eps, 10, 1e-3, 1.0, debias=True,
+                                         schedule="geomloss")
+        both = jax.jit(lambda u, v, s=st: (transport.barycentric_map(u, v, settings=s),
+                                           transport.barycentric_map(
+                                               u, v, settings=s._replace(debias=False))[0]))
+        (via_settings, sol), proj = both(x, y)
+        np.testing.assert_allclose(np.asarray(via_settings), np.asarray(mapped), atol=1e-12)
+        assert float(sol.error) == pytest.approx(float(err))
+        assert 1e-3 < np.abs(np.asarray(proj) - np.asarray(mapped)).max() < 0.5
+
+
+def _numpy_geomloss_before_last(x, y, blur, scaling=0.9):
+    """The four potentials of geomloss' loop before its last soft-min step (numpy)."""
+    n, m = len(x), len(y)
+    a_log, b_log = np.full(n, -np.log(n)), np.full(m, -np.log(m))
+
+    def cost(u, v):
+        return 0.5 * ((u[:, None, :] - v[None, :, :]) ** 2).sum(-1)
+
+    c_xy, c_yx, c_xx, c_yy = cost(x, y), cost(y, x), cost(x, x), cost(y, y)
+
+    def softmin(eps, c, h):
+        return -eps * logsumexp(h[None, :] - c / eps, axis=1)
+
+    both = np.concatenate([x, y])
+    diameter = np.linalg.norm(both.max(0) - both.min(0))
+    eps_list = ([diameter**2] + [np.exp(e) for e in np.arange(2 * np.log(diameter),
+                                                              2 * np.log(blur),
+                                                              2 * np.log(scaling))]
+                + [blur**2])
+    eps = eps_list[0]
+    g_ab, f_ba = softmin(eps, c_yx, a_log), softmin(eps, c_xy, b_log)
+    f_aa, g_bb = softmin(eps, c_xx, a_log), softmin(eps, c_yy, b_log)
+    for eps in eps_list:
+        ft_ba, gt_ab = softmin(eps, c_xy, b_log + g_ab / eps), softmin(eps, c_yx, a_log + f_ba / eps)
+        ft_aa, gt_bb = softmin(eps, c_xx, a_log + f_aa / eps), softmin(eps, c_yy, b_log + g_bb / eps)
+        f_ba, g_ab = 0.5 * (f_ba + ft_ba), 0.5 * (g_ab + gt_ab)
+        f_aa, g_bb = 0.5 * (f_aa + ft_aa), 0.5 * (g_bb + gt_bb)
+    return f_ba, g_ab, f_aa, g_bb

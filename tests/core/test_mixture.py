@@ -95,6 +95,18 @@ def test_sample_metrics_on_the_truth(big_sample):
     assert float(r_head) < float(r)
     cov_head = float(jnp.mean(sample_metrics.mode_mass_ratio(head, TRUTH) >= 0.25))
     assert cov_head == pytest.approx(4 / 6)
+    # Row weights (the refit pool's): unit weights change nothing, zero weights drop rows,
+    # and integer weights count rows that many times.
+    xs = x[:300]
+    np.testing.assert_allclose(sample_metrics.mode_mass_ratio(xs, TRUTH, jnp.ones(300)),
+                               sample_metrics.mode_mass_ratio(xs, TRUTH), rtol=1e-6)
+    w = jnp.asarray(np.r_[np.ones(200), np.zeros(100)])
+    np.testing.assert_allclose(sample_metrics.mode_mass_ratio(xs, TRUTH, w),
+                               sample_metrics.mode_mass_ratio(xs[:200], TRUTH), rtol=1e-6)
+    w2 = jnp.asarray(np.r_[2 * np.ones(100), np.ones(200)])
+    np.testing.assert_allclose(sample_metrics.mode_mass_ratio(xs, TRUTH, w2),
+                               sample_metrics.mode_mass_ratio(
+                                   jnp.concatenate([xs[:100], xs]), TRUTH), rtol=1e-6)
 
 
 def test_em_step_equals_the_textbook_step_in_numpy():
