@@ -11,8 +11,14 @@ from scipy.special import logsumexp
 from collapse_jax.core import transport
 
 
-def _numpy_geomloss(x, y, blur, scaling=0.9, debias=True):
-    """geomloss' loop written out with numpy lists, as its source reads."""
+def _softmin(eps, c, h):
+    return -eps * logsumexp(h[None, :] - c / eps, axis=1)
+
+
+def _numpy_geomloss_before_last(x, y, blur, scaling=0.9):
+    """geomloss' loop written out with numpy lists, as its source reads, up to its last
+    soft-min step: the four potentials, the cost matrices, the log weights and the
+    schedule's length."""
     n, m = len(x), len(y)
     a_log, b_log = np.full(n, -np.log(n)), np.full(m, -np.log(m))
 
@@ -20,10 +26,6 @@ def _numpy_geomloss(x, y, blur, scaling=0.9, debias=True):
         return 0.5 * ((u[:, None, :] - v[None, :, :]) ** 2).sum(-1)
 
     c_xy, c_yx, c_xx, c_yy = cost(x, y), cost(y, x), cost(x, x), cost(y, y)
-
-    def softmin(eps, c, h):
-        return -eps * logsumexp(h[None, :] - c / eps, axis=1)
-
     both = np.concatenate([x, y])
     diameter = np.linalg.norm(both.max(0) - both.min(0))
     p = 2
@@ -32,17 +34,25 @@ def _numpy_geomloss(x, y, blur, scaling=0.9, debias=True):
                                                 p * np.log(scaling))]
                 + [blur**p])
     eps = eps_list[0]
-    g_ab, f_ba = softmin(eps, c_yx, a_log), softmin(eps, c_xy, b_log)
-    f_aa, g_bb = softmin(eps, c_xx, a_log), softmin(eps, c_yy, b_log)
+    g_ab, f_ba = _softmin(eps, c_yx, a_log), _softmin(eps, c_xy, b_log)
+    f_aa, g_bb = _softmin(eps, c_xx, a_log), _softmin(eps, c_yy, b_log)
     for eps in eps_list:
-        ft_ba, gt_ab = softmin(eps, c_xy, b_log + g_ab / eps), softmin(eps, c_yx, a_log + f_ba / eps)
-        ft_aa, gt_bb = softmin(eps, c_xx, a_log + f_aa / eps), softmin(eps, c_yy, b_log + g_bb / eps)
+        ft_ba, gt_ab = _softmin(eps, c_xy, b_log + g_ab / eps), _softmin(eps, c_yx, a_log + f_ba / eps)
+        ft_aa, gt_bb = _softmin(eps, c_xx, a_log + f_aa / eps), _softmin(eps, c_yy, b_log + g_bb / eps)
         f_ba, g_ab = 0.5 * (f_ba + ft_ba), 0.5 * (g_ab + gt_ab)
         f_aa, g_bb = 0.5 * (f_aa + ft_aa), 0.5 * (g_bb + gt_bb)
-    f_ba, g_ab = softmin(eps, c_xy, b_log + g_ab / eps), softmin(eps, c_yx, a_log + f_ba / eps)
-    f_aa, g_bb = softmin(eps, c_xx, a_log + f_aa / eps), softmin(eps, c_yy, b_log + g_bb / eps)
+    return (f_ba, g_ab, f_aa, g_bb), (c_xy, c_yx, c_xx, c_yy), (a_log, b_log), len(eps_list)
+
+
+def _numpy_geomloss(x, y, blur, scaling=0.9, debias=True):
+    """The whole loop: then one parallel soft-min step at ``blur^2``."""
+    (f_ba, g_ab, f_aa, g_bb), (c_xy, c_yx, c_xx, c_yy), (a_log, b_log), steps = (
+        _numpy_geomloss_before_last(x, y, blur, scaling))
+    eps = blur**2
+    f_ba, g_ab = _softmin(eps, c_xy, b_log + g_ab / eps), _softmin(eps, c_yx, a_log + f_ba / eps)
+    f_aa, g_bb = _softmin(eps, c_xx, a_log + f_aa / eps), _softmin(eps, c_yy, b_log + g_bb / eps)
     out = (f_ba - f_aa, g_ab - g_bb) if debias else (f_ba, g_ab)
-    return out[0], out[1], len(eps_list)
+    return out[0], out[1], steps
 
 
 @pytest.mark.parametrize(("blur", "debias"), [(0.05, True), (0.05, False), (0.3, True)])
@@ -139,7 +149,8 @@ def test_plan_under_the_geomloss_schedule_is_the_loops_cross_plan():
 def _autograd_map(x, y, blur):
     """``X - N grad`` of geomloss' loss built as its source builds it (see below)."""
     eps = blur**2
-    f_ba, g_ab, f_aa, g_bb = _numpy_geomloss_before_last(np.asarray(x), np.asarray(y), blur)
+    (f_ba, g_ab, f_aa, g_bb), _, _, _ = _numpy_geomloss_before_last(np.asarray(x),
+                                                                    np.asarray(y), blur)
     a_log, b_log = np.full(len(x), -np.log(len(x))), np.full(len(y), -np.log(len(y)))
     sg = jax.lax.stop_gradient
 
@@ -183,33 +194,3 @@ def test_the_authors_map_is_x_minus_n_times_geomloss_gradient():
         np.testing.assert_allclose(np.asarray(via_settings), np.asarray(mapped), atol=1e-12)
         assert float(sol.error) == pytest.approx(float(err))
         assert 1e-3 < np.abs(np.asarray(proj) - np.asarray(mapped)).max() < 0.5
-
-
-def _numpy_geomloss_before_last(x, y, blur, scaling=0.9):
-    """The four potentials of geomloss' loop before its last soft-min step (numpy)."""
-    n, m = len(x), len(y)
-    a_log, b_log = np.full(n, -np.log(n)), np.full(m, -np.log(m))
-
-    def cost(u, v):
-        return 0.5 * ((u[:, None, :] - v[None, :, :]) ** 2).sum(-1)
-
-    c_xy, c_yx, c_xx, c_yy = cost(x, y), cost(y, x), cost(x, x), cost(y, y)
-
-    def softmin(eps, c, h):
-        return -eps * logsumexp(h[None, :] - c / eps, axis=1)
-
-    both = np.concatenate([x, y])
-    diameter = np.linalg.norm(both.max(0) - both.min(0))
-    eps_list = ([diameter**2] + [np.exp(e) for e in np.arange(2 * np.log(diameter),
-                                                              2 * np.log(blur),
-                                                              2 * np.log(scaling))]
-                + [blur**2])
-    eps = eps_list[0]
-    g_ab, f_ba = softmin(eps, c_yx, a_log), softmin(eps, c_xy, b_log)
-    f_aa, g_bb = softmin(eps, c_xx, a_log), softmin(eps, c_yy, b_log)
-    for eps in eps_list:
-        ft_ba, gt_ab = softmin(eps, c_xy, b_log + g_ab / eps), softmin(eps, c_yx, a_log + f_ba / eps)
-        ft_aa, gt_bb = softmin(eps, c_xx, a_log + f_aa / eps), softmin(eps, c_yy, b_log + g_bb / eps)
-        f_ba, g_ab = 0.5 * (f_ba + ft_ba), 0.5 * (g_ab + gt_ab)
-        f_aa, g_bb = 0.5 * (f_aa + ft_aa), 0.5 * (g_bb + gt_bb)
-    return f_ba, g_ab, f_aa, g_bb
