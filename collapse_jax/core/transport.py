@@ -269,9 +269,11 @@ class GeomlossResult(NamedTuple):
 def _geomloss_loop(x: Points, y: Points, a, b, blur: float, scaling: float,
                    self_terms: bool):
     """geomloss' tensorized ``sinkhorn_loop`` (see :func:`geomloss_potentials`): returns the
-    final cross potentials ``(f_ba, g_ab)``, the self potentials ``(f_aa, g_bb)`` when
-    ``self_terms`` (else ``None``), the final plan (rows ``a``), the schedule's length and the
-    plan's ``y``-marginal L1 error. Cost ``||x - y||^2 / 2``, ``epsilon = blur^2``."""
+    final cross potentials ``(f_ba, g_ab)``; when ``self_terms``, the self potentials and the
+    soft-min weights of the last step on the ``x`` side, ``(f_aa, g_bb, w_xy, w_xx)`` (rows
+    sum to 1; :func:`geomloss_map` reads them), else ``None``; the final cross plan (its
+    parallel last step leaves neither marginal exact); the schedule's length and the plan's
+    ``y``-marginal L1 error. Cost ``||x - y||^2 / 2``, ``epsilon = blur^2``."""
     dt = x.dtype
     a = _normalise(a, x.shape[0], dt)
     b = _normalise(b, y.shape[0], dt)
