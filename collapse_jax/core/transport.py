@@ -376,8 +376,16 @@ def geomloss_map(x: Points, y: Points, a: Weights | None = None, b: Weights | No
     self term's correction, which vanishes as the blur does. Checked against geomloss 0.2.6
     and 0.3.1 (docs/proxy_references.md). Returns the mapped points and the ``y``-marginal
     L1 error of the final cross plan."""
-    _, (_, _, w_xy, w_xx), _, _, error = _geomloss_loop(x, y, a, b, blur, scaling, True)
-    return w_xy @ y + x - w_xx @ x, error
+    _, own, _, _, error = _geomloss_loop(x, y, a, b, blur, scaling, True)
+    return _gradient_step_map(x, y, own), error
+
+
+def _gradient_step_map(x: Points, y: Points, own) -> Points:
+    """:func:`geomloss_map`'s map from :func:`_geomloss_loop`'s self-term outputs: the
+    projection onto ``y`` by the last step's cross weights plus ``x`` minus its projection
+    onto itself by the self weights."""
+    _, _, w_xy, w_xx = own
+    return w_xy @ y + x - w_xx @ x
 
 
 def _geomloss_plan(x: Points, y: Points, a, b, settings: SinkhornSettings,
@@ -395,8 +403,7 @@ def _geomloss_plan(x: Points, y: Points, a, b, settings: SinkhornSettings,
                   + jnp.sum(jnp.where(bw > 0, bw * g, 0.0)))
     sol = OTSolution(2.0 * f, 2.0 * g, cost, error, error < settings.threshold)
     if debiased_map:
-        _, _, w_xy, w_xx = own
-        return plan, sol, w_xy @ y + x - w_xx @ x
+        return plan, sol, _gradient_step_map(x, y, own)
     return plan, sol
 
 

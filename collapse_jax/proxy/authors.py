@@ -37,11 +37,14 @@ FIXED = (
     "to the truth on a few hundred points (authors: FID, precision and recall in Inception "
     "features on thousands of images)",
 )
-#: Scheme II's map unless it is the authors' (``--score debiased --schedule geomloss``).
-PROJECTION_MAP = ("Scheme II's map T_k: the barycentric projection of the entropic plan "
-                  "(authors: X - N grad_X S_eps(X, Y_k), the gradient of geomloss' debiased "
-                  "divergence, which adds the self term's correction; --score debiased "
-                  "--schedule geomloss)")
+
+
+def projection_map(flags: str) -> str:
+    """The difference listed while Scheme II's map is the barycentric projection rather than
+    the authors' gradient step; ``flags``: what makes it theirs in the calling check."""
+    return ("Scheme II's map T_k: the barycentric projection of the entropic plan (authors: "
+            "X - N grad_X S_eps(X, Y_k), the gradient of geomloss' debiased divergence, which "
+            f"adds the self term's correction; {flags})")
 
 
 def differences(a) -> list[str]:
@@ -73,7 +76,7 @@ def differences(a) -> list[str]:
         out.append("Scheme II: silo weights proportional to their data sizes (authors: "
                    "uniform 1/K; --silo-weights uniform)")
     if not (a.score == "debiased" and getattr(a, "schedule", "fixed") == "geomloss"):
-        out.append(PROJECTION_MAP)
+        out.append(projection_map("--score debiased --schedule geomloss"))
     out.extend(FIXED[:2])
     if a.junk == 0.0:
         out.append("generator without a defect (--junk 0): the refit is exact, so random "

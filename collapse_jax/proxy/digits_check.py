@@ -137,8 +137,7 @@ def differences(a) -> list[str]:
               f"|x - y|^2 / 2 on [-1, 1] pixels, i.e. {AUTHORS_PIXEL_EPSILON:g} for |x - y|^2 "
               "on [0, 1] pixels; --schedule geomloss --epsilon "
               f"{AUTHORS_PIXEL_EPSILON:g})"]),
-        *([] if a.schedule == "geomloss" else [authors.PROJECTION_MAP.replace(
-            "--score debiased --schedule geomloss", "--schedule geomloss")]),
+        *([] if a.schedule == "geomloss" else [authors.projection_map("--schedule geomloss")]),
     ]
 
 
