@@ -94,7 +94,9 @@ def build_parser(prog: str | None = None):
                         "Tables 1 and 2, and Q1p, the product Laplace's exponent predicted by "
                         "its deterministic equivalent (the first 32 seeds' settings, 2 and 4 "
                         "candidate sets per generation); --n 100 (default), 300 or 500; --seeds "
-                        f"default {PRESET_SEEDS} ({PRESET_QUICK_SEEDS} with --quick)")
+                        f"default {PRESET_SEEDS} ({PRESET_QUICK_SEEDS} with --quick); on the "
+                        "command line it shards its seeds over one CPU device per core, or over "
+                        "--devices of them")
     p.add_argument("--mixtures", action="store_true",
                    help="with --preset: also run the balanced 0.5/0.5 mixture and the replace "
                         "regimes of both of the authors' Gaussian mixtures (EM refit on the "
@@ -113,6 +115,7 @@ def build_parser(prog: str | None = None):
                         "carries a quarter of its fluctuation (default 0: off; 4 .. "
                         "--mixture-seeds; about 15 s per seed on 2 CPU cores; 64 seeds left it "
                         "undecided, 128 decided it: docs/non_gaussian.md)")
+    p.split_cpu = lambda a: a.preset is not None  # measured: docs/non_gaussian.md
     return p
 
 
@@ -367,7 +370,7 @@ def _preset(a):
     sg = timing.pop("seed_generations")
     differences = numbered(pre.DIFFERENCES)
     report = {
-        "summary": pre.summary(findings, a.n, a.seeds),
+        "summary": pre.summary(findings, a.n, a.seeds, timing),
         "config": {**{k: v for k, v in vars(a).items() if k not in ("plan", "batch_options")},
                    **config, "ci_level_per_claim": level},
         "precision": {"fit": "float64", "sampling": "float32 (anisotropic), float64 (laplace)"},

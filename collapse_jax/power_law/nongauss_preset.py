@@ -217,8 +217,18 @@ def simulate(a, key, progress):
     from collapse_jax.power_law import product_laplace as pl
     from collapse_jax.power_law.kernel import selection_config, selection_kernel, selection_params
 
-    timing = {"compile_s": 0.0, "run_s": 0.0, "seed_generations": 0}
+    timing = {"compile_s": 0.0, "run_s": 0.0, "seed_generations": 0, "families": {}}
     out = {f: {} for f in FAMILIES}
+
+    def account(family, t_, seeds):
+        """Add one kernel run's seconds to the totals and to its family's row (what one
+        family at ``seeds`` seeds costs: the per-family times of the closing table)."""
+        row = timing["families"].setdefault(family, {"seeds": seeds, "regimes": 0,
+                                                     "compile_s": 0.0, "run_s": 0.0})
+        row["regimes"] += 1
+        for field in ("compile_s", "run_s"):
+            timing[field] += getattr(t_, field)
+            row[field] += getattr(t_, field)
     for i, (regime, (paradigm, select)) in enumerate(REGIMES.items()):
         k = jax.random.fold_in(key, i)
         cfg = selection_config(dim=DIM, n=a.n, alpha=ALPHA, generations=GENERATIONS,
@@ -237,9 +247,8 @@ def simulate(a, key, progress):
                                 seeds=a.seeds, timed=True, options=a.batch_options)
         out["laplace"][regime] = {"ratio": np.asarray(ml["ratio"])[:, 0],
                                   "scale": np.asarray(ml["mean_abs_scale"])[:, 0]}
-        for t_ in (tm, tl):
-            timing["compile_s"] += t_.compile_s
-            timing["run_s"] += t_.run_s
+        account("anisotropic", tm, a.seeds)
+        account("laplace", tl, a.seeds)
         timing["seed_generations"] += 2 * a.seeds * GENERATIONS
         for fam, regimes in mixture_runs(a.mixtures).items():
             if regime not in regimes:
@@ -251,8 +260,7 @@ def simulate(a, key, progress):
                                      mcfg, seeds=a.mixture_seeds, timed=True,
                                      options=_mixture_options(a.batch_options, a.mixture_seeds))
             out.setdefault(fam, {})[regime] = {k_: np.asarray(v)[:, 0] for k_, v in mm.items()}
-            timing["compile_s"] += tmm.compile_s
-            timing["run_s"] += tmm.run_s
+            account(fam, tmm, a.mixture_seeds)
             timing["seed_generations"] += a.mixture_seeds * GENERATIONS
         progress.step(regime)
     if a.erosion_equivalent:
@@ -462,8 +470,10 @@ def body(a, key, level, progress):
     return claims, curves, findings, config, timing, runs
 
 
-def summary(findings: dict, n: int, seeds: int) -> str:
-    """Population beside the authors' Table 1, as printed after the verdict table."""
+def summary(findings: dict, n: int, seeds: int, timing: dict | None = None) -> str:
+    """Population beside the authors' Table 1, as printed after the verdict table, and, given
+    ``timing``, the seconds each family's kernels took (its regimes, compile and run; Q1p's
+    equivalent and M1e's are counted apart)."""
     lines = [f"dispersion ratio at t = {GENERATIONS}: population ({seeds} seeds) / the authors' "
              f"Table 1 ({RUNS} runs), n = {n}",
              f"{'family':<12}" + "".join(f"{r:>26}" for r in REGIMES)]
@@ -479,4 +489,7 @@ def summary(findings: dict, n: int, seeds: int) -> str:
         lines.append(f"{f + ' w_min':<12}" + "".join(
             f"{row[r]:>26.4g}" if r in row else f"{'-':>26}" for r in REGIMES)
                      + "   (smallest component weight, ours; their replace cells ~1e-17)")
+    for f, row in (timing or {}).get("families", {}).items():
+        lines.append(f"time, {f}: {row['seeds']} seeds, {row['compile_s']:.1f} s compile + "
+                     f"{row['run_s']:.1f} s run, {row['regimes']} regimes")
     return "\n".join(lines)

@@ -145,6 +145,12 @@ def test_preset_runs_and_negative_controls_fail(short_preset, tmp_path, capsys, 
     assert all(claims[c]["passed"] for c in ("Q1", "Q1p", "Q2", "Q3a")), stdout
     assert "not an identity" in claims["Q1p"]["note"]
     assert "the authors' Table 1" in stdout and "laplace b" in stdout
+    # each family's own cost, the sum of its kernels' (the check's totals add Q1p's equivalent)
+    fams = json.loads(out.read_text())["timing"]["families"]
+    assert {f: (r["seeds"], r["regimes"]) for f, r in fams.items()} == {
+        "anisotropic": (40, 4), "laplace": (40, 4), "unequal-gmm": (8, 2)}
+    assert all(r["run_s"] > 0 and r["compile_s"] > 0 for r in fams.values()), fams
+    assert "time, unequal-gmm: 8 seeds" in stdout
 
     real = accumulation.accumulate_trace_ratio
     monkeypatch.setattr(accumulation, "accumulate_trace_ratio",
