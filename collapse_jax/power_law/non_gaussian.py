@@ -102,8 +102,8 @@ def build_parser(prog: str | None = None):
                         "regimes of both of the authors' Gaussian mixtures (EM refit on the "
                         "whole pool), deciding M1g, the drift claims Q3u, Q3g and their Table 1 "
                         "and Table 2 cells; without it the preset runs the 0.8/0.2 mixture's "
-                        "two accumulate regimes for the minority-mode claim M1u (about 0.7 s "
-                        "per seed on 2 CPU cores, 1.6 s with --mixtures)")
+                        "two accumulate regimes for the minority-mode claim M1u (about 1.8 s "
+                        "per seed on 2 CPU cores, 3.6 s with --mixtures)")
     p.add_argument("--mixture-seeds", type=int, default=None,
                    help=f"seeds of the mixture runs (default {MIXTURE_SEEDS}, "
                         f"{MIXTURE_QUICK_SEEDS} with --quick; 4 .. 10000)")

@@ -201,9 +201,8 @@ def _mixture_options(options, seeds: int):
     """The mixtures' batching: without ``--chunk-size``, on the CPU backend, one seed per
     device per program. EM's stopping rule is a ``while_loop``, and under ``vmap`` every seed
     of a program runs until the slowest has stopped: at 64 seeds per program a generation ran
-    5.0 EM steps where a seed needs 2.4 on average (n = 100, accumulate + selection: 1.17 s
-    per seed against 0.43 s at one seed per program, 2 cores). Accelerators keep the
-    automatic chunk (their width pays for the idle steps)."""
+    5.0 EM steps where a seed needs 2.2 to 2.4 on average (n = 100, accumulate + selection).
+    Accelerators keep the automatic chunk (their width pays for the idle steps)."""
     from collapse_jax.engine import batch
 
     return options._replace(chunk_size=batch.cpu_chunk_size(options, seeds, 1))
