@@ -20,6 +20,7 @@ def _module():
     return mod
 
 
+@pytest.mark.slow
 def test_rehearsal_writes_rows_and_table(tmp_path):
     acc = _module()
     out = tmp_path / "bench.json"

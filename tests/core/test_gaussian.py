@@ -1,6 +1,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from collapse_jax.core import gaussian as g
 
@@ -38,6 +39,7 @@ def test_w2_commuting_covariances():
     np.testing.assert_allclose(g.w2_squared(m, s1, m, s2), (1 - 3) ** 2 + (2 - 1) ** 2, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_mccann_geodesic_is_constant_speed():
     k = jax.random.split(jax.random.key(1), 4)
     m0, m1 = jax.random.normal(k[0], (3,)), jax.random.normal(k[1], (3,))

@@ -33,6 +33,7 @@ SHARDED = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sharded_equals_single_device():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
                JAX_PLATFORMS="cpu")
@@ -41,6 +42,7 @@ def test_sharded_equals_single_device():
     assert r.returncode == 0 and "sharded ok" in r.stdout, r.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_stream_group_means_equal_per_seed_means():
     cfg = selection_config(dim=1, n=20, alpha=0.25, generations=5)
     p = selection_params(cfg, alpha=0.25)
@@ -145,6 +147,7 @@ def test_memory_estimate_refuses_before_running(monkeypatch):
         batch.run(selection_kernel, key, p, cfg, seeds=4)
 
 
+@pytest.mark.slow
 def test_auto_chunk_bounds_working_memory(monkeypatch):
     """Without chunk_size, a run whose single program exceeds COLLAPSE_JAX_CHUNK_BYTES runs in
     equal chunks of a smaller program: several chunks, the same numbers to rounding."""

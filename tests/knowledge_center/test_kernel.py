@@ -201,6 +201,7 @@ def test_sufficient_sampler_without_verifier_keeps_every_row():
     np.testing.assert_array_equal(np.asarray(st.count), [50.0, 50.0])
 
 
+@pytest.mark.slow
 def test_sufficient_kernel_matches_the_row_kernel():
     """The whole loop (default sizes: p 5, n 2000 rows per direction, 30 rounds, replace)
     under both samplers: the mean distance to the centre and the acceptance rate agree at

@@ -18,8 +18,10 @@ def _small(**kw):
 
 
 @pytest.mark.parametrize("kw", [
-    {}, {"paradigm": "replace"}, {"paradigm": "accumulate-subsample"},
-    {"dim": 2, "metric": "fixed", "truth": "random"}, {"dim": 2, "metric": "euclidean"},
+    {}, {"paradigm": "replace"},
+    pytest.param({"paradigm": "accumulate-subsample"}, marks=pytest.mark.slow),
+    pytest.param({"dim": 2, "metric": "fixed", "truth": "random"}, marks=pytest.mark.slow),
+    {"dim": 2, "metric": "euclidean"},
     {"select": False}, {"estimator": "unbiased"},
 ])
 def test_jit_equals_eager_and_is_deterministic(kw):
@@ -56,6 +58,7 @@ def test_silos_share_the_truth_but_not_the_reference():
     assert len({tuple(np.round(r, 12)) for r in refs}) >= 4  # 6 silo references, mostly distinct
 
 
+@pytest.mark.slow
 def test_chunking_and_seed_count_do_not_change_numbers():
     cfg, p = _small()
     key = jax.random.key(3)
@@ -80,6 +83,7 @@ def test_new_params_do_not_retrace():
     assert len(batch._COMPILED) == size
 
 
+@pytest.mark.slow
 def test_sweep_equals_separate_runs():
     cfg = selection_config(dim=1, n=40, n_max=80, alpha=0.5, alpha_min=0.25, generations=10)
     key = jax.random.key(5)

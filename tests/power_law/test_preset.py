@@ -13,6 +13,7 @@ import json
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from collapse_jax.core import accumulation
 from collapse_jax.power_law import check, equivalent, preset, published, theory
@@ -119,6 +120,7 @@ def test_preset_decides_its_claims_and_its_negative_controls_fail(tmp_path, monk
     assert bad["P2"]["reason"] == "prediction outside CI", bad["P2"]
 
 
+@pytest.mark.slow
 def test_a_seed_draws_the_same_candidates_alone_and_in_any_chunk():
     """The preset's generation-0 frame is degenerate (``A = I / 0.3`` up to rounding): its
     Jacobi basis used to follow noise that XLA rounds differently with the batch, and seeds 716

@@ -61,6 +61,7 @@ def test_union_median_and_abs_dev_equal_numpy_on_both_buffers():
                                    atol=1e-12)
 
 
+@pytest.mark.slow
 def test_flush_period_changes_the_cost_not_the_numbers():
     """The accumulate refit merges its small buffer into the big one every ``flush``
     generations; any period (1, one that leaves a shorter last block, one past the run)
@@ -177,6 +178,7 @@ def test_preset_runs_and_negative_controls_fail(short_preset, tmp_path, capsys, 
     assert claims["T1a-a"]["reason"] == "prediction outside CI", claims["T1a-a"]
 
 
+@pytest.mark.slow
 def test_equivalent_sets_keep_the_run_and_draw_their_own_candidates():
     """groups = 1 is the run itself (the default config's numbers exactly); groups = 2 refits
     on twice the kept points from its own stream (a different curve from generation 1 on),
@@ -285,6 +287,7 @@ def test_mixture_flags_need_the_preset_and_sizes(argv, capsys):
     assert flag in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_em_refit_is_monotone_and_stops_at_tol():
     """The warm-started EM loop never lowers the mean log-likelihood and stops once its change
     is below TOL (EM's monotonicity, up to the 1e-6 ridge)."""
@@ -372,6 +375,7 @@ def test_mixtures_run_one_seed_per_program_on_the_cpu():
         np.testing.assert_allclose(runs[0][name], runs[1][name], rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["laplace",
                                     pytest.param("unequal-gmm", marks=pytest.mark.slow)])
 def test_staged_pool_gives_the_single_buffer_results(family):

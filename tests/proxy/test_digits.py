@@ -98,6 +98,7 @@ def tiny_run():
     return cfg, jax.tree.map(np.asarray, fin), jax.tree.map(np.asarray, out)
 
 
+@pytest.mark.slow
 def test_kernel_shapes_shared_start_and_common_candidates(tiny_run):
     cfg, fin, out = tiny_run
     S, T = len(cfg.strategies), cfg.generations

@@ -56,6 +56,7 @@ def test_unwritable_folder_disables_with_a_note(clean_env, tmp_path, capsys):
     assert err.startswith("prog: note: compilation cache disabled") and str(blocker) in err
 
 
+@pytest.mark.slow
 def test_a_run_fills_the_cache_and_a_second_changes_no_number(tmp_path):
     folder = tmp_path / "cc"
     reports = []

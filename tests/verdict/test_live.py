@@ -168,6 +168,7 @@ def _split_run(*argv, xla_flags=None):
     return line.split()[1:], start
 
 
+@pytest.mark.slow
 def test_a_check_that_asks_for_it_runs_on_one_cpu_device_per_core():
     """``parser.split_cpu``: on the command line, one CPU device per core, the seeds sharded
     over all of them unless --devices picks how many; the user's XLA_FLAGS host count wins;
