@@ -376,8 +376,7 @@ def test_mixtures_run_one_seed_per_program_on_the_cpu():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["laplace",
-                                    pytest.param("unequal-gmm", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("family", ["laplace", "unequal-gmm"])
 def test_staged_pool_gives_the_single_buffer_results(family):
     """Growing the accumulate pool in stages (core.pool.staged_scan) changes only how much
     padding each generation scans: the curves equal the single full-size buffer's to
