@@ -24,7 +24,7 @@ import jax.numpy as jnp
 
 from collapse_jax.core import mixture as mx
 from collapse_jax.core._validate import check_choice, check_float, check_int
-from collapse_jax.core.pool import growth_stages, staged_scan
+from collapse_jax.core.pool import Rows, growth_stages, reservoir, staged_scan
 from collapse_jax.core.selection import mahalanobis_sq, threshold_n
 from collapse_jax.power_law.kernel import seed_setting, selection_config, selection_precision
 
@@ -42,29 +42,38 @@ class MixtureConfig(NamedTuple):
     candidates: int
     stages: int  # accumulate's pool grows in this many steps (core.pool.staged_scan)
     groups: int = 1  # candidate sets per generation (> 1: the deterministic equivalent)
+    pool: int = 0  # accumulate: 0 = every kept point (the authors'), else a reservoir this big
 
 
 def mixture_config(*, family: str, n: int, alpha: float, generations: int, paradigm: str,
                    select: bool, dim: int = 10, stages: int = 4,
-                   groups: int = 1) -> MixtureConfig:
+                   groups: int = 1, pool: int = 0) -> MixtureConfig:
     """Validated :class:`MixtureConfig` in Qiao et al.'s setting. ``groups``: independent
     candidate sets per generation, all kept points refit together, on a random stream of their
     own when above 1 (the deterministic equivalent, as
-    :func:`collapse_jax.power_law.product_laplace.laplace_config`'s)."""
+    :func:`collapse_jax.power_law.product_laplace.laplace_config`'s). ``pool``: what
+    accumulate refits on: 0 (the authors' rule) every kept point so far; a size
+    ``>= n groups`` a uniform random subset of that many of them, kept by reservoir sampling
+    (:func:`collapse_jax.core.pool.reservoir`, the accumulate-subsample pool: EM then costs
+    ``pool`` points per step instead of up to ``generations n``); ignored by replace."""
     fn = "mixture_config"
     groups = check_int(fn, "groups", groups, 1, 64)
+    n = check_int(fn, "n", n, 2, 10**5)
+    pool = int(pool)
+    if pool != 0:
+        pool = check_int(fn, "pool", pool, n * groups, 10**6)
     stages = check_int(fn, "stages", stages, 1, 64)
     check_choice(fn, "family", family, tuple(FAMILIES))
     check_choice(fn, "paradigm", paradigm, PARADIGMS)
     dim = check_int(fn, "dim", dim, 1, 64)
-    n = check_int(fn, "n", n, 2, 10**5)
     generations = check_int(fn, "generations", generations, 2, 10**4)
     alpha = check_float(fn, "alpha", alpha, 0.0, 1.0, lo_open=True)
     sel = selection_config(dim=dim, n=n, alpha=alpha, generations=generations, metric="fixed",
                            truth="random", reference="gaussian", start="truth",
                            outputs="light")
     return MixtureConfig(sel, family, paradigm, bool(select), n,
-                         int(n / alpha) if select else n, stages, groups)
+                         int(n / alpha) if select else n, stages, groups,
+                         pool if paradigm == "accumulate" else 0)
 
 
 def true_mixture(key, truth, family: str) -> mx.Mixture:
@@ -109,6 +118,8 @@ def mixture_kernel(key, params, cfg: MixtureConfig, silo=0):
     d, n, gens, g = sel.dim, cfg.n, sel.generations, cfg.groups
     kept = g * n  # points refit per generation
     accumulate = cfg.paradigm == "accumulate"
+    bounded = accumulate and cfg.pool > 0
+    subsample = reservoir(cfg.pool) if bounded else None
 
     def metrics(mix, steps):
         w = jnp.clip(mix.weights, 1e-12, 1.0)
@@ -125,7 +136,13 @@ def mixture_kernel(key, params, cfg: MixtureConfig, silo=0):
             x = jax.vmap(lambda xg: xg[threshold_n(mahalanobis_sq(xg, reference, precision),
                                                    n, n, cfg.candidates)[0]])(
                 x.reshape(g, cfg.candidates, d)).reshape(kept, d)
-        if accumulate:
+        if bounded:
+            # the reservoir's arrival draws come from a stream of their own, so the candidates
+            # are those of the full pool's run with the same key
+            pool = subsample.update(pool, Rows(x), jax.random.fold_in(k, 1))
+            live = subsample.read(pool)
+            fit, steps = em_refit(live.points, live.weights, mix)
+        elif accumulate:
             start = ((t - 1) * kept).astype(jnp.int32)
             pool = jax.lax.dynamic_update_slice(pool, x, (start, jnp.int32(0)))
             wts = jax.lax.dynamic_update_slice(wts, jnp.ones(kept, dtype), (start,))
@@ -142,8 +159,12 @@ def mixture_kernel(key, params, cfg: MixtureConfig, silo=0):
 
     keys = jax.random.split(k_gens if g == 1 else jax.random.fold_in(k_gens, 0xE0), gens)
     ts = jnp.arange(1, gens + 1, dtype=dtype)
-    carry = (mix0, jnp.zeros((0, d), dtype), jnp.zeros(0, dtype))
-    stages = growth_stages(gens, cfg.stages) if accumulate else [(0, gens)]
-    _, out = staged_scan(step, carry, (keys, ts), stages, grow)
+    if bounded:
+        carry = (mix0, subsample.empty(Rows(jnp.zeros((kept, d), dtype))), None)
+        _, out = jax.lax.scan(step, carry, (keys, ts))
+    else:
+        carry = (mix0, jnp.zeros((0, d), dtype), jnp.zeros(0, dtype))
+        stages = growth_stages(gens, cfg.stages) if accumulate else [(0, gens)]
+        _, out = staged_scan(step, carry, (keys, ts), stages, grow)
     first = metrics(mix0, 0)
     return None, jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, out)

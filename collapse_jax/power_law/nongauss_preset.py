@@ -112,6 +112,19 @@ DIFFERENCES = (
     "equal the single buffer's to 1e-9)")
 
 
+def differences(mixture_pool: int = 0) -> tuple[str, ...]:
+    """:data:`DIFFERENCES`, and with ``--mixture-pool`` the bounded pool of the mixtures'
+    accumulate regimes (theirs refit EM on every kept point so far)."""
+    if not mixture_pool:
+        return DIFFERENCES
+    return DIFFERENCES + (
+        f"mixtures, accumulate: EM refits on a uniform random subset of {mixture_pool} of the "
+        "kept points so far (a reservoir: the accumulate-subsample pool), not on all of them "
+        f"(up to {GENERATIONS} n); from the generation where the kept points outnumber the "
+        "pool, the accumulate cells of the mixtures (T1, T2, M1) measure that pool's law, "
+        "not the authors'",)
+
+
 def claim_ids(mixtures: bool = False, erosion: bool = False) -> list[str]:
     """Every run decides M1u (the issue's claim 3: the 0.8/0.2 mixture's minority mode under
     selection) from that mixture's two accumulate regimes; ``--mixtures`` adds the rest,
@@ -197,15 +210,26 @@ def _minority_claim(family, run, n, level):
                "between the modes)")
 
 
-def _mixture_options(options, seeds: int):
-    """The mixtures' batching: without ``--chunk-size``, on the CPU backend, one seed per
-    device per program. EM's stopping rule is a ``while_loop``, and under ``vmap`` every seed
-    of a program runs until the slowest has stopped: at 64 seeds per program a generation ran
-    5.0 EM steps where a seed needs 2.2 to 2.4 on average (n = 100, accumulate + selection).
+#: seeds per device per program of the mixtures' runs on the CPU, by paradigm (measured on 2
+#: idle cores, 2026-12-04, n = 100, one device: accumulate + selection 0.65 s per seed at 1
+#: seed per program and 0.76 s at 8 (a reservoir pool of 2000); replace + selection 0.32-0.40 s
+#: at 1 and 0.24 s at 16, replace 0.04 s and 0.025 s)
+MIXTURE_SEEDS_PER_PROGRAM = {"accumulate": 1, "replace": 16}
+
+
+def _mixture_options(options, seeds: int, paradigm: str = "accumulate"):
+    """The mixtures' batching: without ``--chunk-size``, on the CPU backend, at most
+    :data:`MIXTURE_SEEDS_PER_PROGRAM` seeds per device per program. EM's stopping rule is a
+    ``while_loop``, and under ``vmap`` every seed of a program runs until the slowest has
+    stopped: at 64 seeds per program a generation ran 5.0 EM steps where a seed needs 2.2 to
+    2.4 on average (n = 100, accumulate + selection), so accumulate, whose EM scans the pool,
+    runs one seed per program; replace's EM scans the generation's ``n`` points, where a wider
+    program saves more dispatch than its idle steps cost. The numbers do not depend on it.
     Accelerators keep the automatic chunk (their width pays for the idle steps)."""
     from collapse_jax.engine import batch
 
-    return options._replace(chunk_size=batch.cpu_chunk_size(options, seeds, 1))
+    return options._replace(chunk_size=batch.cpu_chunk_size(
+        options, seeds, MIXTURE_SEEDS_PER_PROGRAM[paradigm]))
 
 
 def simulate(a, key, progress):
@@ -254,10 +278,11 @@ def simulate(a, key, progress):
                 continue
             mcfg = mixture_family.mixture_config(family=fam, n=a.n, alpha=ALPHA,
                                                  generations=GENERATIONS, paradigm=paradigm,
-                                                 select=select, dim=DIM)
+                                                 select=select, dim=DIM, pool=a.mixture_pool)
             (_, mm), tmm = batch.run(mixture_family.mixture_kernel, k, pl.preset_params(mcfg),
                                      mcfg, seeds=a.mixture_seeds, timed=True,
-                                     options=_mixture_options(a.batch_options, a.mixture_seeds))
+                                     options=_mixture_options(a.batch_options, a.mixture_seeds,
+                                                              paradigm))
             out.setdefault(fam, {})[regime] = {k_: np.asarray(v)[:, 0] for k_, v in mm.items()}
             account(fam, tmm, a.mixture_seeds)
             timing["seed_generations"] += a.mixture_seeds * GENERATIONS
@@ -298,7 +323,8 @@ def _erosion_equivalent(a, key, out, timing) -> float:
         for g in pl.GROUPS:
             mcfg = mixture_family.mixture_config(family=MINORITY, n=a.n, alpha=ALPHA,
                                                  generations=GENERATIONS, paradigm=paradigm,
-                                                 select=select, dim=DIM, groups=g)
+                                                 select=select, dim=DIM, groups=g,
+                                                 pool=a.mixture_pool * g)
             (_, mm), tm = batch.run(mixture_family.mixture_kernel, jax.random.fold_in(key, i),
                                     pl.preset_params(mcfg), mcfg, seeds=k, timed=True,
                                     options=_mixture_options(a.batch_options, k))
@@ -465,7 +491,8 @@ def body(a, key, level, progress):
                                    for f, regimes in mixture_runs(a.mixtures).items()}
     config = {"preset": NAME, "dim": DIM, "alpha": ALPHA, "generations": T, "n": a.n,
               "candidates": int(a.n / ALPHA), "families": list(families),
-              "differences_from_the_authors": list(DIFFERENCES)}
+              "mixture_pool": a.mixture_pool,
+              "differences_from_the_authors": list(differences(a.mixture_pool))}
     return claims, curves, findings, config, timing, runs
 
 

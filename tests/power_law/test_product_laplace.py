@@ -280,7 +280,10 @@ def test_preset_with_mixtures_decides_the_minority_claim(short_preset, tmp_path,
 @pytest.mark.parametrize("argv", [["--mixtures"], ["--erosion-equivalent", "8"],
                                   ["--preset", "qiao-nongaussian", "--erosion-equivalent", "3"],
                                   ["--preset", "qiao-nongaussian", "--mixture-seeds", "8",
-                                   "--erosion-equivalent", "9"]])
+                                   "--erosion-equivalent", "9"],
+                                  ["--mixture-pool", "2000"],
+                                  ["--preset", "qiao-nongaussian", "--mixture-pool", "99"],
+                                  ["--preset", "qiao-nongaussian", "--mixture-pool", "-1"]])
 def test_mixture_flags_need_the_preset_and_sizes(argv, capsys):
     assert non_gaussian.main(argv) == 2
     flag = next(a for a in reversed(argv) if a.startswith("--") and a != "--preset")
@@ -342,7 +345,7 @@ def test_minority_claim_can_fail(monkeypatch):
 
     for mixtures, ids in [(True, ("M1u", "M1g")), (False, ("M1u",))]:
         a = argparse.Namespace(n=100, seeds=seeds, mixtures=mixtures, mixture_seeds=seeds,
-                               erosion_equivalent=0)
+                               erosion_equivalent=0, mixture_pool=0)
         for shift, passed in [(0.0, False), (0.1, True)]:
             monkeypatch.setattr(pre, "simulate", fake(shift))
             claims = {c.id: c for c in pre.body(a, None, 0.99, None)[0]}
@@ -366,6 +369,7 @@ def test_mixtures_run_one_seed_per_program_on_the_cpu():
 
     assert pre._mixture_options(batch.Options(), 3).chunk_size == 1
     assert pre._mixture_options(batch.Options(chunk_size=5), 3).chunk_size == 5
+    assert pre._mixture_options(batch.Options(), 40, "replace").chunk_size == 14
     cfg = mf.mixture_config(family="unequal-gmm", n=12, alpha=0.25, generations=6,
                             paradigm="accumulate", select=True, dim=2)
     runs = [batch.run(mf.mixture_kernel, jax.random.key(2), pl.preset_params(cfg), cfg,
@@ -373,6 +377,40 @@ def test_mixtures_run_one_seed_per_program_on_the_cpu():
             for o in (batch.Options(), pre._mixture_options(batch.Options(), 3))]
     for name in ("ratio", "min_weight", "em_steps"):
         np.testing.assert_allclose(runs[0][name], runs[1][name], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.slow  # three programs of its own: 21 s
+def test_mixture_reservoir_pool_is_the_full_pool_until_it_fills():
+    """--mixture-pool: accumulate refits EM on a reservoir of the kept points. A pool that
+    holds every kept point gives the full pool's curves (to rounding: the same candidates, the
+    reservoir's draws on a stream of their own); a pool of 3 generations' points gives them
+    up to t = 3 and other curves after it (a uniform subset, not the whole pool); replace
+    ignores the pool; a pool below n is refused."""
+    from collapse_jax.core._validate import InvalidInput
+    from collapse_jax.power_law import mixture_family as mf
+
+    n, gens = 12, 9
+
+    def run(pool, paradigm="accumulate"):
+        cfg = mf.mixture_config(family="unequal-gmm", n=n, alpha=0.25, generations=gens,
+                                paradigm=paradigm, select=True, dim=2, pool=pool)
+        _, m = batch.run(mf.mixture_kernel, jax.random.key(3), pl.preset_params(cfg), cfg,
+                         seeds=3)
+        return {k: np.asarray(v)[:, 0] for k, v in m.items()}
+
+    full, whole, small = run(0), run(gens * n), run(3 * n)
+    for name in ("ratio", "min_weight"):
+        np.testing.assert_allclose(whole[name], full[name], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(small[name][:, :4], full[name][:, :4], rtol=1e-9,
+                                   atol=1e-12)
+        assert np.all(np.isfinite(small[name]))
+    assert np.max(np.abs(small["ratio"][:, 4:] - full["ratio"][:, 4:])) > 1e-6
+    assert np.all((small["min_weight"] >= 0) & (small["min_weight"] <= 0.5))
+    assert mf.mixture_config(family="gmm", n=n, alpha=0.25, generations=gens,
+                             paradigm="replace", select=True, pool=3 * n).pool == 0
+    with pytest.raises(InvalidInput, match="pool"):
+        mf.mixture_config(family="gmm", n=n, alpha=0.25, generations=gens,
+                          paradigm="accumulate", select=True, pool=n - 1)
 
 
 @pytest.mark.slow
