@@ -113,8 +113,8 @@ def build_parser(prog: str | None = None):
                         "POINTS (n .. 1000000) a uniform random subset of that many of them "
                         "kept by reservoir sampling (the accumulate-subsample pool: EM then "
                         "scans POINTS rows per step; a difference from the authors, listed with "
-                        "the verdicts). 2000 runs the mixtures about 3 times as fast "
-                        "(docs/non_gaussian.md)")
+                        "the verdicts). 2000 runs the mixtures 2.4 times as fast: 12.7 min per "
+                        "mixture at 1000 seeds on 2 CPU cores (docs/non_gaussian.md)")
     p.add_argument("--erosion-equivalent", type=int, default=0, metavar="SEEDS",
                    help="with --preset: also run the 0.8/0.2 mixture's deterministic "
                         "equivalent (2 and 4 candidate sets per generation, both accumulate "
