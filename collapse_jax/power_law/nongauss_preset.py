@@ -211,9 +211,10 @@ def _minority_claim(family, run, n, level):
 
 
 #: seeds per device per program of the mixtures' runs on the CPU, by paradigm (measured on 2
-#: idle cores, 2026-12-04, n = 100, one device: accumulate + selection 0.65 s per seed at 1
-#: seed per program and 0.76 s at 8 (a reservoir pool of 2000); replace + selection 0.32-0.40 s
-#: at 1 and 0.24 s at 16, replace 0.04 s and 0.025 s)
+#: idle cores, 2026-12-04, n = 100, wall seconds per seed. One device: accumulate + selection
+#: 0.65 at 1 seed per program and 0.76 at 8 (a reservoir pool of 2000). One CPU device per
+#: core, 64 seeds: replace 0.063 at 1 seed per device and 0.017 at 16; replace + selection
+#: 0.189 and 0.185)
 MIXTURE_SEEDS_PER_PROGRAM = {"accumulate": 1, "replace": 16}
 
 
