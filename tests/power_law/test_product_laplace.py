@@ -360,8 +360,9 @@ def test_minority_claim_can_fail(monkeypatch):
 @pytest.mark.slow  # its own programs (EM under vmap): 21 s
 def test_mixtures_run_one_seed_per_program_on_the_cpu():
     """EM's while_loop under vmap runs every seed until the slowest stops: on the CPU the
-    preset's mixtures run one seed per device per program unless --chunk-size says otherwise;
-    and one seed per program gives the numbers of one program for all seeds."""
+    preset's mixtures run one seed per device per program in their accumulate regimes and at
+    most 16 in their replace regimes, unless --chunk-size says otherwise; and one seed per
+    program gives the numbers of one program for all seeds."""
     from collapse_jax.engine import batch
     from collapse_jax.power_law import mixture_family as mf
     from collapse_jax.power_law import nongauss_preset as pre
@@ -391,9 +392,9 @@ def test_mixture_reservoir_pool_is_the_full_pool_until_it_fills():
 
     n, gens = 12, 9
 
-    def run(pool, paradigm="accumulate"):
+    def run(pool):
         cfg = mf.mixture_config(family="unequal-gmm", n=n, alpha=0.25, generations=gens,
-                                paradigm=paradigm, select=True, dim=2, pool=pool)
+                                paradigm="accumulate", select=True, dim=2, pool=pool)
         _, m = batch.run(mf.mixture_kernel, jax.random.key(3), pl.preset_params(cfg), cfg,
                          seeds=3)
         return {k: np.asarray(v)[:, 0] for k, v in m.items()}
