@@ -397,6 +397,7 @@ def gain_claims(gain_fd, ratios, sel: str, n_real: int, boot: dict):
     ratios = np.asarray(ratios, dtype=float)
     lr2 = np.log2(ratios)
     g_fd = np.asarray(gain_fd, dtype=float).reshape(gain_fd.shape[0], -1)
+    n = g_fd.shape[0]
 
     def gains(w):
         mean = (w @ g_fd).reshape(w.shape[0], len(ratios), 2)
@@ -411,7 +412,7 @@ def gain_claims(gain_fd, ratios, sel: str, n_real: int, boot: dict):
               "rises with the ratio of kept synthetic to real images (OLS slope on log2 ratio "
               f"over {', '.join(f'{r:g}' for r in ratios)} > 0; Theorem 3.1's variance term)",
         0.0, s5, ci5, max_half_width=math.inf, relation="above",
-        min_effect=GAIN_PER_DOUBLING,
+        seeds=n, min_effect=GAIN_PER_DOUBLING,
         note=f"gain per ratio: {per_ratio}; {n_real} real images; an empirical claim: the "
              "linear model's exact curve is knowledge_center's claims 10a, 10b")
     g5, ci5b = stats.bootstrap(lambda w: gains(w)[:, -1], g_fd, **boot)
@@ -419,7 +420,7 @@ def gain_claims(gain_fd, ratios, sel: str, n_real: int, boot: dict):
         "5b", f"... and with the most synthetic data (ratio {ratios[-1]:g}, "
               f"{int(round(ratios[-1] * n_real))} kept images) the first round improves on "
               "the round-0 model: 1 - E FD_1 / E FD_0 > 0",
-        0.0, g5, ci5b, max_half_width=math.inf, relation="above", min_effect=EFFECT["fd"],
+        0.0, g5, ci5b, max_half_width=math.inf, relation="above", seeds=n, min_effect=EFFECT["fd"],
         note=f"E FD_0 {gain_fd[:, -1, 0].mean():.2f}, E FD_1 {gain_fd[:, -1, 1].mean():.2f} "
              f"at ratio {ratios[-1]:g}; sign change of the gain within the sweep: "
              + ("yes" if g_mean.min() < 0 < g_mean.max() else "no"))
@@ -442,7 +443,8 @@ def round_claims(a, res: dict, fin: dict, floor: float, boot: dict) -> list[Clai
     late_sel = (t >= late[0]) & (t <= late[1])
     sel = a.verifier
     loose = list(res)[-1]
-    fd = {n: res[n]["fd_real"] for n in res}
+    fd = {name: res[name]["fd_real"] for name in res}
+    n = fd["none"].shape[0]
 
     def slope(y, window):
         return stats.linear_slope(t, y, window)
@@ -455,7 +457,7 @@ def round_claims(a, res: dict, fin: dict, floor: float, boot: dict) -> list[Clai
     claims.append(Claim(
         "1", "no verifier, replace: the Frechet distance to held-out real digits rises over "
              f"rounds (OLS slope of E FD_k / E FD_0 over k = 0..{T} > 0)",
-        0.0, s1, ci1, max_half_width=math.inf, relation="above", min_effect=EFFECT["fd"],
+        0.0, s1, ci1, max_half_width=math.inf, relation="above", seeds=n, min_effect=EFFECT["fd"],
         note=f"E FD_k: {m_none[0]:.2f} (round 0) -> {m_none[T]:.2f} (round {T}); real-vs-real "
              f"floor {floor:.2f}"))
 
@@ -469,7 +471,7 @@ def round_claims(a, res: dict, fin: dict, floor: float, boot: dict) -> list[Clai
         "2a", f"verifier={sel}, keep={a.keep:g}, {a.paradigm}: the first verified round "
               "improves on the round-0 model (near-term gain, Theorem 3.1): "
               "1 - E FD_1 / E FD_0 > 0",
-        0.0, g2, ci2, max_half_width=math.inf, relation="above", min_effect=EFFECT["fd"],
+        0.0, g2, ci2, max_half_width=math.inf, relation="above", seeds=n, min_effect=EFFECT["fd"],
         note=f"E FD_k: round 0 {m_sel[0]:.2f}, round 1 {m_sel[1]:.2f}, best round {k_best} "
              f"{m_sel[k_best]:.2f}, round {T} {m_sel[T]:.2f}"))
     s2, ci2b = stats.bootstrap(lambda w: np.abs(slope((w @ x) / (w @ x[:, 0])[:, None], late)),
@@ -480,7 +482,7 @@ def round_claims(a, res: dict, fin: dict, floor: float, boot: dict) -> list[Clai
         "2b", f"... then plateaus: |slope| of E FD_k / E FD_0 over the last rounds "
               f"{late[0]}..{late[1]} is below {PLATEAU_SLOPE:g} per round",
         PLATEAU_SLOPE, s2, ci2b, max_half_width=math.inf, relation="below",
-        min_effect=EFFECT["plateau"],
+        seeds=n, min_effect=EFFECT["plateau"],
         note=f"signed late slope {s2_signed:+.4f}; settled by round "
              f"{int(settling_round(m_sel))}; plateau level {plateau:.3f} x the round-0 distance"
              + (" -> above round 0: the near-term gain reverses before the plateau "
@@ -501,7 +503,7 @@ def round_claims(a, res: dict, fin: dict, floor: float, boot: dict) -> list[Clai
               "over the late rounds the FD to the verifier-preferred real digits (top keep "
               "fraction by the verifier's score) falls by a larger fraction of its round-0 "
               "value than the FD to all held-out real digits",
-        0.0, c2, ci2c, max_half_width=math.inf, relation="above", min_effect=EFFECT["fd"],
+        0.0, c2, ci2c, max_half_width=math.inf, relation="above", seeds=n, min_effect=EFFECT["fd"],
         note=f"FD to preferred: {m_pref[0]:.2f} -> {m_pref[late_sel].mean():.2f}; FD to real: "
              f"{m_sel[0]:.2f} -> {m_sel[late_sel].mean():.2f}; FD(preferred, real) = "
              f"{pref_real:.2f} vs real-vs-real floor {floor:.2f}; final pixel variance "
@@ -523,7 +525,7 @@ def round_claims(a, res: dict, fin: dict, floor: float, boot: dict) -> list[Clai
     claims.append(Claim(
         "3a", f"a weak verifier ({a.weak_size} real images) plateaus higher than a strong one "
               f"({a.strong_size}): (late E FD weak - late E FD strong) / E FD_0 > 0",
-        0.0, h3, ci3, max_half_width=math.inf, relation="above", min_effect=EFFECT["fd"],
+        0.0, h3, ci3, max_half_width=math.inf, relation="above", seeds=n, min_effect=EFFECT["fd"],
         note=f"late E FD: weak {m_weak[late_sel].mean():.2f}, strong "
              f"{m_strong[late_sel].mean():.2f}; verifier test accuracy weak "
              f"{fin['weak']['verifier_acc'].mean():.3f}, strong "
@@ -538,7 +540,7 @@ def round_claims(a, res: dict, fin: dict, floor: float, boot: dict) -> list[Clai
               f"{SETTLE_BAND:.0%} of its largest excursion from the final level) strong - weak "
               "> 0",
         0.0, e3, ci3b, max_half_width=math.inf, relation="above",
-        min_effect=max(EFFECT["rounds"], T / 4),
+        seeds=n, min_effect=max(EFFECT["rounds"], T / 4),
         note=f"settling round of the seed mean: strong {int(settling_round(m_strong))}, weak "
              f"{int(settling_round(m_weak))}; E FD_k strong: "
              + " ".join(f"{v:.2f}" for v in m_strong) + "; weak: "
@@ -560,7 +562,7 @@ def round_claims(a, res: dict, fin: dict, floor: float, boot: dict) -> list[Clai
                  f"E {metric}_k / E {metric}_0 is lower at keep={a.keep:g} than at "
                  f"keep={a.loose_keep:g} (loose - strict > 0)",
             0.0, d4, ci4, max_half_width=math.inf, relation="above",
-            min_effect=EFFECT["diversity"],
+            seeds=n, min_effect=EFFECT["diversity"],
             note=f"E {metric}_k strict: " + " ".join(f"{v:.3g}" for v in strict_v.mean(0))
                  + "; loose: " + " ".join(f"{v:.3g}" for v in loose_v.mean(0))))
     return claims

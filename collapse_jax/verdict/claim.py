@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from typing import Literal
 
 from collapse_jax.verdict.json_values import _num
@@ -34,6 +35,14 @@ class Claim:
     *undecided* otherwise (the CI holds both no effect and an effect of that size: add seeds).
     ``decided`` is False exactly for the undecided claims (and for a CI too wide under the
     width rule, or a non-finite estimate).
+
+    ``seeds`` (optional): the number of seeds the CI was computed from. An undecided claim
+    then carries ``seeds_to_decide``, the seed count at which its CI would decide it if the
+    measured value and the spread over seeds stayed as they are (each end's distance from the
+    measured value shrinking as ``1 / sqrt(seeds)``): the smaller of the counts that would
+    pass it and that would refute it, at least ``seeds + 1``. An estimate from one run, not a
+    promise: the measured value moves with the seeds, most where it sits near the bound or
+    near the smallest effect.
     """
 
     id: str
@@ -45,14 +54,21 @@ class Claim:
     relation: Literal["equal", "below", "above", "at_most"] = "equal"
     note: str = ""
     min_effect: float | None = None
+    seeds: int | None = None
     passed: bool = dataclasses.field(init=False)
     reason: str = dataclasses.field(init=False)
     decided: bool = dataclasses.field(init=False)
+    seeds_to_decide: int | None = dataclasses.field(init=False, default=None)
 
     def __post_init__(self):
         if self.relation not in RELATIONS:
             raise ValueError(f"Claim {self.id}: relation={self.relation!r} is unknown; allowed "
                              f"one of {', '.join(RELATIONS)}")
+        if self.seeds is not None and not (isinstance(self.seeds, numbers.Integral)
+                                           and not isinstance(self.seeds, bool)
+                                           and self.seeds >= 2):
+            raise ValueError(f"Claim {self.id}: seeds={self.seeds!r} is invalid: allowed an "
+                             "integer >= 2 (the seeds the CI was computed from) or None")
         if self.min_effect is not None and self.relation not in ("below", "above"):
             raise ValueError(f"Claim {self.id}: min_effect={self.min_effect!r} is invalid with "
                              f"relation={self.relation!r}: allowed only with 'below' or 'above'")
@@ -93,6 +109,33 @@ class Claim:
         else:
             self.passed = lo > self.predicted
             self.reason = "CI above bound" if self.passed else "CI not above bound"
+        if not self.decided and self.seeds is not None and finite and lo <= hi:
+            self.seeds_to_decide = self._seeds_to_decide(lo, hi)
+            if self.seeds_to_decide is not None:
+                self.reason += (f" (about {self.seeds_to_decide} seeds would decide it at "
+                                f"this spread, against {self.seeds} here)")
+
+    def _seeds_to_decide(self, lo: float, hi: float) -> int | None:
+        """``seeds_to_decide`` (class docstring) of an undecided claim."""
+        n = int(self.seeds)
+        if self.min_effect is None:  # the width rule: the half-width falls as 1/sqrt(seeds)
+            cap = float(self.max_half_width)
+            if not cap > 0:
+                return None
+            return max(n + 1, math.ceil(n * (0.5 * (hi - lo) / cap) ** 2))  # at the cap: decided
+        sign = -1.0 if self.relation == "below" else 1.0
+        effect = float(self.min_effect)
+        gain = sign * (float(self.measured) - self.predicted)
+        ends = sorted((sign * (lo - self.predicted), sign * (hi - self.predicted)))
+        below, above = gain - ends[0], ends[1] - gain  # distances from the measured gain
+        counts = []
+        if gain > 0 and below > 0:  # pass: the lower end moves above the bound
+            counts.append(n * (below / gain) ** 2)
+        if gain < effect and above > 0:  # refute: the upper end moves below the effect
+            counts.append(n * (above / (effect - gain)) ** 2)
+        if not counts or not all(math.isfinite(c) for c in counts):
+            return None
+        return max(n + 1, math.floor(min(counts)) + 1)
 
     def _decide_effect(self, lo: float, hi: float, effect: float) -> None:
         """The ``min_effect`` rule (class docstring), on the CI read as gains in the claimed
@@ -121,4 +164,7 @@ class Claim:
                "decided": bool(self.decided), "reason": self.reason, "note": self.note}
         if self.min_effect is not None:
             out["min_effect"] = _num(self.min_effect)
+        if self.seeds is not None:
+            out["seeds"] = int(self.seeds)
+            out["seeds_to_decide"] = self.seeds_to_decide
         return out

@@ -225,3 +225,22 @@ def test_round_claims_on_curves_of_known_shape(good):
     assert list(claims) == ["1", "2a", "2b", "2c", "3a", "3b", "4a", "4b"]
     for c in claims.values():
         assert c.passed is good and c.decided, c
+
+
+def test_an_undecided_claim_says_how_many_seeds_would_decide_it():
+    """Every claim records the seeds its CI came from; one whose CI holds both no effect and
+    the smallest effect (here 4b: the loose and the strict keep lose coverage alike, with 20%
+    noise between seeds) says how many seeds would decide it, in its reason and its JSON."""
+    a = check.build_parser().parse_args(["--quick", "--rounds", "8"])
+    a.rounds, a.loose_keep = 8, 0.4
+    res, fin = _world(True)
+    rng = np.random.default_rng(5)
+    for name in ("strong", "strong@keep=0.4"):
+        res[name]["coverage"] = 6.0 * (1.0 + 0.2 * rng.standard_normal((24, 9)))
+    boot = dict(rng=np.random.default_rng(0), resamples=400, level=1 - 0.05 / 10)
+    claims = {c.id: c for c in check.round_claims(a, res, fin, 1.0, boot)}
+    assert all(c.to_json()["seeds"] == 24 for c in claims.values())
+    c = claims["4b"]
+    assert not c.decided and c.seeds_to_decide > 24, c
+    assert f"about {c.seeds_to_decide} seeds would decide it" in c.reason
+    assert claims["1"].decided and claims["1"].seeds_to_decide is None

@@ -156,6 +156,58 @@ def test_min_effect_is_refused_with_an_equality_and_fails_when_not_finite():
         assert not c.passed and not c.decided and c.reason.startswith("invalid min_effect")
 
 
+def _seed_claim(gain, spread, n, relation="above", effect=2.0, cap=None):
+    """A claim at ``n`` seeds whose CI is ``gain +- spread / sqrt(n)`` (in the claimed
+    direction, bound 0): the law ``seeds_to_decide`` assumes, so that its estimate is exact."""
+    sign = 1.0 if relation == "above" else -1.0
+    h = spread / math.sqrt(n)
+    lo, hi = sorted((sign * (gain - h), sign * (gain + h)))
+    return Claim("c", "s", 0.0, sign * gain, (lo, hi), cap if cap else math.inf, relation,
+                 min_effect=None if cap else effect, seeds=n)
+
+
+@pytest.mark.parametrize("relation", ["above", "below"])
+@pytest.mark.parametrize(("gain", "to"), [
+    (1.5, "pass"),      # nearer the effect than the bound: passing is cheaper
+    (0.4, "refute"),    # nearer the bound: refuting is cheaper
+    (-0.3, "refute"),   # the wrong side: only refuting is possible
+    (2.6, "pass"),      # beyond the effect: only passing is possible
+])
+def test_seeds_to_decide_is_the_count_that_decides_at_this_spread(relation, gain, to):
+    """At ``seeds_to_decide`` the same spread decides the claim (the way the estimate says),
+    one seed fewer does not; a decided claim carries no estimate."""
+    c = _seed_claim(gain, 20.0, 24, relation)
+    assert not c.decided and c.seeds_to_decide is not None, c.reason
+    n = c.seeds_to_decide
+    assert f"about {n} seeds would decide it at this spread, against 24 here" in c.reason
+    assert c.to_json()["seeds_to_decide"] == n and c.to_json()["seeds"] == 24
+    at = _seed_claim(gain, 20.0, n, relation)
+    assert at.decided and at.passed == (to == "pass") and at.seeds_to_decide is None, at.reason
+    assert not _seed_claim(gain, 20.0, n - 1, relation).decided
+    # by hand: passing needs spread / sqrt(n) < gain, refuting spread / sqrt(n) < 2 - gain
+    need = min(v for v in ((20.0 / gain) ** 2 if gain > 0 else math.inf,
+                           (20.0 / (2.0 - gain)) ** 2 if gain < 2.0 else math.inf))
+    assert n == math.floor(need) + 1
+
+
+def test_seeds_to_decide_under_the_width_rule_and_where_it_cannot_be_given():
+    wide = _seed_claim(0.0, 10.0, 25, cap=0.5)  # half-width 2 against a cap of 0.5
+    assert not wide.decided and wide.seeds_to_decide == 25 * 16
+    assert _seed_claim(0.0, 10.0, 400, cap=0.5).decided
+    # decided, without a seed count, or non-finite: no estimate, and the JSON says which
+    assert _seed_claim(5.0, 1.0, 24).seeds_to_decide is None
+    plain = _claim(predicted=0.0, ci=(-1.0, 3.0), relation="above", min_effect=2.0)
+    assert not plain.decided and plain.seeds_to_decide is None
+    assert "seeds" not in plain.to_json() and "would decide" not in plain.reason
+    bad = Claim("c", "s", 0.0, NAN, (-1.0, 3.0), INF, "above", min_effect=2.0, seeds=24)
+    assert bad.seeds_to_decide is None and bad.to_json()["seeds_to_decide"] is None
+    assert Claim("c", "s", 0.0, 1.0, (-1.0, 3.0), INF, "above", min_effect=2.0,
+                 seeds=np.int64(24)).seeds_to_decide is not None
+    for seeds in (1, 0, 2.5, True, "24"):
+        with pytest.raises(ValueError, match=f"seeds={seeds!r} is invalid"):
+            Claim("c", "s", 0.0, 1.0, (-1.0, 3.0), INF, "above", min_effect=2.0, seeds=seeds)
+
+
 def test_width_rule_marks_claims_undecided():
     assert _claim().decided
     assert not _claim(ci=(0.0, 10.0), max_half_width=1.0).decided

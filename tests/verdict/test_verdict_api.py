@@ -110,7 +110,8 @@ def test_existing_relations_unchanged_and_unknown_refused():
     # positional arguments unchanged; new ones come after them, the verdict is computed
     assert [f.name for f in fields if f.init][:8] == [
         "id", "statement", "predicted", "measured", "ci", "max_half_width", "relation", "note"]
-    assert [f.name for f in fields if not f.init] == ["passed", "reason", "decided"]
+    assert [f.name for f in fields if not f.init] == ["passed", "reason", "decided",
+                                                      "seeds_to_decide"]
 
 
 # ---------------------------------------------------------------------------------------------
