@@ -564,8 +564,34 @@ def round_claims(a, res: dict, fin: dict, floor: float, boot: dict) -> list[Clai
             0.0, d4, ci4, max_half_width=math.inf, relation="above",
             seeds=n, min_effect=EFFECT["diversity"],
             note=f"E {metric}_k strict: " + " ".join(f"{v:.3g}" for v in strict_v.mean(0))
-                 + "; loose: " + " ".join(f"{v:.3g}" for v in loose_v.mean(0))))
+                 + "; loose: " + " ".join(f"{v:.3g}" for v in loose_v.mean(0))
+                 + (_sharpness_note(res, sel, loose) if cid == "4a" else "")))
     return claims
+
+
+def _sharpness_note(res: dict, sel: str, loose: str) -> str:
+    """4a's diagnostic (not a claim): the pixel variance of decoder means also rises when the
+    means sharpen (a CVAE trained on 0/1 samples), so the note gives the sharpness and the
+    pixel variance of the means thresholded at 1/2 (``binary_var``), which sharpness alone
+    does not raise, as seed means relative to round 0 (mean over rounds 1..T)."""
+    if not all(k in res[n] for n in (sel, loose, "none") for k in ("binary_var", "sharpness")):
+        return ""
+
+    def rel(name, metric):
+        m = res[name][metric].mean(0)
+        return float(np.mean(m[1:] / m[0]))
+
+    def ends(name):
+        m = res[name]["sharpness"].mean(0)
+        return f"{m[0]:.3f} -> {m[1]:.3f} -> {m[-1]:.3f}"
+
+    return (f" | diagnostic, not a claim: sharpness mean |2x - 1| of the means (round 0 -> 1 "
+            f"-> T) none {ends('none')}, strict {ends(sel)}; pixel variance of the means "
+            f"thresholded at 1/2 (not raised by sharpness), mean over rounds / round 0: "
+            f"strict {rel(sel, 'binary_var'):.3f}, loose {rel(loose, 'binary_var'):.3f}, none "
+            f"{rel('none', 'binary_var'):.3f} (pixel variance: strict "
+            f"{rel(sel, 'pixel_var'):.3f}, loose {rel(loose, 'pixel_var'):.3f}, none "
+            f"{rel('none', 'pixel_var'):.3f})")
 
 
 def settling_round(m, band=SETTLE_BAND):

@@ -13,7 +13,9 @@ The loop of Yi et al. (2025, theory.md section 2.5) on a conditional VAE:
 
 After every round the model is measured against held-out real digits in the feature space of
 a separate classifier trained on all real training digits: Frechet distance ``fd_real``,
-class-matched precision / recall / coverage, pixel variance, the verifier's acceptance rate
+class-matched precision / recall / coverage, pixel variance (of the decoder means, and of the
+means thresholded at 1/2, ``binary_var``, which does not rise with sharpness alone), the
+sharpness of the means (mean ``|2 x - 1|``), the verifier's acceptance rate
 ``accept`` (share of generated images with ``p(c | x) >= 1/2``), the feature network's
 accuracy on the generated labels, and the Frechet distance ``fd_pref`` to the distribution the
 verifier prefers: the real training images of the top ``keep`` fraction of each class by the
@@ -66,7 +68,8 @@ from collapse_jax.core.nets.train import TrainConfig, fit, train_config
 #: trained on the verifier's real images against samples of a CVAE trained on them.
 VERIFIER_KINDS = ("classifier", "discriminator")
 METRIC_NAMES = ("fd_real", "fd_pref", "precision", "recall", "coverage", "pixel_var",
-                "accept", "confidence", "judge_acc", "train_loss", "test_elbo", "train_size")
+                "binary_var", "sharpness", "accept", "confidence", "judge_acc", "train_loss",
+                "test_elbo", "train_size")
 
 
 class RetrainConfig(NamedTuple):
@@ -408,6 +411,8 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
             "fd_pref": nm.frechet_distance(feat, pref_mean, pref_cov, pref_cov_sqrt),
             "precision": prec, "recall": rec, "coverage": cov,
             "pixel_var": nm.pixel_variance(g, eval_y, C),
+            "binary_var": nm.binary_pixel_variance(g, eval_y, C),
+            "sharpness": nm.sharpness(g),
             "accept": jnp.mean(conf >= 0.5), "confidence": jnp.mean(conf),
             "judge_acc": accuracy(r.feature_net, g, eval_y),
             "test_elbo": neg_elbo(model, k_elbo, r.test_x, r.test_y),

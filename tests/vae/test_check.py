@@ -54,6 +54,10 @@ def test_tiny_run_writes_the_contract(tmp_path, capsys):
     # Every metric of every seed and round is finite (non-finite values would be counted here
     # and named in every claim's note).
     assert rep["findings"]["non_finite"] == {}
+    # 4a's note carries the sharpness diagnostic, from curves that every setting records.
+    assert {"binary_var", "sharpness"} <= set(rep["curves"]["none"])
+    note4a = next(c["note"] for c in rep["claims"] if c["id"] == "4a")
+    assert "diagnostic, not a claim: sharpness" in note4a and "thresholded at 1/2" in note4a
     assert fig.stat().st_size > 10_000
     assert "proofs_checks.vae_verification" in capsys.readouterr().out
 

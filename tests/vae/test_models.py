@@ -293,6 +293,17 @@ def test_precision_recall_coverage_and_pixel_variance():
     x = jnp.asarray(rng.uniform(size=(60, 5)))
     want = np.mean([np.asarray(x)[np.asarray(y) == k].var(0).mean() for k in range(3)])
     np.testing.assert_allclose(nm.pixel_variance(x, y, 3), want, rtol=1e-6)
+    # Thresholded at 1/2: sharpening every image (grey -> 0/1 at the same side of 1/2)
+    # leaves it unchanged while the plain pixel variance rises; sharpness goes to 1.
+    sharp = (x > 0.5).astype(x.dtype)
+    np.testing.assert_allclose(nm.binary_pixel_variance(x, y, 3),
+                               nm.pixel_variance(sharp, y, 3), rtol=1e-12)
+    np.testing.assert_allclose(nm.binary_pixel_variance(0.5 + 0.1 * (sharp - 0.5), y, 3),
+                               nm.binary_pixel_variance(sharp, y, 3), rtol=1e-12)
+    assert float(nm.pixel_variance(sharp, y, 3)) > float(nm.pixel_variance(x, y, 3))
+    assert float(nm.sharpness(sharp)) == 1.0 and float(nm.sharpness(jnp.full((3, 5), 0.5))) == 0
+    want_sharp = np.mean(np.abs(2 * np.asarray(x) - 1))
+    np.testing.assert_allclose(nm.sharpness(x), want_sharp, rtol=1e-12)
 
 
 def test_retrain_config_and_params_validate(digits):

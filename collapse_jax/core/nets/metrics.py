@@ -128,3 +128,17 @@ def pixel_variance(x: Float[Array, "m p"], y: Int[Array, " m"], classes: int):
     mean = (onehot.T @ x) / n[:, None]
     sq = (onehot.T @ x**2) / n[:, None]
     return jnp.mean(jnp.mean(sq - mean**2, axis=1))
+
+
+def binary_pixel_variance(x: Float[Array, "m p"], y: Int[Array, " m"], classes: int):
+    """:func:`pixel_variance` of the images thresholded at 1/2: how much the images of a class
+    differ in which pixels are on, whatever the grey levels. Unlike the pixel variance of the
+    images themselves, it does not rise when a model's images get sharper (grey strokes
+    turning 0/1) without getting more varied."""
+    return pixel_variance((x > 0.5).astype(x.dtype), y, classes)
+
+
+def sharpness(x: Float[Array, "m p"]):
+    """Mean over pixels and images of ``|2 x - 1|``: 0 for an all-grey (1/2) image, 1 for a
+    0/1 image."""
+    return jnp.mean(jnp.abs(2.0 * x - 1.0))
