@@ -19,7 +19,7 @@ level follow from them, and the harness checks the decided claims against them),
 ``docs/writing_a_check.md``). Importing this package imports neither jax nor matplotlib.
 """
 
-from collapse_jax.verdict.claim import RELATION_SYMBOLS, RELATIONS, Claim
+from collapse_jax.verdict.claim import RELATION_SYMBOLS, RELATIONS, Claim, with_seeds
 from collapse_jax.verdict.cli import (
     Progress,
     apply_quick,
@@ -80,6 +80,7 @@ __all__ = [
     "save_figure",
     "simultaneous_level",
     "to_jsonable",
+    "with_seeds",
     "write_curves",
     "write_report",
 ]

@@ -168,3 +168,12 @@ class Claim:
             out["seeds"] = int(self.seeds)
             out["seeds_to_decide"] = self.seeds_to_decide
         return out
+
+
+def with_seeds(claims, seeds: int) -> list[Claim]:
+    """``claims`` decided again with ``seeds`` (:class:`Claim`'s ``seeds``), for a check whose
+    every CI comes from the same ``seeds`` seeds and nothing else (no prediction uncertainty
+    from another run folded in): its undecided claims then say how many seeds would decide
+    them. A claim that already has its seed count keeps it."""
+    return [c if c.seeds is not None else dataclasses.replace(c, seeds=int(seeds))
+            for c in claims]

@@ -64,6 +64,10 @@ def test_quick_run_passes_and_writes_contract_json(name, tmp_path, capsys):
     assert set(claims) == EXPECTED_IDS[name]
     for c in rep["claims"]:
         assert c["ci"][0] <= c["ci"][1], c
+        # every CI comes from the run's seeds: each claim records them, and an undecided one
+        # says how many seeds would decide it
+        assert c["seeds"] == rep["config"]["seeds"], c
+        assert (c["seeds_to_decide"] is None) == c["decided"], c
     all_pass = all(c["passed"] for c in rep["claims"])
     assert code == (0 if all_pass else 1), stdout
     assert ("FAIL" in stdout) == (not all_pass) and "PASS" in stdout

@@ -10,6 +10,7 @@ process is stopped with exit 3 and one line naming the stage; a busy one is not)
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import math
@@ -206,6 +207,17 @@ def test_seeds_to_decide_under_the_width_rule_and_where_it_cannot_be_given():
     for seeds in (1, 0, 2.5, True, "24"):
         with pytest.raises(ValueError, match=f"seeds={seeds!r} is invalid"):
             Claim("c", "s", 0.0, 1.0, (-1.0, 3.0), INF, "above", min_effect=2.0, seeds=seeds)
+
+
+def test_with_seeds_decides_again_with_the_seed_count():
+    from collapse_jax.verdict import with_seeds
+
+    wide, own = _seed_claim(0.0, 10.0, 25, cap=0.5), _seed_claim(0.4, 20.0, 24)
+    plain = dataclasses.replace(wide, seeds=None)
+    assert plain.seeds_to_decide is None
+    out = with_seeds([plain, own], 25)
+    assert out[0].seeds == 25 and out[0].seeds_to_decide == wide.seeds_to_decide
+    assert out[0].reason == wide.reason and out[1] is own  # its own count is kept
 
 
 def test_width_rule_marks_claims_undecided():
