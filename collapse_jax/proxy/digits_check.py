@@ -37,7 +37,7 @@ import numpy as np
 from collapse_jax.core import stats
 from collapse_jax.proxy import authors
 from collapse_jax.verdict import bounds
-from collapse_jax.verdict.claim import Claim
+from collapse_jax.verdict.claim import Claim, with_seeds
 from collapse_jax.verdict.cli import (
     Progress,
     apply_quick,
@@ -309,7 +309,9 @@ def body(a):
         progress.step(f"{split_name} references ({len(strategies)} rules)")
 
     timing["seed_generations_per_s"] = 2 * a.seeds * T / max(timing["run_s"], 1e-9)
-    claims = decide(runs, T, level)
+    # Every CI comes from the --seeds seeds alone: an undecided claim says how many would
+    # decide it.
+    claims = with_seeds(decide(runs, T, level), a.seeds)
     m, late = _accessors(runs, T)
     progress.step("statistics")
 

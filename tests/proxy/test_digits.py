@@ -177,6 +177,10 @@ def test_noisy_runs_are_undecided_not_passed():
     assert not any(c.passed for c in signs)
     assert not any(c.decided for c in signs), [(c.id, c.reason) for c in signs if c.decided]
     assert all(c.reason.startswith("undecided") for c in signs)
+    # with the run's 3 seeds (as the check's body sets them) each says how many would decide it
+    from collapse_jax.verdict import with_seeds
+    for c in with_seeds(signs, 3):
+        assert c.seeds_to_decide > 3 and f"about {c.seeds_to_decide} seeds" in c.reason, c
 
 
 def test_per_party_bank_keeps_its_rows_private():
