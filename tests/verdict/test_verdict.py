@@ -209,6 +209,17 @@ def test_seeds_to_decide_under_the_width_rule_and_where_it_cannot_be_given():
             Claim("c", "s", 0.0, 1.0, (-1.0, 3.0), INF, "above", min_effect=2.0, seeds=seeds)
 
 
+def test_the_table_says_how_many_seeds_would_decide_every_undecided_claim():
+    a, b = _seed_claim(0.4, 20.0, 24), _seed_claim(1.5, 20.0, 24)
+    text = table.format_table("t", [a, b, _seed_claim(5.0, 1.0, 24)], {})
+    n = max(a.seeds_to_decide, b.seeds_to_decide)
+    assert f"1 passed, 2 failed (2 of them undecided; about {n} seeds would decide them all)" \
+        in text
+    # one undecided claim without an estimate: no count for the whole run
+    plain = _claim(predicted=0.0, ci=(-1.0, 3.0), relation="above", min_effect=2.0)
+    assert "(2 of them undecided)" in table.format_table("t", [a, plain], {})
+
+
 def test_with_seeds_decides_again_with_the_seed_count():
     from collapse_jax.verdict import with_seeds
 
