@@ -45,7 +45,7 @@ import numpy as np
 from collapse_jax.core import stats
 from collapse_jax.engine import batch
 from collapse_jax.verdict import bounds
-from collapse_jax.verdict.claim import Claim
+from collapse_jax.verdict.claim import Claim, with_seeds
 from collapse_jax.verdict.cli import (
     Progress,
     apply_quick,
@@ -412,7 +412,7 @@ def gain_claims(gain_fd, ratios, sel: str, n_real: int, boot: dict):
               "rises with the ratio of kept synthetic to real images (OLS slope on log2 ratio "
               f"over {', '.join(f'{r:g}' for r in ratios)} > 0; Theorem 3.1's variance term)",
         0.0, s5, ci5, max_half_width=math.inf, relation="above",
-        seeds=n, min_effect=GAIN_PER_DOUBLING,
+        min_effect=GAIN_PER_DOUBLING,
         note=f"gain per ratio: {per_ratio}; {n_real} real images; an empirical claim: the "
              "linear model's exact curve is knowledge_center's claims 10a, 10b")
     g5, ci5b = stats.bootstrap(lambda w: gains(w)[:, -1], g_fd, **boot)
@@ -420,11 +420,11 @@ def gain_claims(gain_fd, ratios, sel: str, n_real: int, boot: dict):
         "5b", f"... and with the most synthetic data (ratio {ratios[-1]:g}, "
               f"{int(round(ratios[-1] * n_real))} kept images) the first round improves on "
               "the round-0 model: 1 - E FD_1 / E FD_0 > 0",
-        0.0, g5, ci5b, max_half_width=math.inf, relation="above", seeds=n, min_effect=EFFECT["fd"],
+        0.0, g5, ci5b, max_half_width=math.inf, relation="above", min_effect=EFFECT["fd"],
         note=f"E FD_0 {gain_fd[:, -1, 0].mean():.2f}, E FD_1 {gain_fd[:, -1, 1].mean():.2f} "
              f"at ratio {ratios[-1]:g}; sign change of the gain within the sweep: "
              + ("yes" if g_mean.min() < 0 < g_mean.max() else "no"))
-    return [a5, b5], g_mean
+    return with_seeds([a5, b5], n), g_mean
 
 
 def late_window(T: int) -> tuple[int, int]:
@@ -457,7 +457,7 @@ def round_claims(a, res: dict, fin: dict, floor: float, boot: dict) -> list[Clai
     claims.append(Claim(
         "1", "no verifier, replace: the Frechet distance to held-out real digits rises over "
              f"rounds (OLS slope of E FD_k / E FD_0 over k = 0..{T} > 0)",
-        0.0, s1, ci1, max_half_width=math.inf, relation="above", seeds=n, min_effect=EFFECT["fd"],
+        0.0, s1, ci1, max_half_width=math.inf, relation="above", min_effect=EFFECT["fd"],
         note=f"E FD_k: {m_none[0]:.2f} (round 0) -> {m_none[T]:.2f} (round {T}); real-vs-real "
              f"floor {floor:.2f}"))
 
@@ -471,7 +471,7 @@ def round_claims(a, res: dict, fin: dict, floor: float, boot: dict) -> list[Clai
         "2a", f"verifier={sel}, keep={a.keep:g}, {a.paradigm}: the first verified round "
               "improves on the round-0 model (near-term gain, Theorem 3.1): "
               "1 - E FD_1 / E FD_0 > 0",
-        0.0, g2, ci2, max_half_width=math.inf, relation="above", seeds=n, min_effect=EFFECT["fd"],
+        0.0, g2, ci2, max_half_width=math.inf, relation="above", min_effect=EFFECT["fd"],
         note=f"E FD_k: round 0 {m_sel[0]:.2f}, round 1 {m_sel[1]:.2f}, best round {k_best} "
              f"{m_sel[k_best]:.2f}, round {T} {m_sel[T]:.2f}"))
     s2, ci2b = stats.bootstrap(lambda w: np.abs(slope((w @ x) / (w @ x[:, 0])[:, None], late)),
@@ -482,7 +482,7 @@ def round_claims(a, res: dict, fin: dict, floor: float, boot: dict) -> list[Clai
         "2b", f"... then plateaus: |slope| of E FD_k / E FD_0 over the last rounds "
               f"{late[0]}..{late[1]} is below {PLATEAU_SLOPE:g} per round",
         PLATEAU_SLOPE, s2, ci2b, max_half_width=math.inf, relation="below",
-        seeds=n, min_effect=EFFECT["plateau"],
+        min_effect=EFFECT["plateau"],
         note=f"signed late slope {s2_signed:+.4f}; settled by round "
              f"{int(settling_round(m_sel))}; plateau level {plateau:.3f} x the round-0 distance"
              + (" -> above round 0: the near-term gain reverses before the plateau "
@@ -503,7 +503,7 @@ def round_claims(a, res: dict, fin: dict, floor: float, boot: dict) -> list[Clai
               "over the late rounds the FD to the verifier-preferred real digits (top keep "
               "fraction by the verifier's score) falls by a larger fraction of its round-0 "
               "value than the FD to all held-out real digits",
-        0.0, c2, ci2c, max_half_width=math.inf, relation="above", seeds=n, min_effect=EFFECT["fd"],
+        0.0, c2, ci2c, max_half_width=math.inf, relation="above", min_effect=EFFECT["fd"],
         note=f"FD to preferred: {m_pref[0]:.2f} -> {m_pref[late_sel].mean():.2f}; FD to real: "
              f"{m_sel[0]:.2f} -> {m_sel[late_sel].mean():.2f}; FD(preferred, real) = "
              f"{pref_real:.2f} vs real-vs-real floor {floor:.2f}; final pixel variance "
@@ -525,7 +525,7 @@ def round_claims(a, res: dict, fin: dict, floor: float, boot: dict) -> list[Clai
     claims.append(Claim(
         "3a", f"a weak verifier ({a.weak_size} real images) plateaus higher than a strong one "
               f"({a.strong_size}): (late E FD weak - late E FD strong) / E FD_0 > 0",
-        0.0, h3, ci3, max_half_width=math.inf, relation="above", seeds=n, min_effect=EFFECT["fd"],
+        0.0, h3, ci3, max_half_width=math.inf, relation="above", min_effect=EFFECT["fd"],
         note=f"late E FD: weak {m_weak[late_sel].mean():.2f}, strong "
              f"{m_strong[late_sel].mean():.2f}; verifier test accuracy weak "
              f"{fin['weak']['verifier_acc'].mean():.3f}, strong "
@@ -540,7 +540,7 @@ def round_claims(a, res: dict, fin: dict, floor: float, boot: dict) -> list[Clai
               f"{SETTLE_BAND:.0%} of its largest excursion from the final level) strong - weak "
               "> 0",
         0.0, e3, ci3b, max_half_width=math.inf, relation="above",
-        seeds=n, min_effect=max(EFFECT["rounds"], T / 4),
+        min_effect=max(EFFECT["rounds"], T / 4),
         note=f"settling round of the seed mean: strong {int(settling_round(m_strong))}, weak "
              f"{int(settling_round(m_weak))}; E FD_k strong: "
              + " ".join(f"{v:.2f}" for v in m_strong) + "; weak: "
@@ -562,11 +562,11 @@ def round_claims(a, res: dict, fin: dict, floor: float, boot: dict) -> list[Clai
                  f"E {metric}_k / E {metric}_0 is lower at keep={a.keep:g} than at "
                  f"keep={a.loose_keep:g} (loose - strict > 0)",
             0.0, d4, ci4, max_half_width=math.inf, relation="above",
-            seeds=n, min_effect=EFFECT["diversity"],
+            min_effect=EFFECT["diversity"],
             note=f"E {metric}_k strict: " + " ".join(f"{v:.3g}" for v in strict_v.mean(0))
                  + "; loose: " + " ".join(f"{v:.3g}" for v in loose_v.mean(0))
                  + (_sharpness_note(res, sel, loose) if cid == "4a" else "")))
-    return claims
+    return with_seeds(claims, n)
 
 
 def _sharpness_note(res: dict, sel: str, loose: str) -> str:
@@ -574,9 +574,6 @@ def _sharpness_note(res: dict, sel: str, loose: str) -> str:
     means sharpen (a CVAE trained on 0/1 samples), so the note gives the sharpness and the
     pixel variance of the means thresholded at 1/2 (``binary_var``), which sharpness alone
     does not raise, as seed means relative to round 0 (mean over rounds 1..T)."""
-    if not all(k in res[n] for n in (sel, loose, "none") for k in ("binary_var", "sharpness")):
-        return ""
-
     def rel(name, metric):
         m = res[name][metric].mean(0)
         return float(np.mean(m[1:] / m[0]))

@@ -28,10 +28,10 @@ def format_table(title: str, claims: list[Claim], timing: dict, ci_note: str = "
     lines.append("-" * len(head))
     n_pass = sum(c.passed for c in claims)
     n_open = sum(not c.decided for c in claims)
-    need = [c.seeds_to_decide for c in claims if not c.decided]
+    counts = [c.seeds_to_decide for c in claims if not c.decided]
     # every undecided claim estimates its seed count: the largest would decide them all
-    need = (f"; about {max(need)} seeds would decide them all"
-            if need and all(v is not None for v in need) else "")
+    need = (f"; about {max(counts)} seeds would decide them all"
+            if counts and all(v is not None for v in counts) else "")
     lines.append(f"{n_pass} passed, {len(claims) - n_pass} failed"
                  f"{f' ({n_open} of them undecided{need})' if n_open else ''}   "
                  f"(compile {timing.get('compile_s', 0):.1f}s, run {timing.get('run_s', 0):.1f}s, "

@@ -210,6 +210,8 @@ def _world(good: bool, seeds: int = 24, T: int = 8):
                      "pixel_var": curve(loose if "@" in name else strict),
                      "coverage": curve(loose if "@" in name else strict),
                      "accept": np.ones((seeds, T + 1))}
+        # 4a's diagnostics (no draws: the curves above keep their random stream)
+        res[name].update(binary_var=res[name]["pixel_var"], sharpness=np.ones((seeds, T + 1)))
     fin = {name: {"fd_pref_real": np.full(seeds, 2.0), "verifier_acc": np.full(seeds, 0.8),
                   "real_accept": np.full(seeds, 0.9)} for name in fd}
     return res, fin
