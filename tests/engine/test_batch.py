@@ -42,6 +42,28 @@ def test_sharded_equals_single_device():
     assert r.returncode == 0 and "sharded ok" in r.stdout, r.stderr[-3000:]
 
 
+def test_a_program_is_traced_once_and_a_compiled_one_not_again():
+    """The size estimate (``jax.eval_shape``) and the compile see one trace of the kernel
+    (jit's trace cache; tracing costs a good part of a second per program), and a run whose
+    program is already compiled traces nothing."""
+    traces = []
+
+    def kernel(key, params, cfg, silo=0):
+        traces.append(1)  # runs at trace time only
+        return None, {"x": jax.random.normal(key, (cfg,)) * params}
+
+    batch.clear_caches()
+    key = jax.random.key(3)
+    first = np.asarray(batch.run(kernel, key, np.float64(2.0), 4, seeds=5)[1]["x"])
+    assert len(traces) == 1
+    again = np.asarray(batch.run(kernel, key, np.float64(2.0), 4, seeds=5)[1]["x"])
+    assert len(traces) == 1
+    np.testing.assert_array_equal(first, again)
+    # negative control: another shape is another program, traced once more
+    batch.run(kernel, key, np.float64(2.0), 4, seeds=6)
+    assert len(traces) == 2
+
+
 @pytest.mark.slow
 def test_stream_group_means_equal_per_seed_means():
     cfg = selection_config(dim=1, n=20, alpha=0.25, generations=5)

@@ -51,6 +51,30 @@ def test_equivalent_is_exact_without_selection():
                                rtol=1e-12)
 
 
+@pytest.mark.parametrize("dim", [1, 3])
+def test_equivalent_curves_run_every_count_in_one_program_with_its_own_numbers(dim):
+    """equivalent_curves compiles one program for the counts of GROUPS; each count's curves
+    are the ones a program of that count alone gives (same key, same stream), on the d = 1
+    order-statistics path and the drawn-candidates path."""
+    from collapse_jax.engine import batch
+    from collapse_jax.power_law.kernel import selection_config, selection_params
+
+    cfg = selection_config(dim=dim, n=12, alpha=0.25, generations=6)
+    params = selection_params(cfg, alpha=0.25, offset=1.0)
+    key = jax.random.key(5)
+    joint, _ = equivalent.equivalent_curves(key, params, cfg, n=12, alpha=0.25, seeds=3)
+    assert sorted(joint) == sorted(equivalent.GROUPS)
+    for g in equivalent.GROUPS:
+        eq_cfg = equivalent.equivalent_config(dim=dim, n=12, alpha=0.25, generations=6,
+                                              groups=g)
+        _, alone = batch.run(equivalent.equivalent_kernel, key, params, (eq_cfg, cfg), seeds=3)
+        np.testing.assert_allclose(joint[g]["trace"], np.asarray(alone["trace"])[:, 0],
+                                   rtol=1e-12, atol=0)
+    # negative control: the counts' curves differ (each its own Monte Carlo), so the
+    # comparison above can tell one count from another
+    assert np.max(np.abs(joint[2]["trace"] - joint[4]["trace"])) > 1e-6
+
+
 def test_published_runs_are_the_papers_ten_seeds():
     for n, regimes in published.PUBLISHED.items():
         assert set(regimes) == set(preset.REGIMES), n
@@ -97,7 +121,7 @@ def test_preset_decides_its_claims_and_its_negative_controls_fail(tmp_path, monk
 
     def tilted(key, params, cfg, silo=0):                                 # P2: slope - 0.1
         final, out = real_kernel(key, params, cfg, silo)
-        t = jnp.arange(out["ratio"].shape[0], dtype=out["ratio"].dtype)
+        t = jnp.arange(out["ratio"].shape[-1], dtype=out["ratio"].dtype)
         return final, {k: v * jnp.maximum(t, 1.0) ** -0.1 for k, v in out.items()}
 
     monkeypatch.setattr(equivalent, "equivalent_kernel", tilted)
