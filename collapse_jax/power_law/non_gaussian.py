@@ -158,7 +158,11 @@ def body(a):
 
     from collapse_jax.engine import batch
     from collapse_jax.power_law.kernel import selection_config, selection_kernel, selection_params
+    from collapse_jax.verdict import Progress
 
+    # one stage per compiled run: accumulate, selection at n, 2n, 4n, replace, replace +
+    # selection, and (laplace) the median/MAD refit at n, 2n, 4n
+    progress = Progress(6 + 3 * (a.family == "laplace"))
     window = _window(a.generations)
     psi = theory.psi_family(a.alpha, a.dim, a.family)
     psi_gauss = float(theory.psi_closed_form(a.alpha, a.dim))
@@ -167,12 +171,13 @@ def body(a):
     shape = {}  # Tr Sigma*^2 / (Tr Sigma*)^2, mean over seeds
     t = np.arange(a.generations + 1)
 
-    def timed_run(kernel, params, cfg, seeds, generations):
+    def timed_run(kernel, params, cfg, seeds, generations, label):
         out, tm = batch.run(kernel, key, params, cfg, seeds=seeds, timed=True,
                             options=a.batch_options)
         timing["compile_s"] += tm.compile_s
         timing["run_s"] += tm.run_s
         timing["seed_generations"] += seeds * generations
+        progress.step(label)
         return out
 
     def run(paradigm, select, n, generations):
@@ -187,7 +192,8 @@ def body(a):
                                sample_precision="float64" if wide else "float32",
                                outputs="light", family=a.family)
         params = selection_params(cfg, alpha=a.alpha if select else 1.0, offset=0.0)
-        final, m = timed_run(selection_kernel, params, cfg, a.seeds, generations)
+        label = f"{paradigm}{' + selection' if select else ''}, n = {n}"
+        final, m = timed_run(selection_kernel, params, cfg, a.seeds, generations, label)
         # batch.run's leading axes: (seeds, silos = 1, ...)
         cov = np.asarray(final.truth.cov, dtype=float)[:, 0]
         tr_true = np.trace(cov, axis1=-2, axis2=-1)
@@ -285,7 +291,8 @@ def body(a):
             pcfg = pl.laplace_config(n=n_, alpha=a.alpha, generations=a.generations,
                                      paradigm="accumulate", select=True, dim=1, floor=0.0)
             _, mm = timed_run(pl.laplace_product_kernel, pl.preset_params(pcfg, offset=0.0),
-                              pcfg, mad_seeds, a.generations)
+                              pcfg, mad_seeds, a.generations,
+                              f"median/MAD refit + selection, d = 1, n = {n_}")
             mad.append(np.asarray(mm["ratio"], dtype=float)[:, 0])
         psi1 = theory.psi_mad_laplace(a.alpha)
         psi2_1d = theory.psi_family(a.alpha, 1, "laplace")

@@ -73,12 +73,20 @@ def test_laplace_draws_have_identity_covariance_and_kurtosis_six():
             assert abs(k4 - 6).max() < 5 * np.sqrt((np.mean(z**8) - 36) / m), k4
 
 
-def test_check_decides_every_claim(tmp_path, capsys):
-    """Small sizes: every claim passes, L2 within its cap; outputs written."""
+def test_check_decides_every_claim(tmp_path, capsys, monkeypatch):
+    """Small sizes: every claim passes, L2 within its cap; outputs written; piped, one
+    progress line per compiled run (9 for the Laplace)."""
+    from collapse_jax.verdict import live
+
+    monkeypatch.delenv(live.ENV, raising=False)  # progress on; capsys: stderr is piped
     out, fig = tmp_path / "r.json", tmp_path / "r.png"
     code = non_gaussian.main(SMALL + ["--json", str(out), "--plot", str(fig)])
-    stdout = capsys.readouterr().out
+    captured = capsys.readouterr()
+    stdout = captured.out
     assert code == 0, stdout
+    stages = [x for x in captured.err.splitlines() if x.startswith("  [")]
+    assert [x.split("]")[0] for x in stages] == [f"  [{k}/9" for k in range(1, 10)], stages
+    assert "median/MAD refit" in stages[-1] and "s elapsed" in stages[-1]
     claims = _claims(out)
     assert set(claims) == set(non_gaussian.CLAIMS)
     assert all(c["passed"] for c in claims.values()), claims
