@@ -51,11 +51,12 @@ def test_equivalent_is_exact_without_selection():
                                rtol=1e-12)
 
 
-@pytest.mark.parametrize("dim", [1, 3])
+@pytest.mark.parametrize("dim", [1, pytest.param(3, marks=pytest.mark.slow)])
 def test_equivalent_curves_run_every_count_in_one_program_with_its_own_numbers(dim):
     """equivalent_curves compiles one program for the counts of GROUPS; each count's curves
     are the ones a program of that count alone gives (same key, same stream), on the d = 1
-    order-statistics path and the drawn-candidates path."""
+    order-statistics path (the power-law check's) and, in the slow suite, the
+    drawn-candidates path (the qiao-gaussian preset's)."""
     from collapse_jax.engine import batch
     from collapse_jax.power_law.kernel import selection_config, selection_params
 

@@ -194,6 +194,15 @@ def test_equivalent_sets_keep_the_run_and_draw_their_own_candidates():
     np.testing.assert_array_equal(runs[None], runs[1])
     assert np.all(runs[2][:, 1] != runs[1][:, 1])
     np.testing.assert_array_equal(runs[2][:, 0], runs[1][:, 0])  # the same truths
+    # equivalent_slopes runs the counts of GROUPS in one program, each count with the numbers
+    # its own program gives (here groups = 2 against the run above); count 4 is another curve
+    from collapse_jax.core import stats
+    with jax.enable_x64(True):
+        slopes, _ = pl.equivalent_slopes(jax.random.key(3), n=20, alpha=0.25, generations=6,
+                                         window=(2, 6), seeds=4, dim=3)
+    alone = stats.loglog_window_slope(np.arange(7), np.log(runs[2]), (2, 6))
+    np.testing.assert_allclose(slopes[2], alone, rtol=1e-12, atol=0)
+    assert np.all(slopes[4] != slopes[2])
     from collapse_jax.core._validate import InvalidInput
     with pytest.raises(InvalidInput, match="equivalent_slopes: window"):
         pl.equivalent_slopes(jax.random.key(0), n=20, alpha=0.25, generations=6,
