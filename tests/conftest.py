@@ -19,6 +19,12 @@ compilation_cache``), and for the checks the tests start as child processes
 the tests of the cache pass ``--compile-cache DIR`` explicitly. The checks' progress lines are
 off as well (``COLLAPSE_JAX_PROGRESS=0``) so the suite's output stays the verdicts;
 ``tests/verdict/test_live.py`` turns them on explicitly.
+
+XLA compiles the suite's programs at backend optimisation level 1 (``XLA_FLAGS``, for this
+process and the checks it starts; a test that sets its own ``XLA_FLAGS`` replaces it): the
+suite is compile-bound, and on 2 cores level 1 compiled the kernels of
+``benchmarks/kernels.py`` 12-22% faster than the default while they ran within 5% of the
+default's speed (docs/speed.md). The checks a user runs keep XLA's default.
 """
 
 import gc
@@ -28,6 +34,12 @@ import jax
 import pytest
 
 from collapse_jax.verdict.cli import usable_cores
+
+#: Appended to ``XLA_FLAGS`` before JAX starts its backend (importing JAX does not start it;
+#: see the module docstring).
+SUITE_XLA_FLAG = "--xla_backend_optimization_level=1"
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {SUITE_XLA_FLAG}".strip()
 
 os.environ.setdefault("COLLAPSE_JAX_COMPILE_CACHE", "off")
 os.environ.setdefault("COLLAPSE_JAX_PROGRESS", "0")
