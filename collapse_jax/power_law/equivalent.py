@@ -66,7 +66,6 @@ class EquivalentConfig(NamedTuple):
     start_count: int
     sample_precision: str = "float64"
     estimator: str = "mle"
-    group_counts: tuple[int, ...] = ()
 
 
 def equivalent_config(*, dim: int, n: int, alpha: float, generations: int,
@@ -74,8 +73,7 @@ def equivalent_config(*, dim: int, n: int, alpha: float, generations: int,
                       select: bool = True, groups: int = 8,
                       start_count: int | None = None,
                       sample_precision: str = "float64",
-                      estimator: str = "mle",
-                      group_counts: tuple[int, ...] | None = None) -> EquivalentConfig:
+                      estimator: str = "mle") -> EquivalentConfig:
     """Validated :class:`EquivalentConfig`. ``start_count``: points in the accumulate pool at
     generation 0 (``n``: the fit of ``n`` real draws, as in the selection kernel; ``0``: the
     generation-0 model is given and the pool starts empty, as in Qiao et al.'s script).
@@ -84,10 +82,7 @@ def equivalent_config(*, dim: int, n: int, alpha: float, generations: int,
     ``groups``: independent candidate sets per generation; ``1`` makes the recursion a replicate
     of the simulation in law (one kept batch per generation), larger values remove
     ``1 - 1/groups`` of its fluctuation (:func:`fluctuation_extrapolated`). ``estimator``:
-    the refit's covariance, ``mle`` or ``unbiased`` (as the kernel's). ``group_counts``: for
-    :func:`equivalent_kernel`, one recursion per count in a single compiled program, each the
-    one ``groups = count`` gives (the same numbers), its outputs then with a leading axis over
-    the counts; default ``()``: one recursion with ``groups``."""
+    the refit's covariance, ``mle`` or ``unbiased`` (as the kernel's)."""
     fn = "equivalent_config"
     dim = check_int(fn, "dim", dim, 1, 512)
     n = check_int(fn, "n", n, dim + 1)
@@ -99,13 +94,11 @@ def equivalent_config(*, dim: int, n: int, alpha: float, generations: int,
     groups = check_int(fn, "groups", groups, 1, 10**6)
     check_choice(fn, "estimator", estimator, ("mle", "unbiased"))
     start_count = check_int(fn, "start_count", n if start_count is None else start_count, 0)
-    group_counts = tuple(check_int(fn, "group_counts", g, 1, 10**6)
-                         for g in (group_counts or ()))
     candidates = int(round(n / alpha)) if select else n
     if candidates < n:
         raise InvalidInput(f"{fn}: round(n / alpha) = {candidates} < n = {n}")
     return EquivalentConfig(dim, n, candidates, generations, paradigm, metric, bool(select),
-                            groups, start_count, sample_precision, estimator, group_counts)
+                            groups, start_count, sample_precision, estimator)
 
 
 class KeptMoments(NamedTuple):
@@ -211,13 +204,14 @@ def equivalent_kernel(key: Key, params, cfg: tuple, silo=0) -> tuple[None, dict]
     the truth (``start='truth'``) or the fit of the same ``n`` real draws (``start='real'``).
 
     ``params``: the kernel's :class:`~collapse_jax.power_law.kernel.SelectionParams`; ``cfg``:
-    ``(EquivalentConfig, SelectionConfig)``. The Monte Carlo of the kept moments runs on its
+    ``(EquivalentConfig, SelectionConfig)``, or a tuple of ``EquivalentConfig`` in place of
+    the first. The Monte Carlo of the kept moments runs on its
     own stream (``fold_in`` of the kernel's generation key), so no sample of the simulation
-    enters the prediction: only the setting it starts from. With ``group_counts`` the
-    recursion of each count runs in the same program, on the stream a program of that count
-    alone uses, and each output has a leading axis over the counts.
+    enters the prediction: only the setting it starts from. With a tuple of configurations
+    each recursion runs in the same program, with the numbers a program of that
+    configuration alone gives, and each output has a leading axis over the configurations.
     """
-    eq_cfg, sel_cfg = cfg
+    eq_cfgs, sel_cfg = cfg
     dtype = jnp.float64 if sel_cfg.precision == "float64" else jnp.float32
     truth, reference, (k_real, _, k_gens) = seed_setting(key, params, sel_cfg, dtype, silo)
     if sel_cfg.start == "truth":
@@ -235,12 +229,10 @@ def equivalent_kernel(key: Key, params, cfg: tuple, silo=0) -> tuple[None, dict]
         return deterministic_equivalent(k_eq, mean0, cov0, reference, precision, cfg,
                                         ridge=params.ridge)
 
-    if eq_cfg.group_counts:
-        outs = [recursion(eq_cfg._replace(groups=g, group_counts=()))
-                for g in eq_cfg.group_counts]
-        out = jax.tree.map(lambda *a: jnp.stack(a), *outs)
+    if isinstance(eq_cfgs, EquivalentConfig):
+        out = recursion(eq_cfgs)
     else:
-        out = recursion(eq_cfg)
+        out = jax.tree.map(lambda *a: jnp.stack(a), *(recursion(c) for c in eq_cfgs))
     return None, {"ratio": out["trace"] / jnp.trace(truth.cov), "trace": out["trace"]}
 
 
@@ -271,8 +263,8 @@ def equivalent_curves(key: Key, params, sel_cfg, *, n: int, alpha: float, seeds:
     Returns ``({groups: {"ratio", "trace"}: (seeds, generations + 1) arrays}, timing)`` with
     ``timing`` the ``compile_s`` and ``run_s`` of the run. Gaussian generators only (its kept
     moments are a Gaussian Monte Carlo). The counts are recursions of one compiled program
-    (``group_counts``), with the numbers of one program per count, compiled once instead of
-    once per count (docs/speed.md)."""
+    (a tuple of configurations, :func:`equivalent_kernel`), with the numbers of one program
+    per count, compiled once instead of once per count (docs/speed.md)."""
     import numpy as np
 
     from collapse_jax.engine import batch
@@ -281,15 +273,15 @@ def equivalent_curves(key: Key, params, sel_cfg, *, n: int, alpha: float, seeds:
         raise InvalidInput(f"equivalent_curves: the deterministic equivalent draws Gaussian "
                            f"candidates (got family={sel_cfg.family!r}); allowed 'gaussian'")
 
-    eq_cfg = equivalent_config(
+    eq_cfgs = tuple(equivalent_config(
         dim=sel_cfg.dim, n=n, alpha=alpha, generations=sel_cfg.generations,
         paradigm=sel_cfg.paradigm if paradigm is None else paradigm, metric=sel_cfg.metric,
-        groups=max(GROUPS), group_counts=GROUPS,
-        start_count=0 if sel_cfg.start == "truth" else n,
+        groups=g, start_count=0 if sel_cfg.start == "truth" else n,
         sample_precision=sel_cfg.sample_precision, estimator=sel_cfg.estimator)
+        for g in GROUPS)
     red = batch.SeedSummary(lambda out, start: {k: np.asarray(v)[:, 0]
                                                  for k, v in out[1].items()})
-    tm = batch.stream(equivalent_kernel, key, params, (eq_cfg, sel_cfg), seeds=seeds,
+    tm = batch.stream(equivalent_kernel, key, params, (eq_cfgs, sel_cfg), seeds=seeds,
                       reduce=red, chunk_size=chunk_size, options=options)
     joint = red.kept()  # {"ratio", "trace"}: (seeds, len(GROUPS), generations + 1)
     curves = {g: {k: v[:, i] for k, v in joint.items()} for i, g in enumerate(GROUPS)}
