@@ -37,15 +37,12 @@ import numpy as np
 from collapse_jax.classic import theory as theory_classic
 from collapse_jax.classic.kernel import TRUTHS, refit_config, refit_kernel, refit_params
 from collapse_jax.core import stats
-from collapse_jax.core._lazy import lazy
 from collapse_jax.engine import batch
 from collapse_jax.verdict import bounds
 from collapse_jax.verdict.claim import Claim, with_seeds
 from collapse_jax.verdict.cli import Progress, apply_quick, base_parser, check_flags, run_check
 from collapse_jax.verdict.errors import CheckError
 from collapse_jax.verdict.outputs import save_figure
-
-_st = lazy("scipy.stats")
 
 NAME = "gaussian_refit"
 DEFAULTS = {"seeds": 20000, "generations": 100}
@@ -127,7 +124,7 @@ def _host_metrics(metrics, final, a):
     for c in (2, 3):
         for suffix in ("", "_coord0"):
             out[f"tail{c}{suffix}"] = with_origin(metrics[f"tail{c}{suffix}"],
-                                                  2.0 * _st.norm.sf(c))
+                                                  2.0 * stats.norm_sf(c))
     nan = np.full((trace.shape[0], 1), np.nan)
     out["trace_factor"] = np.concatenate([nan, trace[:, 1:] / trace[:, :-1]], axis=1)
     step = with_origin(metrics["step_sq"], np.nan)
@@ -277,7 +274,7 @@ def body(a):
         for j, c in enumerate(TAIL_SIGMAS):
             pred9 = float(tails[j])
             m9, ci9 = stats.mean_ci(r[f"tail{c}"][:, T], level)
-            orig = 2.0 * _st.norm.sf(c)
+            orig = 2.0 * stats.norm_sf(c)
             claims.append(Claim(
                 f"9{tag}{c}", f"{e}: E mass of N_t beyond the original mu* +- {c} sigma* at "
                 f"t = {T} = exact law (original {orig:.4g})",
@@ -287,16 +284,16 @@ def body(a):
                      "past the original quantiles"))
         # 10. tails vanish first (typical run).
         m3t, m2t = r["tail3_coord0"][:, t_tail], r["tail2_coord0"][:, t_tail]
-        lr = (np.log(np.maximum(m3t, 1e-300) / (2 * _st.norm.sf(3)))
-              - np.log(np.maximum(m2t, 1e-300) / (2 * _st.norm.sf(2))))
+        lr = (np.log(np.maximum(m3t, 1e-300) / (2 * stats.norm_sf(3)))
+              - np.log(np.maximum(m2t, 1e-300) / (2 * stats.norm_sf(2))))
         med, ci10 = stats.median_ci(lr, level)
         claims.append(Claim(
             f"10{tag}", f"{e}: tails vanish first: median over seeds of log(m3_t/m3*) - "
             f"log(m2_t/m2*) < 0 at t = {t_tail} (the 3-sigma tail is lost faster than the "
             "2-sigma tail)" + ("; coordinate 0's marginal" if a.dim > 1 else ""),
             0.0, med, ci10, max_half_width=1.0, relation="below",
-            note=f"median m3_t/m3* = {np.median(m3t) / (2 * _st.norm.sf(3)):.3g}, "
-                 f"m2_t/m2* = {np.median(m2t) / (2 * _st.norm.sf(2)):.3g}, "
+            note=f"median m3_t/m3* = {np.median(m3t) / (2 * stats.norm_sf(3)):.3g}, "
+                 f"m2_t/m2* = {np.median(m2t) / (2 * stats.norm_sf(2)):.3g}, "
                  f"variance {np.median(r['trace_rel'][:, t_tail]):.3g}"))
     progress.step("statistics")
 

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from collapse_jax.core import stats as _dist
 from collapse_jax.core._lazy import lazy
 from collapse_jax.core._types import (
     Float,
@@ -35,7 +36,6 @@ from collapse_jax.core._types import (
 from collapse_jax.core._validate import InvalidInput
 
 special = lazy("scipy.special")
-stats = lazy("scipy.stats")
 _signal = lazy("scipy.signal")
 
 ESTIMATORS = ("mle", "unbiased")
@@ -191,12 +191,12 @@ def refit_tail_mass(n: RealScalar, t: RealInput, c: RealInput, estimator: str = 
     cdiv = _divisor(n, estimator)
     k = n - 1.0
     # log X on a lattice of spacing `step`, masses from CDF differences.
-    lo_x = math.log(stats.chi2.ppf(1e-16, k) / cdiv)
-    hi_x = math.log(stats.chi2.isf(1e-16, k) / cdiv)
+    lo_x = math.log(_dist.chi2_ppf(1e-16, k) / cdiv)
+    hi_x = math.log(_dist.chi2_isf(1e-16, k) / cdiv)
     ix0 = math.floor(lo_x / step)
     nx = math.ceil(hi_x / step) - ix0 + 1
     edges = (ix0 + np.arange(nx + 1) - 0.5) * step
-    px = np.diff(stats.chi2.cdf(cdiv * np.exp(edges), k))
+    px = np.diff(_dist.chi2_cdf(cdiv * np.exp(edges), k))
     px /= px.sum()
     # log Y lives in [log(1/n), 60]; lattice index j <-> value (jy0 + j) step.
     jy0 = math.floor(math.log(1.0 / n) / step)
@@ -204,8 +204,8 @@ def refit_tail_mass(n: RealScalar, t: RealInput, c: RealInput, estimator: str = 
     grid = (jy0 + np.arange(ny)) * step
     py = np.zeros(ny)
     py[-jy0] = 1.0  # log Y_0 = 0
-    tail = 2.0 * stats.norm.sf(cs[None, :] / np.sqrt(np.exp(grid))[:, None])  # (ny, C)
-    out = {0: 2.0 * stats.norm.sf(cs)}
+    tail = 2.0 * _dist.norm_sf(cs[None, :] / np.sqrt(np.exp(grid))[:, None])  # (ny, C)
+    out = {0: 2.0 * _dist.norm_sf(cs)}
     for i in range(1, int(ts.max()) + 1):
         conv = np.maximum(_signal.fftconvolve(py, px), 0.0)
         vals = (jy0 + ix0 + np.arange(conv.size)) * step  # log(X Y)

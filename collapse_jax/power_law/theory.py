@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from collapse_jax.core import stats as _dist
 from collapse_jax.core._lazy import lazy
 from collapse_jax.core._types import (
     ArrayLike,
@@ -27,7 +28,6 @@ from collapse_jax.core.stats import loglog_window_slope as loglog_window_slope
 integrate = lazy("scipy.integrate")
 optimize = lazy("scipy.optimize")
 special = lazy("scipy.special")
-stats = lazy("scipy.stats")
 
 
 def psi_closed_form(alpha: RealInput, dim: IntScalar) -> FloatArray:
@@ -39,8 +39,8 @@ def psi_closed_form(alpha: RealInput, dim: IntScalar) -> FloatArray:
     ``c = Phi^{-1}((1 + alpha) / 2)``. ``alpha = 1`` (no selection) gives 0.
     """
     alpha = np.asarray(alpha, dtype=float)
-    q = stats.chi2.ppf(alpha, dim)
-    b = np.where(alpha >= 1.0, 1.0, stats.chi2.cdf(q, dim + 2) / alpha)
+    q = _dist.chi2_ppf(alpha, dim)
+    b = np.where(alpha >= 1.0, 1.0, _dist.chi2_cdf(q, dim + 2) / alpha)
     return 1.0 - b
 
 
@@ -57,7 +57,7 @@ def replace_select_factor(alpha: RealInput, dim: IntScalar, n: RealScalar, estim
 def _truncated_variance(lo: RealArray, hi: RealArray) -> FloatArray:
     """Variance of N(0, 1) truncated to ``[lo, hi]``."""
     mass = special.ndtr(hi) - special.ndtr(lo)
-    pl, ph = stats.norm.pdf(lo), stats.norm.pdf(hi)
+    pl, ph = _dist.norm_pdf(lo), _dist.norm_pdf(hi)
     mean = (pl - ph) / mass
     return 1.0 + (lo * pl - hi * ph) / mass - mean**2
 
@@ -68,7 +68,7 @@ def _window_half_width_np(c: RealArray, mass: RealArray, iterations: int = 60) -
     h = np.maximum(special.ndtri(0.5 * (1.0 + mass)), 1e-12)
     for _ in range(iterations):
         f = special.ndtr(c + h) - special.ndtr(c - h) - mass
-        fp = stats.norm.pdf(c + h) + stats.norm.pdf(c - h)
+        fp = _dist.norm_pdf(c + h) + _dist.norm_pdf(c - h)
         h = np.maximum(h - f / fp, 0.5 * h)
     return h
 
@@ -88,8 +88,8 @@ def replace_select_factor_exact(alpha: RealScalar, n: IntScalar, nodes: int = 64
     n_cand = int(round(n / alpha))
     x, w = np.polynomial.legendre.leggauss(nodes)
     q, wq = 0.5 * (x + 1.0), 0.5 * w
-    u = stats.beta(n + 1, n_cand - n).ppf(q)[:, None]
-    c = -stats.t(n - 1).ppf(q)[None, :] / np.sqrt(n - 1.0)
+    u = _dist.beta_ppf(q, n + 1, n_cand - n)[:, None]
+    c = -_dist.t_ppf(q, n - 1)[None, :] / np.sqrt(n - 1.0)
     h = _window_half_width_np(c, u)
     v = _truncated_variance(-np.abs(c) - h, -np.abs(c) + h)
     return float((n - 1.0) / n * (wq[:, None] * wq[None, :] * v).sum())
@@ -166,15 +166,15 @@ def _radial_sq_laws(dim: int, family: str):
     chi2_d`` and ``E[chi2_d; chi2_d <= s] = d F_{chi2_{d+2}}(s)``. Symmetric multivariate
     Laplace: ``R^2 = W chi2_d`` with ``W ~ Exp(1)``, one integral over ``W`` each."""
     if family == "gaussian":
-        return (lambda s: stats.chi2.cdf(s, dim),
-                lambda s: dim * stats.chi2.cdf(s, dim + 2))
+        return (lambda s: _dist.chi2_cdf(s, dim),
+                lambda s: dim * _dist.chi2_cdf(s, dim + 2))
 
     def mix(f):
         return integrate.quad(lambda w: f(w) * np.exp(-w), 0.0, np.inf, limit=400,
                               epsabs=1e-14, epsrel=1e-12)[0]
 
-    return (lambda s: mix(lambda w: stats.chi2.cdf(s / w, dim)),
-            lambda s: mix(lambda w: w * dim * stats.chi2.cdf(s / w, dim + 2)))
+    return (lambda s: mix(lambda w: _dist.chi2_cdf(s / w, dim)),
+            lambda s: mix(lambda w: w * dim * _dist.chi2_cdf(s / w, dim + 2)))
 
 
 def psi_mad_laplace(alpha: RealScalar) -> float:

@@ -18,11 +18,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from collapse_jax.core import linalg, mixture, transport
-from collapse_jax.core._lazy import lazy
+from collapse_jax.core import linalg, mixture, stats, transport
 from collapse_jax.core._types import Array, Points
-
-_st = lazy("scipy.stats")
 
 
 class MetricSettings(NamedTuple):
@@ -41,7 +38,7 @@ def mode_mass_ratio(x: Points, truth: mixture.Mixture, w: Array | None = None) -
     """Fraction of ``x`` in each mode's 99% ellipsoid over the truth's mass there, ``(M,)``;
     with row weights ``w`` (zeros: padding), the weighted fraction."""
     d = x.shape[1]
-    q = float(_st.chi2.ppf(0.99, d))
+    q = float(stats.chi2_ppf(0.99, d))
     prec = jax.vmap(linalg.spd_inv)(truth.covs)
     diff = x[None, :, :] - truth.means[:, None, :]
     m2 = jnp.einsum("mni,mij,mnj->mn", diff, prec, diff)

@@ -209,3 +209,41 @@ def test_stats_is_generic_and_imports_no_family_theory():
             "sorted(m for m in sys.modules if m.startswith('collapse_jax'))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+def _dist_cases():
+    """(helper, its scipy.stats twin, arguments): random points plus the edges of each
+    argument's range (0, 1, infinities, out of range, NaN)."""
+    rng = np.random.default_rng(7)
+    p = np.concatenate([rng.uniform(size=2000), [0.0, 1.0, 1e-16, 1 - 1e-16, -0.1, 1.1, np.nan]])
+    x = np.concatenate([rng.normal(scale=5.0, size=2000), [0.0, -np.inf, np.inf, 40.0, -40.0,
+                                                            np.nan, 1e-300]])
+    pos = np.abs(x) * 3
+    df = np.resize(rng.uniform(0.5, 60.0, size=97), p.size)
+    a = np.resize(rng.uniform(1e-3, 400.0, 89), p.size)
+    b = np.resize(rng.uniform(1e-3, 4000.0, 83), p.size)
+    return [
+        (stats.norm_ppf, st.norm.ppf, (p,)),
+        (stats.norm_cdf, st.norm.cdf, (x,)),
+        (stats.norm_sf, st.norm.sf, (x,)),
+        (stats.norm_pdf, st.norm.pdf, (x,)),
+        (stats.t_ppf, st.t.ppf, (p, df)),
+        (stats.chi2_cdf, st.chi2.cdf, (pos, df)),
+        (stats.chi2_ppf, st.chi2.ppf, (p, df)),
+        (stats.chi2_isf, st.chi2.isf, (p, df)),
+        (stats.beta_ppf, st.beta.ppf, (p, a, b)),
+    ]
+
+
+@pytest.mark.parametrize("helper,twin,args", _dist_cases(),
+                         ids=lambda v: getattr(v, "__name__", ""))
+def test_distribution_helpers_equal_scipy_stats_to_the_last_digit(helper, twin, args):
+    """The checks' statistics use these helpers instead of importing scipy.stats (0.5 s):
+    they must give scipy.stats' numbers exactly, NaN where it gives NaN, and a negative
+    control (the quantile one ulp off) must be told apart."""
+    mine, ref = np.asarray(helper(*args), float), np.asarray(twin(*args), float)
+    np.testing.assert_array_equal(mine, ref)
+    assert np.isfinite(ref).sum() > 1000
+    off = np.nextafter(ref, np.inf)
+    fin = np.isfinite(ref)
+    assert not np.array_equal(mine[fin], off[fin])
