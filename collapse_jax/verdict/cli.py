@@ -92,7 +92,9 @@ def environment() -> dict:
                      "numpy": np.__version__, "ott-jax": ott_version,
                      "python": platform.python_version()},
         "device": {"platform": dev[0].platform, "kind": dev[0].device_kind, "count": len(dev),
-                   "processes": jax.process_count(), "machine": platform.machine()},
+                   "processes": jax.process_count(), "machine": platform.machine(),
+                   # float32 matrix products: "highest" inside a check (engine.batch.float64)
+                   "matmul_precision": jax.config.jax_default_matmul_precision or "default"},
     }
 
 

@@ -63,3 +63,35 @@ def test_bad_flags_exit_2():
     with pytest.raises(SystemExit) as e:
         acc.main(["--budget-s", "0"])
     assert e.value.code == 2
+
+
+def test_yi_mnist_flags_spell_out_the_preset():
+    """The stage's spelled-out flags (for a file too small for the preset's verifier set) are
+    the preset's sizes, so that the retried run times the same configuration."""
+    from collapse_jax.vae import check
+
+    acc = _module()
+    a = check.build_parser().parse_args(acc.YI_MNIST_FLAGS)
+    for k, v in check.YI_MNIST.items():
+        assert getattr(a, k) == v, (k, getattr(a, k), v)
+    defaults = check.build_parser().parse_args([])
+    assert (a.likelihood, a.verifier_kind) == (defaults.likelihood, defaults.verifier_kind) \
+        == ("bernoulli", "discriminator")
+
+
+def test_yi_mnist_retry_answers_two_refusals_only():
+    acc = _module()
+    preset = ["proofs_checks.vae_verification", "--data", "m", "--preset", "yi-mnist"]
+    # a real pool smaller than the preset's verifier set: the preset spelled out, verifier
+    # capped at the pool, and the difference said
+    args, why = acc.yi_mnist_retry(preset, "error: --strong-size=8400 is invalid: allowed at "
+                                           "most the real pool size 8000")
+    assert "--preset" not in args and args[args.index("--strong-size") + 1] == "8000"
+    assert args[args.index("--n-keep") + 1] == "30000" and "8000" in why
+    # a memory refusal: the chunk size it names, once
+    err = "stream: seeds=24 needs an estimated 37.1 GB ...; use --chunk-size 10 (chunk_size=10)"
+    args2, why2 = acc.yi_mnist_retry(args, err)
+    assert args2[args2.index("--chunk-size") + 1] == "10" and "chunks of 10" in why2
+    assert acc.yi_mnist_retry(args2, err) is None
+    # negative control: any other refusal ends the stage
+    assert acc.yi_mnist_retry(preset, "error: --data='m' is invalid: no such file") is None

@@ -204,3 +204,16 @@ def test_cpu_chunk_size_splits_seeds_evenly_per_device(monkeypatch):
             batch.cpu_chunk_size(*bad)
     monkeypatch.setattr(batch.jax, "default_backend", lambda: "gpu")
     assert batch.cpu_chunk_size(opts, 1000, 32) is None    # accelerators: automatic chunk
+
+
+def test_float64_context_sets_full_float32_matmuls_and_restores():
+    """Inside a check, float32 products run at "highest" (JAX's default on NVIDIA GPUs is
+    TF32, which made the proxy check's Sinkhorn divergences NaN on an H200); the session's
+    settings come back on exit, and a precision the user chose is kept."""
+    before = (jax.config.jax_enable_x64, jax.config.jax_default_matmul_precision)
+    with batch.float64():
+        assert jax.config.jax_enable_x64
+        assert jax.config.jax_default_matmul_precision == "highest"
+    assert (jax.config.jax_enable_x64, jax.config.jax_default_matmul_precision) == before
+    with jax.default_matmul_precision("tensorfloat32"), batch.float64():
+        assert jax.config.jax_default_matmul_precision == "tensorfloat32"
