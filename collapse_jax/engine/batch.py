@@ -380,6 +380,7 @@ class _Program:
         self.params = params
         self.compiled = None
         self.compile_s = 0.0
+        self._traced = None  # set by out_size, used by prepare
 
     def keys(self, start):
         keys = seed_keys(self.key, self.chunk, start)
@@ -395,23 +396,37 @@ class _Program:
                                         sharding=NamedSharding(self.mesh, PartitionSpec("seeds")))
         return spec
 
+    def _sig(self):
+        """Key of this program in :data:`_COMPILED`."""
+        return (self.fn, tuple(sorted(self.static.items(), key=lambda kv: kv[0])),
+                self.chunk, None if self.mesh is None else self.mesh.devices.size,
+                jax.tree.structure(self.params),
+                tuple((np.shape(x), jnp.result_type(x)) for x in jax.tree.leaves(self.params)))
+
+    def _trace(self):
+        return self.fn.trace(keys=self.key_spec(), params=self.params, **self.static)
+
     def out_size(self) -> int:
-        """Bytes of one chunk's outputs, from the traced shapes (nothing is compiled)."""
-        return _tree_bytes(jax.eval_shape(
-            lambda k: self.fn(keys=k, params=self.params, **self.static), self.key_spec()))
+        """Bytes of one chunk's outputs, from the traced shapes (nothing is compiled). The
+        trace is kept for :meth:`prepare`, which would otherwise trace the kernel again (about
+        a second for each of the power-law check's programs), and skipped for a program
+        compiled earlier in this process."""
+        cached = _COMPILED.get(self._sig())
+        if cached is not None:
+            return cached[1]
+        self._traced = self._trace()
+        return _tree_bytes(self._traced.out_info)
 
     def prepare(self, name: str, n_chunks: int, seeds: int, keep_all: bool) -> int:
         """Trace and compile from shapes alone; before compiling, refuse a run whose kept
         outputs alone cannot fit. Returns the bytes of one chunk's program (arguments,
         outputs and temporaries), which the caller checks with the kept outputs."""
-        sig = (self.fn, tuple(sorted(self.static.items(), key=lambda kv: kv[0])),
-               self.chunk, None if self.mesh is None else self.mesh.devices.size,
-               jax.tree.structure(self.params),
-               tuple((np.shape(x), jnp.result_type(x)) for x in jax.tree.leaves(self.params)))
+        sig = self._sig()
         cached = _COMPILED.get(sig)
         if cached is None:
             t0 = time.perf_counter()
-            traced = self.fn.trace(keys=self.key_spec(), params=self.params, **self.static)
+            traced = self._traced if self._traced is not None else self._trace()
+            self._traced = None  # the compiled program replaces it
             out_bytes = _tree_bytes(traced.out_info)
             # The kept outputs alone must fit before compiling (cheap: shapes only).
             check_memory(name, kept=out_bytes * ((n_chunks - 1) if keep_all else 0),
@@ -448,14 +463,19 @@ def _drive(name, fn, kernel, key, params, cfg, seeds, silos, chunk_size, devices
     # A streamed chunk's outputs are also copied and reduced on the host: count them twice
     # more against the target (a kept run's outputs are counted by check_memory instead).
     host = 0 if keep_all else 2
+    probe = None
     if target is not None and chunk > devices:
         # The outputs alone (from the traced shapes, before compiling) already exceed the
         # target: start from a chunk whose outputs fit, so that one compile usually suffices.
-        out_bytes = _Program(fn, kernel, key, params, cfg, silos, chunk, devices).out_size()
+        probe = _Program(fn, kernel, key, params, cfg, silos, chunk, devices)
+        out_bytes = probe.out_size()
         if (1 + host) * out_bytes > target:
             chunk = max(devices,
                         int(chunk * target / ((1 + host) * out_bytes)) // devices * devices)
-    prog = _Program(fn, kernel, key, params, cfg, silos, chunk, devices)
+            probe = None
+    # the probe's trace serves the program of the same chunk (no second trace)
+    prog = probe if probe is not None and probe.chunk == chunk else \
+        _Program(fn, kernel, key, params, cfg, silos, chunk, devices)
     run_s = 0.0
     parts = _chunks(seeds, chunk)
     per_chunk = prog.prepare(name, len(parts), seeds, keep_all)
