@@ -626,8 +626,12 @@ def body(a):
                          "its rarest class)")
     n_train = split.train.y.shape[0]
     if a.strong_size > n_train:
+        preset = (f" (--preset yi-mnist sets the authors' {YI_MNIST['strong_size']}: give a "
+                  "larger MNIST file, or the preset's sizes by hand with a smaller "
+                  "--strong-size, as benchmarks/accelerator.py's vae_yi_mnist stage does)"
+                  if a.preset else "")
         raise CheckError(f"--strong-size={a.strong_size} is invalid: allowed at most the real "
-                         f"pool size {n_train}")
+                         f"pool size {n_train}{preset}")
     rng = np.random.default_rng(a.key)
     level = a.plan.level
     boot = dict(rng=rng, resamples=a.bootstrap, level=level)

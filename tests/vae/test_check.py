@@ -164,6 +164,20 @@ def test_yi_mnist_preset_fixes_the_authors_sizes_and_needs_data(capsys):
     assert "--n-keep=500 is invalid: allowed not given" in capsys.readouterr().err
 
 
+def test_yi_mnist_preset_on_a_small_file_says_what_to_do(tmp_path, capsys):
+    """A file whose real pool is below the preset's verifier set (the 10000-image MNIST test
+    file keeps 8000) is refused before anything trains, naming the way out; the line keeps
+    the form benchmarks/accelerator.py's retry reads."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "small.npz"
+    np.savez(path, x=rng.integers(0, 256, (1000, 28, 28), dtype=np.uint8),
+             y=np.repeat(np.arange(10), 100))
+    assert check.main(["--preset", "yi-mnist", "--data", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "--strong-size=8400 is invalid: allowed at most the real pool size 700" in err
+    assert "--preset yi-mnist sets the authors' 8400" in err and len(err.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize(("slope", "verdict_5a", "verdict_5b"), [
     (0.1, True, True),     # the gain rises 0.1 per doubling and is +0.5 at ratio 32
     (-0.1, False, False),  # negative control: it falls, ending at -0.5
