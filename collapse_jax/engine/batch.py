@@ -408,9 +408,9 @@ class _Program:
 
     def out_size(self) -> int:
         """Bytes of one chunk's outputs, from the traced shapes (nothing is compiled). The
-        trace is kept for :meth:`prepare`, which would otherwise trace the kernel again (about
-        a second for each of the power-law check's programs), and skipped for a program
-        compiled earlier in this process."""
+        trace is kept for :meth:`prepare` (JAX's own trace cache already made a second trace
+        cheap: this saved tenths of a second in the power-law check, docs/reporting.md), and
+        skipped for a program compiled earlier in this process."""
         cached = _COMPILED.get(self._sig())
         if cached is not None:
             return cached[1]
