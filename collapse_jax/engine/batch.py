@@ -473,8 +473,8 @@ def _drive(name, fn, kernel, key, params, cfg, seeds, silos, chunk_size, devices
             chunk = max(devices,
                         int(chunk * target / ((1 + host) * out_bytes)) // devices * devices)
             probe = None
-    # the probe's trace serves the program of the same chunk (no second trace)
-    prog = probe if probe is not None and probe.chunk == chunk else \
+    # the probe (kept only where the chunk stayed) serves as the program: no second trace
+    prog = probe if probe is not None else \
         _Program(fn, kernel, key, params, cfg, silos, chunk, devices)
     run_s = 0.0
     parts = _chunks(seeds, chunk)
