@@ -72,6 +72,8 @@ QUICK = {"seeds": 24, "generations": 8, "steps": 500, "n_keep": 300, "n_eval": 5
 VERIFIERS = ("none", "strong", "weak")
 #: collapse_jax.vae.kernel.VERIFIER_KINDS, spelled out so that --help imports no JAX (tested)
 VERIFIER_KINDS = ("discriminator", "classifier")
+#: collapse_jax.core.nets.cvae.ARCHS, spelled out likewise (tested)
+ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
 PARADIGMS = ("replace", "accumulate")
 SETTLE_BAND = 0.1  # settled: within 10% of the largest excursion from the final level, for good
@@ -116,9 +118,10 @@ def differences(a, data) -> list[str]:
                 f"-> {a.n_keep * a.keep_growth / a.n_real:.3g} x the real set)")
     out.append(f"kept synthetic images per round: {kept} against 30000 growing linearly "
                "to 1M (60 -> 2000 x the real set)")
-    out.append(f"generator: MLP CVAE, latent {a.latent}, {a.steps} Adam steps of batch "
-               f"{a.batch} per round against a convolutional CVAE, latent 20, 200 epochs "
-               "with patience 5")
+    gen = "convolutional CVAE (theirs)" if a.arch == "conv" else "MLP CVAE"
+    theirs = "" if a.arch == "conv" else "a convolutional CVAE, "
+    out.append(f"generator: {gen}, latent {a.latent}, {a.steps} Adam steps of batch "
+               f"{a.batch} per round against {theirs}latent 20, 200 epochs with patience 5")
     if a.likelihood != "bernoulli":
         out.append("likelihood: Gaussian decoder, the synthetic training images are decoder "
                    "means (theirs: a Bernoulli decoder whose samples are the training images)")
@@ -164,6 +167,12 @@ def build_parser():
                    help="data of round k: kept samples of round k-1 (replace) or real + all "
                         "kept so far (accumulate); claim 1 always uses replace (replace)")
     p.add_argument("--latent", type=int, default=8, help="CVAE latent dimension (8)")
+    p.add_argument("--arch", default="mlp", choices=ARCHS,
+                   help="the generator CVAE (mlp): one hidden layer of 128 units, or Yi et "
+                        "al.'s convolutional CVAE (two 4x4 stride-2 convolutions of 32 and 64 "
+                        "channels each way; square images whose side is a multiple of 4: the "
+                        "8x8 digits, or MNIST with --downsample 1). The discriminator's "
+                        "generator of fakes has the same architecture")
     p.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate (5e-3)")
     p.add_argument("--batch", type=int, default=64, help="minibatch size (64)")
     p.add_argument("--steps", type=int, default=None,
@@ -178,6 +187,9 @@ def build_parser():
     p.add_argument("--data", metavar="PATH", default=None,
                    help="local MNIST file (.npz, IDX images file or folder); default: the "
                         "scikit-learn digits. Never downloads")
+    p.add_argument("--downsample", type=int, default=None,
+                   help="with --data: mean-pool MNIST's 28x28 images by this factor (2: "
+                        "14x14; 1: the authors' 28x28, needed by --arch conv; a divisor of 28)")
     p.add_argument("--n-real", type=int, default=200,
                    help="real images of round 0, a multiple of 10 (200)")
     p.add_argument("--n-keep", type=int, default=None,
@@ -290,7 +302,18 @@ def _validate(a):
         bounds.count("--bootstrap", a.bootstrap),
         ("--key", a.key, a.key >= 0, ">= 0"),
     ]
+    if a.downsample is not None:
+        checks.append(("--downsample", a.downsample, a.data is not None
+                       and 1 <= a.downsample <= 28 and 28 % a.downsample == 0,
+                       "a divisor of 28 (1, 2, 4, 7, 14, 28), with --data (the 8x8 digits are "
+                       "not pooled)"))
     check_flags(checks)
+    a.downsample = 2 if a.downsample is None else a.downsample
+    if a.arch == "conv" and a.data is not None and (28 // a.downsample) % 4:
+        raise CheckError(f"--arch=conv is invalid with --downsample {a.downsample} "
+                         f"({28 // a.downsample}x{28 // a.downsample} images): allowed images "
+                         "whose side is a multiple of 4 (--downsample 1: 28x28, as the "
+                         "authors; or 7: 4x4)")
     a.ratio_list = _parse_ratios(a.ratios, a.n_real)
 
 
@@ -319,7 +342,7 @@ def _load(a):
     if a.data is None:
         return data.load_digits(), None
     try:
-        full = data.load_mnist(a.data)
+        full = data.load_mnist(a.data, pool=a.downsample)
     except ValueError as e:
         raise CheckError(f"--data={a.data!r} is invalid: {str(e).split(': ', 1)[-1]}") from None
     # A stratified subset keeps the in-kernel ranking of the real pool cheap on a CPU.
@@ -652,7 +675,8 @@ def body(a):
                                  lr=a.lr, batch=a.batch, n_real=a.n_real, n_keep=n_keep,
                                  keep_min=a.keep, n_eval=a.n_eval, verifier_max=a.strong_size,
                                  accumulate=accumulate, verifier_kind=a.verifier_kind,
-                                 binary=a.likelihood == "bernoulli", growth=growth)
+                                 binary=a.likelihood == "bernoulli", growth=growth,
+                                 arch=a.arch)
 
     cfg = make_cfg(a.rounds, a.n_keep, a.paradigm == "accumulate", a.keep_growth)
     real = nr.real_set(split, feature_net, cfg)

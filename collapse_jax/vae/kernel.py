@@ -58,7 +58,7 @@ from collapse_jax.core.nets.classifier import (  # feature_network: used as nr.f
     feature_network,  # noqa: F401
     log_confidence,
 )
-from collapse_jax.core.nets.cvae import CVAE, generate, neg_elbo
+from collapse_jax.core.nets.cvae import ARCHS, cvae_like, generate, neg_elbo
 from collapse_jax.core.nets.data import CLASSES, Split
 from collapse_jax.core.nets.init import reinit
 from collapse_jax.core.nets.train import TrainConfig, fit, train_config
@@ -98,6 +98,7 @@ class RetrainConfig(NamedTuple):
     binary: bool
     growth: float
     n_keep_first_c: int
+    arch: str
 
 
 class RealSet(NamedTuple):
@@ -156,7 +157,7 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
                    accumulate: bool = False, k_nn: int = 3, grid: int = 6,
                    precision: str = "float64", classes: int = CLASSES,
                    verifier_kind: str = "classifier", binary: bool = False,
-                   growth: float = 1.0) -> RetrainConfig:
+                   growth: float = 1.0, arch: str = "mlp") -> RetrainConfig:
     """Validated :class:`RetrainConfig`.
 
     ``n_real``, ``n_keep`` and ``n_eval`` are totals over the classes and must be multiples of
@@ -169,6 +170,10 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
     grows the kept set linearly over the rounds, as Yi et al. grow theirs (30000 -> 1M over 20
     rounds, ``growth = 33.3``): round ``k = 1..T`` keeps ``n_keep (1 + (growth - 1)(k - 1) /
     (T - 1))`` images (per class rounded); the buffers are sized for the last round's.
+    ``arch``: the generator's architecture (:data:`~collapse_jax.core.nets.cvae.ARCHS`): the
+    one-hidden-layer MLP CVAE of ``hidden`` units, or Yi et al.'s convolutional CVAE
+    (:class:`~collapse_jax.core.nets.cvae.ConvCVAE`: ``dim`` a square image whose side is a
+    multiple of 4, e.g. 8x8 digits or 28x28 MNIST).
     """
     fn = "retrain_config"
     dim = check_int(fn, "dim", dim, 1)
@@ -188,6 +193,11 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
     check_precision(fn, precision)
     check_choice(fn, "verifier_kind", verifier_kind, VERIFIER_KINDS)
     growth = check_float(fn, "growth", growth, 1.0, 1e4)
+    check_choice(fn, "arch", arch, ARCHS)
+    side = int(round(math.sqrt(dim)))
+    if arch == "conv" and (side * side != dim or side % 4):
+        raise InvalidInput(f"{fn}: arch='conv' is out of range for dim={dim}; allowed with "
+                           "square images whose side is a multiple of 4 (8x8, 28x28)")
     n_keep_first_c = n_keep // classes
     n_keep_c = int(round(n_keep_first_c * growth))  # the last round's: the buffers' size
     if classes * n_keep_c > (2**31 - 1) // max(dim, 1):
@@ -205,7 +215,7 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
         check_int(fn, "verifier_hidden", verifier_hidden, 1),
         check_int(fn, "verifier_features", verifier_features, 1),
         n_real // classes, n_keep_c, candidates_c, n_eval // classes, pool, verifier_max,
-        k_nn, grid, precision, verifier_kind, bool(binary), growth, n_keep_first_c)
+        k_nn, grid, precision, verifier_kind, bool(binary), growth, n_keep_first_c, arch)
 
 
 def _dtype(cfg):
@@ -373,8 +383,7 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
     real_x, real_y = r.train_x[order], r.train_y[order]
     v_order = balanced_order(k_ver_real, r.train_y, C)
     v_order = v_order[: min(cfg.verifier_max, v_order.shape[0])]
-    vae_like = eqx.filter_eval_shape(CVAE, cfg.dim, cfg.latent, cfg.hidden, C, cfg.noise,
-                                     key=k_ver_init)
+    vae_like = cvae_like(cfg.arch, cfg.dim, cfg.latent, cfg.hidden, C, cfg.noise, k_ver_init)
     _, verifier_acc, vscore = _verifier(k_ver_init, k_ver_fit, r, v_order, vae_like,
                                         params.verifier_size.astype(jnp.int32), cfg)
     real_accept = jnp.mean(vscore(r.test_x, r.test_y) >= jnp.log(0.5))

@@ -95,3 +95,20 @@ def test_yi_mnist_retry_answers_two_refusals_only():
     assert acc.yi_mnist_retry(args2, err) is None
     # negative control: any other refusal ends the stage
     assert acc.yi_mnist_retry(preset, "error: --data='m' is invalid: no such file") is None
+
+
+def test_yi_mnist_conv_stage_flags_pass_the_checks_validation(tmp_path, capsys):
+    """The conv stage's flags (28x28 on a GPU, 4x4 in the CPU rehearsal) are accepted with the
+    preset's sizes: the run gets as far as reading the data file (absent here)."""
+    from collapse_jax.vae import check
+
+    acc = _module()
+    assert "vae_yi_mnist_conv" in acc.STAGES
+    for extra in (acc.YI_MNIST_CONV, acc.YI_MNIST_CONV_QUICK):
+        argv = ["--data", str(tmp_path / "absent.npz"), *acc.YI_MNIST_FLAGS, *extra]
+        assert check.main(argv) == 2
+        err = capsys.readouterr().err
+        assert "--data=" in err and "does not exist" in err and "--arch" not in err, err
+    # negative control: the stage's flags with the default 14x14 pooling are refused
+    assert check.main(["--data", str(tmp_path / "absent.npz"), "--arch", "conv"]) == 2
+    assert "--arch=conv is invalid" in capsys.readouterr().err

@@ -99,6 +99,10 @@ def test_negative_control_without_a_verifier(tmp_path, capsys):
     (["--ratios", "nan,1,2"], "--ratios"), (["--verifier-steps", "5"], "--verifier-steps"),
     (["--keep-growth", "0.5"], "--keep-growth"), (["--keep-growth", "inf"], "--keep-growth"),
     (["--keep-growth", "1e9"], "--keep-growth"),
+    (["--downsample", "2"], "--downsample"),  # only with --data: the digits are not pooled
+    (["--data", "m.npz", "--downsample", "3"], "--downsample"),
+    (["--data", "m.npz", "--arch", "conv"], "--arch"),  # 14x14 does not halve twice
+    (["--data", "m.npz", "--arch", "conv", "--downsample", "2"], "--arch"),
 ])
 def test_bad_input_exits_2_with_one_line(args, flag, capsys):
     assert check.main(args) == 2
@@ -123,9 +127,11 @@ def test_cli_bad_choice_is_one_line_without_traceback():
 
 
 def test_verifier_kinds_are_the_kernels():
+    from collapse_jax.core.nets import cvae
     from collapse_jax.vae import kernel as nr
 
     assert set(check.VERIFIER_KINDS) == set(nr.VERIFIER_KINDS)
+    assert set(check.ARCHS) == set(cvae.ARCHS)
 
 
 def test_noise_needs_the_gaussian_likelihood(capsys):
@@ -152,6 +158,10 @@ def test_differences_from_the_authors_are_listed():
     text = " ".join(check.differences(a, nd.load_digits()))
     assert "discriminator" in text and "Gaussian" not in text
     assert "thresholded at 1/2, as theirs" in text and "8000 steps" in text
+    assert "MLP CVAE" in text and "against a convolutional CVAE" in text
+    a.arch = "conv"
+    text = " ".join(check.differences(a, nd.load_digits()))
+    assert "convolutional CVAE (theirs)" in text and "MLP CVAE" not in text
 
 
 def test_yi_mnist_preset_fixes_the_authors_sizes_and_needs_data(capsys):

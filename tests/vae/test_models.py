@@ -153,6 +153,90 @@ def test_reinit_matches_equinox_init_distribution():
     assert abs(w.var() / (lim**2 / 3) - 1) < 4 * np.sqrt(2 / w.size)
 
 
+@pytest.mark.parametrize("side", [8, 28])
+def test_patch_conv_is_equinox_convolution_and_vmaps_over_layers(side):
+    """The convolutions of Yi et al.'s CVAE (kernel 4, stride 2, padding 1; transposed: the
+    output phases) give the numbers of equinox's own layers, also vmapped over a batch of
+    layers (one per seed) and examples; the sides halve and double as theirs (28 -> 14 -> 7
+    and back)."""
+    keys = jax.random.split(jax.random.key(0), 3)
+    x = jax.random.normal(jax.random.key(1), (5, 3, side, side), jnp.float32)
+    for make, out_side in ((eqx.nn.Conv2d, side // 2), (eqx.nn.ConvTranspose2d, 2 * side)):
+        layers = jax.vmap(lambda k, make=make: make(3, 4, 4, stride=2, padding=1,
+                                                    dtype=jnp.float32, key=k))(keys)
+        got = jax.vmap(lambda lay: jax.vmap(lambda xi: nv.patch_conv(lay, xi))(x))(layers)
+        want = jax.vmap(lambda lay: jax.vmap(lay)(x))(layers)
+        assert got.shape == want.shape == (3, 5, 4, out_side, out_side)
+        # float32 sums of 48 (64 for the transposed phases) products in another order
+        np.testing.assert_allclose(got, want, rtol=0, atol=64 * np.finfo(np.float32).eps
+                                   * float(jnp.max(jnp.abs(want))))
+    with pytest.raises(ValueError, match="patch_conv: kernel_size=3"):
+        nv.patch_conv(eqx.nn.Conv2d(3, 4, 3, stride=2, padding=1, key=keys[0]), x[0])
+
+
+def test_conv_cvae_is_the_authors_architecture():
+    """``ConvCVAE``: Yi et al.'s ConvEncoder2D / ConvDecoder2D (their MNIST/src/models.py) at
+    28x28 and 8x8; 14x14 (which does not halve twice) is refused; fresh weights follow
+    PyTorch's default bounds 1 / sqrt(fan_in), fan_in = in_channels x 16 for a convolution
+    and out_channels x 16 for a transposed one."""
+    key = jax.random.key(0)
+    for side in (8, 28):
+        vae = nv.ConvCVAE(side * side, 20, key=key)
+        q = side // 4
+        assert vae.enc_out.weight.shape == (40, 64 * q * q + 10)
+        assert vae.dec_in.weight.shape == (64 * q * q, 30)
+        mu, logvar = vae.encode(jnp.full((side * side,), 0.5), jnp.int32(3))
+        assert mu.shape == logvar.shape == (20,)
+        assert vae.decode(mu, jnp.int32(3)).shape == (side * side,)
+        loss, (rec, kl) = vae(jnp.full((side * side,), 0.5), jnp.int32(3), key)
+        assert np.isfinite(float(loss)) and float(kl) >= 0
+        assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(vae))
+    with pytest.raises(ValueError, match="ConvCVAE: dim=196"):
+        nv.ConvCVAE(196, 20, key=key)
+    like = nv.cvae_like("conv", 784, 20, 0, 10, 0.0, key)
+    fresh = ni.reinit(like, jax.random.key(3))
+    for layer, fan_in in ((fresh.enc_conv1, 16), (fresh.enc_conv2, 32 * 16),
+                          (fresh.dec_conv1, 32 * 16), (fresh.dec_conv2, 16),
+                          (fresh.enc_out, 64 * 49 + 10)):
+        w, lim = np.asarray(layer.weight), 1 / np.sqrt(fan_in)
+        assert np.abs(w).max() <= lim
+        assert abs(w.var() / (lim**2 / 3) - 1) < 4 * np.sqrt(2 / w.size)
+    with pytest.raises(ValueError, match="retrain_config: arch='conv'"):
+        nr.retrain_config(dim=196, arch="conv")
+    with pytest.raises(ValueError, match="retrain_config: arch"):
+        nr.retrain_config(arch="resnet")
+
+
+def test_conv_cvae_learns_and_runs_the_retraining_loop(digits):
+    """The convolutional CVAE's ELBO falls under training, and one seed of the whole verified
+    retraining loop (discriminator verifier, Bernoulli samples) runs with it on the 8x8 digits
+    with finite metrics in every round."""
+    x, y, tx, ty = digits
+    cfg = nt.train_config(steps=60, batch=32, lr=1e-3)
+    like = nv.cvae_like("conv", 64, 4, 0, 10, 0.0, jax.random.key(0))
+
+    @jax.jit
+    def run(key):
+        return nt.fit(key, ni.reinit(like, key), nv.neg_elbo, x, y, 200, cfg)
+
+    _, losses = run(jax.random.key(1))
+    losses = np.asarray(losses)
+    assert np.all(np.isfinite(losses)) and losses[-10:].mean() < 0.8 * losses[:10].mean()
+    rc = nr.retrain_config(latent=4, rounds=2, steps=20, verifier_steps=20, n_real=100,
+                           n_keep=100, n_eval=100, verifier_max=200, noise=0.0, binary=True,
+                           verifier_kind="discriminator", arch="conv", verifier_hidden=16,
+                           verifier_features=8)
+    split = nd.Split(nd.ImageData(np.asarray(x), np.asarray(y), 8, "digits"),
+                     nd.ImageData(np.asarray(tx), np.asarray(ty), 8, "digits"))
+    feat = nr.feature_network(jax.random.key(2), split, steps=50)
+    real = nr.real_set(split, feat, rc)
+    params = nr.retrain_params(rc, real, keep=0.5, verifier_size=200)
+    final, metrics = jax.jit(nr.retrain_kernel, static_argnums=2)(jax.random.key(4), params, rc)
+    for name in ("fd_real", "test_elbo", "accept", "train_size"):
+        assert metrics[name].shape == (3,) and np.all(np.isfinite(metrics[name])), name
+    assert np.isfinite(float(final.verifier_acc))
+
+
 # ---- training ---------------------------------------------------------------------------
 
 def test_elbo_finite_and_decreasing(vae_fit):
