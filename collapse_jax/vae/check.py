@@ -97,6 +97,8 @@ RATIOS = (0.5, 2.0, 8.0, 32.0)
 GAIN_PER_DOUBLING = 0.05
 #: Largest image count: count x 784 pixels stays within int32 indices.
 IMAGES_MAX = (2**31 - 1) // 784
+#: Candidate images (float32) a run holds at once in a round (``candidate_batch``).
+CANDIDATE_BYTES = 2**28
 #: float32 resolution of an O(1) weight (the networks train in float32).
 EPS32 = float(np.finfo(np.float32).eps)
 NOISE_MIN = bounds.scale_range("float32")[0]
@@ -357,6 +359,17 @@ def _subset(d, n, seed):
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(d.y.shape[0], n, replace=False))
     return ImageData(d.x[idx], d.y[idx], d.side, d.source)
+
+
+def candidate_batch(classes: int, candidates_c: int, dim: int) -> int | None:
+    """Candidates per class a round generates and scores at a time: all of them (``None``)
+    while they fit :data:`CANDIDATE_BYTES` per run, else as many as fit (at the preset's
+    sizes every round's 300000 candidates of 14x14 images at once, 235 MB; with ``--keep-growth
+    33.3`` the last round's 10M in batches)."""
+    per_class = classes * dim * 4  # float32 images, one candidate of every class
+    if candidates_c * per_class <= CANDIDATE_BYTES:
+        return None
+    return max(1, CANDIDATE_BYTES // per_class)
 
 
 def _verifier_size(a, verifier: str) -> int:
@@ -670,13 +683,18 @@ def body(a):
     names = [p[0] for p in pts]
 
     def make_cfg(rounds, n_keep, accumulate, growth=1.0):
-        return nr.retrain_config(dim=split.train.x.shape[1], latent=a.latent, noise=a.noise,
-                                 rounds=rounds, steps=a.steps, verifier_steps=a.verifier_steps,
-                                 lr=a.lr, batch=a.batch, n_real=a.n_real, n_keep=n_keep,
-                                 keep_min=a.keep, n_eval=a.n_eval, verifier_max=a.strong_size,
-                                 accumulate=accumulate, verifier_kind=a.verifier_kind,
-                                 binary=a.likelihood == "bernoulli", growth=growth,
-                                 arch=a.arch)
+        def build(batch_c=None):
+            return nr.retrain_config(
+                dim=split.train.x.shape[1], latent=a.latent, noise=a.noise, rounds=rounds,
+                steps=a.steps, verifier_steps=a.verifier_steps, lr=a.lr, batch=a.batch,
+                n_real=a.n_real, n_keep=n_keep, keep_min=a.keep, n_eval=a.n_eval,
+                verifier_max=a.strong_size, accumulate=accumulate,
+                verifier_kind=a.verifier_kind, binary=a.likelihood == "bernoulli",
+                growth=growth, arch=a.arch, candidate_batch=batch_c)
+
+        cfg = build()
+        batch_c = candidate_batch(cfg.classes, cfg.candidates_c, cfg.dim)
+        return cfg if batch_c is None else build(batch_c)
 
     cfg = make_cfg(a.rounds, a.n_keep, a.paradigm == "accumulate", a.keep_growth)
     real = nr.real_set(split, feature_net, cfg)
@@ -744,6 +762,7 @@ def body(a):
                              "keep": p[3], "accumulate": bool(p[4])} for p in pts],
                   data_source=full.source, image_side=full.side,
                   real_pool=int(n_train), held_out=int(split.test.y.shape[0]),
+                  candidate_batch=cfg.cand_batch_c, candidates_per_class=cfg.candidates_c,
                   late_window=list(late), fd_unit="round-0 E FD", settle_band=SETTLE_BAND,
                   plateau_slope=PLATEAU_SLOPE,
                   differences_from_the_authors=differences(a, full))

@@ -99,6 +99,7 @@ class RetrainConfig(NamedTuple):
     growth: float
     n_keep_first_c: int
     arch: str
+    cand_batch_c: int
 
 
 class RealSet(NamedTuple):
@@ -157,7 +158,8 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
                    accumulate: bool = False, k_nn: int = 3, grid: int = 6,
                    precision: str = "float64", classes: int = CLASSES,
                    verifier_kind: str = "classifier", binary: bool = False,
-                   growth: float = 1.0, arch: str = "mlp") -> RetrainConfig:
+                   growth: float = 1.0, arch: str = "mlp",
+                   candidate_batch: int | None = None) -> RetrainConfig:
     """Validated :class:`RetrainConfig`.
 
     ``n_real``, ``n_keep`` and ``n_eval`` are totals over the classes and must be multiples of
@@ -173,7 +175,11 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
     ``arch``: the generator's architecture (:data:`~collapse_jax.core.nets.cvae.ARCHS`): the
     one-hidden-layer MLP CVAE of ``hidden`` units, or Yi et al.'s convolutional CVAE
     (:class:`~collapse_jax.core.nets.cvae.ConvCVAE`: ``dim`` a square image whose side is a
-    multiple of 4, e.g. 8x8 digits or 28x28 MNIST).
+    multiple of 4, e.g. 8x8 digits or 28x28 MNIST). ``candidate_batch``: candidates of every
+    class generated and scored at a time (default: all of a round's at once); below the
+    round's count a ``lax.scan`` over batches keeps a running top ``n_keep_c`` of each class
+    (:func:`top_candidates`), so a round's memory holds one batch instead of every
+    candidate (Yi et al.'s kept set grows to 1M images, 10M candidates a round).
     """
     fn = "retrain_config"
     dim = check_int(fn, "dim", dim, 1)
@@ -205,6 +211,8 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
                            f"{(2**31 - 1) // max(dim, 1) / (classes * n_keep_first_c):.4g} "
                            "(the last round's kept images stay within int32 indices)")
     candidates_c = int(math.ceil(n_keep_c / keep_min - 1e-9))
+    cand_batch_c = candidates_c if candidate_batch is None else check_int(
+        fn, "candidate_batch", candidate_batch, 1, candidates_c)
     n_keep_max = classes * n_keep_c
     pool = n_real + (rounds + 1) * n_keep_max if accumulate else max(n_real, n_keep_max)
     noise = check_float(fn, "noise", noise, 0.0, 10.0)
@@ -215,7 +223,8 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
         check_int(fn, "verifier_hidden", verifier_hidden, 1),
         check_int(fn, "verifier_features", verifier_features, 1),
         n_real // classes, n_keep_c, candidates_c, n_eval // classes, pool, verifier_max,
-        k_nn, grid, precision, verifier_kind, bool(binary), growth, n_keep_first_c, arch)
+        k_nn, grid, precision, verifier_kind, bool(binary), growth, n_keep_first_c, arch,
+        cand_batch_c)
 
 
 def _dtype(cfg):
@@ -364,6 +373,49 @@ def _verifier(k_init, k_fit, r: RealSet, v_order, vae_like, size, cfg: RetrainCo
     return net, acc, score
 
 
+def top_candidates(model, vscore, key: Key, verify, n_cand, cfg: RetrainConfig):
+    """The top ``cfg.n_keep_c`` of each class among the first ``n_cand`` candidates of every
+    class that ``model`` generates, by ``vscore(x, y)`` (``verify > 0``) or by uniform random
+    scores (plain self-generated data): ``(C, n_keep_c, dim)`` images, best first; ranks
+    beyond ``n_cand`` are unusable (score ``-inf``).
+
+    With ``cfg.cand_batch_c < cfg.candidates_c`` the candidates come in batches of
+    ``cand_batch_c`` per class (batch ``j`` drawn from ``fold_in`` of the keys, the last one
+    cut at ``candidates_c``), and a ``lax.scan`` keeps the running top of every class: the
+    top of the union of the batches (tested), holding one batch at a time."""
+    C, dim = cfg.classes, cfg.dim
+    k_draw, k_rand = jax.random.split(key)
+
+    def scored(kd, kr, b, first):
+        y = jnp.repeat(jnp.arange(C), b)
+        cand = generate(model, kd, y, cfg.binary)
+        score_v = vscore(cand, y).astype(jnp.float32)
+        score_r = jax.random.uniform(kr, score_v.shape, jnp.float32)
+        score = jnp.where(verify > 0, score_v, score_r).reshape(C, b)
+        live = (first + jnp.arange(b))[None, :] < jnp.minimum(n_cand, cfg.candidates_c)
+        return jnp.where(live, score, -jnp.inf), cand.reshape(C, b, dim)
+
+    def best(score, cand):
+        _, idx = jax.lax.top_k(score, cfg.n_keep_c)  # (C, n_keep_c), best first
+        rows = jnp.arange(C)[:, None]
+        return score[rows, idx], cand[rows, idx]
+
+    b = cfg.cand_batch_c
+    if b >= cfg.candidates_c:  # every candidate at once
+        return best(*scored(k_draw, k_rand, cfg.candidates_c, 0))[1]
+
+    def step(carry, j):
+        top_s, top_x = carry
+        s_j, x_j = scored(jax.random.fold_in(k_draw, j), jax.random.fold_in(k_rand, j), b, j * b)
+        return best(jnp.concatenate([top_s, s_j], 1), jnp.concatenate([top_x, x_j], 1)), None
+
+    init = (jnp.full((C, cfg.n_keep_c), -jnp.inf, jnp.float32),
+            jnp.zeros((C, cfg.n_keep_c, dim), jnp.float32))
+    batches = -(-cfg.candidates_c // b)
+    (_, kept), _ = jax.lax.scan(step, init, jnp.arange(batches))
+    return kept
+
+
 def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
                    silo: Silo = 0) -> tuple[Any, Metrics]:
     """One seed of the generate-verify-retrain loop (module docstring); ``silo`` is unused.
@@ -397,7 +449,6 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
                                            r.test_feat_cov, r.test_feat_cov_sqrt)
 
     eval_y = jnp.repeat(jnp.arange(C), cfg.n_eval_c)
-    cand_y = jnp.repeat(jnp.arange(C), cfg.candidates_c)
     n_keep_first_c = jnp.round(params.n_keep / C)  # this point's first-round kept per class
     growth_t = max(cfg.rounds - 1, 1)
 
@@ -435,15 +486,7 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
         factor = 1.0 + (cfg.growth - 1.0) * jnp.minimum(i, growth_t) / growth_t
         n_keep_c = jnp.minimum(jnp.round(n_keep_first_c * factor), cfg.n_keep_c)
         n_cand = jnp.minimum(jnp.round(n_keep_c / params.keep), cfg.candidates_c)
-        k_draw, k_rand = jax.random.split(k)
-        cand = generate(model, k_draw, cand_y, cfg.binary)
-        score_v = vscore(cand, cand_y).astype(jnp.float32)
-        score_r = jax.random.uniform(k_rand, score_v.shape, jnp.float32)
-        score = jnp.where(params.verify > 0, score_v, score_r).reshape(C, cfg.candidates_c)
-        live = jnp.arange(cfg.candidates_c)[None, :] < n_cand
-        score = jnp.where(live, score, -jnp.inf)
-        _, idx = jax.lax.top_k(score, cfg.n_keep_c)  # (C, n_keep_c), best first
-        kept = cand.reshape(C, cfg.candidates_c, cfg.dim)[jnp.arange(C)[:, None], idx]
+        kept = top_candidates(model, vscore, k, params.verify, n_cand, cfg)
         # Rank-major rows (the best of every class, then the second best, ...): the first
         # C * n_keep_c rows of this point hold its top n_keep_c of every class.
         rows = (jnp.swapaxes(kept, 0, 1).reshape(-1, cfg.dim),

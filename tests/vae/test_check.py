@@ -303,3 +303,15 @@ def test_quick_run_gives_the_documented_robust_verdicts(tmp_path):
         assert c["decided"] and c["passed"] is passed, c
     for c in claims.values():
         assert c["seeds"] == 24 and (c["seeds_to_decide"] is None) == c["decided"], c
+
+
+def test_candidate_batches_only_where_a_round_would_not_fit():
+    """A round's candidates are generated all at once up to CANDIDATE_BYTES per run: the
+    preset's 300000 candidates of 14x14 images (235 MB) and the digits' sizes keep the
+    one-batch program (and its numbers); the authors' growth to 1M kept images (10M
+    candidates) and their 28x28 images at the preset's sizes are batched."""
+    assert check.candidate_batch(10, 30000, 196) is None
+    assert check.candidate_batch(10, 500, 64) is None
+    per_class = 10 * 196 * 4
+    assert check.candidate_batch(10, 1_000_000, 196) == check.CANDIDATE_BYTES // per_class
+    assert check.candidate_batch(10, 30000, 784) == check.CANDIDATE_BYTES // (10 * 784 * 4)

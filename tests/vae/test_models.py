@@ -209,8 +209,8 @@ def test_conv_cvae_is_the_authors_architecture():
 
 def test_conv_cvae_learns_and_runs_the_retraining_loop(digits):
     """The convolutional CVAE's ELBO falls under training, and one seed of the whole verified
-    retraining loop (discriminator verifier, Bernoulli samples) runs with it on the 8x8 digits
-    with finite metrics in every round."""
+    retraining loop (discriminator verifier, Bernoulli samples, candidates in batches) runs
+    with it on the 8x8 digits with finite metrics in every round."""
     x, y, tx, ty = digits
     cfg = nt.train_config(steps=60, batch=32, lr=1e-3)
     like = nv.cvae_like("conv", 64, 4, 0, 10, 0.0, jax.random.key(0))
@@ -225,7 +225,8 @@ def test_conv_cvae_learns_and_runs_the_retraining_loop(digits):
     rc = nr.retrain_config(latent=4, rounds=2, steps=20, verifier_steps=20, n_real=100,
                            n_keep=100, n_eval=100, verifier_max=200, noise=0.0, binary=True,
                            verifier_kind="discriminator", arch="conv", verifier_hidden=16,
-                           verifier_features=8)
+                           verifier_features=8, candidate_batch=30)
+    assert (rc.candidates_c, rc.cand_batch_c) == (100, 30)  # 4 batches, the last cut at 10
     split = nd.Split(nd.ImageData(np.asarray(x), np.asarray(y), 8, "digits"),
                      nd.ImageData(np.asarray(tx), np.asarray(ty), 8, "digits"))
     feat = nr.feature_network(jax.random.key(2), split, steps=50)
@@ -235,6 +236,40 @@ def test_conv_cvae_learns_and_runs_the_retraining_loop(digits):
     for name in ("fd_real", "test_elbo", "accept", "train_size"):
         assert metrics[name].shape == (3,) and np.all(np.isfinite(metrics[name])), name
     assert np.isfinite(float(final.verifier_acc))
+
+
+def test_candidates_in_batches_keep_the_top_of_their_union():
+    """A round's candidates generated and scored in batches (``candidate_batch``, the last
+    batch cut at the round's count) give the top of each class among all of them: the same
+    images, best first, as ranking every batch's candidates at once; only the first
+    ``n_cand`` of each class compete. Random selection (``verify = 0``) keeps as many."""
+    C, b = 10, 7
+    cfg = nr.retrain_config(rounds=2, n_real=100, n_keep=50, n_eval=100, keep_min=0.2,
+                            noise=0.0, binary=True, candidate_batch=b)
+    assert (cfg.candidates_c, cfg.cand_batch_c, cfg.n_keep_c) == (25, 7, 5)
+    model = nv.CVAE(64, 4, 16, C, 0.0, key=jax.random.key(0))
+
+    def vscore(x, y):
+        return jnp.sum(x * jnp.linspace(-1.0, 1.0, 64), axis=-1) + 0.01 * y
+
+    key = jax.random.key(3)
+    tops = []
+    for n_cand in (25, 18):
+        got = jax.jit(lambda k, n=n_cand: nr.top_candidates(model, vscore, k, 1.0, n, cfg))(key)
+        k_draw, _ = jax.random.split(key)
+        y = jnp.repeat(jnp.arange(C), b)
+        xs = jnp.concatenate([nv.generate(model, jax.random.fold_in(k_draw, j), y, True)
+                              .reshape(C, b, 64) for j in range(4)], axis=1)[:, :n_cand]
+        sc = jax.vmap(lambda x, c: vscore(x, jnp.full(x.shape[0], c)))(xs, jnp.arange(C))
+        want = jnp.take_along_axis(xs, jnp.argsort(-sc, axis=1)[:, :5, None], axis=1)
+        np.testing.assert_array_equal(got, want)
+        tops.append(got)
+    assert not np.array_equal(*tops)  # the cut at n_cand changes which images win
+    rand = nr.top_candidates(model, vscore, key, 0.0, 25, cfg)
+    assert rand.shape == (C, 5, 64) and not np.array_equal(rand, got)
+    with pytest.raises(ValueError, match="retrain_config: candidate_batch=26"):
+        nr.retrain_config(rounds=2, n_real=100, n_keep=50, n_eval=100, keep_min=0.2,
+                          candidate_batch=26)
 
 
 # ---- training ---------------------------------------------------------------------------
