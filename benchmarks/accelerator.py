@@ -33,8 +33,9 @@ away. Stages, most informative first:
   ``--strong-size`` at the pool, and a memory refusal reruns with the ``--chunk-size`` it
   names. The row lists every attempt and each difference from the preset;
 * ``vae_yi_mnist_conv`` (with ``--mnist PATH``): the same with Yi et al.'s convolutional CVAE
-  on their 28x28 images (``--arch conv --downsample 1``), the closest this check comes to
-  their pipeline; its rehearsal (``--quick``) pools to 4x4 so that it runs on 2 CPU cores.
+  and discriminator network on their 28x28 images (``--arch conv --downsample 1
+  --discriminator yi``), the closest this check comes to their pipeline; its rehearsal
+  (``--quick``) pools to 4x4 so that it runs on 2 CPU cores.
 
 ``--quick`` runs the checks with ``--quick`` and every kernel at its default seeds with a
 tenth of the numpy loop: the CPU rehearsal (tests/benchmarks/test_accelerator.py runs a part).
@@ -86,10 +87,11 @@ YI_MNIST_FLAGS = ["--latent", "20", "--n-real", "500", "--n-keep", "30000", "--r
                   "--n-eval", "6000", "--strong-size", "8400"]
 YI_MNIST_QUICK = {"--n-keep": "200", "--rounds": "4", "--steps": "20", "--n-eval": "200",
                   "--n-real": "100"}
-#: The ``vae_yi_mnist_conv`` stage's flags on top of the preset: the authors' generator and
-#: image size; with ``--quick`` 4x4 images (pooled by 7), which the same network takes.
-YI_MNIST_CONV = ["--arch", "conv", "--downsample", "1"]
-YI_MNIST_CONV_QUICK = ["--arch", "conv", "--downsample", "7"]
+#: The ``vae_yi_mnist_conv`` stage's flags on top of the preset: the authors' generator,
+#: discriminator network and image size; with ``--quick`` 4x4 images (pooled by 7), which
+#: the same network takes.
+YI_MNIST_CONV = ["--arch", "conv", "--downsample", "1", "--discriminator", "yi"]
+YI_MNIST_CONV_QUICK = ["--arch", "conv", "--downsample", "7", "--discriminator", "yi"]
 
 
 def _with_flag(args: list[str], flag: str, value: str) -> list[str]:

@@ -74,6 +74,8 @@ VERIFIERS = ("none", "strong", "weak")
 VERIFIER_KINDS = ("discriminator", "classifier")
 #: collapse_jax.core.nets.cvae.ARCHS, spelled out likewise (tested)
 ARCHS = ("mlp", "conv")
+#: collapse_jax.vae.kernel.DISCRIMINATORS, spelled out likewise (tested)
+DISCRIMINATORS = ("small", "yi")
 LIKELIHOODS = ("bernoulli", "gaussian")
 PARADIGMS = ("replace", "accumulate")
 SETTLE_BAND = 0.1  # settled: within 10% of the largest excursion from the final level, for good
@@ -131,7 +133,9 @@ def differences(a, data) -> list[str]:
         out.append("verifier: a digit classifier's confidence in the conditioning class "
                    "(theirs: a real-vs-synthetic discriminator)")
     else:
-        out.append("verifier: an MLP discriminator (images thresholded at 1/2, as theirs) "
+        net = ("their discriminator network (512-256-128-64)" if a.discriminator == "yi"
+               else "an MLP discriminator of 128 and 32 units (theirs: 512-256-128-64)")
+        out.append(f"verifier: {net} (images thresholded at 1/2, as theirs) "
                    f"trained for {a.verifier_steps} steps on {a.strong_size} (weak: "
                    f"{a.weak_size}) real images against as many samples of a CVAE trained on "
                    "them; it keeps the top fraction of each class of one round's candidates "
@@ -165,6 +169,10 @@ def build_parser():
                         "real images against samples of a CVAE trained on them; or a digit "
                         "classifier's log-confidence in the conditioning class (the variant "
                         "that keeps the most prototypical digits)")
+    p.add_argument("--discriminator", default="small", choices=DISCRIMINATORS,
+                   help="the discriminator's network (small): an MLP of 128 and 32 units "
+                        "with two outputs, or Yi et al.'s SyntheticDiscriminator (yi: 512, "
+                        "256, 128 and 64 units, LeakyReLU 0.2, one logit)")
     p.add_argument("--paradigm", default="replace", choices=PARADIGMS,
                    help="data of round k: kept samples of round k-1 (replace) or real + all "
                         "kept so far (accumulate); claim 1 always uses replace (replace)")
@@ -259,6 +267,9 @@ def _validate(a):
         a.verifier_steps = VERIFIER_STEPS_FACTOR * a.steps
     a.n_keep = a.n_keep if a.n_keep is not None else QUICK["n_keep"] if a.quick else 500
     a.n_eval = a.n_eval if a.n_eval is not None else QUICK["n_eval"] if a.quick else 1000
+    if a.discriminator != "small" and a.verifier_kind != "discriminator":
+        raise CheckError(f"--discriminator={a.discriminator} is invalid with --verifier-kind "
+                         f"{a.verifier_kind}: allowed only with --verifier-kind discriminator")
     if a.noise is not None and a.likelihood != "gaussian":
         raise CheckError(f"--noise={a.noise!r} is invalid: allowed only with --likelihood "
                          "gaussian (the Bernoulli decoder has no noise scale)")
@@ -690,7 +701,8 @@ def body(a):
                 n_real=a.n_real, n_keep=n_keep, keep_min=a.keep, n_eval=a.n_eval,
                 verifier_max=a.strong_size, accumulate=accumulate,
                 verifier_kind=a.verifier_kind, binary=a.likelihood == "bernoulli",
-                growth=growth, arch=a.arch, candidate_batch=batch_c)
+                growth=growth, arch=a.arch, candidate_batch=batch_c,
+                discriminator=a.discriminator)
 
         cfg = build()
         batch_c = candidate_batch(cfg.classes, cfg.candidates_c, cfg.dim)

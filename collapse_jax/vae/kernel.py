@@ -53,6 +53,7 @@ from collapse_jax.core.gaussian import sqrtm_psd
 from collapse_jax.core.nets import metrics as nm
 from collapse_jax.core.nets.classifier import (  # feature_network: used as nr.feature_network
     Classifier,
+    Discriminator,
     accuracy,
     cross_entropy,
     feature_network,  # noqa: F401
@@ -67,6 +68,9 @@ from collapse_jax.core.nets.train import TrainConfig, fit, train_config
 #: ``discriminator``: Yi et al.'s realism verifier, log p(real | x) of a real-vs-synthetic MLP
 #: trained on the verifier's real images against samples of a CVAE trained on them.
 VERIFIER_KINDS = ("classifier", "discriminator")
+#: The discriminator's network: ``small`` (the classifier's MLP, two outputs) or ``yi`` (Yi et
+#: al.'s SyntheticDiscriminator).
+DISCRIMINATORS = ("small", "yi")
 METRIC_NAMES = ("fd_real", "fd_pref", "precision", "recall", "coverage", "pixel_var",
                 "binary_var", "sharpness", "accept", "confidence", "judge_acc", "train_loss",
                 "test_elbo", "train_size")
@@ -100,6 +104,7 @@ class RetrainConfig(NamedTuple):
     n_keep_first_c: int
     arch: str
     cand_batch_c: int
+    discriminator: str
 
 
 class RealSet(NamedTuple):
@@ -159,7 +164,8 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
                    precision: str = "float64", classes: int = CLASSES,
                    verifier_kind: str = "classifier", binary: bool = False,
                    growth: float = 1.0, arch: str = "mlp",
-                   candidate_batch: int | None = None) -> RetrainConfig:
+                   candidate_batch: int | None = None,
+                   discriminator: str = "small") -> RetrainConfig:
     """Validated :class:`RetrainConfig`.
 
     ``n_real``, ``n_keep`` and ``n_eval`` are totals over the classes and must be multiples of
@@ -180,6 +186,10 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
     round's count a ``lax.scan`` over batches keeps a running top ``n_keep_c`` of each class
     (:func:`top_candidates`), so a round's memory holds one batch instead of every
     candidate (Yi et al.'s kept set grows to 1M images, 10M candidates a round).
+    ``discriminator`` (``verifier_kind="discriminator"``): ``small``, the classifier's MLP of
+    ``verifier_hidden`` and ``verifier_features`` units with two outputs, or ``yi``, Yi et
+    al.'s ``SyntheticDiscriminator`` (:class:`~collapse_jax.core.nets.classifier.
+    Discriminator`: 512, 256, 128 and 64 units, LeakyReLU 0.2).
     """
     fn = "retrain_config"
     dim = check_int(fn, "dim", dim, 1)
@@ -200,6 +210,7 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
     check_choice(fn, "verifier_kind", verifier_kind, VERIFIER_KINDS)
     growth = check_float(fn, "growth", growth, 1.0, 1e4)
     check_choice(fn, "arch", arch, ARCHS)
+    check_choice(fn, "discriminator", discriminator, DISCRIMINATORS)
     side = int(round(math.sqrt(dim)))
     if arch == "conv" and (side * side != dim or side % 4):
         raise InvalidInput(f"{fn}: arch='conv' is out of range for dim={dim}; allowed with "
@@ -224,7 +235,7 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
         check_int(fn, "verifier_features", verifier_features, 1),
         n_real // classes, n_keep_c, candidates_c, n_eval // classes, pool, verifier_max,
         k_nn, grid, precision, verifier_kind, bool(binary), growth, n_keep_first_c, arch,
-        cand_batch_c)
+        cand_batch_c, discriminator)
 
 
 def _dtype(cfg):
@@ -359,8 +370,11 @@ def _verifier(k_init, k_fit, r: RealSet, v_order, vae_like, size, cfg: RetrainCo
     # rows alternate real / fake, so the first 2 size rows hold size of each
     xd = binarise(jnp.stack([vx.astype(jnp.float32), fake], axis=1).reshape(-1, cfg.dim))
     yd = jnp.tile(jnp.array([1, 0], jnp.int32), vx.shape[0])
-    like = eqx.filter_eval_shape(Classifier, cfg.dim, cfg.verifier_hidden,
-                                 cfg.verifier_features, 2, key=k_init)
+    if cfg.discriminator == "yi":
+        like = eqx.filter_eval_shape(Discriminator, cfg.dim, key=k_init)
+    else:
+        like = eqx.filter_eval_shape(Classifier, cfg.dim, cfg.verifier_hidden,
+                                     cfg.verifier_features, 2, key=k_init)
     net, _ = fit(k_fit, reinit(like, k_init), cross_entropy, xd, yd, 2 * size, cfg.verifier)
 
     def score(x, y):

@@ -103,6 +103,7 @@ def test_negative_control_without_a_verifier(tmp_path, capsys):
     (["--data", "m.npz", "--downsample", "3"], "--downsample"),
     (["--data", "m.npz", "--arch", "conv"], "--arch"),  # 14x14 does not halve twice
     (["--data", "m.npz", "--arch", "conv", "--downsample", "2"], "--arch"),
+    (["--discriminator", "yi", "--verifier-kind", "classifier"], "--discriminator"),
 ])
 def test_bad_input_exits_2_with_one_line(args, flag, capsys):
     assert check.main(args) == 2
@@ -132,6 +133,7 @@ def test_verifier_kinds_are_the_kernels():
 
     assert set(check.VERIFIER_KINDS) == set(nr.VERIFIER_KINDS)
     assert set(check.ARCHS) == set(cvae.ARCHS)
+    assert set(check.DISCRIMINATORS) == set(nr.DISCRIMINATORS)
 
 
 def test_noise_needs_the_gaussian_likelihood(capsys):
@@ -162,6 +164,10 @@ def test_differences_from_the_authors_are_listed():
     a.arch = "conv"
     text = " ".join(check.differences(a, nd.load_digits()))
     assert "convolutional CVAE (theirs)" in text and "MLP CVAE" not in text
+    assert "of 128 and 32 units (theirs: 512-256-128-64)" in text
+    a.discriminator = "yi"
+    text = " ".join(check.differences(a, nd.load_digits()))
+    assert "their discriminator network (512-256-128-64)" in text and "32 units" not in text
 
 
 def test_yi_mnist_preset_fixes_the_authors_sizes_and_needs_data(capsys):

@@ -335,15 +335,18 @@ def test_verifier_quality_grows_with_its_real_data(digits):
         assert c[(t == cls) & k].min() >= c[(t == cls) & ~k].max()
 
 
-def test_discriminator_verifier_tells_real_from_generated(digits):
+@pytest.mark.parametrize("net", ["small", "yi"])
+def test_discriminator_verifier_tells_real_from_generated(digits, net):
     """Yi et al.'s verifier kind: a CVAE trained on the verifier's 500 real digits supplies
-    the fake class; the real-vs-fake MLP's held-out accuracy (539 real and 539 fresh fakes)
-    beats chance by more than 3 standard errors of a coin (sqrt(0.25 / 1078) = 0.015). Its
-    score, log p(real | x), ignores the class."""
+    the fake class; the real-vs-fake network's held-out accuracy (539 real and 539 fresh
+    fakes) beats chance by more than 3 standard errors of a coin (sqrt(0.25 / 1078) =
+    0.015), with the small MLP and with the authors' network. Its score, log p(real | x),
+    ignores the class."""
     x, y, tx, ty = digits
     cfg = nr.retrain_config(latent=4, hidden=32, steps=STEPS, verifier_steps=400,
                             verifier_hidden=32, verifier_features=16, n_real=100, n_keep=100,
-                            n_eval=100, verifier_max=500, verifier_kind="discriminator")
+                            n_eval=100, verifier_max=500, verifier_kind="discriminator",
+                            discriminator=net)
     real = nr.RealSet(x, y, tx, ty, *([None] * 6))
     order = nr.balanced_order(jax.random.key(0), y, 10)[:500]
 
@@ -360,6 +363,28 @@ def test_discriminator_verifier_tells_real_from_generated(digits):
     np.testing.assert_array_equal(s_real, s_other)
     with pytest.raises(ValueError, match="verifier_kind"):
         nr.retrain_config(verifier_kind="oracle")
+    with pytest.raises(ValueError, match="retrain_config: discriminator"):
+        nr.retrain_config(discriminator="big")
+
+
+def test_authors_discriminator_is_their_network_and_its_score_is_log_sigmoid():
+    """``Discriminator``: Yi et al.'s SyntheticDiscriminator (784 -> 512 -> 256 -> 128 -> 64 ->
+    1, LeakyReLU 0.2); as two-class logits ``(0, logit)`` its log-confidence in class 1 is
+    ``log sigmoid(logit)`` and the cross-entropy their binary cross-entropy with logits."""
+    key = jax.random.key(0)
+    net = ni.reinit(eqx.filter_eval_shape(nc.Discriminator, 784, key=key), key)
+    assert [lay.weight.shape for lay in net.layers] == [(512, 784), (256, 512), (128, 256),
+                                                         (64, 128), (1, 64)]
+    x = jax.random.uniform(jax.random.key(1), (20, 784), jnp.float32)
+    logits = jax.vmap(net)(x)
+    assert logits.shape == (20, 2) and np.all(np.asarray(logits[:, 0]) == 0)
+    score = nc.log_confidence(net, x, jnp.ones(20, jnp.int32))
+    np.testing.assert_allclose(score, jax.nn.log_sigmoid(logits[:, 1]), rtol=1e-5, atol=1e-6)
+    h = x
+    for lay in net.layers[:-1]:
+        h = jnp.where(jax.vmap(lay)(h) > 0, jax.vmap(lay)(h), 0.2 * jax.vmap(lay)(h))
+    np.testing.assert_allclose(logits[:, 1], jax.vmap(net.layers[-1])(h)[:, 0], rtol=1e-5,
+                               atol=1e-6)
 
 
 def test_balanced_order_prefixes_are_balanced(digits):

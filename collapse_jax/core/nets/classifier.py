@@ -49,6 +49,30 @@ class Classifier(eqx.Module):
         return self.head(self.features(x))
 
 
+class Discriminator(eqx.Module):
+    """Yi et al.'s real-vs-synthetic discriminator (``SyntheticDiscriminator`` of their
+    ``MNIST/src/models.py``): ``dim -> 512 -> 256 -> 128 -> 64 -> 1`` with LeakyReLU(0.2)
+    between the layers, one logit of "real". Called, it returns the two-class logits ``(0,
+    logit)``, so that :func:`log_confidence` of class 1 is ``log sigmoid(logit)`` and
+    :func:`cross_entropy` is their binary cross-entropy with logits."""
+
+    layers: tuple
+
+    def __init__(self, dim: int, *, key: Key):
+        dim = check_int("Discriminator", "dim", dim, 1)
+        sizes = (dim, 512, 256, 128, 64, 1)
+        keys = jax.random.split(key, len(sizes) - 1)
+        self.layers = tuple(eqx.nn.Linear(a, b, dtype=DTYPE, key=k)
+                            for a, b, k in zip(sizes[:-1], sizes[1:], keys))
+
+    def __call__(self, x: Float[Array, " dim"]) -> Float[Array, " 2"]:
+        h = x.astype(DTYPE)
+        for layer in self.layers[:-1]:
+            h = jax.nn.leaky_relu(layer(h), 0.2)
+        logit = self.layers[-1](h)[0]
+        return jnp.stack([jnp.zeros((), DTYPE), logit])
+
+
 def log_confidence(model: Classifier, x: Float[Array, "m dim"], y: Int[Array, " m"]):
     """``log p(y_i | x_i)`` for every row: the verifier's score (no saturation at p = 1)."""
     logp = jax.nn.log_softmax(jax.vmap(model)(x), axis=-1)
