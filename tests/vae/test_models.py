@@ -209,20 +209,11 @@ def test_conv_cvae_is_the_authors_architecture():
 
 
 def test_conv_cvae_learns_and_runs_the_retraining_loop(digits):
-    """The convolutional CVAE's ELBO falls under training, and one seed of the whole verified
-    retraining loop (discriminator verifier, Bernoulli samples, candidates in batches) runs
-    with it on the 8x8 digits with finite metrics in every round."""
+    """One seed of the whole verified retraining loop (discriminator verifier, Bernoulli
+    samples, candidates in batches) runs with the convolutional CVAE on the 8x8 digits, with
+    finite metrics in every round; its round-0 model, 20 Adam steps in, has a held-out
+    negative ELBO below 0.8 of a fresh model's (it learns)."""
     x, y, tx, ty = digits
-    cfg = nt.train_config(steps=60, batch=32, lr=1e-3)
-    like = nv.cvae_like("conv", 64, 4, 0, 10, 0.0, jax.random.key(0))
-
-    @jax.jit
-    def run(key):
-        return nt.fit(key, ni.reinit(like, key), nv.neg_elbo, x, y, 200, cfg)
-
-    _, losses = run(jax.random.key(1))
-    losses = np.asarray(losses)
-    assert np.all(np.isfinite(losses)) and losses[-10:].mean() < 0.8 * losses[:10].mean()
     rc = nr.retrain_config(latent=4, rounds=2, steps=20, verifier_steps=20, n_real=100,
                            n_keep=100, n_eval=100, verifier_max=200, noise=0.0, binary=True,
                            verifier_kind="discriminator", arch="conv", verifier_hidden=16,
@@ -236,6 +227,9 @@ def test_conv_cvae_learns_and_runs_the_retraining_loop(digits):
     final, metrics = jax.jit(nr.retrain_kernel, static_argnums=2)(jax.random.key(4), params, rc)
     for name in ("fd_real", "test_elbo", "accept", "train_size"):
         assert metrics[name].shape == (3,) and np.all(np.isfinite(metrics[name])), name
+    like = nv.cvae_like("conv", 64, 4, 0, 10, 0.0, jax.random.key(0))
+    fresh = jax.jit(lambda k: nv.neg_elbo(ni.reinit(like, k), k, tx, ty))(jax.random.key(5))
+    assert float(metrics["test_elbo"][0]) < 0.8 * float(fresh), (metrics["test_elbo"], fresh)
     assert np.isfinite(float(final.verifier_acc))
 
 
