@@ -170,8 +170,12 @@ def test_patch_conv_is_equinox_convolution_and_vmaps_over_layers(side):
         # float32 sums of 48 (64 for the transposed phases) products in another order
         np.testing.assert_allclose(got, want, rtol=0, atol=64 * np.finfo(np.float32).eps
                                    * float(jnp.max(jnp.abs(want))))
-    with pytest.raises(ValueError, match="patch_conv: kernel_size=3"):
-        nv.patch_conv(eqx.nn.Conv2d(3, 4, 3, stride=2, padding=1, key=keys[0]), x[0])
+    for bad in (eqx.nn.Conv2d(3, 4, 3, stride=2, padding=1, key=keys[0]),
+                eqx.nn.Conv2d(3, 4, 4, stride=1, padding=1, key=keys[0]),
+                eqx.nn.ConvTranspose2d(3, 4, 4, stride=2, padding=1, output_padding=1,
+                                       key=keys[0])):
+        with pytest.raises(ValueError, match="patch_conv: layer"):
+            nv.patch_conv(bad, x[0])
 
 
 def test_conv_cvae_is_the_authors_architecture():
