@@ -321,7 +321,8 @@ def _validate(a):
                        "a divisor of 28 (1, 2, 4, 7, 14, 28), with --data (the 8x8 digits are "
                        "not pooled)"))
     check_flags(checks)
-    a.downsample = 2 if a.downsample is None else a.downsample
+    if a.data is not None:  # the digits are not pooled: None in their report's config
+        a.downsample = 2 if a.downsample is None else a.downsample
     if a.arch == "conv" and a.data is not None and (28 // a.downsample) % 4:
         raise CheckError(f"--arch=conv is invalid with --downsample {a.downsample} "
                          f"({28 // a.downsample}x{28 // a.downsample} images): allowed images "

@@ -43,6 +43,9 @@ def test_tiny_run_writes_the_contract(tmp_path, capsys):
     for c in rep["claims"]:
         assert c["ci"][0] is None or c["ci"][0] <= c["ci"][1]
     assert set(rep["curves"]) == {"none", "strong", "weak", "none+accumulate", "strong@keep=0.4"}
+    assert rep["config"]["downsample"] is None and rep["config"]["arch"] == "mlp"
+    # the last round keeps 30 per class (100 kept x 3 growth), of 300 candidates: one batch
+    assert rep["config"]["candidate_batch"] == rep["config"]["candidates_per_class"] == 300
     assert rep["config"]["settings"][3] == {"name": "none+accumulate", "verify": False,
                                             "verifier_size": 200, "keep": 0.1,
                                             "accumulate": True}
