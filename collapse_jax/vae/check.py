@@ -695,19 +695,16 @@ def body(a):
     names = [p[0] for p in pts]
 
     def make_cfg(rounds, n_keep, accumulate, growth=1.0):
-        def build(batch_c=None):
-            return nr.retrain_config(
-                dim=split.train.x.shape[1], latent=a.latent, noise=a.noise, rounds=rounds,
-                steps=a.steps, verifier_steps=a.verifier_steps, lr=a.lr, batch=a.batch,
-                n_real=a.n_real, n_keep=n_keep, keep_min=a.keep, n_eval=a.n_eval,
-                verifier_max=a.strong_size, accumulate=accumulate,
-                verifier_kind=a.verifier_kind, binary=a.likelihood == "bernoulli",
-                growth=growth, arch=a.arch, candidate_batch=batch_c,
-                discriminator=a.discriminator)
-
-        cfg = build()
+        cfg = nr.retrain_config(
+            dim=split.train.x.shape[1], latent=a.latent, noise=a.noise, rounds=rounds,
+            steps=a.steps, verifier_steps=a.verifier_steps, lr=a.lr, batch=a.batch,
+            n_real=a.n_real, n_keep=n_keep, keep_min=a.keep, n_eval=a.n_eval,
+            verifier_max=a.strong_size, accumulate=accumulate, verifier_kind=a.verifier_kind,
+            binary=a.likelihood == "bernoulli", growth=growth, arch=a.arch,
+            discriminator=a.discriminator)
+        # below the candidates' count whenever it is set (CANDIDATE_BYTES)
         batch_c = candidate_batch(cfg.classes, cfg.candidates_c, cfg.dim)
-        return cfg if batch_c is None else build(batch_c)
+        return cfg if batch_c is None else cfg._replace(cand_batch_c=batch_c)
 
     cfg = make_cfg(a.rounds, a.n_keep, a.paradigm == "accumulate", a.keep_growth)
     real = nr.real_set(split, feature_net, cfg)

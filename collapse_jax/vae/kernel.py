@@ -59,7 +59,7 @@ from collapse_jax.core.nets.classifier import (  # feature_network: used as nr.f
     feature_network,  # noqa: F401
     log_confidence,
 )
-from collapse_jax.core.nets.cvae import ARCHS, cvae_like, generate, neg_elbo
+from collapse_jax.core.nets.cvae import ARCHS, conv_side, cvae_like, generate, neg_elbo
 from collapse_jax.core.nets.data import CLASSES, Split
 from collapse_jax.core.nets.init import reinit
 from collapse_jax.core.nets.train import TrainConfig, fit, train_config
@@ -211,8 +211,7 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
     growth = check_float(fn, "growth", growth, 1.0, 1e4)
     check_choice(fn, "arch", arch, ARCHS)
     check_choice(fn, "discriminator", discriminator, DISCRIMINATORS)
-    side = int(round(math.sqrt(dim)))
-    if arch == "conv" and (side * side != dim or side % 4):
+    if arch == "conv" and conv_side(dim) is None:
         raise InvalidInput(f"{fn}: arch='conv' is out of range for dim={dim}; allowed with "
                            "square images whose side is a multiple of 4 (8x8, 28x28)")
     n_keep_first_c = n_keep // classes

@@ -34,7 +34,18 @@ ARCHS = ("mlp", "conv")
 
 class _CVAEBase(eqx.Module):
     """What every CVAE of this module shares: the likelihood, the loss and sampling, given its
-    ``encode`` and ``decode_logits`` (one example each)."""
+    ``encode`` and ``decode_logits`` (one example each), and the static latent size, class
+    count and likelihood noise (:meth:`_set_common`)."""
+
+    latent: int = eqx.field(static=True)
+    classes: int = eqx.field(static=True)
+    noise: float = eqx.field(static=True)
+
+    def _set_common(self, fn: str, latent: int, classes: int, noise: float):
+        """Validate and set the fields every CVAE has (called from ``__init__``)."""
+        self.latent = check_int(fn, "latent", latent, 1, 512)
+        self.classes = check_int(fn, "classes", classes, 2)
+        self.noise = check_float(fn, "noise", noise, 0.0, 10.0)
 
     def _onehot(self, y):
         return jax.nn.one_hot(y, self.classes, dtype=DTYPE)
@@ -75,24 +86,19 @@ class CVAE(_CVAEBase):
     enc_out: eqx.nn.Linear
     dec_hidden: eqx.nn.Linear
     dec_out: eqx.nn.Linear
-    latent: int = eqx.field(static=True)
-    classes: int = eqx.field(static=True)
-    noise: float = eqx.field(static=True)
 
     def __init__(self, dim: int, latent: int, hidden: int, classes: int = 10,
                  noise: float = 0.0, *, key: Key):
         fn = "CVAE"
         dim = check_int(fn, "dim", dim, 1)
-        latent = check_int(fn, "latent", latent, 1, 512)
+        self._set_common(fn, latent, classes, noise)
+        latent, classes = self.latent, self.classes
         hidden = check_int(fn, "hidden", hidden, 1)
-        classes = check_int(fn, "classes", classes, 2)
         k1, k2, k3, k4 = jax.random.split(key, 4)
         self.enc_hidden = eqx.nn.Linear(dim + classes, hidden, dtype=DTYPE, key=k1)
         self.enc_out = eqx.nn.Linear(hidden, 2 * latent, dtype=DTYPE, key=k2)
         self.dec_hidden = eqx.nn.Linear(latent + classes, hidden, dtype=DTYPE, key=k3)
         self.dec_out = eqx.nn.Linear(hidden, dim, dtype=DTYPE, key=k4)
-        self.latent, self.classes = latent, classes
-        self.noise = check_float(fn, "noise", noise, 0.0, 10.0)
 
     def encode(self, x: Float[Array, " dim"], y: Int[Array, ""]):
         """Mean and log-variance of ``q(z | x, y)``."""
@@ -104,6 +110,13 @@ class CVAE(_CVAEBase):
         """Pixel logits of ``p(x | z, y)``."""
         h = jax.nn.relu(self.dec_hidden(jnp.concatenate([z.astype(DTYPE), self._onehot(y)])))
         return self.dec_out(h)
+
+
+def conv_side(dim: int) -> int | None:
+    """The side of the square images of ``dim`` pixels that :class:`ConvCVAE` takes (a multiple
+    of 4: two stride-2 halvings), or ``None`` where it takes none."""
+    side = int(round(dim ** 0.5))
+    return side if side * side == dim and side % 4 == 0 else None
 
 
 def _gelu(x):
@@ -169,21 +182,17 @@ class ConvCVAE(_CVAEBase):
     dec_conv1: eqx.nn.ConvTranspose2d
     dec_conv2: eqx.nn.ConvTranspose2d
     side: int = eqx.field(static=True)
-    latent: int = eqx.field(static=True)
-    classes: int = eqx.field(static=True)
-    noise: float = eqx.field(static=True)
 
     def __init__(self, dim: int, latent: int, hidden: int = 0, classes: int = 10,
                  noise: float = 0.0, *, key: Key):
         fn = "ConvCVAE"
-        dim = check_int(fn, "dim", dim, 16)
-        side = int(round(dim ** 0.5))
-        if side * side != dim or side % 4:
+        side = conv_side(check_int(fn, "dim", dim, 16))
+        if side is None:
             raise InvalidInput(f"{fn}: dim={dim} is out of range; allowed side x side images with "
-                             "side a multiple of 4 (64 = 8x8, 784 = 28x28; 14x14 = 196 does "
-                             "not halve twice)")
-        latent = check_int(fn, "latent", latent, 1, 512)
-        classes = check_int(fn, "classes", classes, 2)
+                               "side a multiple of 4 (64 = 8x8, 784 = 28x28; 14x14 = 196 does "
+                               "not halve twice)")
+        self._set_common(fn, latent, classes, noise)
+        latent, classes = self.latent, self.classes
         del hidden  # the channel counts are Yi et al.'s
         ks = jax.random.split(key, 6)
         q = side // 4
@@ -194,8 +203,7 @@ class ConvCVAE(_CVAEBase):
         self.dec_in = eqx.nn.Linear(latent + classes, 64 * q * q, dtype=DTYPE, key=ks[3])
         self.dec_conv1 = eqx.nn.ConvTranspose2d(64, 32, key=ks[4], **conv)
         self.dec_conv2 = eqx.nn.ConvTranspose2d(32, 1, key=ks[5], **conv)
-        self.side, self.latent, self.classes = side, latent, classes
-        self.noise = check_float(fn, "noise", noise, 0.0, 10.0)
+        self.side = side
 
     def encode(self, x: Float[Array, " dim"], y: Int[Array, ""]):
         """Mean and log-variance of ``q(z | x, y)``."""
