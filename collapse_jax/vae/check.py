@@ -124,8 +124,14 @@ def differences(a, data) -> list[str]:
                "to 1M (60 -> 2000 x the real set)")
     gen = "convolutional CVAE (theirs)" if a.arch == "conv" else "MLP CVAE"
     theirs = "" if a.arch == "conv" else "a convolutional CVAE, "
-    out.append(f"generator: {gen}, latent {a.latent}, {a.steps} Adam steps of batch "
-               f"{a.batch} per round against {theirs}latent 20, 200 epochs with patience 5")
+    sched = (f"at most {a.epochs} epochs with patience {a.patience}" if a.epochs
+             else f"{a.steps} Adam steps")
+    if a.epochs != 200 or a.patience != 5 or a.batch != 128 or a.lr != 1e-3:
+        out.append(f"generator: {gen}, latent {a.latent}, {sched} of batch {a.batch} at lr "
+                   f"{a.lr:g} per round against {theirs}latent 20, 200 epochs with patience 5 "
+                   "of batch 128 at lr 1e-3")
+    elif a.arch != "conv" or a.latent != 20:
+        out.append(f"generator: {gen}, latent {a.latent} against {theirs}latent 20")
     if a.likelihood != "bernoulli":
         out.append("likelihood: Gaussian decoder, the synthetic training images are decoder "
                    "means (theirs: a Bernoulli decoder whose samples are the training images)")
@@ -133,10 +139,12 @@ def differences(a, data) -> list[str]:
         out.append("verifier: a digit classifier's confidence in the conditioning class "
                    "(theirs: a real-vs-synthetic discriminator)")
     else:
+        vsched = (f"at most {a.verifier_epochs} epochs with patience {a.patience}"
+                  if a.verifier_epochs else f"{a.verifier_steps} steps")
         net = ("their discriminator network (512-256-128-64)" if a.discriminator == "yi"
                else "an MLP discriminator of 128 and 32 units (theirs: 512-256-128-64)")
         out.append(f"verifier: {net} (images thresholded at 1/2, as theirs) "
-                   f"trained for {a.verifier_steps} steps on {a.strong_size} (weak: "
+                   f"trained for {vsched} on {a.strong_size} (weak: "
                    f"{a.weak_size}) real images against as many samples of a CVAE trained on "
                    "them; it keeps the top fraction of each class of one round's candidates "
                    "(theirs: 80 epochs on all 60000 real images against samples of a CVAE "
@@ -146,6 +154,19 @@ def differences(a, data) -> list[str]:
     if a.rounds < 20:
         out.append(f"rounds: {a.rounds} against 20 (40 in the paper's figure)")
     return out
+
+
+def training_note(training, sel) -> str:
+    """One sentence on how long the networks trained: passes over their data (epochs trained,
+    or what the fixed steps amount to), seed means, round 0 -> 1 -> last."""
+    def rounds(v):
+        return " -> ".join(f"{x:.3g}" for x in (v[0], v[1], v[-1]))
+
+    gen = training["generator_passes"]
+    ver = training["verifier_passes"].get(sel)
+    return (f"Training ({training['rule']}), passes over the data (seed mean, round 0 -> 1 -> "
+            f"last): unverified {rounds(gen['none'])}, {sel} {rounds(gen[sel])}"
+            + (f"; the {sel} verifier {ver:.3g}." if ver is not None else "."))
 
 
 def build_parser():
@@ -194,6 +215,16 @@ def build_parser():
                         f"{VERIFIER_STEPS_FACTOR * DEFAULTS['steps']}, "
                         f"quick {VERIFIER_STEPS_FACTOR * QUICK['steps']}); its generator of fakes "
                         "trains for --steps")
+    p.add_argument("--epochs", type=int, default=0,
+                   help="train every generator by epochs instead of --steps: at most this many "
+                        "shuffled passes over its data in batches of --batch (the last one "
+                        "partial), stopped after --patience epochs without a lower training "
+                        "loss, as Yi et al. train theirs (200); 0 = --steps minibatch steps (0)")
+    p.add_argument("--verifier-epochs", type=int, default=0,
+                   help="the same for the verifier (theirs: 80); 0 = --verifier-steps (0)")
+    p.add_argument("--patience", type=int, default=5,
+                   help="with --epochs / --verifier-epochs: epochs without improvement before "
+                        "training stops (5, theirs)")
     p.add_argument("--data", metavar="PATH", default=None,
                    help="local MNIST file (.npz, IDX images file or folder); default: the "
                         "scikit-learn digits. Never downloads")
@@ -288,6 +319,10 @@ def _validate(a):
         ("--steps", a.steps, 10 <= a.steps <= 10**6, "10 .. 1000000"),
         ("--verifier-steps", a.verifier_steps, 10 <= a.verifier_steps <= 10**6,
          "10 .. 1000000"),
+        ("--epochs", a.epochs, 0 <= a.epochs <= 10**4, "0 .. 10000 (0: --steps)"),
+        ("--verifier-epochs", a.verifier_epochs, 0 <= a.verifier_epochs <= 10**4,
+         "0 .. 10000 (0: --verifier-steps)"),
+        ("--patience", a.patience, 1 <= a.patience <= 10**4, "1 .. 10000"),
         # below lr * steps = float32 eps, Adam cannot move an O(1) weight by one ulp
         ("--lr", a.lr, math.isfinite(a.lr) and 0 < a.lr <= 0.1 and a.lr * a.steps >= EPS32,
          f"(0, 0.1] with lr * steps >= float32 eps = {EPS32:.3g} (steps = {a.steps})"),
@@ -701,7 +736,8 @@ def body(a):
             n_real=a.n_real, n_keep=n_keep, keep_min=a.keep, n_eval=a.n_eval,
             verifier_max=a.strong_size, accumulate=accumulate, verifier_kind=a.verifier_kind,
             binary=a.likelihood == "bernoulli", growth=growth, arch=a.arch,
-            discriminator=a.discriminator)
+            discriminator=a.discriminator, epochs=a.epochs, verifier_epochs=a.verifier_epochs,
+            patience=a.patience)
         # below the candidates' count whenever it is set (CANDIDATE_BYTES)
         batch_c = candidate_batch(cfg.classes, cfg.candidates_c, cfg.dim)
         return cfg if batch_c is None else cfg._replace(cand_batch_c=batch_c)
@@ -767,6 +803,12 @@ def body(a):
             c.note += f" | non-finite metric values (seed x round) {non_finite}"
     curves = {n: {k: curve_summary(v) for k, v in res[n].items()} for n in names}
     trainings = len(names) * a.seeds * (T + 1)
+    training = {"generator_passes": {n: [float(v) for v in res[n]["train_epochs"].mean(0)]
+                                     for n in names},
+                "verifier_passes": {n: float(np.mean(fin[n]["verifier_epochs"]))
+                                    for n in names if n != "none"},
+                "rule": (f"at most {a.epochs} epochs, patience {a.patience}" if a.epochs
+                         else f"{a.steps} steps of batch {a.batch}")}
     config = {k: v for k, v in vars(a).items()}
     config.update(settings=[{"name": p[0], "verify": bool(p[1]), "verifier_size": int(p[2]),
                              "keep": p[3], "accumulate": bool(p[4])} for p in pts],
@@ -789,7 +831,8 @@ def body(a):
         "ci_level": level,
         "ci_note": a.plan.note()
                    + "; BCa bootstrap (Student-expanded) over "
-                   f"{a.seeds} seeds. Differences from Yi et al.'s MNIST pipeline that "
+                   f"{a.seeds} seeds. " + training_note(training, sel)
+                   + " Differences from Yi et al.'s MNIST pipeline that "
                    "remain: " + numbered(differences(a, full)),
         "timing": {"compile_s": tm.compile_s + tm_r.compile_s,
                    "ratio_sweep_s": tm_r.run_s, "run_s": tm.run_s + tm_r.run_s + feat_s,
@@ -802,7 +845,8 @@ def body(a):
                      "verifier_accuracy": {n: float(np.mean(fin[n]["verifier_acc"]))
                                            for n in names},
                      "settling_round": {n: int(settling_round(fd[n].mean(0))) for n in names},
-                     "real_accept": {n: float(np.mean(fin[n]["real_accept"])) for n in names}},
+                     "real_accept": {n: float(np.mean(fin[n]["real_accept"])) for n in names},
+                     "training": training},
     }
     progress.step("statistics")
 

@@ -62,7 +62,7 @@ from collapse_jax.core.nets.classifier import (  # feature_network: used as nr.f
 from collapse_jax.core.nets.cvae import ARCHS, conv_side, cvae_like, generate, neg_elbo
 from collapse_jax.core.nets.data import CLASSES, Split
 from collapse_jax.core.nets.init import reinit
-from collapse_jax.core.nets.train import TrainConfig, fit, train_config
+from collapse_jax.core.nets.train import TrainConfig, fit, last_loss, passes, train_config
 
 #: ``classifier``: log-confidence of a digit classifier in the conditioning class;
 #: ``discriminator``: Yi et al.'s realism verifier, log p(real | x) of a real-vs-synthetic MLP
@@ -73,7 +73,7 @@ VERIFIER_KINDS = ("classifier", "discriminator")
 DISCRIMINATORS = ("small", "yi")
 METRIC_NAMES = ("fd_real", "fd_pref", "precision", "recall", "coverage", "pixel_var",
                 "binary_var", "sharpness", "accept", "confidence", "judge_acc", "train_loss",
-                "test_elbo", "train_size")
+                "test_elbo", "train_size", "train_epochs")
 
 
 class RetrainConfig(NamedTuple):
@@ -146,12 +146,15 @@ class RetrainParams(NamedTuple):
 class RetrainFinal(NamedTuple):
     """Per-run results besides the per-round metrics: the verifier's accuracy and acceptance
     rate on held-out real digits, the Frechet distance between the verifier-preferred real
-    digits and the held-out ones, and sample grids ``(rounds + 1, classes * grid, dim)``."""
+    digits and the held-out ones, sample grids ``(rounds + 1, classes * grid, dim)``, and the
+    passes over its data the verifier trained for (:func:`~collapse_jax.core.nets.train.
+    passes`)."""
 
     verifier_acc: jax.Array
     real_accept: jax.Array
     fd_pref_real: jax.Array
     samples: jax.Array
+    verifier_epochs: jax.Array
 
 
 def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: float = 0.1,
@@ -165,7 +168,8 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
                    verifier_kind: str = "classifier", binary: bool = False,
                    growth: float = 1.0, arch: str = "mlp",
                    candidate_batch: int | None = None,
-                   discriminator: str = "small") -> RetrainConfig:
+                   discriminator: str = "small", epochs: int = 0,
+                   verifier_epochs: int = 0, patience: int = 5) -> RetrainConfig:
     """Validated :class:`RetrainConfig`.
 
     ``n_real``, ``n_keep`` and ``n_eval`` are totals over the classes and must be multiples of
@@ -190,6 +194,11 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
     ``verifier_hidden`` and ``verifier_features`` units with two outputs, or ``yi``, Yi et
     al.'s ``SyntheticDiscriminator`` (:class:`~collapse_jax.core.nets.classifier.
     Discriminator`: 512, 256, 128 and 64 units, LeakyReLU 0.2).
+    ``epochs`` / ``verifier_epochs`` > 0 train the generators (every round's, and the
+    discriminator's reference CVAE) / the verifier by epochs with early stopping after
+    ``patience`` epochs without a lower training loss, as Yi et al. train every network
+    (200 / 80 epochs, patience 5; :func:`~collapse_jax.core.nets.train.fit`); 0 (default)
+    trains ``steps`` / ``verifier_steps`` minibatch steps.
     """
     fn = "retrain_config"
     dim = check_int(fn, "dim", dim, 1)
@@ -228,8 +237,9 @@ def retrain_config(*, dim: int = 64, latent: int = 8, hidden: int = 128, noise: 
     noise = check_float(fn, "noise", noise, 0.0, 10.0)
     return RetrainConfig(
         dim, classes, latent, hidden, noise, rounds,
-        train_config(steps=steps, batch=batch, lr=lr),
-        train_config(steps=verifier_steps, batch=batch, lr=lr, weight_decay=1e-4),
+        train_config(steps=steps, batch=batch, lr=lr, epochs=epochs, patience=patience),
+        train_config(steps=verifier_steps, batch=batch, lr=lr, weight_decay=1e-4,
+                     epochs=verifier_epochs, patience=patience),
         check_int(fn, "verifier_hidden", verifier_hidden, 1),
         check_int(fn, "verifier_features", verifier_features, 1),
         n_real // classes, n_keep_c, candidates_c, n_eval // classes, pool, verifier_max,
@@ -345,7 +355,8 @@ def binarise(x):
 
 def _verifier(k_init, k_fit, r: RealSet, v_order, vae_like, size, cfg: RetrainConfig):
     """Train the verifier on the first ``size`` real images of ``v_order``; returns
-    ``(network, held-out accuracy, score)`` with ``score(x, y)`` the log-score it ranks by.
+    ``(network, held-out accuracy, score, passes)`` with ``score(x, y)`` the log-score it ranks
+    by and ``passes`` the passes over its data it trained for.
 
     ``classifier``: a digit classifier, score ``log p(y | x)``, accuracy on held-out digits.
     ``discriminator`` (Yi et al.'s kind): a CVAE is trained on those real images (the
@@ -361,8 +372,9 @@ def _verifier(k_init, k_fit, r: RealSet, v_order, vae_like, size, cfg: RetrainCo
     if cfg.verifier_kind == "classifier":
         like = eqx.filter_eval_shape(Classifier, cfg.dim, cfg.verifier_hidden,
                                      cfg.verifier_features, C, key=k_init)
-        net, _ = fit(k_fit, reinit(like, k_init), cross_entropy, vx, vy, size, cfg.verifier)
-        return net, accuracy(net, r.test_x, r.test_y), partial(log_confidence, net)
+        net, losses = fit(k_fit, reinit(like, k_init), cross_entropy, vx, vy, size, cfg.verifier)
+        return (net, accuracy(net, r.test_x, r.test_y), partial(log_confidence, net),
+                passes(losses, cfg.verifier, size))
     k_ref_init, k_ref_fit, k_fake, k_fake_test = jax.random.split(jax.random.fold_in(k_fit, 1), 4)
     ref, _ = fit(k_ref_fit, reinit(vae_like, k_ref_init), neg_elbo, vx, vy, size, cfg.vae)
     fake = generate(ref, k_fake, vy, cfg.binary)
@@ -374,7 +386,8 @@ def _verifier(k_init, k_fit, r: RealSet, v_order, vae_like, size, cfg: RetrainCo
     else:
         like = eqx.filter_eval_shape(Classifier, cfg.dim, cfg.verifier_hidden,
                                      cfg.verifier_features, 2, key=k_init)
-    net, _ = fit(k_fit, reinit(like, k_init), cross_entropy, xd, yd, 2 * size, cfg.verifier)
+    net, losses = fit(k_fit, reinit(like, k_init), cross_entropy, xd, yd, 2 * size,
+                      cfg.verifier)
 
     def score(x, y):
         return log_confidence(net, binarise(x), jnp.ones_like(y))
@@ -383,7 +396,7 @@ def _verifier(k_init, k_fit, r: RealSet, v_order, vae_like, size, cfg: RetrainCo
     acc = 0.5 * (accuracy(net, binarise(r.test_x), jnp.ones(n_test, jnp.int32))
                  + accuracy(net, binarise(generate(ref, k_fake_test, r.test_y, cfg.binary)),
                             jnp.zeros(n_test, jnp.int32)))
-    return net, acc, score
+    return net, acc, score, passes(losses, cfg.verifier, 2 * size)
 
 
 def top_candidates(model, vscore, key: Key, verify, n_cand, cfg: RetrainConfig):
@@ -449,7 +462,7 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
     v_order = balanced_order(k_ver_real, r.train_y, C)
     v_order = v_order[: min(cfg.verifier_max, v_order.shape[0])]
     vae_like = cvae_like(cfg.arch, cfg.dim, cfg.latent, cfg.hidden, C, cfg.noise, k_ver_init)
-    _, verifier_acc, vscore = _verifier(k_ver_init, k_ver_fit, r, v_order, vae_like,
+    _, verifier_acc, vscore, verifier_epochs = _verifier(k_ver_init, k_ver_fit, r, v_order, vae_like,
                                         params.verifier_size.astype(jnp.int32), cfg)
     real_accept = jnp.mean(vscore(r.test_x, r.test_y) >= jnp.log(0.5))
 
@@ -514,8 +527,8 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
         model, losses = fit(k_fit, reinit(vae_like, k_init), neg_elbo, pool_x, pool_y, count,
                             cfg.vae)
         out, grid = measure(model, k_meas)
-        tail = max(1, cfg.vae.steps // 10)
-        out["train_loss"] = jnp.mean(losses[-tail:]).astype(dt)
+        out["train_loss"] = last_loss(losses, cfg.vae).astype(dt)
+        out["train_epochs"] = passes(losses, cfg.vae, count).astype(dt)
         out["train_size"] = count.astype(dt)  # the images this round's model trained on
         state = pool.update(state, data_pool.Rows(*select(model, k_sel, i)))
         return state, (out, grid)
@@ -523,4 +536,4 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
     keys = jax.random.split(k_rounds, cfg.rounds + 1)
     _, (metrics, grids) = jax.lax.scan(round_step, state, (keys, jnp.arange(cfg.rounds + 1)))
     return RetrainFinal(verifier_acc.astype(dt), real_accept.astype(dt), fd_pref_real,
-                        grids), metrics
+                        grids, verifier_epochs.astype(dt)), metrics

@@ -58,6 +58,13 @@ def test_tiny_run_writes_the_contract(tmp_path, capsys):
     # Common random numbers: every setting shares round 0.
     assert rep["curves"]["none"]["fd_real"]["mean"][0] == pytest.approx(fd["mean"][0], rel=1e-6)
     assert rep["timing"]["compile_s"] > 0
+    # Fixed steps: the passes over the data are steps x batch / the images trained on.
+    for name in ("none", "strong"):
+        np.testing.assert_allclose(
+            rep["curves"][name]["train_epochs"]["mean"],
+            30 * 64 / np.asarray(rep["curves"][name]["train_size"]["mean"]), rtol=1e-6)
+    # the discriminator: 8 x 30 steps over 200 real and 200 fake images
+    assert rep["findings"]["training"]["verifier_passes"]["strong"] == pytest.approx(38.4)
     # Every metric of every seed and round is finite (non-finite values would be counted here
     # and named in every claim's note).
     assert rep["findings"]["non_finite"] == {}
@@ -107,6 +114,8 @@ def test_negative_control_without_a_verifier(tmp_path, capsys):
     (["--data", "m.npz", "--arch", "conv"], "--arch"),  # 14x14 does not halve twice
     (["--data", "m.npz", "--arch", "conv", "--downsample", "2"], "--arch"),
     (["--discriminator", "yi", "--verifier-kind", "classifier"], "--discriminator"),
+    (["--epochs", "-1"], "--epochs"), (["--verifier-epochs", "20000"], "--verifier-epochs"),
+    (["--epochs", "10", "--patience", "0"], "--patience"),
 ])
 def test_bad_input_exits_2_with_one_line(args, flag, capsys):
     assert check.main(args) == 2
@@ -171,6 +180,22 @@ def test_differences_from_the_authors_are_listed():
     a.discriminator = "yi"
     text = " ".join(check.differences(a, nd.load_digits()))
     assert "their discriminator network (512-256-128-64)" in text and "32 units" not in text
+    # Training by epochs: their rule and sizes leave only the architecture's line.
+    a.epochs, a.verifier_epochs, a.batch, a.lr, a.latent = 200, 80, 128, 1e-3, 20
+    text = " ".join(check.differences(a, nd.load_digits()))
+    assert "generator:" not in text and "at most 80 epochs with patience 5" in text
+    a.arch, a.patience = "mlp", 3
+    text = " ".join(check.differences(a, nd.load_digits()))
+    assert "MLP CVAE, latent 20, at most 200 epochs with patience 3 of batch 128" in text
+
+
+def test_training_note_says_how_long_each_network_trained():
+    tr = {"generator_passes": {"none": [115.2, 78.9, 50.0], "strong": [115.2, 98.2, 70.4]},
+          "verifier_passes": {"strong": 41.0}, "rule": "at most 200 epochs, patience 5"}
+    assert check.training_note(tr, "strong") == (
+        "Training (at most 200 epochs, patience 5), passes over the data (seed mean, round 0 "
+        "-> 1 -> last): unverified 115 -> 78.9 -> 50, strong 115 -> 98.2 -> 70.4; the strong "
+        "verifier 41.")
 
 
 def test_yi_mnist_preset_fixes_the_authors_sizes_and_needs_data(capsys):
@@ -324,3 +349,26 @@ def test_candidate_batches_only_where_a_round_would_not_fit():
     per_class = 10 * 196 * 4
     assert check.candidate_batch(10, 1_000_000, 196) == check.CANDIDATE_BYTES // per_class
     assert check.candidate_batch(10, 30000, 784) == check.CANDIDATE_BYTES // (10 * 784 * 4)
+
+
+@pytest.mark.slow  # compiles the whole check again (about 2.5 minutes on 2 cores)
+def test_tiny_run_trains_by_epochs_with_the_authors_early_stopping(tmp_path):
+    """``--epochs 200 --verifier-epochs 80 --patience 5`` at batch 128 and lr 1e-3: Yi et al.'s
+    training rule. Every network stops by patience before its cap (measured at these sizes:
+    the round-0 generator after about 115 epochs, later rounds after 50-100), the report
+    says how long each trained, and the generator's line leaves the differences."""
+    out = tmp_path / "e.json"
+    code = check.main(TINY + ["--epochs", "200", "--verifier-epochs", "80", "--batch", "128",
+                              "--lr", "1e-3", "--latent", "20", "--json", str(out)])
+    rep = json.loads(out.read_text())
+    assert code in (0, 1)
+    tr = rep["findings"]["training"]
+    assert tr["rule"] == "at most 200 epochs, patience 5"
+    for name, passes in tr["generator_passes"].items():
+        assert all(5 < p < 200 for p in passes), (name, passes)  # stopped by patience
+    assert all(5 < p <= 80 for p in tr["verifier_passes"].values()), tr
+    assert "at most 80 epochs with patience 5" in rep["ci_note"]
+    assert not any(d.startswith("generator: MLP CVAE, latent 20,")
+                   for d in rep["config"]["differences_from_the_authors"])
+    for c in rep["claims"]:
+        assert c["measured"] is None or np.isfinite(c["measured"]), c

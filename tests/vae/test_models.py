@@ -352,7 +352,7 @@ def test_discriminator_verifier_tells_real_from_generated(digits, net):
     def run(key):
         k_init, k_fit, k_gen = jax.random.split(key, 3)
         like = eqx.filter_eval_shape(nv.CVAE, 64, 4, 32, 10, 0.1, key=k_init)
-        _, acc, score = nr._verifier(k_init, k_fit, real, order, like, 500, cfg)
+        _, acc, score, _ = nr._verifier(k_init, k_fit, real, order, like, 500, cfg)
         return acc, score(tx, ty), score(tx, (ty + 1) % 10)
 
     acc, s_real, s_other = run(jax.random.key(2))

@@ -17,7 +17,7 @@ from collapse_jax.core._types import Array, Float, Int, Key
 from collapse_jax.core._validate import check_int
 from collapse_jax.core.nets.data import Split
 from collapse_jax.core.nets.init import reinit
-from collapse_jax.core.nets.train import fit, train_config
+from collapse_jax.core.nets.train import fit, train_config, weighted_mean
 
 DTYPE = jnp.float32
 
@@ -79,10 +79,12 @@ def log_confidence(model: Classifier, x: Float[Array, "m dim"], y: Int[Array, " 
     return jnp.take_along_axis(logp, y[:, None].astype(jnp.int32), axis=1)[:, 0]
 
 
-def cross_entropy(model: Classifier, key, x: Float[Array, "b dim"], y: Int[Array, " b"]):
-    """Mean cross-entropy of a batch (``key`` unused; same signature as the VAE loss)."""
+def cross_entropy(model: Classifier, key, x: Float[Array, "b dim"], y: Int[Array, " b"],
+                  weights: Float[Array, " b"] | None = None):
+    """Mean cross-entropy of a batch (``key`` unused; same signature as the VAE loss, also
+    with ``weights``: :func:`~collapse_jax.core.nets.train.weighted_mean`)."""
     del key
-    return -jnp.mean(log_confidence(model, x, y))
+    return -weighted_mean(log_confidence(model, x, y), weights)
 
 
 def accuracy(model: Classifier, x: Float[Array, "m dim"], y: Int[Array, " m"]):

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 
 from collapse_jax.core._types import Array, Float, Int, Key
 from collapse_jax.core._validate import InvalidInput, check_float, check_int
+from collapse_jax.core.nets.train import weighted_mean
 
 DTYPE = jnp.float32
 #: ``arch`` values of :func:`cvae_like`: the one-hidden-layer MLP CVAE, or Yi et al.'s
@@ -227,11 +228,15 @@ def cvae_like(arch: str, dim: int, latent: int, hidden: int, classes: int, noise
     return eqx.filter_eval_shape(make, dim, latent, hidden, classes, noise, key=key)
 
 
-def neg_elbo(model: CVAE, key: Key, x: Float[Array, "b dim"], y: Int[Array, " b"]):
-    """Mean negative ELBO over a batch (one reparameterisation draw per example)."""
+def neg_elbo(model: CVAE, key: Key, x: Float[Array, "b dim"], y: Int[Array, " b"],
+             weights: Float[Array, " b"] | None = None):
+    """Mean negative ELBO over a batch (one reparameterisation draw per example); with
+    ``weights``, ``sum(weights * loss) / b`` (a masked partial batch;
+    :func:`~collapse_jax.core.nets.train.weighted_mean`)."""
     eps = jax.random.normal(key, (x.shape[0], model.latent), DTYPE)
     loss, _ = jax.vmap(model.loss)(x, y, eps)
-    return jnp.mean(loss)
+    return weighted_mean(loss, weights)
+
 
 
 def generate(model: CVAE, key: Key, labels: Int[Array, " m"], binary: bool = False
