@@ -25,7 +25,8 @@ def _small(**kw):
     {"select": False}, {"estimator": "unbiased"},
 ])
 def test_jit_equals_eager_and_is_deterministic(kw):
-    cfg, p = _small(**kw)
+    # 4 generations: op-by-op (eager) execution costs about 1 s a generation here
+    cfg, p = _small(**{"generations": 4, **kw})
     key = jax.random.key(7)
     with jax.disable_jit():
         _, eager = selection_kernel(key, p, cfg)
