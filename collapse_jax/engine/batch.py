@@ -48,6 +48,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from collapse_jax.core._types import Key
 from collapse_jax.core._validate import InvalidInput, check_int
+from collapse_jax.engine import program_cache
 
 _UNSET = object()
 #: Compiled programs by (function, kernel, cfg, silos, chunk, devices, parameter shapes):
@@ -406,12 +407,30 @@ class _Program:
     def _trace(self):
         return self.fn.trace(keys=self.key_spec(), params=self.params, **self.static)
 
+    def _disk_key(self):
+        """Name of this program in :mod:`~collapse_jax.engine.program_cache` (None: not kept)."""
+        if self.mesh is not None or multi_process() or program_cache.folder() is None:
+            return None
+        return program_cache.program_key(self.fn.__name__, self.static["kernel"],
+                                         self.static["cfg"], self.static["silos"], self.chunk,
+                                         self.params)
+
+    def _from_disk(self, sig):
+        """The program kept on disk by an earlier process, entered in :data:`_COMPILED`."""
+        t0 = time.perf_counter()
+        cached = program_cache.load(self._disk_key())
+        if cached is not None:
+            self.compile_s = time.perf_counter() - t0
+            _remember(sig, cached)
+        return cached
+
     def out_size(self) -> int:
         """Bytes of one chunk's outputs, from the traced shapes (nothing is compiled). The
         trace is kept for :meth:`prepare` (JAX's own trace cache already made a second trace
         cheap: this saved tenths of a second in the power-law check, docs/reporting.md), and
-        skipped for a program compiled earlier in this process."""
-        cached = _COMPILED.get(self._sig())
+        skipped for a program compiled earlier in this process or kept on disk."""
+        sig = self._sig()
+        cached = _COMPILED.get(sig) or self._from_disk(sig)
         if cached is not None:
             return cached[1]
         self._traced = self._trace()
@@ -423,6 +442,8 @@ class _Program:
         outputs and temporaries), which the caller checks with the kept outputs."""
         sig = self._sig()
         cached = _COMPILED.get(sig)
+        if cached is None and self._traced is None:
+            cached = self._from_disk(sig)
         if cached is None:
             t0 = time.perf_counter()
             traced = self._traced if self._traced is not None else self._trace()
@@ -441,14 +462,19 @@ class _Program:
                 per_chunk = out_bytes
             self.compile_s = time.perf_counter() - t0
             cached = (compiled, out_bytes, per_chunk)
-            if len(_COMPILED) >= 64:
-                _COMPILED.pop(next(iter(_COMPILED)))
-            _COMPILED[sig] = cached
+            _remember(sig, cached)
+            program_cache.store(self._disk_key(), compiled, out_bytes, per_chunk)
         self.compiled, self.out_bytes, per_chunk = cached
         return per_chunk
 
     def __call__(self, start):
         return self.compiled(keys=self.keys(start), params=self.params)
+
+
+def _remember(sig, cached) -> None:
+    if len(_COMPILED) >= 64:
+        _COMPILED.pop(next(iter(_COMPILED)))
+    _COMPILED[sig] = cached
 
 
 def _chunks(seeds, chunk):
