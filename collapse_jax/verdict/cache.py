@@ -70,9 +70,11 @@ def resolve(flag: str | None, jax) -> str | None:
 
 def enable(flag: str | None, jax, prog: str = "collapse_jax") -> str | None:
     """Point JAX's persistent cache at the folder :func:`resolve` names; return it, or
-    ``None`` when disabled or unusable (a note on stderr says why)."""
+    ``None`` when disabled or unusable (a note on stderr says why). Disabled means off for
+    JAX too, even where ``$JAX_COMPILATION_CACHE_DIR`` names a folder."""
     folder = resolve(flag, jax)
     if folder is None:
+        jax.config.update("jax_enable_compilation_cache", False)
         return None
     try:
         Path(folder).mkdir(parents=True, exist_ok=True)
@@ -82,6 +84,7 @@ def enable(flag: str | None, jax, prog: str = "collapse_jax") -> str | None:
     except OSError as e:
         print(f"{prog}: note: compilation cache disabled ({folder}: "
               f"{e.strerror or type(e).__name__})", file=sys.stderr)
+        jax.config.update("jax_enable_compilation_cache", False)
         return None
     if jax.config.jax_compilation_cache_dir != folder:
         jax.config.update("jax_compilation_cache_dir", folder)

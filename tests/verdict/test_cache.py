@@ -48,6 +48,24 @@ def test_off_disables(clean_env, off):
     assert cache.resolve("/some/dir", jax) == "/some/dir"
 
 
+def test_off_is_off_for_jax_too(clean_env, tmp_path):
+    """``off`` disables JAX's cache (and the engine's programs kept whole) even where
+    ``$JAX_COMPILATION_CACHE_DIR`` names a folder."""
+    from collapse_jax.engine import program_cache
+
+    clean_env.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "jaxs"))
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path / "jaxs"))
+    was = jax.config.jax_enable_compilation_cache
+    try:
+        jax.config.update("jax_enable_compilation_cache", True)
+        assert program_cache.folder() == tmp_path / "jaxs" / "programs"
+        assert cache.enable("off", jax) is None
+        assert not jax.config.jax_enable_compilation_cache
+        assert program_cache.folder() is None
+    finally:
+        jax.config.update("jax_enable_compilation_cache", was)
+
+
 def test_unwritable_folder_disables_with_a_note(clean_env, tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
