@@ -21,7 +21,10 @@ named that way: a kernel defined inside a function or a ``functools.partial`` (i
 over data), a configuration holding other objects, several devices or processes. Nothing is
 read or written while JAX's persistent cache is off (``--compile-cache off``, and the test
 suite). An entry that cannot be read is ignored (and compiled again); the folder
-``programs`` inside the compilation cache folder is safe to delete at any time.
+``programs`` inside the compilation cache folder is safe to delete at any time, and entries
+of earlier code versions are never read again (delete them to reclaim the space). Like
+JAX's own cache, the folder holds executable code that runs are trusted to have written:
+keep it private to the user (the default, ``~/.cache``, is).
 """
 
 from __future__ import annotations
