@@ -35,7 +35,10 @@ away. Stages, most informative first:
 * ``vae_yi_mnist_conv`` (with ``--mnist PATH``): the same with Yi et al.'s convolutional CVAE
   and discriminator network on their 28x28 images (``--arch conv --downsample 1
   --discriminator yi``), the closest this check comes to their pipeline; its rehearsal
-  (``--quick``) pools to 4x4 so that it runs on 2 CPU cores.
+  (``--quick``) pools to 4x4 so that it runs on 2 CPU cores;
+* ``vae_yi_mnist_epochs`` (with ``--mnist PATH``): the preset trained by the authors' rule
+  instead of fixed steps (``--epochs 200 --verifier-epochs 80``: shuffled epochs, early
+  stopping after 5 without a lower training loss); its rehearsal caps the epochs at 3 and 2.
 
 ``--quick`` runs the checks with ``--quick`` and every kernel at its default seeds with a
 tenth of the numpy loop: the CPU rehearsal (tests/benchmarks/test_accelerator.py runs a part).
@@ -73,7 +76,7 @@ CHECKS = [
     ("proxy_references", ["proofs_checks.proxy_references"], 200),
 ]
 STAGES = ["env", "kernels", *[f"check:{c[0]}" for c in CHECKS], "kernels_cpu", "preset_speed",
-          "scale", "vae_yi_mnist", "vae_yi_mnist_conv"]
+          "scale", "vae_yi_mnist", "vae_yi_mnist_conv", "vae_yi_mnist_epochs"]
 
 #: ``--preset yi-mnist`` spelled out (collapse_jax.vae.check.YI_MNIST; the likelihood and the
 #: verifier kind are the check's defaults, bernoulli and discriminator), for a data file too
@@ -92,6 +95,12 @@ YI_MNIST_QUICK = {"--n-keep": "200", "--rounds": "4", "--steps": "20", "--n-eval
 #: the same network takes.
 YI_MNIST_CONV = ["--arch", "conv", "--downsample", "1", "--discriminator", "yi"]
 YI_MNIST_CONV_QUICK = ["--arch", "conv", "--downsample", "7", "--discriminator", "yi"]
+#: The ``vae_yi_mnist_epochs`` stage's flags on top of the preset: the authors' training rule.
+YI_MNIST_EPOCHS = ["--epochs", "200", "--verifier-epochs", "80", "--patience", "5"]
+YI_MNIST_EPOCHS_QUICK = ["--epochs", "3", "--verifier-epochs", "2", "--patience", "5"]
+#: Each variant stage's flags: (on the accelerator, in the CPU rehearsal).
+VARIANTS = {"vae_yi_mnist_conv": (YI_MNIST_CONV, YI_MNIST_CONV_QUICK),
+            "vae_yi_mnist_epochs": (YI_MNIST_EPOCHS, YI_MNIST_EPOCHS_QUICK)}
 
 
 def _with_flag(args: list[str], flag: str, value: str) -> list[str]:
@@ -126,14 +135,13 @@ def yi_mnist_retry(args: list[str], error: str) -> tuple[list[str], str] | None:
 
 
 def _yi_mnist(py: str, a, limit: float, log, work: Path, stage: str = "vae_yi_mnist") -> dict:
-    """The ``vae_yi_mnist`` stage (or ``vae_yi_mnist_conv``, :data:`YI_MNIST_CONV` added): the
-    preset on ``a.mnist``, retried as :func:`yi_mnist_retry` says; every attempt is
-    recorded."""
+    """The ``vae_yi_mnist`` stage (or one of :data:`VARIANTS`, its flags added): the preset on
+    ``a.mnist``, retried as :func:`yi_mnist_retry` says; every attempt is recorded."""
     if not a.mnist:
         return {"skipped": "no --mnist file (the preset runs on local MNIST only)"}
     args = ["proofs_checks.vae_verification", "--data", str(Path(a.mnist).resolve())]
-    if stage == "vae_yi_mnist_conv":
-        args += YI_MNIST_CONV_QUICK if a.quick else YI_MNIST_CONV
+    if stage in VARIANTS:
+        args += VARIANTS[stage][1 if a.quick else 0]
     if a.quick:
         args += YI_MNIST_FLAGS
         for flag, value in YI_MNIST_QUICK.items():
@@ -277,7 +285,7 @@ def run(a) -> int:
             row = _child(argv, min(left, a.stage_cap), log)
             if tmp.exists():
                 row["scale"] = json.loads(tmp.read_text()).get("scale")
-        elif stage in ("vae_yi_mnist", "vae_yi_mnist_conv"):
+        elif stage == "vae_yi_mnist" or stage in VARIANTS:
             row = _yi_mnist(py, a, min(left, a.stage_cap), log, work, stage)
         else:
             name = stage.split(":", 1)[1]

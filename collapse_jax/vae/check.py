@@ -106,6 +106,10 @@ EPS32 = float(np.finfo(np.float32).eps)
 NOISE_MIN = bounds.scale_range("float32")[0]
 
 
+def _epochs(n: int) -> str:
+    return f"{n} epoch" + ("" if n == 1 else "s")
+
+
 def differences(a, data) -> list[str]:
     """What still separates this run from the authors' ``MNIST/scripts/full_pipeline.py``
     (liuqiyuanhhh/Verified-Synthetic-Data), printed with the verdict: a FAIL against the
@@ -124,7 +128,7 @@ def differences(a, data) -> list[str]:
                "to 1M (60 -> 2000 x the real set)")
     gen = "convolutional CVAE (theirs)" if a.arch == "conv" else "MLP CVAE"
     theirs = "" if a.arch == "conv" else "a convolutional CVAE, "
-    sched = (f"at most {a.epochs} epochs with patience {a.patience}" if a.epochs
+    sched = (f"at most {_epochs(a.epochs)} with patience {a.patience}" if a.epochs
              else f"{a.steps} Adam steps")
     if a.epochs != 200 or a.patience != 5 or a.batch != 128 or a.lr != 1e-3:
         out.append(f"generator: {gen}, latent {a.latent}, {sched} of batch {a.batch} at lr "
@@ -139,7 +143,7 @@ def differences(a, data) -> list[str]:
         out.append("verifier: a digit classifier's confidence in the conditioning class "
                    "(theirs: a real-vs-synthetic discriminator)")
     else:
-        vsched = (f"at most {a.verifier_epochs} epochs with patience {a.patience}"
+        vsched = (f"at most {_epochs(a.verifier_epochs)} with patience {a.patience}"
                   if a.verifier_epochs else f"{a.verifier_steps} steps")
         net = ("their discriminator network (512-256-128-64)" if a.discriminator == "yi"
                else "an MLP discriminator of 128 and 32 units (theirs: 512-256-128-64)")
@@ -807,7 +811,7 @@ def body(a):
                                      for n in names},
                 "verifier_passes": {n: float(np.mean(fin[n]["verifier_epochs"]))
                                     for n in names if n != "none"},
-                "rule": (f"at most {a.epochs} epochs, patience {a.patience}" if a.epochs
+                "rule": (f"at most {_epochs(a.epochs)}, patience {a.patience}" if a.epochs
                          else f"{a.steps} steps of batch {a.batch}")}
     config = {k: v for k, v in vars(a).items()}
     config.update(settings=[{"name": p[0], "verify": bool(p[1]), "verifier_size": int(p[2]),

@@ -112,3 +112,21 @@ def test_yi_mnist_conv_stage_flags_pass_the_checks_validation(tmp_path, capsys):
     # negative control: the stage's flags with the default 14x14 pooling are refused
     assert check.main(["--data", str(tmp_path / "absent.npz"), "--arch", "conv"]) == 2
     assert "--arch=conv is invalid" in capsys.readouterr().err
+
+
+def test_yi_mnist_epochs_stage_flags_pass_the_checks_validation(tmp_path, capsys):
+    """The epochs stage's flags (the authors' training rule) are accepted with the preset and
+    with its spelled-out sizes; a patience of 0 is refused (negative control)."""
+    from collapse_jax.vae import check
+
+    acc = _module()
+    assert set(acc.VARIANTS) == {"vae_yi_mnist_conv", "vae_yi_mnist_epochs"} <= set(acc.STAGES)
+    absent = str(tmp_path / "absent.npz")
+    for argv in (["--data", absent, "--preset", "yi-mnist", *acc.YI_MNIST_EPOCHS],
+                 ["--data", absent, *acc.YI_MNIST_FLAGS, *acc.YI_MNIST_EPOCHS_QUICK]):
+        assert check.main(argv) == 2
+        err = capsys.readouterr().err
+        assert "does not exist" in err and "--epochs" not in err and "--patience" not in err, err
+    assert check.main(["--data", absent, *acc.YI_MNIST_FLAGS, "--epochs", "3",
+                       "--patience", "0"]) == 2
+    assert "--patience=0 is invalid" in capsys.readouterr().err
