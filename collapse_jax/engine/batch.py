@@ -382,6 +382,7 @@ class _Program:
         self.compiled = None
         self.compile_s = 0.0
         self._traced = None  # set by out_size, used by prepare
+        self._disk = _UNSET  # program_cache key, set by _disk_key
 
     def keys(self, start):
         keys = seed_keys(self.key, self.chunk, start)
@@ -408,12 +409,15 @@ class _Program:
         return self.fn.trace(keys=self.key_spec(), params=self.params, **self.static)
 
     def _disk_key(self):
-        """Name of this program in :mod:`~collapse_jax.engine.program_cache` (None: not kept)."""
-        if self.mesh is not None or multi_process() or program_cache.folder() is None:
-            return None
-        return program_cache.program_key(self.fn.__name__, self.static["kernel"],
-                                         self.static["cfg"], self.static["silos"], self.chunk,
-                                         self.params)
+        """Name of this program in :mod:`~collapse_jax.engine.program_cache` (None: not kept),
+        computed once: the lookup and the store after a compile use the same name."""
+        if self._disk is _UNSET:
+            self._disk = None
+            if self.mesh is None and not multi_process() and program_cache.folder() is not None:
+                self._disk = program_cache.program_key(
+                    self.fn.__name__, self.static["kernel"], self.static["cfg"],
+                    self.static["silos"], self.chunk, self.params)
+        return self._disk
 
     def _from_disk(self, sig):
         """The program kept on disk by an earlier process, entered in :data:`_COMPILED`."""

@@ -106,8 +106,11 @@ EPS32 = float(np.finfo(np.float32).eps)
 NOISE_MIN = bounds.scale_range("float32")[0]
 
 
-def _epochs(n: int) -> str:
-    return f"{n} epoch" + ("" if n == 1 else "s")
+def _schedule(epochs: int, steps: int, patience: int) -> str:
+    """How a network trains, in the words of the report: by epochs or by steps."""
+    if epochs:
+        return f"at most {epochs} epoch{'' if epochs == 1 else 's'} with patience {patience}"
+    return f"{steps} steps"
 
 
 def differences(a, data) -> list[str]:
@@ -128,8 +131,7 @@ def differences(a, data) -> list[str]:
                "to 1M (60 -> 2000 x the real set)")
     gen = "convolutional CVAE (theirs)" if a.arch == "conv" else "MLP CVAE"
     theirs = "" if a.arch == "conv" else "a convolutional CVAE, "
-    sched = (f"at most {_epochs(a.epochs)} with patience {a.patience}" if a.epochs
-             else f"{a.steps} Adam steps")
+    sched = _schedule(a.epochs, a.steps, a.patience)
     if a.epochs != 200 or a.patience != 5 or a.batch != 128 or a.lr != 1e-3:
         out.append(f"generator: {gen}, latent {a.latent}, {sched} of batch {a.batch} at lr "
                    f"{a.lr:g} per round against {theirs}latent 20, 200 epochs with patience 5 "
@@ -143,8 +145,7 @@ def differences(a, data) -> list[str]:
         out.append("verifier: a digit classifier's confidence in the conditioning class "
                    "(theirs: a real-vs-synthetic discriminator)")
     else:
-        vsched = (f"at most {_epochs(a.verifier_epochs)} with patience {a.patience}"
-                  if a.verifier_epochs else f"{a.verifier_steps} steps")
+        vsched = _schedule(a.verifier_epochs, a.verifier_steps, a.patience)
         net = ("their discriminator network (512-256-128-64)" if a.discriminator == "yi"
                else "an MLP discriminator of 128 and 32 units (theirs: 512-256-128-64)")
         out.append(f"verifier: {net} (images thresholded at 1/2, as theirs) "
@@ -811,8 +812,7 @@ def body(a):
                                      for n in names},
                 "verifier_passes": {n: float(np.mean(fin[n]["verifier_epochs"]))
                                     for n in names if n != "none"},
-                "rule": (f"at most {_epochs(a.epochs)}, patience {a.patience}" if a.epochs
-                         else f"{a.steps} steps of batch {a.batch}")}
+                "rule": f"{_schedule(a.epochs, a.steps, a.patience)} of batch {a.batch}"}
     config = {k: v for k, v in vars(a).items()}
     config.update(settings=[{"name": p[0], "verify": bool(p[1]), "verifier_size": int(p[2]),
                              "keep": p[3], "accumulate": bool(p[4])} for p in pts],

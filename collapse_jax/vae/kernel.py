@@ -462,8 +462,8 @@ def retrain_kernel(key: Key, params: RetrainParams, cfg: RetrainConfig,
     v_order = balanced_order(k_ver_real, r.train_y, C)
     v_order = v_order[: min(cfg.verifier_max, v_order.shape[0])]
     vae_like = cvae_like(cfg.arch, cfg.dim, cfg.latent, cfg.hidden, C, cfg.noise, k_ver_init)
-    _, verifier_acc, vscore, verifier_epochs = _verifier(k_ver_init, k_ver_fit, r, v_order, vae_like,
-                                        params.verifier_size.astype(jnp.int32), cfg)
+    _, verifier_acc, vscore, verifier_epochs = _verifier(
+        k_ver_init, k_ver_fit, r, v_order, vae_like, params.verifier_size.astype(jnp.int32), cfg)
     real_accept = jnp.mean(vscore(r.test_x, r.test_y) >= jnp.log(0.5))
 
     # What the verifier prefers: the top keep fraction of each class of the real pool.

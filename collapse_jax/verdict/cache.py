@@ -17,8 +17,8 @@ Where the cache lives, in order:
 The engine also keeps each of its programs whole in ``programs/`` inside that folder
 (:mod:`collapse_jax.engine.program_cache`), so that a second run skips tracing and lowering
 too. A folder that cannot be created or written disables the cache with a one-line note on
-stderr; a run never fails because of it. The cache changes no number: a program read back is the one
-that would have been compiled. It is safe to delete the folder at any time.
+stderr; a run never fails because of it. The cache changes no number: a program read back is
+the one that would have been compiled. It is safe to delete the folder at any time.
 """
 
 from __future__ import annotations

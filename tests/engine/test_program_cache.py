@@ -20,12 +20,12 @@ SCRIPT = textwrap.dedent("""
     from collapse_jax.verdict import cache
     from collapse_jax.engine import batch
     from collapse_jax.power_law.kernel import selection_config, selection_kernel, selection_params
-    folder, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    folder, out = sys.argv[1], sys.argv[2]
     assert cache.enable(folder, jax) == folder
     traced = []
     real = batch._Program._trace
     batch._Program._trace = lambda self: traced.append(1) or real(self)
-    cfg = selection_config(dim=1, n=n, alpha=0.25, generations=6)
+    cfg = selection_config(dim=1, n=20, alpha=0.25, generations=6)
     p = selection_params(cfg, alpha=0.25, offset=0.5)
     _, res = batch.run(selection_kernel, jax.random.key(3), p, cfg, seeds=5, chunk_size=3)
     np.savez(out, **{k: np.asarray(v) for k, v in res.items()})
@@ -33,8 +33,8 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def _run(folder, out, n=20):  # another program (other n) has another key: tested below
-    r = subprocess.run([sys.executable, "-c", SCRIPT, str(folder), str(out), str(n)],
+def _run(folder, out):  # another program has another key: tested below, in process
+    r = subprocess.run([sys.executable, "-c", SCRIPT, str(folder), str(out)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     return json.loads(r.stdout.strip().splitlines()[-1])["traced"]

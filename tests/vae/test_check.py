@@ -191,11 +191,12 @@ def test_differences_from_the_authors_are_listed():
 
 def test_training_note_says_how_long_each_network_trained():
     tr = {"generator_passes": {"none": [115.2, 78.9, 50.0], "strong": [115.2, 98.2, 70.4]},
-          "verifier_passes": {"strong": 41.0}, "rule": "at most 200 epochs, patience 5"}
+          "verifier_passes": {"strong": 41.0},
+          "rule": "at most 200 epochs with patience 5 of batch 128"}
     assert check.training_note(tr, "strong") == (
-        "Training (at most 200 epochs, patience 5), passes over the data (seed mean, round 0 "
-        "-> 1 -> last): unverified 115 -> 78.9 -> 50, strong 115 -> 98.2 -> 70.4; the strong "
-        "verifier 41.")
+        "Training (at most 200 epochs with patience 5 of batch 128), passes over the data (seed "
+        "mean, round 0 -> 1 -> last): unverified 115 -> 78.9 -> 50, strong 115 -> 98.2 -> 70.4; "
+        "the strong verifier 41.")
 
 
 def test_yi_mnist_preset_fixes_the_authors_sizes_and_needs_data(capsys):
@@ -363,7 +364,7 @@ def test_tiny_run_trains_by_epochs_with_the_authors_early_stopping(tmp_path):
     rep = json.loads(out.read_text())
     assert code in (0, 1)
     tr = rep["findings"]["training"]
-    assert tr["rule"] == "at most 200 epochs, patience 5"
+    assert tr["rule"] == "at most 200 epochs with patience 5 of batch 128"
     for name, passes in tr["generator_passes"].items():
         assert all(5 < p < 200 for p in passes), (name, passes)  # stopped by patience
     assert all(5 < p <= 80 for p in tr["verifier_passes"].values()), tr

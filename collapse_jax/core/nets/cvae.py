@@ -238,7 +238,6 @@ def neg_elbo(model: CVAE, key: Key, x: Float[Array, "b dim"], y: Int[Array, " b"
     return weighted_mean(loss, weights)
 
 
-
 def generate(model: CVAE, key: Key, labels: Int[Array, " m"], binary: bool = False
              ) -> Float[Array, "m dim"]:
     """Images of the given classes, one latent draw each: decoder means, or with
