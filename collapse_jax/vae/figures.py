@@ -39,14 +39,24 @@ def sample_grids(ax_row, grids, rounds_shown, classes: int, side: int, label: st
 def gain_panel(ax, sweep: dict, label: str):
     """First-round gain ``1 - E FD_1 / E FD_0`` against the ratio of kept synthetic to real
     images (log scale), seed mean and +-2 standard errors (round 0 is common to the points,
-    so the bar is the round-1 distance's error in round-0 units)."""
+    so the bar is the round-1 distance's error in round-0 units); with the sweep's unverified
+    control, that arm's gain at the largest ratio with its CI (a hollow square drawn just right
+    of that ratio)."""
     r = np.asarray(sweep["ratios"], dtype=float)
     g = np.asarray(sweep["gain_mean"], dtype=float)
     se = np.asarray(sweep["fd_round1_se"], dtype=float) / np.asarray(sweep["fd_round0_mean"])
     ax.errorbar(r, g, yerr=2 * se, marker="o", color=COLORS.get(label, "C0"), capsize=3,
                 label=f"{label}: seed mean +- 2 SE")
+    ctl = sweep.get("unverified_control")
+    if ctl:
+        lo, hi = ctl["gain_unverified_ci"]
+        g_u = ctl["gain_unverified"]
+        ax.errorbar([ctl["ratio"] * 1.2], [g_u], yerr=[[g_u - lo], [hi - g_u]], marker="s",
+                    mfc="white", color=COLORS["none"], capsize=3, ls="none",
+                    label=f"unverified at {ctl['ratio']:g}: CI (drawn just right)")
     ax.axhline(0.0, color="k", lw=0.8, ls="--", label="no gain")
     ax.set_xscale("log", base=2)
+    ax.set_xlim(r.min() / 1.5, r.max() * 1.5)
     ax.set_xlabel("kept synthetic / real images")
     ax.set_ylabel("first-round gain 1 - E FD_1 / E FD_0", fontsize=9)
     ax.set_title("one verified round: gain vs amount of kept data", fontsize=9)

@@ -40,6 +40,14 @@ def test_tiny_run_writes_the_contract(tmp_path, capsys):
     # Common random numbers: the sweep's points share round 0.
     assert max(sweep["fd_round0_mean"]) == pytest.approx(min(sweep["fd_round0_mean"]),
                                                          rel=1e-6)
+    # The unverified control at the largest ratio, on the same seeds: finite, with its CIs,
+    # and said in 5b's note.
+    ctl = sweep["unverified_control"]
+    assert ctl["ratio"] == 2.0
+    for k in ("gain_unverified", "verifier_share"):
+        lo, hi = ctl[f"{k}_ci"]
+        assert np.isfinite(ctl[k]) and lo <= ctl[k] <= hi, ctl
+    assert "unverified" in next(c["note"] for c in rep["claims"] if c["id"] == "5b")
     for c in rep["claims"]:
         assert c["ci"][0] is None or c["ci"][0] <= c["ci"][1]
     assert set(rep["curves"]) == {"none", "strong", "weak", "none+accumulate", "strong@keep=0.4"}
@@ -91,6 +99,7 @@ def test_negative_control_without_a_verifier(tmp_path, capsys):
     assert code == 1, printed
     rep = json.loads(out.read_text())
     assert rep["config"]["verifier"] == "none"
+    assert rep["findings"]["ratio_sweep"]["unverified_control"] is None  # nothing to compare
     claims = {c["id"]: c for c in rep["claims"]}
     c = claims["2a"]
     assert not c["passed"] and c["decided"], c
@@ -239,13 +248,48 @@ def test_gain_claims_follow_a_known_trend(slope, verdict_5a, verdict_5b):
            + rng.normal(0.0, noise_sd, (24, 4)))
     gain_fd = np.stack([np.broadcast_to(fd0, (24, 4)), fd1], axis=2)
     boot = dict(rng=np.random.default_rng(0), resamples=400, level=1 - 0.05 / 10)
-    (a5, b5), g_mean = check.gain_claims(gain_fd, ratios, "strong", 200, boot)
+    (a5, b5), g_mean, control = check.gain_claims(gain_fd, ratios, "strong", 200, boot)
+    assert control is None  # no unverified arm given
     # The seed-mean gain misses the trend by the mean noise over E FD_0: its SE is
     # noise_sd / sqrt(seeds) / E FD_0; allow 4 of them.
     se = noise_sd / np.sqrt(24) / fd0.mean()
     np.testing.assert_allclose(g_mean, slope * np.log2(ratios), rtol=0, atol=4 * se)
     assert (a5.passed, b5.passed) == (verdict_5a, verdict_5b), (a5, b5)
     assert a5.decided and b5.decided
+
+
+@pytest.mark.parametrize("unverified_gain", [0.3, 0.0])
+def test_the_unverified_control_tells_the_verifiers_share(unverified_gain):
+    """The unverified arm at the largest ratio: with per-seed distances of known gains
+    (verified +0.3, unverified ``unverified_gain``), the control's gain and the verifier's
+    share (verified minus unverified, paired by seed) land within 4 standard errors of the
+    truth and their CIs cover it; where the unverified arm gains as much, the share's CI
+    holds 0 (the gain is not the verifier's), where it gains nothing, the share's CI excludes
+    0. The claims 5a, 5b are those of the sweep alone."""
+    rng = np.random.default_rng(11)
+    ratios = np.array([0.5, 2.0, 8.0, 32.0])
+    seeds, noise_sd = 24, 0.1
+    fd0 = rng.normal(6.0, 0.5, size=(seeds, 1))
+    fd1 = fd0 * (1.2 - 0.1 * np.log2(ratios))[None, :] + rng.normal(0, noise_sd, (seeds, 4))
+    gain_fd = np.stack([np.broadcast_to(fd0, (seeds, 4)), fd1], axis=2)
+    ctl = np.stack([fd0[:, 0], fd0[:, 0] * (1.0 - unverified_gain)
+                    + rng.normal(0, noise_sd, seeds)], axis=1)
+
+    def boot():
+        return dict(rng=np.random.default_rng(0), resamples=400, level=1 - 0.05 / 10)
+
+    claims, g_mean, control = check.gain_claims(gain_fd, ratios, "strong", 200, boot(), ctl)
+    alone, g_alone, _ = check.gain_claims(gain_fd, ratios, "strong", 200, boot())
+    assert [(c.measured, c.ci) for c in claims] == [(c.measured, c.ci) for c in alone]
+    np.testing.assert_array_equal(g_mean, g_alone)
+    se = noise_sd * np.sqrt(2) / np.sqrt(seeds) / fd0.mean()
+    share = 0.3 - unverified_gain
+    assert control["ratio"] == 32.0
+    assert abs(control["gain_unverified"] - unverified_gain) <= 4 * se
+    assert abs(control["verifier_share"] - share) <= 4 * se
+    lo, hi = control["verifier_share_ci"]
+    assert lo <= share <= hi and (lo <= 0.0 <= hi) == (share == 0.0), control
+    assert "unverified" in claims[1].note and "verifier's share" in claims[1].note
 
 
 def _world(good: bool, seeds: int = 24, T: int = 8):
