@@ -504,8 +504,8 @@ def gain_claims(gain_fd, ratios, sel: str, n_real: int, boot: dict, control_fd=N
     g_fd = np.asarray(gain_fd, dtype=float).reshape(gain_fd.shape[0], -1)
     n = g_fd.shape[0]
 
-    def gains(w):
-        mean = (w @ g_fd).reshape(w.shape[0], len(ratios), 2)
+    def gains(w, data=g_fd):  # (B, points): 1 - E FD_1 / E FD_0 of each (round 0, 1) pair
+        mean = (w @ data).reshape(w.shape[0], -1, 2)
         return 1.0 - mean[..., 1] / mean[..., 0]
 
     g_mean = gains(np.full((1, g_fd.shape[0]), 1.0 / g_fd.shape[0]))[0]
@@ -531,14 +531,11 @@ def gain_claims(gain_fd, ratios, sel: str, n_real: int, boot: dict, control_fd=N
              + ("yes" if g_mean.min() < 0 < g_mean.max() else "no"))
     control = None
     if control_fd is not None:
+        # The control as one more (round 0, round 1) pair after the largest ratio's.
         both = np.concatenate([g_fd, np.asarray(control_fd, dtype=float)], axis=1)
-
-        def arms(w):  # gains of the verified and the unverified arm at the largest ratio
-            mean = w @ both
-            return 1.0 - mean[:, -3] / mean[:, -4], 1.0 - mean[:, -1] / mean[:, -2]
-
-        gu, ci_u = stats.bootstrap(lambda w: arms(w)[1], both, **boot)
-        share, ci_s = stats.bootstrap(lambda w: np.subtract(*arms(w)), both, **boot)
+        gu, ci_u = stats.bootstrap(lambda w: gains(w, both)[:, -1], both, **boot)
+        share, ci_s = stats.bootstrap(lambda w: -np.diff(gains(w, both)[:, -2:], axis=1)[:, 0],
+                                      both, **boot)
         control = {"ratio": float(ratios[-1]), "gain_unverified": float(gu),
                    "gain_unverified_ci": [float(v) for v in ci_u],
                    "verifier_share": float(share),
