@@ -4,6 +4,8 @@ draws take the default float type of the caller's JAX setup)."""
 from __future__ import annotations
 
 import math
+import os
+import platform
 import time
 
 import jax
@@ -62,3 +64,26 @@ def roofline_per_seed(seeds: int, size: int, generations: int, repeats: int = 1,
         jax.block_until_ready(comp(k))
         best = min(best, time.perf_counter() - t1)
     return compile_s, best
+
+
+def cpu_description() -> dict:
+    """The host CPU as the ratios against numpy depend on it: its model, usable cores, the
+    widest x86 vector extension (numpy 2 sorts, partitions and draws with AVX-512 where the
+    CPU has it, and XLA's CPU code does not gain as much) and numpy's version."""
+    import numpy as np
+
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and ":" in line:
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and ":" in line:
+                    flags = set(line.split(":", 1)[1].split())
+                if model and flags:
+                    break
+    except OSError:
+        pass
+    simd = next((x for x in ("avx512f", "avx2", "avx", "sse4_2") if x in flags), None)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu": model, "cores": cores, "simd": simd, "numpy": np.__version__}

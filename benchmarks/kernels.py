@@ -62,7 +62,7 @@ jax.config.update("jax_enable_x64", True)
 from collapse_jax.engine import batch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _roofline import roofline  # noqa: E402
+from _roofline import cpu_description, roofline  # noqa: E402
 from power_law_speed import numpy_loop  # noqa: E402
 
 
@@ -79,7 +79,8 @@ class Workload:
     metric: str  # one metric streamed by --scale
     note: str
     scale_max: int = 100_000  # largest seed count of the --scale table (run time bound)
-    chunk: int | None = None  # seeds per program (None: all at once)
+    # seeds per program: None (all at once), a number, or seeds -> number (the check's rule)
+    chunk: int | Callable | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,6 +129,11 @@ def _ols_build():
     from collapse_jax.classic.fixed_design import ols_config, ols_kernel, ols_params
     cfg = ols_config(dim=10, T=40, generations=19)
     return ols_kernel, ols_params(cfg), cfg
+
+
+def _ols_chunk(seeds):
+    from collapse_jax.classic.check_regression import cpu_chunk
+    return cpu_chunk(batch.Options(), seeds)
 
 
 def _ols_numpy(seeds, rng, d=10, T=40, fits=20):
@@ -244,7 +250,9 @@ WORKLOADS = {
     "refit": Workload(_refit_build, 20000, 100, _refit_numpy, 1000, 10, "trace",
                       "Gaussian refit (replace), d=1, n=10, T=100"),
     "ols": Workload(_ols_build, 8000, 20, _ols_numpy, 400, 40 + 10, "replace",
-                    "fixed-design OLS x 3 paradigms, d=10, T=40, 20 fits", 10_000),
+                    "fixed-design OLS x 3 paradigms, d=10, T=40, 20 fits, in chunks as the "
+                    "check runs it (250 seeds per program on 2 CPU cores)", 10_000,
+                    chunk=_ols_chunk),
     "laplace": Workload(_laplace_build, 100, 200, _laplace_numpy, 4, 2000 * 10, "ratio",
                         "product Laplace, accumulate + selection, d=10, n=100, alpha=0.05, "
                         "N=2000, T=200, 10 seeds per program as the check runs it (Laplace "
@@ -268,7 +276,7 @@ def speed_row(name: str, seeds_factor: int = 1, numpy_fraction: float = 1.0) -> 
     w = WORKLOADS[name]
     seeds = w.seeds * seeds_factor
     kernel, params, cfg = w.build()
-    opts = batch.Options(chunk_size=w.chunk)
+    opts = batch.Options(chunk_size=w.chunk(seeds) if callable(w.chunk) else w.chunk)
     _, first = batch.run(kernel, jax.random.key(0), params, cfg, seeds=seeds, timed=True,
                          options=opts)
     _, again = batch.run(kernel, jax.random.key(1), params, cfg, seeds=seeds, timed=True,
@@ -385,8 +393,10 @@ def main():
         ap.error(f"--seeds-factor must be >= 1 (got {a.seeds_factor}) and --numpy-fraction in "
                  f"[0, 10] (got {a.numpy_fraction})")
     dev = jax.devices()[0]
+    cpu = cpu_description()
     print(f"machine: {platform.machine()}, {dev.platform} ({dev.device_kind}), "
-          f"{len(jax.devices())} device(s), jax {jax.__version__}")
+          f"{len(jax.devices())} device(s), jax {jax.__version__}; {cpu['cpu']}, "
+          f"{cpu['cores']} cores, {cpu['simd']}, numpy {cpu['numpy']}")
     print(f"{'kernel':<10} {'seeds':>6} {'compile s':>9} {'run s':>8} {'seed-gen/s':>11} "
           f"{'numpy s':>8} {'x numpy':>8} {'roof s':>7} {'x roofline':>10}")
     rows = []
@@ -408,7 +418,7 @@ def main():
             scale += scale_rows(name, top, min(a.chunk, max(top // 10, 1)))
     if a.json:
         meta = {"machine": platform.machine(), "device": dev.device_kind,
-                "platform": dev.platform, "jax": jax.__version__}
+                "platform": dev.platform, "jax": jax.__version__, **cpu}
         with open(a.json, "w") as f:
             json.dump({"meta": meta, "speed": rows, "scale": scale}, f, indent=1)
 

@@ -15,6 +15,7 @@ caught.
 
 import json
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -181,3 +182,27 @@ def test_a_singular_subsample_pool_is_named_in_the_verdict(capsys):
     assert code == 1
     assert re.search(r"note: [1-9]\d* of 4000 seeds hit a singular pool Gram matrix", out), out
     assert "-> non-finite estimate" in out
+
+
+def test_the_regression_check_runs_cpu_chunks_and_the_benchmark_times_the_same(monkeypatch):
+    """On the CPU backend the OLS and Dohmatob kernels run in equal chunks of at most
+    ``CPU_CHUNK`` seeds (a working set that stays in the caches; the numbers change only at
+    rounding), ``--chunk-size`` overrides it, and ``benchmarks/kernels.py`` times the OLS
+    kernel in the chunks the check uses."""
+    import importlib.util
+    from pathlib import Path
+
+    from collapse_jax.engine import batch
+
+    chunk = regression_paradigms.cpu_chunk
+    assert chunk(batch.Options(), 8000) == 250  # 32 equal chunks of at most 256
+    assert chunk(batch.Options(), 100) == 100
+    assert chunk(batch.Options(chunk_size=7), 8000) == 7
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "kernels.py"
+    spec = importlib.util.spec_from_file_location("kernels_bench", path)
+    kernels = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "kernels_bench", kernels)  # its dataclasses look it up
+    monkeypatch.syspath_prepend(str(path.parent))
+    spec.loader.exec_module(kernels)
+    ols = kernels.WORKLOADS["ols"]
+    assert ols.chunk(ols.seeds) == chunk(batch.Options(), ols.seeds) == 250
