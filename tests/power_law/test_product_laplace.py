@@ -120,6 +120,7 @@ def _claims(path):
     return {c["id"]: c for c in json.loads(path.read_text())["claims"]}
 
 
+@pytest.mark.heavy_memory
 def test_preset_runs_and_negative_controls_fail(short_preset, tmp_path, capsys, monkeypatch):
     """Shortened to 30 generations and 40 seeds (the real preset is a slow test): every claim
     is decided and reported beside the authors' tables; an accumulate law halved (Q2), a power

@@ -22,6 +22,7 @@ FLIP = {"below": "above", "above": "below", "at_most": "above"}
 # In the default suite (about 50 s on 2 idle cores, mostly compiling the proxy kernel): the
 # proxy check's quick run, its JSON contract, and a negative control for every claim it
 # passes, decided from the run's own measurement and interval.
+@pytest.mark.heavy_memory
 def test_quick_run_decides_every_claim_and_every_wrong_prediction_fails(tmp_path, capsys):
     from collapse_jax.verdict.claim import Claim
 

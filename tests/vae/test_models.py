@@ -212,6 +212,7 @@ def test_conv_cvae_is_the_authors_architecture():
         nr.retrain_config(arch="resnet")
 
 
+@pytest.mark.heavy_memory
 def test_conv_cvae_learns_and_runs_the_retraining_loop(digits):
     """One seed of the whole verified retraining loop (discriminator verifier, Bernoulli
     samples, candidates in batches) runs with the convolutional CVAE on the 8x8 digits, with
