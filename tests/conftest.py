@@ -90,8 +90,9 @@ def _release_compiled_programs():
 def _trim_after_each_test(request):
     """Return what each test freed to the system as well (see :func:`_return_freed_memory`;
     well under a millisecond a call), so that one test's peak does not stay resident under
-    the next test's. A test marked ``heavy_memory`` also starts and ends with every compiled
-    program released (its module's earlier programs do not sit under its own peak, and its
+    the next test's. A test that starts with the process above ``RELEASE_ABOVE_BYTES``
+    resident starts with every compiled program released; a test marked ``heavy_memory``
+    starts and ends so (its module's earlier programs do not sit under its own peak, and its
     programs not under the module's later tests)."""
     heavy = request.node.get_closest_marker("heavy_memory") is not None
     if heavy or _resident_bytes() > RELEASE_ABOVE_BYTES:

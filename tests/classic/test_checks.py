@@ -192,8 +192,12 @@ def test_the_regression_check_runs_cpu_chunks_and_the_benchmark_times_the_same(m
     import importlib.util
     from pathlib import Path
 
+    import jax
+
     from collapse_jax.engine import batch
 
+    if jax.default_backend() != "cpu":
+        pytest.skip("the CPU chunk applies on the CPU backend only")
     chunk = regression_paradigms.cpu_chunk
     assert chunk(batch.Options(), 8000) == 250  # 32 equal chunks of at most 256
     assert chunk(batch.Options(), 100) == 100
