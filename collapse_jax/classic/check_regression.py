@@ -166,11 +166,18 @@ def body(a):
         "1/i^2 (bounded: the increments are summable)",
         pred2b, m2b, ci2b, max_half_width=max(0.25 * pred2b, 0.02 * rep_growth),
         note=f"replace grows by {rep_growth:.4g} over the same fits"))
+    # The bound is approached from below (97% of it at n = 20): an interval decides the claim
+    # only when it is narrower than the gap the closed form leaves, so a true claim passes
+    # with high probability (at a half-width of 0.6 gap, centred on the exact value, its
+    # upper end clears the bound unless the mean errs by 0.4 gap = 2.1 SE at 99.5%), and a
+    # run too small to resolve it is undecided, not failed.
+    gap2c = abs(bound - float(pred_acc[-1]))
     claims.append(Claim(
         "2c", f"accumulate: E ||w_N - w*||^2 stays below the bound sigma^2 d/(T-d-1) pi^2/6 "
-        f"= {bound:.4f}", bound, m2, ci2, max_half_width=0.05 * bound, relation="below",
+        f"= {bound:.4f}", bound, m2, ci2, max_half_width=0.6 * gap2c, relation="below",
         note=f"exact value at n = {N}: {float(pred_acc[-1]):.4f} "
-             f"({float(pred_acc[-1]) / bound:.1%} of the bound)"))
+             f"({float(pred_acc[-1]) / bound:.1%} of the bound; an interval decides this "
+             f"claim when its half-width is at most 0.6 of the gap, {0.6 * gap2c:.3g})"))
 
     m3, ci3 = stats.mean_ci(sub[:, -1], level)
     s3, s3ci = stats.mean_ci(_slope(n[half - 1:], sub[:, half - 1:]), level)

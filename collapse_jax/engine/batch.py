@@ -457,6 +457,7 @@ class _Program:
             check_memory(name, kept=out_bytes * ((n_chunks - 1) if keep_all else 0),
                          per_chunk=out_bytes, chunk=self.chunk, seeds=seeds,
                          lower_bound=True)
+            hits = program_cache.jax_cache_hits()
             compiled = traced.lower().compile()
             try:
                 ma = compiled.memory_analysis()
@@ -467,7 +468,8 @@ class _Program:
             self.compile_s = time.perf_counter() - t0
             cached = (compiled, out_bytes, per_chunk)
             _remember(sig, cached)
-            program_cache.store(self._disk_key(), compiled, out_bytes, per_chunk)
+            program_cache.store(self._disk_key(), compiled, out_bytes, per_chunk,
+                                fresh=program_cache.jax_cache_hits() == hits)
         self.compiled, self.out_bytes, per_chunk = cached
         return per_chunk
 

@@ -21,8 +21,10 @@ named that way: a kernel defined inside a function or a ``functools.partial`` (i
 over data), a configuration holding other objects, several devices or processes. Nothing is
 read or written while JAX's persistent cache is off (``--compile-cache off``, and the test
 suite). An entry that cannot be read is ignored (and compiled again); the folder
-``programs`` inside the compilation cache folder is safe to delete at any time, and entries
-of earlier code versions are never read again (delete them to reclaim the space). Like
+``programs`` inside the compilation cache folder is safe to delete at any time (a program
+that JAX's own cache then supplies is not kept again, :func:`jax_cache_hits`: delete the
+whole folder to have both rebuilt), and entries of earlier code versions are never read
+again (delete them to reclaim the space). Like
 JAX's own cache, the folder holds executable code that runs are trusted to have written:
 keep it private to the user (the default, ``~/.cache``, is).
 """
@@ -42,6 +44,30 @@ import numpy as np
 #: Bump when the entry layout changes.
 FORMAT = 2
 _SOURCE_DIGEST: str | None = None
+#: Hits of JAX's persistent cache in this process (:func:`jax_cache_hits`).
+_JAX_CACHE_HITS = [0]
+_LISTENING = False
+_HIT_EVENT = "/jax/compilation_cache/cache_hits"
+
+
+def jax_cache_hits() -> int:
+    """How many compiles of this process JAX has read back from its persistent cache so far
+    (a ``jax.monitoring`` listener, registered at the first call). An executable read back
+    that way must not be kept here: serialised again, it lacks functions that XLA's CPU
+    runtime links at compile time, and a later process that runs it stops with
+    ``NOT_FOUND: Function wrapped_iota not found`` (jax 0.10.2; reproduced on 2026-12-05 with
+    the ``programs`` folder deleted and JAX's entries kept, which the module doc allows)."""
+    global _LISTENING
+    if not _LISTENING:
+        import jax.monitoring
+
+        def on_event(event, **_):
+            if event == _HIT_EVENT:
+                _JAX_CACHE_HITS[0] += 1
+
+        jax.monitoring.register_event_listener(on_event)
+        _LISTENING = True
+    return _JAX_CACHE_HITS[0]
 
 
 def folder() -> Path | None:
@@ -114,12 +140,14 @@ def load(digest: str | None):
     return compiled, int(out_bytes), int(per_chunk)
 
 
-def store(digest: str | None, compiled, out_bytes: int, per_chunk: int) -> bool:
+def store(digest: str | None, compiled, out_bytes: int, per_chunk: int, *,
+          fresh: bool = True) -> bool:
     """Keep ``compiled`` under ``digest`` (zlib-compressed, about 6x smaller; written to a
-    temporary file, then renamed, so a reader never sees half an entry). Returns whether it
-    was written; never raises."""
+    temporary file, then renamed, so a reader never sees half an entry). ``fresh``: whether
+    XLA compiled it in this process; one that JAX read back from its persistent cache is
+    not kept (:func:`jax_cache_hits`). Returns whether it was written; never raises."""
     where = folder()
-    if digest is None or where is None:
+    if digest is None or where is None or not fresh:
         return False
     try:
         from jax.experimental import serialize_executable

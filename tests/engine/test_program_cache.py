@@ -33,9 +33,9 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def _run(folder, out):  # another program has another key: tested below, in process
+def _run(folder, out, env=None):  # another program has another key: tested below, in process
     r = subprocess.run([sys.executable, "-c", SCRIPT, str(folder), str(out)],
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     return json.loads(r.stdout.strip().splitlines()[-1])["traced"]
 
@@ -56,6 +56,30 @@ def test_a_second_process_reads_the_program_back_with_the_same_numbers(tmp_path)
     c = np.load(tmp_path / "c.npz")
     for k in a.files:
         np.testing.assert_array_equal(a[k], c[k], err_msg=k)
+
+
+def test_a_program_read_back_from_jaxs_cache_is_not_kept_again(tmp_path):
+    """With ``programs/`` deleted and JAX's own entries kept, a run compiles from JAX's cache;
+    that executable, serialised again, would lack functions XLA links at compile time and stop
+    the next run (``NOT_FOUND: Function wrapped_iota not found``). It is not kept: every later
+    run traces and reads JAX's entry, with the same numbers."""
+    import os
+    import shutil
+
+    cc = tmp_path / "cc"
+    env = {**os.environ, "COLLAPSE_JAX_CACHE_MIN_COMPILE_S": "0"}  # JAX keeps every program
+    assert _run(cc, tmp_path / "a.npz", env) == 1
+    assert len(list((cc / "programs").glob("*.pkl"))) == 1
+    assert any(p.name.endswith("-cache") for p in cc.iterdir())  # JAX's own entries
+    shutil.rmtree(cc / "programs")
+    for name in ("b", "c"):  # read back from JAX's cache, then again: both run
+        assert _run(cc, tmp_path / f"{name}.npz", env) == 1
+        assert not list((cc / "programs").glob("*.pkl"))
+    a = np.load(tmp_path / "a.npz")
+    for name in ("b", "c"):
+        other = np.load(tmp_path / f"{name}.npz")
+        for k in a.files:
+            np.testing.assert_array_equal(a[k], other[k], err_msg=k)
 
 
 def test_the_key_names_the_program_and_refuses_what_it_cannot_name():
