@@ -168,9 +168,9 @@ def body(a):
         note=f"replace grows by {rep_growth:.4g} over the same fits"))
     # The bound is approached from below (97% of it at n = 20): an interval decides the claim
     # only when it is narrower than the gap the closed form leaves, so a true claim passes
-    # with high probability (at a half-width of 0.6 gap, centred on the exact value, its
-    # upper end clears the bound unless the mean errs by 0.4 gap = 2.1 SE at 99.5%), and a
-    # run too small to resolve it is undecided, not failed.
+    # with high probability (at a half-width of 0.6 gap its upper end clears the bound
+    # unless the mean errs upward by 0.4 gap, 1.9 SE at the default per-claim level 99.5%:
+    # a 3% chance), and a run too small to resolve it is undecided, not failed.
     gap2c = abs(bound - float(pred_acc[-1]))
     claims.append(Claim(
         "2c", f"accumulate: E ||w_N - w*||^2 stays below the bound sigma^2 d/(T-d-1) pi^2/6 "
