@@ -4,7 +4,6 @@ draws take the default float type of the caller's JAX setup)."""
 from __future__ import annotations
 
 import math
-import os
 import platform
 import time
 
@@ -72,6 +71,8 @@ def cpu_description() -> dict:
     CPU has it, and XLA's CPU code does not gain as much) and numpy's version."""
     import numpy as np
 
+    from collapse_jax.verdict.cli import usable_cores
+
     model, flags = platform.processor() or platform.machine(), set()
     try:
         with open("/proc/cpuinfo") as f:
@@ -85,5 +86,4 @@ def cpu_description() -> dict:
     except OSError:
         pass
     simd = next((x for x in ("avx512f", "avx2", "avx", "sse4_2") if x in flags), None)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cpu": model, "cores": cores, "simd": simd, "numpy": np.__version__}
+    return {"cpu": model, "cores": usable_cores(), "simd": simd, "numpy": np.__version__}

@@ -99,8 +99,9 @@ def _trim_after_each_test(request):
         _release_compiled_programs_now()
     yield
     if heavy:
-        _release_compiled_programs_now()
-    _return_freed_memory()
+        _release_compiled_programs_now()  # returns the freed memory too
+    else:
+        _return_freed_memory()
 
 
 #: A test that starts with the process above this resident size starts with every compiled

@@ -171,12 +171,13 @@ def body(a):
     # with high probability (at a half-width of 0.6 gap its upper end clears the bound
     # unless the mean errs upward by 0.4 gap, 1.9 SE at the default per-claim level 99.5%:
     # a 3% chance), and a run too small to resolve it is undecided, not failed.
-    gap2c = abs(bound - float(pred_acc[-1]))
+    exact = float(pred_acc[-1])
+    gap2c = abs(bound - exact)
     claims.append(Claim(
         "2c", f"accumulate: E ||w_N - w*||^2 stays below the bound sigma^2 d/(T-d-1) pi^2/6 "
         f"= {bound:.4f}", bound, m2, ci2, max_half_width=0.6 * gap2c, relation="below",
-        note=f"exact value at n = {N}: {float(pred_acc[-1]):.4f} "
-             f"({float(pred_acc[-1]) / bound:.1%} of the bound; an interval decides this "
+        note=f"exact value at n = {N}: {exact:.4f} "
+             f"({exact / bound:.1%} of the bound; an interval decides this "
              f"claim when its half-width is at most 0.6 of the gap, {0.6 * gap2c:.3g})"))
 
     m3, ci3 = stats.mean_ci(sub[:, -1], level)
