@@ -210,3 +210,21 @@ def test_the_regression_check_runs_cpu_chunks_and_the_benchmark_times_the_same(m
     spec.loader.exec_module(kernels)
     ols = kernels.WORKLOADS["ols"]
     assert ols.chunk(ols.seeds) == chunk(batch.Options(), ols.seeds) == 250
+
+
+def test_claim_2c_fails_with_a_bound_below_the_measured_error(tmp_path, capsys, monkeypatch):
+    """Negative control of claim 2c: a bound 10% below sigma^2 d/(T-d-1) pi^2/6 (below the
+    exact value at n = 10) is refuted, decided by the gap rule (half-width at most 0.6 of
+    |bound - exact value|), while the other claims keep their verdicts."""
+    true_limit = theory_classic.regression_accumulate_limit
+    monkeypatch.setattr(theory_classic, "regression_accumulate_limit",
+                        lambda T, d, noise=1.0: 0.9 * true_limit(T, d, noise))
+    out = tmp_path / "r.json"
+    code = regression_paradigms.main(["--quick", "--json", str(out)])
+    capsys.readouterr()
+    _, claims = _report(out)
+    assert code == 1
+    c = claims["2c"]
+    assert not c["passed"] and c["decided"] and c["reason"] == "CI not below bound", c
+    assert c["ci"][0] > c["predicted"]  # the whole interval lies above the wrong bound
+    assert all(claims[k]["passed"] for k in claims if k != "2c")
