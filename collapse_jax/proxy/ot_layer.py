@@ -67,7 +67,13 @@ def gaussian_ot_config(*, ns=(32, 64, 128), tau: float = 0.5, rounds: int = 5,
 
 
 def closed_forms(cfg: GaussianOTConfig) -> ClosedForms:
-    """Entropic (at ``cfg`` epsilon) and unregularised closed forms of the three silos."""
+    """Entropic (at ``cfg`` epsilon) and unregularised closed forms of the three silos, in
+    one compiled program (op by op, the barycenters' fixed-point loops cost 4.4 s against 1.8
+    s compiled, the same numbers)."""
+    return jax.jit(lambda: _closed_forms(cfg))()
+
+
+def _closed_forms(cfg: GaussianOTConfig) -> ClosedForms:
     m = jnp.asarray(SILO_MEANS)
     s = jnp.asarray(SILO_COVS)
     eps = cfg.sinkhorn.epsilon
