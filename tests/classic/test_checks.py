@@ -124,6 +124,7 @@ def _wrong_predictions(monkeypatch, name):
     return {"2:0.25", "2:1", "2:4"}
 
 
+@pytest.mark.reuses_programs
 @pytest.mark.parametrize("name", list(CHECKS))
 def test_negative_control_a_wrong_prediction_fails(name, tmp_path, capsys, monkeypatch):
     must_fail = _wrong_predictions(monkeypatch, name)

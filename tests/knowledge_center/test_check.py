@@ -38,6 +38,7 @@ def test_quick_run_passes_and_writes_contract_json(tmp_path, capsys):
 NO_VERIFIER_FAILS = {"1b", "5b", "9a", "9b"}
 
 
+@pytest.mark.reuses_programs
 def test_negative_control_without_a_verifier_fails(tmp_path, capsys):
     out = tmp_path / "r.json"
     code = kc.main(["--quick", "--no-verifier", "--json", str(out)])

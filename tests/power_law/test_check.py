@@ -39,6 +39,7 @@ def test_quick_run_passes_and_writes_contract_json(tmp_path, capsys):
     assert "PASS" in stdout
 
 
+@pytest.mark.reuses_programs
 def test_negative_control_without_selection_fails(tmp_path, capsys):
     """alpha = 1 keeps every point: no selection. "Selection accelerates collapse" (3b) and
     "the mean converges to u*" (4a) are then false and must fail (they failed at keys 0-3).
@@ -75,6 +76,7 @@ def test_bad_input_exits_2_with_one_line(args, flag):
     assert len(lines) == 1 and flag in lines[0] and "Traceback" not in r.stderr
 
 
+@pytest.mark.reuses_programs
 def test_negative_controls_perturbed_predictions_fail(tmp_path, capsys, monkeypatch):
     """Each prediction perturbed by more than the run resolves must fail: psi + 0.02 (claims 1
     and 5), the accumulate law 10% low (3a), and a deterministic equivalent tilted by

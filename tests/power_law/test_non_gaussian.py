@@ -93,6 +93,7 @@ def test_check_decides_every_claim(tmp_path, capsys, monkeypatch):
     assert fig.stat().st_size > 0
 
 
+@pytest.mark.reuses_programs
 def test_negative_controls_wrong_predictions_fail(tmp_path, capsys, monkeypatch):
     """The Gaussian exponent predicted for the Laplace (L2), an accumulate law far below the
     truth (L1 outside its CI, and L3 not below it), a replace bound of -2 per generation

@@ -84,6 +84,7 @@ def test_tiny_run_writes_the_contract(tmp_path, capsys):
     assert "proofs_checks.vae_verification" in capsys.readouterr().out
 
 
+@pytest.mark.reuses_programs
 def test_negative_control_without_a_verifier(tmp_path, capsys):
     """``--verifier none`` makes claims 2 and 4 read the unverified setting: its first round
     is worse than round 0 (a generator retrained on its own unfiltered samples), so the
