@@ -40,6 +40,42 @@ def test_quick_run_passes_and_writes_contract_json(tmp_path, capsys):
 
 
 @pytest.mark.reuses_programs
+def test_negative_controls_perturbed_predictions_fail(tmp_path, capsys, monkeypatch):
+    """Each prediction perturbed by more than the run resolves must fail: psi + 0.02 (claims 1
+    and 5), the accumulate law 10% low (3a), and a deterministic equivalent tilted by
+    t^(-0.01 n / 800) (claim 2 at n = 200: slope -0.0025; claim 6a: the drift from n to 4 n
+    moves by 0.0075), and the W2 limit of Theorem 1 halved (4b: the gap then grows). Same sizes
+    as --quick: the compiled programs are reused (it runs right after that test: a test in
+    between may release them, tests/conftest.py)."""
+    from collapse_jax.core import accumulation
+    from collapse_jax.power_law import equivalent, theory
+
+    real_psi, real_curves = theory.psi_closed_form, equivalent.equivalent_curves
+    real_limit = theory.w2_limit_initial
+    monkeypatch.setattr(theory, "w2_limit_initial", lambda *args: 0.5 * real_limit(*args))
+    monkeypatch.setattr(theory, "psi_closed_form", lambda a, d: real_psi(a, d) + 0.02)
+    monkeypatch.setattr(accumulation, "accumulate_trace_ratio",
+                        lambda n, t, estimator="mle": 0.9 * (1.0 - 1.0 / n))
+
+    def tilted(key, params, cfg, *, n, **kw):
+        import numpy as np
+
+        out, tm = real_curves(key, params, cfg, n=n, **kw)
+        return {g: {k: v * np.maximum(np.arange(v.shape[-1]), 1.0) ** (-0.01 * n / 800)
+                    for k, v in curves.items()} for g, curves in out.items()}, tm
+
+    monkeypatch.setattr(equivalent, "equivalent_curves", tilted)
+    out = tmp_path / "r.json"
+    code = power_law.main(QUICK + ["--json", str(out)])
+    stdout = capsys.readouterr().out
+    assert code == 1, stdout
+    claims = _claims(out)
+    for cid in ("1", "2", "3a", "5", "6a"):
+        assert not claims[cid]["passed"], claims[cid]
+        assert claims[cid]["reason"] == "prediction outside CI", claims[cid]
+    assert claims["4b"]["reason"] == "CI not below bound", claims["4b"]
+
+
 def test_negative_control_without_selection_fails(tmp_path, capsys):
     """alpha = 1 keeps every point: no selection. "Selection accelerates collapse" (3b) and
     "the mean converges to u*" (4a) are then false and must fail (they failed at keys 0-3).
@@ -74,39 +110,3 @@ def test_bad_input_exits_2_with_one_line(args, flag):
     assert r.returncode == 2
     lines = [x for x in r.stderr.strip().splitlines() if x]
     assert len(lines) == 1 and flag in lines[0] and "Traceback" not in r.stderr
-
-
-@pytest.mark.reuses_programs
-def test_negative_controls_perturbed_predictions_fail(tmp_path, capsys, monkeypatch):
-    """Each prediction perturbed by more than the run resolves must fail: psi + 0.02 (claims 1
-    and 5), the accumulate law 10% low (3a), and a deterministic equivalent tilted by
-    t^(-0.01 n / 800) (claim 2 at n = 200: slope -0.0025; claim 6a: the drift from n to 4 n
-    moves by 0.0075), and the W2 limit of Theorem 1 halved (4b: the gap then grows). Same sizes
-    as --quick: the compiled programs are reused."""
-    from collapse_jax.core import accumulation
-    from collapse_jax.power_law import equivalent, theory
-
-    real_psi, real_curves = theory.psi_closed_form, equivalent.equivalent_curves
-    real_limit = theory.w2_limit_initial
-    monkeypatch.setattr(theory, "w2_limit_initial", lambda *args: 0.5 * real_limit(*args))
-    monkeypatch.setattr(theory, "psi_closed_form", lambda a, d: real_psi(a, d) + 0.02)
-    monkeypatch.setattr(accumulation, "accumulate_trace_ratio",
-                        lambda n, t, estimator="mle": 0.9 * (1.0 - 1.0 / n))
-
-    def tilted(key, params, cfg, *, n, **kw):
-        import numpy as np
-
-        out, tm = real_curves(key, params, cfg, n=n, **kw)
-        return {g: {k: v * np.maximum(np.arange(v.shape[-1]), 1.0) ** (-0.01 * n / 800)
-                    for k, v in curves.items()} for g, curves in out.items()}, tm
-
-    monkeypatch.setattr(equivalent, "equivalent_curves", tilted)
-    out = tmp_path / "r.json"
-    code = power_law.main(QUICK + ["--json", str(out)])
-    stdout = capsys.readouterr().out
-    assert code == 1, stdout
-    claims = _claims(out)
-    for cid in ("1", "2", "3a", "5", "6a"):
-        assert not claims[cid]["passed"], claims[cid]
-        assert claims[cid]["reason"] == "prediction outside CI", claims[cid]
-    assert claims["4b"]["reason"] == "CI not below bound", claims["4b"]
