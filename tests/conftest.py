@@ -120,8 +120,10 @@ def _release_before(heavy: bool, reuses: bool, resident: int) -> bool:
     the programs its module's test above compiled, at the same sizes) never by the resident
     rule, since releasing them would only compile them again (measured in CI on 2026-12-05:
     the non-Gaussian check's negative controls took 67 s when the rule released the check's
-    programs, 9.4 s when it did not) and rerunning them adds no program to the process; any
-    other test when the process is above ``RELEASE_ABOVE_BYTES`` resident."""
+    programs, 9.4 s when it did not), and rerunning them adds at most the few programs its
+    own setting changes; any other test when the process is above ``RELEASE_ABOVE_BYTES``
+    resident. The exemption costs memory: CI on 38e8b82 peaked at 3.10 GB summed over the
+    suite's processes (docs/speed.md)."""
     return heavy or (not reuses and resident > RELEASE_ABOVE_BYTES)
 
 

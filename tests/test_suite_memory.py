@@ -40,4 +40,3 @@ def test_which_tests_start_released(heavy, reuses, resident, released):
     """heavy_memory always releases; a negative control marked reuses_programs keeps the
     programs it reruns whatever the resident size; any other test releases above the bound."""
     assert _release_before(heavy, reuses, resident) is released
-

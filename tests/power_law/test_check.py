@@ -84,7 +84,8 @@ def test_negative_control_without_selection_fails(tmp_path, capsys):
     below 3a's exact value, and 4a only when the CI of a zero slope lies wholly below 0: each
     happens with probability (1 - level)/2 = 0.28%, so this control wrongly passes one of
     them for about 0.6% of keys (the key is fixed: the run is deterministic). Same sizes as
-    --quick: the compiled programs of the test above are reused.
+    --quick, but alpha = 1 changes the candidate count, so its programs are its own (it is
+    not marked ``reuses_programs``).
     """
     out = tmp_path / "r.json"
     code = power_law.main(QUICK + ["--alpha", "1", "--json", str(out)])
