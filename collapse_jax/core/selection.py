@@ -66,8 +66,13 @@ def _window_half_width(c, mass, max_iterations: int = 60, rtol: float = 1e-14):
     """Solve ``Phi(c + h) - Phi(c - h) = mass`` for ``h >= 0`` (``c <= 0``).
 
     Safeguarded Newton on a bracket (the function is increasing in ``h``), iterated until the
-    step is below ``rtol * (1 + h)`` (typically 4-6 iterations from the initial guess; under
-    ``vmap`` the loop runs until every lane has converged) or ``max_iterations``.
+    step is below ``rtol * (1 + h)`` (at most 4 iterations from the initial guess on the
+    power-law check's windows; under ``vmap`` the loop runs until every lane has converged) or
+    ``max_iterations``. A Newton step that lands on an end of the bracket is taken: near the
+    root the step rounds to ``h`` itself, which is then an end. An open bracket rejected it
+    and bisected away from the root (measured 2026-12-05 on the power-law check's windows:
+    23-51% of the lanes needed 6 to 48 iterations, the vmapped loop 23 per generation on
+    average, a third of the kernel's time; the roots found are the same).
     """
     mass = jnp.clip(mass, 0.0, 1.0)
     lo = jnp.zeros_like(c)
@@ -83,7 +88,7 @@ def _window_half_width(c, mass, max_iterations: int = 60, rtol: float = 1e-14):
         fp = jnp.exp(-0.5 * (c + h) ** 2) + jnp.exp(-0.5 * (c - h) ** 2)
         fp = fp * 0.3989422804014327
         step = h - f / jnp.where(fp > 0, fp, 1.0)
-        ok = (step > lo) & (step < hi) & (fp > 0)
+        ok = (step >= lo) & (step <= hi) & (fp > 0)
         new = jnp.where(ok, step, 0.5 * (lo + hi))
         done = (jnp.abs(new - h) <= rtol * (1.0 + h)) | (hi - lo <= rtol * (1.0 + h))
         return i + 1, new, lo, hi, done
