@@ -66,8 +66,8 @@ def _window_half_width(c, mass, max_iterations: int = 60, rtol: float = 1e-14):
     """Solve ``Phi(c + h) - Phi(c - h) = mass`` for ``h >= 0`` (``c <= 0``).
 
     Safeguarded Newton on a bracket (the function is increasing in ``h``), iterated until the
-    step is below ``rtol * (1 + h)`` (at most 4 iterations from the initial guess on the
-    power-law check's windows; under ``vmap`` the loop runs until every lane has converged) or
+    step is below ``rtol * (1 + h)`` (at most 4 iterations from the initial guess on
+    windows like the power-law check's; under ``vmap`` the loop runs until every lane has converged) or
     ``max_iterations``. A Newton step that lands on an end of the bracket is taken: near the
     root the step rounds to ``h`` itself, which is then an end. An open bracket rejected it
     and bisected away from the root (measured 2026-12-05: on windows like the power-law
