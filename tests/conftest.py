@@ -28,26 +28,54 @@ the tests of the cache pass ``--compile-cache DIR`` explicitly. The checks' prog
 off as well (``COLLAPSE_JAX_PROGRESS=0``) so the suite's output stays the verdicts;
 ``tests/verdict/test_live.py`` turns them on explicitly.
 
-XLA compiles the suite's programs at backend optimisation level 1 (``XLA_FLAGS``, for this
-process and the checks it starts; a test that sets its own ``XLA_FLAGS`` replaces it): the
-suite is compile-bound, and on 2 cores level 1 compiled the kernels of
-``benchmarks/kernels.py`` 12-22% faster than the default while they ran within 5% of the
-default's speed (docs/speed.md). The checks a user runs keep XLA's default.
+XLA compiles the suite's programs at backend optimisation level 1 and with its older CPU
+fusion emitters (``XLA_FLAGS``, for this process and the checks it starts; a test that sets
+its own ``XLA_FLAGS`` replaces it): the suite is compile-bound. On 2 cores level 1 compiled
+the kernels of ``benchmarks/kernels.py`` 12-22% faster than the default while they ran within
+5% of the default's speed; ``--xla_cpu_use_fusion_emitters=false`` then took the whole
+default suite from 13:21 to 10:40 and its summed memory peak from 3.00 to 2.47 GB
+(2 idle cores, the same session; docs/speed.md). The checks a user runs keep XLA's
+defaults. Internal-error logs of the checks the tests run go to a folder of the run
+(``COLLAPSE_JAX_LOG_DIR``), not the system's temporary folder.
 """
 
 import ctypes
 import gc
 import os
+import subprocess
+import sys
 
 import pytest
 
 from collapse_jax.verdict.cli import usable_cores
 
-#: Appended to ``XLA_FLAGS`` before JAX starts its backend (importing JAX does not start it;
-#: see the module docstring).
-SUITE_XLA_FLAG = "--xla_backend_optimization_level=1"
-if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {SUITE_XLA_FLAG}".strip()
+#: Appended to ``XLA_FLAGS`` before JAX starts its backend (importing JAX does not start it),
+#: each unless ``XLA_FLAGS`` already names it (see the module docstring).
+SUITE_XLA_FLAGS = {"xla_backend_optimization_level": "1", "xla_cpu_use_fusion_emitters": "false"}
+#: Flags that an older jaxlib within the project's range may not know: XLA stops the process
+#: at its first backend start on an unknown flag, so each is probed once, in a child process,
+#: before it is added (the xdist workers inherit the controller's ``XLA_FLAGS``).
+PROBED_XLA_FLAGS = ("xla_cpu_use_fusion_emitters",)
+
+
+def _xla_accepts(setting: str) -> bool:
+    """Whether this jaxlib starts its CPU backend with ``XLA_FLAGS=setting`` (about 2 s)."""
+    env = {**os.environ, "XLA_FLAGS": setting, "JAX_PLATFORMS": "cpu"}
+    try:
+        done = subprocess.run([sys.executable, "-c", "import jax; jax.devices()"], env=env,
+                              capture_output=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+for _flag, _value in SUITE_XLA_FLAGS.items():
+    _setting = f"--{_flag}={_value}"
+    if _flag in os.environ.get("XLA_FLAGS", ""):
+        continue
+    if _flag in PROBED_XLA_FLAGS and not _xla_accepts(_setting):
+        continue
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_setting}".strip()
 
 os.environ.setdefault("COLLAPSE_JAX_COMPILE_CACHE", "off")
 os.environ.setdefault("COLLAPSE_JAX_PROGRESS", "0")
@@ -91,6 +119,19 @@ def pytest_xdist_auto_num_workers(config):
 @pytest.fixture
 def z():
     return Z
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _internal_error_logs_in_a_test_folder(tmp_path_factory):
+    """The checks' internal-error and watchdog logs (``COLLAPSE_JAX_LOG_DIR``) go to a folder
+    of this run, not the system temporary folder, for the tests that exercise them without
+    naming a folder of their own: each left a ``collapse_jax-NAME-PID.log`` there per run."""
+    if "COLLAPSE_JAX_LOG_DIR" in os.environ:
+        yield
+        return
+    os.environ["COLLAPSE_JAX_LOG_DIR"] = str(tmp_path_factory.mktemp("check_logs"))
+    yield
+    os.environ.pop("COLLAPSE_JAX_LOG_DIR", None)
 
 
 @pytest.fixture(autouse=True, scope="module")
