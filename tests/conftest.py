@@ -28,13 +28,14 @@ the tests of the cache pass ``--compile-cache DIR`` explicitly. The checks' prog
 off as well (``COLLAPSE_JAX_PROGRESS=0``) so the suite's output stays the verdicts;
 ``tests/verdict/test_live.py`` turns them on explicitly.
 
-XLA compiles the suite's programs at backend optimisation level 1 and with its older CPU
-fusion emitters (``XLA_FLAGS``, for this process and the checks it starts; a test that sets
-its own ``XLA_FLAGS`` replaces it): the suite is compile-bound. On 2 cores level 1 compiled
-the kernels of ``benchmarks/kernels.py`` 12-22% faster than the default while they ran within
-5% of the default's speed; ``--xla_cpu_use_fusion_emitters=false`` then took the whole
-default suite from 13:21 to 10:40 and its summed memory peak from 3.00 to 2.47 GB
-(2 idle cores, the same session; docs/speed.md). The checks a user runs keep XLA's
+XLA compiles the suite's programs at backend optimisation level 1 (``XLA_FLAGS``, for this
+process and the checks it starts; a test that sets its own ``XLA_FLAGS`` replaces it), and
+the default suite's (a run that deselects the slow tests) with its older CPU fusion emitters
+as well: the default suite is compile-bound. On 2 cores level 1 compiled the kernels of
+``benchmarks/kernels.py`` 12-22% faster than the default while they ran within 5% of the
+default's speed; ``--xla_cpu_use_fusion_emitters=false`` took the default suite's summed
+memory peak from 2.89-3.10 to 2.47-2.49 GB (docs/speed.md), but the slow suite from 24-25 to
+36 minutes, so the slow tests keep the newer emitters. The checks a user runs keep XLA's
 defaults. Internal-error logs of the checks the tests run go to a folder of the run
 (``COLLAPSE_JAX_LOG_DIR``), not the system's temporary folder.
 """
@@ -51,11 +52,13 @@ from collapse_jax.verdict.cli import usable_cores
 
 #: Appended to ``XLA_FLAGS`` before JAX starts its backend (importing JAX does not start it),
 #: each unless ``XLA_FLAGS`` already names it (see the module docstring).
-SUITE_XLA_FLAGS = {"xla_backend_optimization_level": "1", "xla_cpu_use_fusion_emitters": "false"}
-#: Flags that an older jaxlib within the project's range may not know: XLA stops the process
-#: at its first backend start on an unknown flag, so each is probed once, in a child process,
-#: before it is added (the xdist workers inherit the controller's ``XLA_FLAGS``).
-PROBED_XLA_FLAGS = ("xla_cpu_use_fusion_emitters",)
+SUITE_XLA_FLAGS = {"xla_backend_optimization_level": "1"}
+#: Appended as well when the run deselects the slow tests (the default suite, compile-bound):
+#: the older fusion emitters compile faster, but the slow suite's runs, bound by running, ran
+#: up to twice as slow with them (the VAE's training; docs/speed.md). Each is probed once, in
+#: a child process, since an older jaxlib within the project's range may not know it and XLA
+#: stops a process on an unknown flag; the xdist workers inherit the controller's ``XLA_FLAGS``.
+COMPILE_BOUND_XLA_FLAGS = {"xla_cpu_use_fusion_emitters": "false"}
 
 
 def _xla_accepts(setting: str) -> bool:
@@ -69,14 +72,15 @@ def _xla_accepts(setting: str) -> bool:
     return done.returncode == 0
 
 
-for _flag, _value in SUITE_XLA_FLAGS.items():
-    _setting = f"--{_flag}={_value}"
-    if _flag in os.environ.get("XLA_FLAGS", ""):
-        continue
-    if _flag in PROBED_XLA_FLAGS and not _xla_accepts(_setting):
-        continue
-    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_setting}".strip()
+def _add_xla_flags(flags: dict, probe: bool) -> None:
+    for flag, value in flags.items():
+        setting = f"--{flag}={value}"
+        if flag in os.environ.get("XLA_FLAGS", "") or (probe and not _xla_accepts(setting)):
+            continue
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {setting}".strip()
 
+
+_add_xla_flags(SUITE_XLA_FLAGS, probe=False)
 os.environ.setdefault("COLLAPSE_JAX_COMPILE_CACHE", "off")
 os.environ.setdefault("COLLAPSE_JAX_PROGRESS", "0")
 
@@ -88,6 +92,8 @@ def pytest_configure(config):
     plugin, whose ``pytest_configure`` ran before this one) only schedules and reports: it
     never imports JAX, which kept 0.14 GB resident in it for the whole run (measured
     2026-12-05: the controller held 0.18-0.22 GB of the suite's 2.9-3.1 GB summed peak)."""
+    if "not slow" in (config.getoption("markexpr", "") or ""):
+        _add_xla_flags(COMPILE_BOUND_XLA_FLAGS, probe=True)  # before xdist starts its workers
     if config.pluginmanager.has_plugin("dsession"):
         return
     import jax
