@@ -87,9 +87,11 @@ os.environ.setdefault("COLLAPSE_JAX_PROGRESS", "0")
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config):
-    """Configure JAX in every process that runs tests: an xdist worker, or the one process
-    of ``-n 0``. The xdist controller (the process where xdist registered its ``dsession``
-    plugin, whose ``pytest_configure`` ran before this one) only schedules and reports: it
+    """Add the compile-bound flags to ``XLA_FLAGS`` for a run that deselects the slow tests
+    (in the controller before xdist starts its workers, which inherit them), then configure
+    JAX in every process that runs tests: an xdist worker, or the one process of ``-n 0``.
+    The xdist controller (the process where xdist registered its ``dsession`` plugin, whose
+    ``pytest_configure`` ran before this one) only schedules and reports: it
     never imports JAX, which kept 0.14 GB resident in it for the whole run (measured
     2026-12-05: the controller held 0.18-0.22 GB of the suite's 2.9-3.1 GB summed peak)."""
     if "not slow" in (config.getoption("markexpr", "") or ""):
