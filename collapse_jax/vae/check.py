@@ -457,7 +457,8 @@ def _settings(a):
 
 #: fold_in tag of the ratio sweep's random stream (the main sweep keeps its own).
 RATIO_STREAM = 0x5A
-#: Points of the ratio sweep per compiled program (``_ratio_sweep``).
+#: Points of the ratio sweep per compiled program (``_ratio_sweep``; one: the memory of one
+#: point's candidates, a k-th of the whole sweep's).
 RATIO_POINTS_PER_PROGRAM = 1
 
 
@@ -465,12 +466,11 @@ def _ratio_sweep(a, nr, make_cfg, real, key):
     """Claims 5a, 5b: one round of the selected setting (``--verifier``, replace) at every
     ratio of kept synthetic to real images in ``a.ratio_list``, one compiled program run point
     after point (the kept count is an array leaf; the buffers take the largest). With a
-    verifier, one more point
-    keeps as many images at the largest ratio unverified (a random subset of the same
-    candidates, trained the same way): the control that tells the verifier's share of the
-    gain from the share of more data and more optimiser steps. Returns the per-seed Frechet
-    distances ``(seeds, ratios, 2)`` (round 0, round 1), those of the control ``(seeds, 2)``
-    or ``None`` (``--verifier none``), and the timing."""
+    verifier, one more point keeps as many images at the largest ratio unverified (a random
+    subset of the same candidates, trained the same way): the control that tells the
+    verifier's share of the gain from the share of more data and more optimiser steps.
+    Returns the per-seed Frechet distances ``(seeds, ratios, 2)`` (round 0, round 1), those
+    of the control ``(seeds, 2)`` or ``None`` (``--verifier none``), and the timing."""
     n_keeps = [int(round(r * a.n_real)) for r in a.ratio_list]
     control = a.verifier != "none"
     m = len(n_keeps)
