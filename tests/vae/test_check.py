@@ -361,9 +361,10 @@ def test_an_undecided_claim_says_how_many_seeds_would_decide_it():
     assert claims["1"].decided and claims["1"].seeds_to_decide is None
 
 
-#: The quick run's verdicts that held both on one CPU device and sharded over two (the same
-#: key with other float32 rounding, which training amplifies: docs/vae_verification.md):
-#: claim -> passed. 3a, 3b, 4a and 5a changed or stayed undecided, so they are not pinned.
+#: The quick run's verdicts that held on one CPU device and sharded over two, and on another
+#: CPU with the ratio sweep in one program or point by point (the same key with other float32
+#: rounding, which training amplifies: docs/vae_verification.md): claim -> passed. 3a, 3b, 4a
+#: and 5a changed or stayed undecided, so they are not pinned.
 ROBUST_QUICK = {"1": True, "2a": False, "2b": False, "2c": True, "4b": True, "5b": False}
 
 
