@@ -457,9 +457,6 @@ def _settings(a):
 
 #: fold_in tag of the ratio sweep's random stream (the main sweep keeps its own).
 RATIO_STREAM = 0x5A
-#: Points of the ratio sweep per compiled program (``_ratio_sweep``; one: the memory of one
-#: point's candidates, a k-th of the whole sweep's).
-RATIO_POINTS_PER_PROGRAM = 1
 
 
 def _ratio_sweep(a, nr, make_cfg, real, key):
@@ -500,11 +497,10 @@ def _ratio_sweep(a, nr, make_cfg, real, key):
     import jax
 
     fds, compile_s, run_s = [], 0.0, 0.0
-    g = RATIO_POINTS_PER_PROGRAM
-    for i in range(0, k, g):
+    for i in range(k):
         red = batch.SeedSummary(derive)
-        part = jax.tree.map(lambda v, i=i: v[i:i + g], params)
-        tm = _stream(a, nr, key, part, cfg, real, red)
+        point = jax.tree.map(lambda v, i=i: v[i:i + 1], params)
+        tm = _stream(a, nr, key, point, cfg, real, red)
         fds.append(red.kept()["fd"])
         compile_s, run_s = compile_s + tm.compile_s, run_s + tm.run_s
     fd = np.concatenate(fds, axis=1)
