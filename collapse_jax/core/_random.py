@@ -1,11 +1,16 @@
-"""Random draws that compile fast.
+"""Random draws that compile and run fast.
 
 On the CPU backend (jax 0.10, partitionable threefry), ``jax.random.normal(key, (m, d))``
 under ``vmap`` takes several times longer to *compile* than the same number of draws
 requested as a flat vector and reshaped (measured: ~6 s vs ~0.7 s of compiler CPU time per
-call site). With partitionable threefry (the default since jax 0.5) a draw depends only on
-its linear index, so the flat call returns exactly the same numbers as the shaped one: the
-helpers change compile time, never results.
+call site), and several times longer to *run* as well: 2000 x 10 draws per call, 10 seeds
+vmapped, 200 calls in a scan, one core (2026-12-06, AMD EPYC): Laplace 0.87 s shaped
+against 0.31 s flat, float64 normal 1.99 against 0.84 s, float64 uniform 0.81 against
+0.21 s (the shaped call hashes a counter built from one ``iota`` per dimension). With
+partitionable threefry (the default since jax 0.5) a draw depends only on its linear index,
+so the flat call returns exactly the same numbers as the shaped one: the helpers change
+compile and run time, never results (``tests/core/test_random.py``). Every draw of more than
+one dimension in the package goes through them.
 
 :func:`normal_f32` is the one helper that changes the stream (not the law): it draws float32
 normals from both 32-bit halves of each 64-bit threefry output, where
@@ -31,6 +36,28 @@ def normal(key: Key, shape: tuple[int, ...], dtype) -> jax.Array:
 def uniform(key: Key, shape: tuple[int, ...], dtype) -> jax.Array:
     """Uniform ``[0, 1)`` draws of ``shape``, generated flat and reshaped."""
     return jax.random.uniform(key, (math.prod(shape),), dtype).reshape(shape)
+
+
+def laplace(key: Key, shape: tuple[int, ...], dtype) -> jax.Array:
+    """Standard Laplace draws of ``shape``, generated flat and reshaped."""
+    return jax.random.laplace(key, (math.prod(shape),), dtype).reshape(shape)
+
+
+def exponential(key: Key, shape: tuple[int, ...], dtype) -> jax.Array:
+    """Standard exponential draws of ``shape``, generated flat and reshaped."""
+    return jax.random.exponential(key, (math.prod(shape),), dtype).reshape(shape)
+
+
+def bernoulli(key: Key, p: jax.Array) -> jax.Array:
+    """``jax.random.bernoulli(key, p)`` (one draw per entry of ``p``), drawn flat."""
+    return jax.random.bernoulli(key, p.reshape(-1)).reshape(p.shape)
+
+
+def categorical(key: Key, logits: jax.Array) -> jax.Array:
+    """``jax.random.categorical(key, logits)`` over the last axis (the Gumbel-max draw), with
+    its Gumbel noise drawn flat."""
+    g = jax.random.gumbel(key, (logits.size,), logits.dtype).reshape(logits.shape)
+    return jnp.argmax(g + logits, axis=-1)
 
 
 _F32_ONE_BITS = np.uint32(0x3F800000)

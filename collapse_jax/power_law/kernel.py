@@ -267,7 +267,7 @@ def family_draws(key: Key, shape: tuple[int, ...], sdtype, family: str = "gaussi
         return _random.normal_f32(key, shape) if fast else _random.normal(key, shape, sdtype)
     k_g, k_w = jax.random.split(key)
     g = _random.normal_f32(k_g, shape) if fast else _random.normal(k_g, shape, sdtype)
-    w = jax.random.exponential(k_w, tuple(shape[:-1]), sdtype)
+    w = _random.exponential(k_w, tuple(shape[:-1]), sdtype)
     return g * jnp.sqrt(w)[..., None]
 
 

@@ -34,6 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from collapse_jax.core import _random
 from collapse_jax.core._validate import InvalidInput, check_choice, check_float, check_int
 from collapse_jax.core.pool import growth_stages, staged_scan
 from collapse_jax.core.selection import mahalanobis_sq, threshold_n
@@ -230,14 +231,14 @@ def laplace_product_kernel(key, params: SelectionParams, cfg: LaplaceConfig, sil
 
     def kept(k, loc, scale):
         if g == 1:
-            x = loc + scale * jax.random.laplace(k, (cfg.candidates, d), dtype)
+            x = loc + scale * _random.laplace(k, (cfg.candidates, d), dtype)
             if cfg.select:
                 idx, _ = threshold_n(mahalanobis_sq(x, reference, precision), n, n,
                                      cfg.candidates)
                 x = x[idx]
             return x
         # g independent candidate sets, the n nearest of each kept
-        x = loc + scale * jax.random.laplace(k, (g, cfg.candidates, d), dtype)
+        x = loc + scale * _random.laplace(k, (g, cfg.candidates, d), dtype)
         if cfg.select:
             idx = jax.vmap(lambda xg: threshold_n(mahalanobis_sq(xg, reference, precision),
                                                   n, n, cfg.candidates)[0])(x)

@@ -56,7 +56,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from collapse_jax.core import transport
+from collapse_jax.core import _random, transport
 from collapse_jax.core._types import Key, Metrics, Silo
 from collapse_jax.core._validate import InvalidInput, check_choice, check_float, check_int
 from collapse_jax.core.nets import metrics as nm
@@ -260,7 +260,7 @@ def exdir_split(key: Key, labels, classes: int, parties: int, per_party: int,
                                                    ].set(True)
     lg = silo_data.log_gamma_variates(k_dir, concentration, (classes, parties))
     logits = jnp.where(holds, lg, -jnp.inf)
-    exdir = jax.random.categorical(k_deal, logits[labels])
+    exdir = _random.categorical(k_deal, logits[labels])
     # IID: a uniformly random deal into equal shares (row of rank r goes to party r mod K)
     rank = jnp.argsort(jnp.argsort(jax.random.uniform(k_iid, labels.shape)))
     return jnp.where(iid > 0, rank % parties, exdir), perm

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from collapse_jax.core import transport
+from collapse_jax.core import _random, transport
 from collapse_jax.core._types import Key
 from collapse_jax.core._validate import check_int
 
@@ -55,8 +55,8 @@ def kept_spread(key: Key, cfg: OneStep, settings: transport.SinkhornSettings):
     """``(ratio of the score's kept set, ratio of a random kept set, converged)`` for one
     seed (the random set: the first ``kept`` candidates, which are i.i.d.)."""
     k1, k2 = jax.random.split(key)
-    cand = cfg.scale * jax.random.normal(k1, (cfg.candidates, cfg.dim))
-    ref = cfg.scale * jax.random.normal(k2, (cfg.reference, cfg.dim))
+    cand = cfg.scale * _random.normal(k1, (cfg.candidates, cfg.dim), jnp.result_type(float))
+    ref = cfg.scale * _random.normal(k2, (cfg.reference, cfg.dim), jnp.result_type(float))
     scores, ok = transport.selection_scores(cand, ref, settings=settings)
     _, idx = jax.lax.top_k(-scores, cfg.kept)
 

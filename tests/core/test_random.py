@@ -6,15 +6,37 @@ from collapse_jax.core import _random
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
-@pytest.mark.parametrize("name", ["normal", "uniform"])
+@pytest.mark.parametrize("name", ["normal", "uniform", "laplace", "exponential"])
 def test_flat_draws_equal_shaped_draws(name, dtype):
-    """The helpers only change compile time: same key, same numbers as the shaped call."""
+    """The helpers only change compile and run time: same key, same numbers as the shaped
+    call."""
     keys = jax.random.split(jax.random.key(7), 3)
     shape = (2, 3, 5)
     shaped = jax.vmap(lambda k: getattr(jax.random, name)(k, shape, dtype))(keys)
     flat = jax.vmap(lambda k: getattr(_random, name)(k, shape, dtype))(keys)
     assert flat.shape == shaped.shape == (3, *shape)
     assert bool(jnp.all(flat == shaped))
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_flat_bernoulli_and_categorical_equal_jax(dtype):
+    """Bernoulli draws with an array of probabilities and Gumbel-max categorical draws (with
+    impossible classes, ``-inf`` logits, as the proxy's digit deal has) equal jax's own, keys
+    vmapped as the kernels call them."""
+    with jax.enable_x64(dtype == jnp.float64):
+        keys = jax.random.split(jax.random.key(5), 3)
+        p = jax.random.uniform(jax.random.key(1), (4, 6, 5), dtype)
+        logits = jnp.where(p < 0.3, -jnp.inf, jax.random.normal(jax.random.key(2), p.shape,
+                                                                 dtype)).at[..., 0].set(0.0)
+        for ours, theirs, arg in [(_random.bernoulli, jax.random.bernoulli, p),
+                                  (_random.categorical, jax.random.categorical, logits)]:
+            a = jax.vmap(lambda k, f=ours, x=arg: f(k, x))(keys)
+            b = jax.vmap(lambda k, f=theirs, x=arg: f(k, x))(keys)
+            assert a.shape == b.shape and a.dtype == b.dtype
+            assert bool(jnp.all(a == b))
+        # the deal never picks an impossible class
+        assert bool(jnp.all(jnp.take_along_axis(
+            logits, _random.categorical(keys[0], logits)[..., None], -1) > -jnp.inf))
 
 
 def test_normal_from_bits_is_jax_normal_conversion():

@@ -23,6 +23,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from collapse_jax.core import _random
 from collapse_jax.core._types import Array, Float, Int, Key
 from collapse_jax.core._validate import InvalidInput, check_float, check_int
 from collapse_jax.core.nets.train import weighted_mean
@@ -233,7 +234,7 @@ def neg_elbo(model: CVAE, key: Key, x: Float[Array, "b dim"], y: Int[Array, " b"
     """Mean negative ELBO over a batch (one reparameterisation draw per example); with
     ``weights``, ``sum(weights * loss) / b`` (a masked partial batch;
     :func:`~collapse_jax.core.nets.train.weighted_mean`)."""
-    eps = jax.random.normal(key, (x.shape[0], model.latent), DTYPE)
+    eps = _random.normal(key, (x.shape[0], model.latent), DTYPE)
     loss, _ = jax.vmap(model.loss)(x, y, eps)
     return weighted_mean(loss, weights)
 
@@ -244,8 +245,8 @@ def generate(model: CVAE, key: Key, labels: Int[Array, " m"], binary: bool = Fal
     ``binary=True`` samples of the Bernoulli likelihood (every pixel drawn 0 or 1 with the
     decoder's probability, as Yi et al. sample binarised MNIST)."""
     k_z, k_x = jax.random.split(key)
-    z = jax.random.normal(k_z if binary else key, (labels.shape[0], model.latent), DTYPE)
+    z = _random.normal(k_z if binary else key, (labels.shape[0], model.latent), DTYPE)
     mean = jax.vmap(model.decode)(z, labels)
     if not binary:
         return mean
-    return jax.random.bernoulli(k_x, mean).astype(DTYPE)
+    return _random.bernoulli(k_x, mean).astype(DTYPE)

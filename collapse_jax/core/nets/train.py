@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from collapse_jax.core import _random
 from collapse_jax.core._types import Array, Key
 from collapse_jax.core._validate import check_float, check_int
 
@@ -94,7 +95,7 @@ def fit(key: Key, model, loss: Callable, x: Array, y: Array, count, cfg: TrainCo
 
     k_idx, k_loss = jax.random.split(key)
     # All minibatch indices at once: row i of step s is floor(u * count).
-    u = jax.random.uniform(k_idx, (cfg.steps, cfg.batch), jnp.float32)
+    u = _random.uniform(k_idx, (cfg.steps, cfg.batch), jnp.float32)
     idx_all = jnp.minimum((u * count).astype(jnp.int32), count.astype(jnp.int32) - 1)
 
     def step(carry, xs):
