@@ -10,7 +10,8 @@ against 0.31 s flat, float64 normal 1.99 against 0.84 s, float64 uniform 0.81 ag
 partitionable threefry (the default since jax 0.5) a draw depends only on its linear index,
 so the flat call returns exactly the same numbers as the shaped one: the helpers change
 compile and run time, never results (``tests/core/test_random.py``). Every draw of more than
-one dimension in the package goes through them.
+one dimension in the package goes through them, except the networks' initial weights, which
+equinox's layer constructors draw once per model.
 
 :func:`normal_f32` is the one helper that changes the stream (not the law): it draws float32
 normals from both 32-bit halves of each 64-bit threefry output, where
