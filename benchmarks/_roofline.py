@@ -14,17 +14,19 @@ import jax.numpy as jnp
 def roofline(seeds: int, draws, generations: int, repeats: int = 1) -> tuple[float, float]:
     """Compile time and the best run time (the first run and ``repeats`` more) of bare
     ``jax.random.normal((seeds, *draws))`` once per generation (``draws`` an int or a shape),
-    summed so that nothing is optimised away. The draws are requested flat and reshaped (the
-    same numbers: ``collapse_jax.core._random``), since on the CPU backend a shaped request
-    runs 2-4x slower and would set the roofline below what a kernel can draw (before
-    2026-12-06 the roofline used the shaped request)."""
+    summed so that nothing is optimised away. The draws are requested flat and reshaped, as
+    the kernels draw (:func:`collapse_jax.core._random.normal`: the same numbers), since on
+    the CPU backend a shaped request runs 2-4x slower and would set the roofline below what a
+    kernel can draw (before 2026-12-06 the roofline used the shaped request)."""
+    from collapse_jax.core import _random
+
     shape = (seeds, *((draws,) if isinstance(draws, int) else tuple(draws)))
     axes = tuple(range(1, len(shape)))
-    size = math.prod(shape)
+    dtype = jnp.result_type(float)
 
     def f(key):
         def body(c, k):
-            return c + jnp.sum(jax.random.normal(k, (size,)).reshape(shape), axis=axes), None
+            return c + jnp.sum(_random.normal(k, shape, dtype), axis=axes), None
         return jax.lax.scan(body, jnp.zeros(seeds), jax.random.split(key, generations))[0]
 
     t0 = time.perf_counter()
