@@ -38,6 +38,12 @@ memory peak from 2.89-3.10 to 2.47-2.49 GB (docs/speed.md), but the slow suite f
 36 minutes, so the slow tests keep the newer emitters. The checks a user runs keep XLA's
 defaults. Internal-error logs of the checks the tests run go to a folder of the run
 (``COLLAPSE_JAX_LOG_DIR``), not the system's temporary folder.
+
+In the default suite each xdist worker runs on its own share of the cores (its XLA thread
+pools sized to it: the two workers' threads no longer take the cores from each other), and
+the longest modules are scheduled first (:data:`LONG_MODULES`) so that the workers end
+together: measured on 2 cores of the AMD EPYC on 2026-12-06, 9:21 against 10:32 and 11:30
+unpinned in xdist's order, the same hour (``tests/test_suite_schedule.py``, docs/speed.md).
 """
 
 import ctypes
@@ -98,10 +104,64 @@ def pytest_configure(config):
         _add_xla_flags(COMPILE_BOUND_XLA_FLAGS, probe=True)  # before xdist starts its workers
     if config.pluginmanager.has_plugin("dsession"):
         return
+    if "not slow" in (config.getoption("markexpr", "") or ""):
+        _pin_worker_to_its_cores()
     import jax
 
     jax.config.update("jax_enable_x64", True)
     jax.config.update("jax_enable_compilation_cache", False)
+
+def _pin_worker_to_its_cores() -> None:
+    """Give each xdist worker of the default suite its own share of the usable cores
+    (``sched_setaffinity``, before JAX starts its backend, so XLA sizes its CPU thread pools
+    to that share; the checks a test starts inherit it). Unpinned, each worker's XLA spread
+    its compiling and running over every core and the two workers' threads took the cores
+    from each other: on 2 cores ``tests/power_law/test_check.py`` alone took 77.9 s wall and
+    110 s of user CPU free to use both cores, 70.8 s and 69.4 s pinned to one, and the default
+    suite 9:42 pinned against 10:32 and 11:30 unpinned the same hour (docs/speed.md). The slow
+    suite, bound by running, is not pinned: a lone check runs faster on both cores (the
+    default ``power_law`` run 38.1 s against 57.9 s pinned to one), and its test of the
+    one-device-per-core split needs two cores."""
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if not (worker and count and hasattr(os, "sched_setaffinity")):
+        return
+    cores, workers = sorted(os.sched_getaffinity(0)), int(count)
+    index = int(worker.removeprefix("gw"))
+    if workers < 2 or len(cores) < workers or index >= workers:
+        return
+    os.sched_setaffinity(0, cores[index::workers])
+
+
+#: The test modules that run longest, longest first (seconds in one worker of the pinned
+#: default suite, 2026-12-06, AMD EPYC: 98, 86, 85, 75, 68, 62, 57, 55, 52). They are
+#: scheduled first (:func:`pytest_collection_modifyitems` and ``--no-loadscope-reorder`` in
+#: pyproject's addopts) so that the run ends on short modules: scheduled by xdist's own rule
+#: (modules with more tests first) the preset's module ran last and one worker idled 48 s.
+LONG_MODULES = (
+    "tests/proxy/test_check.py", "tests/power_law/test_check.py", "tests/vae/test_check.py",
+    "tests/power_law/test_product_laplace.py", "tests/power_law/test_preset.py",
+    "tests/power_law/test_non_gaussian.py", "tests/vae/test_models.py",
+    "tests/core/test_coverage.py", "tests/power_law/test_kernel.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Order the modules: :data:`LONG_MODULES` first, in that order, then the others by
+    their number of tests, most first (xdist's own rule), each module's tests in their order.
+    Deterministic, so every xdist worker collects the same list."""
+    def module(item):
+        return item.nodeid.split("::")[0]
+
+    counts = {}
+    for item in items:
+        counts[module(item)] = counts.get(module(item), 0) + 1
+    rank = {m: i for i, m in enumerate(LONG_MODULES)}
+    first = {}
+    for i, item in enumerate(items):
+        first.setdefault(module(item), i)
+    items.sort(key=lambda it: (rank.get(module(it), len(rank)), -counts[module(it)],
+                               first[module(it)]))
+
 
 Z = 4.0
 
