@@ -111,6 +111,7 @@ def pytest_configure(config):
     jax.config.update("jax_enable_x64", True)
     jax.config.update("jax_enable_compilation_cache", False)
 
+
 def _pin_worker_to_its_cores() -> None:
     """Give each xdist worker of the default suite its own share of the usable cores
     (``sched_setaffinity``, before JAX starts its backend, so XLA sizes its CPU thread pools
