@@ -46,6 +46,7 @@ together: measured on 2 cores of the AMD EPYC on 2026-12-06, 9:21 against 10:32 
 unpinned in xdist's order, the same hour (``tests/test_suite_schedule.py``, docs/speed.md).
 """
 
+import collections
 import ctypes
 import gc
 import os
@@ -100,11 +101,12 @@ def pytest_configure(config):
     ``pytest_configure`` ran before this one) only schedules and reports: it
     never imports JAX, which kept 0.14 GB resident in it for the whole run (measured
     2026-12-05: the controller held 0.18-0.22 GB of the suite's 2.9-3.1 GB summed peak)."""
-    if "not slow" in (config.getoption("markexpr", "") or ""):
+    default_suite = "not slow" in (config.getoption("markexpr", "") or "")
+    if default_suite:
         _add_xla_flags(COMPILE_BOUND_XLA_FLAGS, probe=True)  # before xdist starts its workers
     if config.pluginmanager.has_plugin("dsession"):
         return
-    if "not slow" in (config.getoption("markexpr", "") or ""):
+    if default_suite:
         _pin_worker_to_its_cores()
     import jax
 
@@ -153,9 +155,7 @@ def pytest_collection_modifyitems(config, items):
     def module(item):
         return item.nodeid.split("::")[0]
 
-    counts = {}
-    for item in items:
-        counts[module(item)] = counts.get(module(item), 0) + 1
+    counts = collections.Counter(module(item) for item in items)
     rank = {m: i for i, m in enumerate(LONG_MODULES)}
     first = {}
     for i, item in enumerate(items):

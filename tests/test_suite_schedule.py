@@ -1,7 +1,7 @@
 """The default suite's scheduling (tests/conftest.py): the long modules first, each xdist
 worker pinned to its own share of the cores."""
 
-import ast
+import json
 import os
 import subprocess
 import sys
@@ -39,13 +39,13 @@ def test_long_modules_first_then_by_test_count_each_module_in_its_order():
 
 
 _PIN = """
-import importlib.util, os, sys
+import importlib.util, json, os, sys
 spec = importlib.util.spec_from_file_location("suite_conftest", sys.argv[1])
 conftest = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(conftest)
 before = sorted(os.sched_getaffinity(0))
 conftest._pin_worker_to_its_cores()
-print(before, sorted(os.sched_getaffinity(0)))
+print(json.dumps([before, sorted(os.sched_getaffinity(0))]))
 """
 
 
@@ -59,7 +59,7 @@ def test_each_worker_is_pinned_to_its_share_of_the_cores(worker, count):
     r = subprocess.run([sys.executable, "-c", _PIN, str(ROOT / "tests" / "conftest.py")],
                        env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    before, after = (ast.literal_eval(x + "]") for x in r.stdout.strip()[:-1].split("] "))
+    before, after = json.loads(r.stdout)
     if worker and int(count) > 1 and len(before) >= int(count):
         assert after == before[int(worker[2:]):: int(count)]
     else:  # one worker, not a worker, or fewer cores than workers: left as it was
