@@ -37,7 +37,9 @@ import numpy as np
 from collapse_jax.core import _random
 from collapse_jax.core._validate import InvalidInput, check_choice, check_float, check_int
 from collapse_jax.core.pool import growth_stages, staged_scan
+from collapse_jax.core.prefix import prefix_count, prefix_sum
 from collapse_jax.core.selection import mahalanobis_sq, threshold_n
+from collapse_jax.core.sorting import median_columns, sort_columns
 from collapse_jax.power_law.equivalent import GROUPS  # the Gaussian equivalent's (2, 4)
 from collapse_jax.power_law.kernel import (
     SelectionParams,
@@ -110,40 +112,6 @@ def preset_params(cfg, *, offset: float = 3.0, fixed_scale: float = 0.3) -> Sele
                            jnp.asarray(0.0, f))
 
 
-PREFIX_BLOCK = 32  # _prefix_count: the width of the blocks summed by a triangular matmul
-
-
-def _prefix_sum(x):
-    """Inclusive prefix sum ``cumsum(x)`` of a vector in its own dtype, by blocks: sums
-    within blocks of :data:`PREFIX_BLOCK` are one matmul with an upper triangular matrix of
-    ones, the blocks' totals are summed the same way at the next level, and a plain ``cumsum``
-    adds the few totals left. The CPU backend's ``jnp.cumsum`` of a pool-length vector was the
-    merge's hot spot (0.23 s of a seed's 200 generations at 12,500 values per coordinate
-    against 0.07 s by blocks, 16 seeds vmapped, 2 cores)."""
-    b = PREFIX_BLOCK
-    size = x.shape[-1]
-    tri = jnp.triu(jnp.ones((b, b), x.dtype))
-
-    def level(v):
-        blocks = -(-v.shape[-1] // b)
-        v = jnp.pad(v, (0, blocks * b - v.shape[-1])).reshape(blocks, b)
-        inner = v @ tri
-        return inner, inner[:, -1]
-
-    inner, totals = level(x)
-    inner2, totals2 = level(totals)
-    offsets2 = jnp.cumsum(totals2) - totals2
-    block_sums = (inner2 + offsets2[:, None]).reshape(-1)[: totals.shape[0]]
-    out = inner + (block_sums - totals)[:, None]
-    return out.reshape(-1)[:size]
-
-
-def _prefix_count(flags):
-    """Inclusive prefix count ``cumsum(flags)`` of a 0/1 vector (:func:`_prefix_sum` in
-    float32: exact up to ``2**24``)."""
-    return _prefix_sum(flags.astype(jnp.float32)).astype(jnp.int32)
-
-
 def _merge_sorted(pool, new_sorted):
     """Merge ``new_sorted`` (``(m,)``, ascending) into the ascending buffer ``pool``
     (``(M,)``, ``+inf`` past its filled prefix), keeping the first ``M`` values (only
@@ -151,12 +119,13 @@ def _merge_sorted(pool, new_sorted):
 
     New value ``j`` lands after the pool values ``<=`` it and the new values before it (one
     binary search each); every other slot ``k`` takes pool value ``k - (new values before
-    k)``: one small scatter, a prefix count (:func:`_prefix_count`) and two gathers (three
+    k)``: one small scatter, a prefix count (:func:`collapse_jax.core.prefix.prefix_count`)
+    and two gathers (three
     times faster on the CPU backend than scattering the pool)."""
     big, m = pool.shape[0], new_sorted.shape[0]
     pos_new = jnp.searchsorted(pool, new_sorted, side="right") + jnp.arange(m)
     taken = jnp.zeros(big, jnp.int32).at[pos_new].set(1, mode="drop")
-    before = _prefix_count(taken) - taken
+    before = prefix_count(taken) - taken
     from_new = new_sorted[jnp.clip(before, 0, m - 1)]
     from_pool = pool[jnp.clip(jnp.arange(big) - before, 0, big - 1)]
     return jnp.where(taken == 1, from_new, from_pool)
@@ -211,7 +180,7 @@ def _flush(big, sums, recent):
     refresh its prefix sums (``(d, M + 1)``)."""
     big = jax.vmap(_merge_sorted)(big, recent)
     filled = jnp.where(jnp.isfinite(big), big, 0.0)
-    sums = jnp.concatenate([jnp.zeros_like(big[:, :1]), jax.vmap(_prefix_sum)(filled)], axis=1)
+    sums = jnp.concatenate([jnp.zeros_like(big[:, :1]), jax.vmap(prefix_sum)(filled)], axis=1)
     return big, sums
 
 
@@ -252,7 +221,7 @@ def laplace_product_kernel(key, params: SelectionParams, cfg: LaplaceConfig, sil
     def replace_step(carry, xs):
         loc, scale = carry
         x = kept(xs[0], loc, scale)
-        loc = jnp.median(x, axis=0)
+        loc = median_columns(x)
         scale = jnp.mean(jnp.abs(x - loc), axis=0) + cfg.floor
         return (loc, scale), metrics(scale)
 
@@ -267,7 +236,7 @@ def laplace_product_kernel(key, params: SelectionParams, cfg: LaplaceConfig, sil
         def gen(c, xs_):
             loc, scale, recent = c
             k, t = xs_
-            recent = jax.vmap(_merge_sorted)(recent, jnp.sort(kept(k, loc, scale), axis=0).T)
+            recent = jax.vmap(_merge_sorted)(recent, sort_columns(kept(k, loc, scale)))
             count = t * per
             loc = jax.vmap(lambda b_, r: _median_union(b_, r, count))(big, recent)
             dev = jax.vmap(lambda b_, s_, r, m: _abs_dev_sum(b_, s_, n_big, r, m))(

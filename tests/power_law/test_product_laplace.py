@@ -81,17 +81,6 @@ def test_flush_period_changes_the_cost_not_the_numbers():
         pl.laplace_config(**kw, flush=0)
 
 
-@pytest.mark.parametrize("size", [1, 31, 32, 33, 1024, 1057, 5000])
-def test_prefix_count_equals_cumsum(size):
-    """The blocked prefix count equals jnp.cumsum exactly, for lengths below, at and past one
-    block and one block of blocks, and at densities from sparse to full."""
-    rng = np.random.default_rng(size)
-    for density in (0.01, 0.5, 1.0):
-        flags = (rng.random(size) < density).astype(np.int32)
-        got = np.asarray(pl._prefix_count(jnp.asarray(flags)))
-        np.testing.assert_array_equal(got, np.cumsum(flags))
-
-
 @pytest.mark.parametrize("paradigm,select", [("accumulate", True), ("replace", False),
                                              ("accumulate", False)])
 def test_kernel_matches_the_authors_loop_in_law(paradigm, select):
