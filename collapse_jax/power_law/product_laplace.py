@@ -120,8 +120,7 @@ def _merge_sorted(pool, new_sorted):
     New value ``j`` lands after the pool values ``<=`` it and the new values before it (one
     binary search each); every other slot ``k`` takes pool value ``k - (new values before
     k)``: one small scatter, a prefix count (:func:`collapse_jax.core.prefix.prefix_count`)
-    and two gathers (three
-    times faster on the CPU backend than scattering the pool)."""
+    and two gathers (three times faster on the CPU backend than scattering the pool)."""
     big, m = pool.shape[0], new_sorted.shape[0]
     pos_new = jnp.searchsorted(pool, new_sorted, side="right") + jnp.arange(m)
     taken = jnp.zeros(big, jnp.int32).at[pos_new].set(1, mode="drop")
