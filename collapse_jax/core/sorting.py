@@ -74,7 +74,7 @@ def sort_columns(x):
 
 def median_columns(x):
     """``jnp.median(x, axis=0)`` of a 2-D array (numpy's mean of the two middle values for an
-    even count) through :func:`sort_last`."""
-    s = sort_last(x.T)
+    even count) through :func:`sort_columns`."""
+    s = sort_columns(x)
     m = s.shape[-1]
     return 0.5 * (s[:, (m - 1) // 2] + s[:, m // 2])

@@ -19,8 +19,8 @@ def test_prefix_count_equals_cumsum(size):
 
 
 def test_prefix_count_past_float32_exactness_counts_with_cumsum(monkeypatch):
-    """A vector longer than the float32 count is exact for takes the cumsum branch (the
-    limit lowered so that a short vector takes it), with the same counts."""
+    """A vector longer than ``EXACT_COUNT`` (where a float32 count stops being exact) takes
+    the cumsum branch, with the same counts (the limit lowered so that a short vector does)."""
     monkeypatch.setattr(prefix, "EXACT_COUNT", 8)
     flags = np.random.default_rng(1).random(100) < 0.5
     np.testing.assert_array_equal(np.asarray(prefix.prefix_count(jnp.asarray(flags))),
