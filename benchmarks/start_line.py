@@ -40,9 +40,10 @@ def _env() -> dict:
     return {**os.environ, "COLLAPSE_JAX_PROGRESS": "1", "COLLAPSE_JAX_WATCHDOG": "0"}
 
 
-def until_start_line(check: str) -> float:
-    """Seconds from launching ``python -m proofs_checks.CHECK`` to its start line."""
-    argv = [sys.executable, "-m", f"proofs_checks.{check}", "--compile-cache", "off"]
+def until_start_line(check: str, extra: tuple[str, ...] = ()) -> float:
+    """Seconds from launching ``python -m proofs_checks.CHECK [EXTRA]`` to its start line
+    (``SystemExit`` naming the exit code and stderr when none comes)."""
+    argv = [sys.executable, "-m", f"proofs_checks.{check}", "--compile-cache", "off", *extra]
     prefix = f"python -m proofs_checks.{check}: running:"
     t0 = time.perf_counter()
     p = subprocess.Popen(argv, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL,
