@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 
-from collapse_jax.verdict.figures import band_plot, new_figure
+from collapse_jax.verdict.figures import QUANTILE_BAND, band_key, band_plot, new_figure
 
 
 def _mean_of(curves) -> np.ndarray:
@@ -19,36 +19,44 @@ def seed_band(ax, curves, label, color):
     """Seed mean (line) and 10-90% band over seeds of ``curves``: ``(seeds, K + 1)``, or a
     streamed summary ``{"mean", "se"}`` over every seed, optionally with ``"sample"``
     (``(seeds', K + 1)`` whole curves of a sample of seeds) for the quantile band; without a
-    sample the band is +- 2 SE of the mean. Returns the rounds ``t``."""
+    sample the band is +- 2 SE of the mean. Returns the rounds ``t`` and what the band is, in
+    a legend's words."""
     if not isinstance(curves, dict):
         curves = np.asarray(curves, dtype=float)
         t = np.arange(curves.shape[1])
         band_plot(ax, t, curves, label, color)
-        return t
+        return t, QUANTILE_BAND
     mean = _mean_of(curves)
     t = np.arange(mean.size)
-    if curves.get("sample") is not None and np.shape(curves["sample"])[0] > 0:
-        lo, hi = np.nanquantile(np.asarray(curves["sample"], dtype=float), (0.1, 0.9), axis=0)
+    sample = curves.get("sample")
+    if sample is not None and np.shape(sample)[0] > 0:
+        lo, hi = np.nanquantile(np.asarray(sample, dtype=float), (0.1, 0.9), axis=0)
+        kind = f"shaded: 10-90% of {np.shape(sample)[0]} seeds"
     else:
         se = np.asarray(curves["se"], dtype=float)
         lo, hi = mean - 2 * se, mean + 2 * se
+        kind = "shaded: seed mean +- 2 SE"
     ax.plot(t, mean, color=color, label=label, lw=1.6)
     ax.fill_between(t, lo, hi, color=color, alpha=0.2, lw=0)
-    return t
+    return t, kind
 
 
 def error_panel(ax, runs: dict, theory: dict, *, label: str, ylabel: str, extra=None):
     """Seed mean and 10-90% band of ``runs[key]`` per round on a log axis (see
     :func:`seed_band` for the forms a run may take), with the matching ``theory[key]`` curve
-    dashed."""
+    dashed; the legend says what the bands are."""
+    kinds = []
     for i, (k, curves) in enumerate(runs.items()):
         color = f"C{i}"
-        t = seed_band(ax, curves, f"{label}={k:g}", color)
+        t, kind = seed_band(ax, curves, f"{label}={k:g}", color)
+        kinds.append(kind)
         if k in theory:
             ax.plot(t, np.asarray(theory[k])[: t.size], "--", color="k", lw=0.9)
     if extra:
         extra(ax)
     ax.plot([], [], "--", color="k", lw=0.9, label="exact theory")
+    for kind in dict.fromkeys(kinds):
+        band_key(ax, kind)
     ax.set_yscale("log")
     ax.set_xlabel("round k")
     ax.set_ylabel(ylabel)
@@ -92,6 +100,8 @@ def knowledge_center_figure(*, delta_runs, delta_theory, r_runs, r_theory, stati
                 ylabel="E||theta_k - theta*||^2")
     for d in delta_runs:
         ax.axhline(d**2, color="0.6", lw=0.6, ls=":")
+    ax.plot([], [], color="0.6", lw=0.6, ls=":", label="Delta^2 (the limit, dotted)")
+    ax.legend(fontsize=7)
     ax.set_title("error to the truth: improvement, then Delta^2", fontsize=10)
 
     ax = axes[0, 1]
@@ -100,6 +110,7 @@ def knowledge_center_figure(*, delta_runs, delta_theory, r_runs, r_theory, stati
     def levels(a):
         for i, r in enumerate(keys):
             a.axhline(stationary[r], color=f"C{i}", lw=0.6, ls=":")
+        a.plot([], [], color="0.4", lw=0.6, ls=":", label="exact stationary level (dotted)")
         kb = np.arange(len(bound))
         a.plot(kb, bound, color="m", lw=1.4, ls="-.", zorder=5,
                label="Theorem 4.1 bound (main r)")
@@ -109,7 +120,7 @@ def knowledge_center_figure(*, delta_runs, delta_theory, r_runs, r_theory, stati
     ax.set_title("error to the centre: r sets the speed, not the limit", fontsize=10)
 
     ax = axes[1, 0]
-    t = seed_band(ax, no_verifier_walk, "no verifier: ||theta_k - theta_0||^2", "C3")
+    t, kind = seed_band(ax, no_verifier_walk, "no verifier: ||theta_k - theta_0||^2", "C3")
     ax.plot(t, no_verifier_slope * t, "k--", lw=0.9,
             label=f"k p sigma^2 / (s^2 n), slope {no_verifier_slope:.2e}")
     nv = _mean_of(no_verifier)
@@ -118,6 +129,7 @@ def knowledge_center_figure(*, delta_runs, delta_theory, r_runs, r_theory, stati
     ax.set_xlabel("round k")
     ax.set_ylabel("squared distance")
     ax.set_title("no verifier: a random walk (T = identity), linear growth", fontsize=10)
+    band_key(ax, kind)
     ax.legend(fontsize=7)
 
     ax = axes[1, 1]

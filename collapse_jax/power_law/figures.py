@@ -6,6 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from collapse_jax.power_law.theory import log_selection_product
+from collapse_jax.verdict.figures import band_key
 from collapse_jax.verdict.figures import band_plot as band_plot
 from collapse_jax.verdict.figures import new_figure as new_figure
 
@@ -57,6 +58,7 @@ def power_law_figure(ratios: dict, *, window, fitted_slope, predicted_slope, psi
            ylim=(0.02 * float(np.nanmin(m)), 3.0))
     ax.set_title(f"(a) accumulate: power law under selection   {title}", fontsize=9.5)
     ax.tick_params(labelbottom=False)
+    band_key(ax)
     ax.legend(fontsize=7, loc="lower left")
     # ratio to the closed form, with the seed mean's 95% CI
     n_seeds = r.shape[0]
@@ -86,6 +88,7 @@ def power_law_figure(ratios: dict, *, window, fitted_slope, predicted_slope, psi
                         label=f"geometric b(n-1)/n = {replace_factor:.4f} per generation")
     ax.set(yscale="log", xlabel="generation t (linear)", ylabel="Tr Sigma_t / Tr Sigma_0")
     ax.set_title("(b) replace: selection collapses geometrically", fontsize=9.5)
+    band_key(ax)
     ax.legend(fontsize=7, loc="lower left")
 
     if psi_grid:

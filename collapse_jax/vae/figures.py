@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from collapse_jax.verdict.figures import band_plot
+from collapse_jax.verdict.figures import band_key, band_plot
 
 COLORS = {"none": "C3", "strong": "C0", "weak": "C1"}
 
@@ -96,6 +96,7 @@ def verification_figure(curves: dict, grids: dict, *, side: int, classes: int = 
         ax.set_xlabel("round")
         ax.set_ylabel(ylabel, fontsize=9)
         if j == 0:
+            band_key(ax, "shaded: 10-90% of seeds (each panel)")
             ax.legend(fontsize=7)
             ax.set_title(title, fontsize=9, loc="left")
     if ratio_sweep is not None:

@@ -16,6 +16,16 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, figsize, **kwargs):
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
+#: What :func:`band_plot`'s shaded band is, in a legend's words.
+QUANTILE_BAND = "shaded: 10-90% of seeds"
+
+
+def band_key(ax, text: str = QUANTILE_BAND) -> None:
+    """A legend entry (a grey swatch) that says what the shaded bands of ``ax`` are: the bands
+    themselves carry their curve's colour and no label of their own."""
+    ax.fill_between([], [], [], color="0.55", alpha=0.3, lw=0, label=text)
+
+
 def band_plot(ax, t, curves, label, color, qs=(0.1, 0.9)):
     """Seed mean (line) and a quantile band over seeds (shaded) of ``curves (seeds, T)``."""
     curves = np.asarray(curves, dtype=float)
