@@ -63,8 +63,12 @@ def until_start_line(check: str, extra: tuple[str, ...] = ()) -> float:
             if text.startswith(prefix):
                 return time.perf_counter() - t0
             seen.append(text.rstrip())
-        raise SystemExit(f"{check}: no start line within {TIMEOUT_S:.0f} s (exit "
-                         f"{p.poll()}); stderr: {' | '.join(seen)[-400:]}")
+        try:  # stderr closed: the process is exiting; wait for its code
+            code = p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            code = None
+        when = f"within {TIMEOUT_S:.0f} s" if code is None else f"(exit {code})"
+        raise SystemExit(f"{check}: no start line {when}; stderr: {' | '.join(seen)[-400:]}")
     finally:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
