@@ -3,21 +3,15 @@ lent must work before that machine's minutes are spent on it."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from . import load
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("accelerator", ROOT / "benchmarks" /
-                                                  "accelerator.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load("accelerator")
 
 
 @pytest.mark.slow

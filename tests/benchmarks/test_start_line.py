@@ -3,22 +3,16 @@ changes, the benchmark would time out instead of measuring, so one launch of it 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from . import load
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("start_line", ROOT / "benchmarks" /
-                                                  "start_line.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load("start_line")
 
 
 def test_one_launch_finds_the_start_line_and_times_every_help(tmp_path, capsys):
