@@ -40,8 +40,8 @@ def _band_axes(fig):
     from matplotlib.collections import PolyCollection
 
     return [ax for ax in fig.axes
-            if any(isinstance(c, PolyCollection) and len(c.get_paths()) > 0
-                   and any(len(p.vertices) for p in c.get_paths()) for c in ax.collections)]
+            if any(isinstance(c, PolyCollection) and any(len(p.vertices) for p in c.get_paths())
+                   for c in ax.collections)]
 
 
 def _says_what_its_bands_are(fig):
